@@ -1,0 +1,80 @@
+"""One exception hierarchy for all of Vigil.
+
+Library code raises these; only the edges (``vigil.cli`` and ``vigil.web``) turn them into exit
+codes or HTTP status codes. Each class carries a stable ``code`` string so that a warning stored
+as data and an exception raised at run time speak the same language.
+"""
+
+from __future__ import annotations
+
+
+class VigilError(Exception):
+    """Base class of every error Vigil raises on purpose."""
+
+    code = "error"
+
+
+class InvalidInput(VigilError):
+    """A value supplied by a user or a file is malformed (bad hash, bad CSV row, bad option)."""
+
+    code = "invalid_input"
+
+
+class WrongFormat(InvalidInput):
+    """The input is not of the format the reader handles ("not mine", as opposed to "damaged")."""
+
+    code = "wrong_format"
+
+
+class DamagedInput(InvalidInput):
+    """The input is of the expected format but damaged (truncated, corrupt, inconsistent)."""
+
+    code = "damaged"
+
+
+class UnsafeInput(InvalidInput):
+    """The input tries something dangerous (zip bomb, path traversal, symlink loop)."""
+
+    code = "unsafe"
+
+
+class NotFound(VigilError):
+    """A named case, item, user or record does not exist."""
+
+    code = "not_found"
+
+
+class Conflict(VigilError):
+    """The operation clashes with existing state (duplicate name, duplicate registration)."""
+
+    code = "conflict"
+
+
+class IntegrityError(VigilError):
+    """Stored evidence or the audit chain failed verification."""
+
+    code = "integrity"
+
+
+class PermissionDenied(VigilError):
+    """The acting user may not do this."""
+
+    code = "permission_denied"
+
+
+class PolicyViolation(VigilError):
+    """The operation would break a safety policy (e.g. exporting media in a hash-set export)."""
+
+    code = "policy"
+
+
+class BackendError(VigilError):
+    """A third-party component (database, decoder, model) failed; the message carries context."""
+
+    code = "backend"
+
+
+class NotReady(VigilError):
+    """A prerequisite step has not run yet (no index built, no model trained)."""
+
+    code = "not_ready"

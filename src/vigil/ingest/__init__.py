@@ -1,0 +1,1 @@
+"""Evidence ingest: walk sources, hash, extract metadata, run analyzers, record everything."""

@@ -1,0 +1,22 @@
+"""Registers Vigil's built-in plug-ins through the same registries third-party ones use.
+
+Nothing registers itself on import; :func:`load_defaults` is called by the CLI, the web app and
+tests. Each capability adds one ``_register_<capability>()`` call below.
+"""
+
+from __future__ import annotations
+
+_LOADED = False
+
+
+def load_defaults() -> None:
+    """Register the built-in content types, signal types and analyzers (idempotent)."""
+    global _LOADED  # noqa: PLW0603
+    if _LOADED:
+        return
+    _LOADED = True
+    from vigil.content import types as content_types
+
+    content_types.register_defaults()
+    # capability registrations (one call each) ------------------------------------------------
+    # end of capability registrations ---------------------------------------------------------

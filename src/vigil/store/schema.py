@@ -1,0 +1,8 @@
+"""Imports every table module so that ``Base.metadata`` is complete (migrations, tests).
+
+Capability packages add their ``vigil.store.<capability>`` module here.
+"""
+
+from __future__ import annotations
+
+from vigil.store import models  # noqa: F401

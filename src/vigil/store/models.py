@@ -229,3 +229,17 @@ class AuditAnchor(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class ItemAnalysis(Base):
+    """That analyzer NAME (at VERSION) has processed an item: drives back-fills and re-runs."""
+
+    __tablename__ = "item_analyses"
+    __table_args__ = (UniqueConstraint("item_id", "analyzer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id", ondelete="CASCADE"))
+    analyzer: Mapped[str] = mapped_column(String(40), index=True)
+    version: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), default="ok")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -198,9 +198,23 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_warnings_case_id'), ['case_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_warnings_item_id'), ['item_id'], unique=False)
 
+    op.create_table('item_analyses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('analyzer', sa.String(length=40), nullable=False),
+    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['media_items.id'], name=op.f('fk_item_analyses_item_id_media_items'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_item_analyses')),
+    sa.UniqueConstraint('item_id', 'analyzer', name=op.f('uq_item_analyses_item_id_analyzer'))
+    )
+    with op.batch_alter_table('item_analyses', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_item_analyses_analyzer'), ['analyzer'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table('item_analyses')
     with op.batch_alter_table('warnings', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_warnings_item_id'))
         batch_op.drop_index(batch_op.f('ix_warnings_case_id'))

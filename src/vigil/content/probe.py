@@ -1,0 +1,127 @@
+"""Cheap metadata for photos and videos: dimensions, EXIF, duration, and a structural check.
+
+Ingest must run near the speed of hashing, so photos are *not* fully decoded here: the header
+gives the dimensions and EXIF, and a structural check catches truncation (a JPEG without its end
+marker, a PNG without IEND, a GIF without its trailer). Only when that check fails, or with
+``deep=True``, is the image actually decoded (JPEG at reduced scale) to tell real damage from
+harmless trailing bytes. Videos are opened with PyAV and their first frame decoded.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from vigil.content.decode import decode, open_image
+from vigil.content.exif import ExifInfo, read_exif
+from vigil.errors import VigilError
+
+VERSION = "probe-1"
+
+
+@dataclass
+class MediaMeta:
+    """What ingest records about one photo or video."""
+
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+    frame_rate: float | None = None
+    exif: ExifInfo | None = None
+    damaged: bool = False
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _tail(src: Path | bytes, n: int = 64) -> bytes:
+    if isinstance(src, bytes):
+        return src[-n:]
+    with src.open("rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - n))
+        return fh.read()
+
+
+def _structurally_complete(content_type: str, tail: bytes) -> bool:
+    stripped = tail.rstrip(b"\x00")
+    if content_type == "jpeg":
+        return stripped.endswith(b"\xff\xd9")
+    if content_type == "png":
+        return b"IEND" in tail[-16:]
+    if content_type == "gif":
+        return stripped.endswith(b";")
+    return True
+
+
+def probe_photo(src: Path | bytes, content_type: str, *, deep: bool = False) -> MediaMeta:
+    """Dimensions, EXIF and a structural check for one photo."""
+    meta = MediaMeta()
+    try:
+        img = open_image(src)
+    except VigilError as exc:
+        meta.damaged = True
+        meta.warnings.append(("corrupt_image", f"image header unreadable: {exc}"))
+        return meta
+    with img:
+        meta.width, meta.height = img.size
+        meta.exif = read_exif(img)
+        for problem in meta.exif.problems:
+            meta.warnings.append(("exif", problem))
+        needs_decode = deep or not _structurally_complete(content_type, _tail(src))
+        if content_type in ("webp", "tiff", "bmp", "heif", "avif"):
+            needs_decode = needs_decode or deep
+    if needs_decode:
+        try:
+            decode(src, min_side=256)
+        except VigilError as exc:
+            meta.damaged = True
+            meta.warnings.append(("corrupt_image", str(exc)))
+    return meta
+
+
+def probe_video(src: Path | bytes) -> MediaMeta:
+    """Dimensions, duration and frame rate for one video; decodes the first frame."""
+    import av
+
+    meta = MediaMeta()
+    target: Any = io.BytesIO(src) if isinstance(src, bytes) else str(src)
+    try:
+        with av.open(target, mode="r") as container:
+            streams = container.streams.video
+            if not streams:
+                meta.warnings.append(("no_video_stream", "container has no video stream"))
+                return meta
+            stream = streams[0]
+            meta.width = stream.codec_context.width or None
+            meta.height = stream.codec_context.height or None
+            if stream.average_rate:
+                meta.frame_rate = float(stream.average_rate)
+            if container.duration:
+                meta.duration_s = container.duration / 1_000_000
+            elif stream.duration and stream.time_base:
+                meta.duration_s = float(stream.duration * stream.time_base)
+            for _frame in container.decode(stream):
+                break
+            else:
+                meta.damaged = True
+                meta.warnings.append(("corrupt_video", "no frame could be decoded"))
+    except (av.FFmpegError, OSError, ValueError, IndexError) as exc:
+        meta.damaged = True
+        meta.warnings.append(("corrupt_video", f"video could not be decoded: {exc}"))
+    return meta
+
+
+def probe(src: Path | bytes, kind: str, content_type: str, *, deep: bool = False) -> MediaMeta | None:
+    """Metadata for photos and videos; None for other kinds."""
+    if kind == "photo":
+        return probe_photo(src, content_type, deep=deep)
+    if kind == "video":
+        return probe_video(src)
+    return None
+
+
+Image.init()

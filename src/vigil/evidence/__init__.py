@@ -1,0 +1,1 @@
+"""Evidence sources: read-only walking of folders, archives and disk images; digests."""

@@ -1,0 +1,194 @@
+"""Raw (dd) and EnCase E01 disk images, read through pytsk3 (The Sleuth Kit) and pyewf (libewf).
+
+Partitions are found with TSK's volume system (MBR, GPT, ...); an image without a partition table
+is tried as a single file system at offset 0. Allocated regular files are read; deleted and
+unallocated content is not recovered (that is carving, out of scope: use a forensic suite and
+ingest its export). Supported file systems are those of The Sleuth Kit 4.x: NTFS, FAT12/16/32,
+exFAT, ext2/3/4, HFS+, ISO 9660, UFS. Other image formats (AFF4, VMDK, VHD, split raw ``.001``)
+are hashed as files but not opened; the warning says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytsk3
+
+from vigil.evidence.walk import SEP, Entry, _Budget
+
+if TYPE_CHECKING:
+    from vigil.evidence.walk import Walker
+
+CHUNK = 1024 * 1024
+
+
+class _EwfImage(pytsk3.Img_Info):  # type: ignore[misc]
+    """Adapts a pyewf handle to TSK's image interface."""
+
+    def __init__(self, handle: Any) -> None:
+        self._handle = handle
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def close(self) -> None:
+        self._handle.close()
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._handle.seek(offset)
+        data: bytes = self._handle.read(size)
+        return data
+
+    def get_size(self) -> int:
+        size: int = self._handle.get_media_size()
+        return size
+
+
+def open_image(path: Path, kind: str) -> Any:
+    """Open a disk image read-only as a pytsk3 image object."""
+    if kind == "e01":
+        import pyewf
+
+        segments = pyewf.glob(str(path))
+        handle = pyewf.handle()
+        handle.open(segments, "r")
+        return _EwfImage(handle)
+    return pytsk3.Img_Info(str(path))
+
+
+def _ts(value: int | None) -> dt.datetime | None:
+    if not value or value <= 0:
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _file_systems(img: Any) -> Iterator[tuple[bytes, Any | None, str | None]]:
+    """(prefix, FS_Info or None, problem) for each partition (or the whole image)."""
+    try:
+        volume = pytsk3.Volume_Info(img)
+    except OSError:
+        volume = None
+    if volume is None:
+        try:
+            yield b"", pytsk3.FS_Info(img), None
+        except OSError as exc:
+            yield b"", None, f"no partition table and no file system The Sleuth Kit can read: {exc}"
+        return
+    block = volume.info.block_size
+    for part in volume:
+        if not part.flags & pytsk3.TSK_VS_PART_FLAG_ALLOC:
+            continue
+        prefix = f"p{part.addr}/".encode()
+        try:
+            yield prefix, pytsk3.FS_Info(img, offset=part.start * block), None
+        except OSError as exc:
+            desc = part.desc.decode("utf-8", "replace") if isinstance(part.desc, bytes) else str(part.desc)
+            yield prefix, None, f"partition {part.addr} ({desc}) has no readable file system: {exc}"
+
+
+def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterator[Entry]:
+    """Entries for every allocated regular file in the image at ``path``."""
+    container = raw + SEP
+    try:
+        img = open_image(path, kind)
+    except (OSError, ImportError) as exc:
+        yield Entry(container, depth=1, status="skipped",
+                    warnings=[("disk_image_unreadable", f"{kind} image could not be opened: {exc}")])
+        return
+    budget = _Budget(walker.limits)
+    try:
+        for prefix, fs, problem in _file_systems(img):
+            if fs is None:
+                yield Entry(container + prefix, depth=1, status="skipped",
+                            warnings=[("filesystem_unsupported", problem or "unreadable")])
+                continue
+            yield from _walk_fs(fs, fs.info.root_inum, container + prefix, walker, budget, set())
+    finally:
+        close = getattr(img, "close", None)
+        if close:
+            close()
+
+
+def _walk_fs(fs: Any, inode: int, prefix: bytes, walker: Walker, budget: _Budget, seen: set[int]) -> Iterator[Entry]:
+    if inode in seen:
+        yield Entry(prefix, depth=1, status="skipped",
+                    warnings=[("directory_loop", "directory already visited (file-system loop); not walked again")])
+        return
+    seen.add(inode)
+    try:
+        directory = fs.open_dir(inode=inode)
+    except OSError as exc:
+        yield Entry(prefix, depth=1, status="unreadable",
+                    warnings=[("unreadable_dir", f"directory could not be read: {exc}")])
+        return
+    children = []
+    for f in directory:
+        name = f.info.name.name
+        if name in (b".", b"..") or f.info.meta is None:
+            continue
+        if f.info.meta.type in (pytsk3.TSK_FS_META_TYPE_VIRT, pytsk3.TSK_FS_META_TYPE_VIRT_DIR):
+            continue  # TSK's virtual entries ($OrphanFiles, $MBR, $FAT1 ...)
+        if name.startswith(b"$") and f.info.meta.addr < 32:  # noqa: PLR2004
+            continue  # NTFS metadata files ($MFT, $Bitmap ...)
+        children.append((name, f))
+    children.sort(key=lambda c: c[0])
+    for name, f in children:
+        meta = f.info.meta
+        raw = prefix + name
+        if not meta.flags & pytsk3.TSK_FS_META_FLAG_ALLOC:
+            continue
+        if meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
+            if name in (b"lost+found", b"$OrphanFiles"):
+                continue
+            yield from _walk_fs(fs, meta.addr, raw + b"/", walker, budget, seen)
+            continue
+        if meta.type != pytsk3.TSK_FS_META_TYPE_REG:
+            yield Entry(raw, depth=1, status="skipped", mtime=_ts(meta.mtime),
+                        warnings=[("special_file", "not a regular file (link, device or other); not read")])
+            continue
+        size = int(meta.size)
+        mtime, ctime, atime = _ts(meta.mtime), _ts(getattr(meta, "crtime", 0) or meta.ctime), _ts(meta.atime)
+
+        def open_member(f: Any = f, size: int = size) -> Any:
+            return _TskReader(f, size)
+
+        try:
+            for entry in walker._member_entries(raw, name.decode("utf-8", "replace"), 1, budget, size, None, mtime, open_member):  # noqa: SLF001
+                if entry.raw_path == raw:
+                    entry.ctime, entry.atime = ctime, atime
+                    entry.warnings = [w for w in entry.warnings if w[0] != "unsafe_path"]
+                yield entry
+        except OSError as exc:
+            yield Entry(raw, depth=1, size=size, status="unreadable",
+                        warnings=[("unreadable", f"file content could not be read from the image: {exc}")])
+
+
+class _TskReader:
+    """A minimal read-only stream over a TSK file object."""
+
+    def __init__(self, f: Any, size: int) -> None:
+        self._f = f
+        self._size = size
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        if self._pos >= self._size:
+            return b""
+        if n < 0 or n > self._size - self._pos:
+            n = self._size - self._pos
+        n = min(n, CHUNK)
+        data: bytes = self._f.read_random(self._pos, n)
+        if not data:
+            return b""
+        self._pos += len(data)
+        return data
+
+    def __enter__(self) -> _TskReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,50 @@
+"""MD5, SHA-1 and SHA-256 of a stream in one pass."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import BinaryIO
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Digests:
+    """The three digests and the byte count of one content."""
+
+    md5: str
+    sha1: str
+    sha256: str
+    size: int
+
+
+def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
+    """Hash ``stream`` to its end; also return up to its first ``keep`` bytes (for sniffing)."""
+    md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
+    size = 0
+    head = b""
+    buf = bytearray(CHUNK)
+    view = memoryview(buf)
+    while True:
+        n = stream.readinto(view)  # type: ignore[attr-defined]
+        if not n:
+            break
+        chunk = view[:n]
+        if len(head) < keep:
+            head += bytes(chunk[: keep - len(head)])
+        md5.update(chunk)
+        sha1.update(chunk)
+        sha256.update(chunk)
+        size += n
+    return Digests(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest(), size), head
+
+
+def digest_bytes(data: bytes) -> Digests:
+    """Digests of an in-memory content."""
+    return Digests(
+        hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )

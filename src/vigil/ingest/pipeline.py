@@ -1,0 +1,392 @@
+"""Ingest orchestration: one producer thread walks the source, worker processes digest and analyse,
+and this process is the single writer.
+
+Resumability: every file's occurrence, its item (if new), its warnings and its analyzer results
+are written in one transaction, in batches. A rerun of the same command on the same case and path
+skips every path already recorded for that source, so an interrupted ingest (even by SIGKILL)
+finishes with exactly the rows an uninterrupted run writes: no file lost, none recorded twice.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from vigil.content.types import sniff
+from vigil.errors import InvalidInput, NotFound
+from vigil.evidence.readonly import open_readonly
+from vigil.evidence.walk import Entry, Walker, display_path
+from vigil.ingest.analyzers import ANALYZERS
+from vigil.ingest.worker import Result, Task, init_worker, meta_fields, process
+from vigil.settings import Settings
+from vigil.store import audit, repo
+from vigil.store.db import Database
+from vigil.store.models import EvidenceSource, ItemAnalysis, Job
+
+EXTRACTOR_VERSION = "ingest-1"
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did (cumulative over resumed attempts for files/items)."""
+
+    case: str
+    source_id: int
+    job_id: int
+    path: str
+    files: int = 0
+    new_items: int = 0
+    duplicates: int = 0
+    bytes: int = 0
+    not_read: int = 0
+    warnings: int = 0
+    already_recorded: int = 0
+    resumed: bool = False
+    elapsed_s: float = 0.0
+    analyzers: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return asdict(self)
+
+
+def select_analyzers(names: Sequence[str] | None) -> tuple[str, ...]:
+    """Analyzer names to run: those given (validated) or every ``default_enabled`` one."""
+    if names is None:
+        return tuple(a.name for a in ANALYZERS if a.default_enabled)
+    return tuple(ANALYZERS.get(n).name for n in names)
+
+
+def source_kind(path: Path) -> str:
+    """``folder``, or the detected kind of a single file (archive, disk_image, photo ...)."""
+    if path.is_dir():
+        return "folder"
+    with open_readonly(path) as fh:
+        return sniff(fh.read(4096)).kind
+
+
+_END = object()
+
+
+class _Producer(threading.Thread):
+    """Walks the source and feeds the pool; puts results (or content-less entries) on a queue."""
+
+    def __init__(self, walker: Walker, pool: ProcessPoolExecutor | None, inflight: int) -> None:
+        super().__init__(daemon=True, name="vigil-walker")
+        self.walker = walker
+        self.pool = pool
+        self.out: queue.Queue[Any] = queue.Queue()
+        self.inflight = inflight
+        self.slots = threading.BoundedSemaphore(inflight)
+        self.discovered_bytes = 0
+        self.discovered_files = 0
+        self.stop = threading.Event()
+        self.spools: dict[int, Path] = {}
+
+    def run(self) -> None:
+        seq = 0
+        try:
+            for entry in self.walker:
+                if self.stop.is_set():
+                    break
+                if entry.status == "done":
+                    self.out.put(("done", entry))
+                    continue
+                seq += 1
+                self.discovered_files += 1
+                self.discovered_bytes += entry.size or 0
+                if not entry.has_content:
+                    self.out.put(("entry", entry))
+                    continue
+                task = Task(
+                    seq,
+                    entry.raw_path,
+                    fs_path=str(entry.fs_path) if entry.fs_path else None,
+                    spool=str(entry.spool) if entry.spool else None,
+                    data=entry.data,
+                )
+                entry.data = None  # the task owns the bytes now
+                self.slots.acquire()
+                if self.pool is None:
+                    self._done(entry, process(task))
+                else:
+                    future = self.pool.submit(process, task)
+                    future.add_done_callback(lambda f, e=entry: self._finished(e, f))
+        except Exception as exc:  # noqa: BLE001 - reported to the writer, which re-raises
+            self.out.put(("error", exc))
+        finally:
+            # Wait until every submitted file has come back before saying "end".
+            for _ in range(self.inflight):
+                self.slots.acquire()
+            self.out.put(("end", None))
+
+    def _finished(self, entry: Entry, future: Future[Result]) -> None:
+        try:
+            result = future.result()
+        except Exception as exc:  # noqa: BLE001 - a crashed worker becomes a warning on the file
+            result = Result(0, entry.raw_path, error=f"worker failed: {type(exc).__name__}: {exc}")
+        self._done(entry, result)
+
+    def _done(self, entry: Entry, result: Result) -> None:
+        self.out.put(("result", (entry, result)))
+        self.slots.release()
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[files]} files"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=False) as bar:
+        yield bar
+
+
+def _prescan(path: Path) -> tuple[int, int]:
+    """Files and bytes directly on disk (archive members are added as they are found)."""
+    if not path.is_dir():
+        return 1, path.stat().st_size
+    files = total = 0
+    for root, _dirs, names in os.walk(path):
+        for name in names:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            files += 1
+            total += st.st_size
+    return files, total
+
+
+def ingest(
+    settings: Settings,
+    db: Database,
+    path: Path | str,
+    case_name: str,
+    actor: str,
+    analyzers: Sequence[str] | None = None,
+    *,
+    progress: bool = False,
+    workers: int | None = None,
+    deep: bool = False,
+    batch_size: int = 256,
+    flush_seconds: float = 0.5,
+) -> IngestReport:
+    """Ingest ``path`` (folder, archive, disk image or single file) into ``case_name``.
+
+    Re-running with the same case and path resumes an interrupted ingest, or records nothing
+    new for a finished one.
+
+    Raises:
+        NotFound: ``path`` does not exist.
+        InvalidInput: bad case name or analyzer name.
+    """
+    root = Path(path).expanduser()
+    if not root.exists() and not root.is_symlink():
+        raise NotFound(f"evidence path {str(root)!r} does not exist")
+    root = root.resolve()
+    if root == settings.data_dir or settings.data_dir in root.parents:
+        raise InvalidInput(f"{root} is inside Vigil's own data folder; ingest evidence from elsewhere")
+    chosen = select_analyzers(analyzers)
+    kind = source_kind(root)
+    started = time.monotonic()
+    with db.write() as s:
+        case = repo.ensure_case(s, case_name, actor)
+        source, _created = repo.ensure_source(s, case, str(root), kind, actor)
+        job = repo.open_job(
+            s, "ingest", case_id=case.id, source_id=source.id, actor=actor,
+            params={"path": str(root), "analyzers": list(chosen), "deep": deep},
+        )
+        case_id, source_id, job_id, resumed = case.id, source.id, job.id, job.attempts > 1
+    with db.read() as s:
+        recorded = repo.recorded_paths(s, source_id)
+    report = IngestReport(case_name, source_id, job_id, str(root), resumed=resumed, analyzers=list(chosen))
+    report.already_recorded = len(recorded)
+    top_raw = os.fsencode(root.name)
+    spool_dir = settings.spool_dir / f"job-{job_id}"
+    walker = Walker(root, settings.limits, spool_dir, skip=recorded.__contains__)
+    n_workers = settings.workers if workers is None else workers
+    pool = None
+    if n_workers > 0:
+        pool = ProcessPoolExecutor(
+            max_workers=n_workers,
+            mp_context=get_context("spawn"),
+            initializer=init_worker,
+            initargs=(db.url, chosen, deep),
+        )
+    else:
+        init_worker(db.url, chosen, deep)
+    producer = _Producer(walker, pool, inflight=max(4, n_workers * 6))
+    _pre_files, pre_bytes = _prescan(root)
+    batch: list[tuple[Entry, Result | None]] = []
+    last_flush = time.monotonic()
+    status = "failed"
+    error: str | None = None
+    try:
+        with _progress(progress) as bar:
+            task_id = bar.add_task("ingest", total=pre_bytes, files=0) if bar else None
+            producer.start()
+            while True:
+                try:
+                    tag, payload = producer.out.get(timeout=flush_seconds)
+                except queue.Empty:
+                    tag, payload = "tick", None
+                if tag == "end":
+                    break
+                if tag == "error":
+                    raise payload
+                if tag == "entry":
+                    batch.append((payload, None))
+                elif tag == "result":
+                    batch.append(payload)
+                if bar is not None and task_id is not None and tag in ("entry", "result"):
+                    entry = payload if tag == "entry" else payload[0]
+                    bar.update(
+                        task_id,
+                        advance=entry.size or 0,
+                        total=max(pre_bytes, producer.discovered_bytes),
+                        files=report.files + len(batch),
+                    )
+                if batch and (len(batch) >= batch_size or time.monotonic() - last_flush >= flush_seconds):
+                    _write_batch(db, batch, case_id, source_id, top_raw, report, actor)
+                    batch = []
+                    last_flush = time.monotonic()
+            if batch:
+                _write_batch(db, batch, case_id, source_id, top_raw, report, actor)
+                batch = []
+        status = "done"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        producer.stop.set()
+        raise
+    except BaseException as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        producer.stop.set()
+        raise
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=status == "done", cancel_futures=True)
+        report.elapsed_s = round(time.monotonic() - started, 3)
+        # An interrupted or failed job stays open: re-running the command resumes it.
+        job_status = "done" if status == "done" else ("failed" if error else "running")
+        with db.write() as s:
+            src = s.get(EvidenceSource, source_id)
+            if src is not None:
+                repo.mark_source(s, src, status="complete" if status == "done" else status)
+            job_row = s.get(Job, job_id)
+            if job_row is not None:
+                repo.finish_job(
+                    s, job_row, status=job_status, actor=actor, error=error,
+                    stats={k: v for k, v in report.as_dict().items() if isinstance(v, int | float | bool)},
+                )
+        _cleanup_spool(spool_dir)
+    return report
+
+
+def _cleanup_spool(spool_dir: Path) -> None:
+    if not spool_dir.exists():
+        return
+    for leftover in spool_dir.iterdir():
+        leftover.unlink(missing_ok=True)
+    spool_dir.rmdir()
+
+
+def _write_batch(
+    db: Database,
+    batch: list[tuple[Entry, Result | None]],
+    case_id: int,
+    source_id: int,
+    top_raw: bytes,
+    report: IngestReport,
+    actor: str,
+) -> None:
+    """Record one batch of files in a single transaction."""
+    digests = [r.digests.sha256 for _e, r in batch if r is not None and r.digests is not None]
+    new_item_ids: list[int] = []
+    with db.write() as s:
+        known = repo.items_by_sha256(s, digests)
+        for entry, result in batch:
+            warnings = list(entry.warnings)
+            item_id: int | None = None
+            status = entry.status
+            if result is not None:
+                warnings += result.warnings
+                if result.error or result.digests is None:
+                    status = "unreadable"
+                    warnings.append(("unreadable", result.error or "content could not be read"))
+                else:
+                    d = result.digests
+                    if d.sha256 in known:
+                        item_id = known[d.sha256]
+                        report.duplicates += 1
+                    else:
+                        fields = meta_fields(result.meta)
+                        item = repo.add_item(
+                            s,
+                            sha256=d.sha256, sha1=d.sha1, md5=d.md5, size=d.size,
+                            content_type=result.content_type, kind=result.kind, mime=result.mime,
+                            extractor_version=EXTRACTOR_VERSION, **fields,
+                        )
+                        item_id = item.id
+                        known[d.sha256] = item.id
+                        new_item_ids.append(item.id)
+                        report.new_items += 1
+                        if result.meta is not None:
+                            warnings += result.meta.warnings
+                        for name, (version, output) in result.analyses.items():
+                            analyzer = ANALYZERS.get(name)
+                            warnings += output.warnings
+                            ok = output.payload is not None
+                            if ok:
+                                analyzer.persist(s, item.id, output)
+                            s.add(ItemAnalysis(item_id=item.id, analyzer=name, version=version, status="ok" if ok else "failed"))
+                    report.bytes += d.size
+                    if entry.raw_path == top_raw:
+                        src = s.get(EvidenceSource, source_id)
+                        if src is not None:
+                            repo.mark_source(s, src, status=src.status, size=d.size, sha256=d.sha256)
+            if entry.spool is not None:
+                entry.spool.unlink(missing_ok=True)
+            if status != "ok":
+                report.not_read += 1
+            repo.add_occurrence(
+                s,
+                source_id=source_id, item_id=item_id, path=display_path(entry.raw_path), raw_path=entry.raw_path,
+                size=entry.size if entry.size is not None else (result.digests.size if result and result.digests else None),
+                mtime=entry.mtime, ctime=entry.ctime, atime=entry.atime, depth=entry.depth, status=status,
+            )
+            for code, message in warnings:
+                repo.add_warning(s, case_id=case_id, source_id=source_id, item_id=item_id, raw_path=entry.raw_path, code=code, message=message)
+                report.warnings += 1
+            report.files += 1
+        audit.append(
+            s, actor, "ingest.batch", case_id=case_id,
+            details={"source_id": source_id, "files": len(batch), "new_items": len(new_item_ids)},
+        )

@@ -1,0 +1,161 @@
+"""What an ingest worker process does with one file: digests, type, metadata, analyzers.
+
+Runs in a separate process (or inline with ``workers=0``). It never writes to the database; it
+only *reads* it to learn whether the content is already known, so known content is not probed or
+analysed a second time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from vigil.content.probe import MediaMeta, probe
+from vigil.content.types import HEAD_SIZE, sniff
+from vigil.errors import VigilError
+from vigil.evidence.hashing import Digests, digest_stream
+from vigil.evidence.readonly import open_readonly
+from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput, Blob
+from vigil.store.db import make_engine
+from vigil.store.models import MediaItem
+
+
+@dataclass
+class Task:
+    """One readable file to process (exactly one of fs_path / spool / data is set)."""
+
+    seq: int
+    raw_path: bytes
+    fs_path: str | None = None
+    spool: str | None = None
+    data: bytes | None = None
+
+
+@dataclass
+class Result:
+    """What a worker learnt about one file."""
+
+    seq: int
+    raw_path: bytes
+    digests: Digests | None = None
+    content_type: str = "unknown"
+    kind: str = "other"
+    mime: str | None = None
+    known: bool = False
+    meta: MediaMeta | None = None
+    analyses: dict[str, tuple[str, AnalyzerOutput]] = field(default_factory=dict)
+    """analyzer name → (version, output)."""
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class _State:
+    engine: Engine | None = None
+    analyzers: tuple[str, ...] = ()
+    deep: bool = False
+
+
+_STATE = _State()
+
+
+def init_worker(db_url: str | None, analyzers: tuple[str, ...], deep: bool) -> None:
+    """Process initializer: plug-ins, a read-only use of the database, options."""
+    from vigil.plugins import load_defaults
+
+    load_defaults()
+    _STATE.engine = make_engine(db_url) if db_url else None
+    _STATE.analyzers = analyzers
+    _STATE.deep = deep
+
+
+def _is_known(sha256: str) -> bool:
+    if _STATE.engine is None:
+        return False
+    with _STATE.engine.connect() as conn:
+        row = conn.execute(select(MediaItem.id).where(MediaItem.sha256 == sha256)).first()
+        conn.rollback()
+    return row is not None
+
+
+def process(task: Task) -> Result:
+    """Digest, sniff, probe and analyse one file. Failures become warnings, never exceptions."""
+    result = Result(task.seq, task.raw_path)
+    try:
+        if task.data is not None:
+            import io
+
+            digests, head = digest_stream(io.BytesIO(task.data), keep=HEAD_SIZE)
+            source: Path | bytes = task.data
+        else:
+            path = Path(task.fs_path or task.spool or "")
+            with open_readonly(path) as fh:
+                digests, head = digest_stream(fh, keep=HEAD_SIZE)
+            source = path
+    except OSError as exc:
+        result.error = f"file could not be read: {exc.strerror or exc}"
+        return result
+    result.digests = digests
+    ctype = sniff(head)
+    result.content_type, result.kind, result.mime = ctype.name, ctype.kind, ctype.mime
+    result.known = _is_known(digests.sha256)
+    if result.known:
+        return result
+    try:
+        result.meta = probe(source, ctype.kind, ctype.name, deep=_STATE.deep)
+    except Exception as exc:  # noqa: BLE001 - a decoder crash on one file must not stop the job
+        result.warnings.append(("probe_failed", f"metadata extraction failed: {type(exc).__name__}: {exc}"))
+    blob = Blob(
+        sha256=digests.sha256,
+        size=digests.size,
+        content_type=ctype.name,
+        kind=ctype.kind,
+        path=source if isinstance(source, Path) else None,
+        data=source if isinstance(source, bytes) else None,
+        display_path=task.raw_path.decode("utf-8", "backslashreplace"),
+    )
+    damaged = result.meta is not None and result.meta.damaged
+    for name in _STATE.analyzers:
+        analyzer = ANALYZERS.get(name)
+        if ctype.kind not in analyzer.kinds or damaged:
+            continue
+        try:
+            result.analyses[name] = (analyzer.version, analyzer.analyze(blob))
+        except VigilError as exc:
+            result.analyses[name] = (analyzer.version, AnalyzerOutput(None, [(f"{name}_failed", str(exc))]))
+        except Exception as exc:  # noqa: BLE001 - third-party decoders/models may raise anything
+            result.analyses[name] = (
+                analyzer.version,
+                AnalyzerOutput(None, [(f"{name}_failed", f"{type(exc).__name__}: {exc}")]),
+            )
+    return result
+
+
+def meta_fields(meta: MediaMeta | None) -> dict[str, Any]:
+    """MediaItem columns filled from probe metadata."""
+    if meta is None:
+        return {}
+    fields: dict[str, Any] = {
+        "width": meta.width,
+        "height": meta.height,
+        "duration_s": meta.duration_s,
+        "frame_rate": meta.frame_rate,
+        "status": "damaged" if meta.damaged else "ok",
+    }
+    if meta.exif is not None:
+        exif = meta.exif
+        fields.update(
+            camera_make=exif.make,
+            camera_model=exif.model,
+            camera_serial=exif.serial,
+            captured_at=exif.captured_at,
+            gps_lat=exif.gps_lat,
+            gps_lon=exif.gps_lon,
+            gps_alt=exif.gps_alt,
+            orientation=exif.orientation,
+            exif=exif.tags or None,
+        )
+    return fields

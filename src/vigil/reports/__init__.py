@@ -1,0 +1,1 @@
+"""Case reports: summaries (CLI/JSON) and court reports."""

@@ -1,0 +1,343 @@
+"""Repository functions for the foundation tables: the narrow operations the rest of Vigil uses.
+
+Every function takes an open :class:`~sqlalchemy.orm.Session`; the caller owns the transaction
+(``Database.write()`` / ``Database.read()``), so several operations and their audit entries
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.errors import InvalidInput, NotFound
+from vigil.store import audit
+from vigil.store.base import utcnow
+from vigil.store.models import (
+    Agency,
+    Case,
+    EvidenceSource,
+    ItemWarning,
+    Job,
+    MediaItem,
+    Occurrence,
+    User,
+)
+
+# --- agencies and users ---------------------------------------------------------------------
+
+
+def ensure_agency(session: Session, name: str, country: str | None = None) -> Agency:
+    """The agency called ``name``, created if missing."""
+    agency = session.execute(select(Agency).where(Agency.name == name)).scalar_one_or_none()
+    if agency is None:
+        agency = Agency(name=name, country=country)
+        session.add(agency)
+        session.flush()
+    return agency
+
+
+def ensure_user(session: Session, username: str, *, role: str = "investigator") -> User:
+    """The user called ``username``, created (without a password) if missing (CLI local users)."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        user = User(username=username, role=role)
+        session.add(user)
+        session.flush()
+        audit.append(session, username, "user.create", details={"username": username, "role": role})
+    return user
+
+
+# --- cases ----------------------------------------------------------------------------------
+
+
+def validate_case_name(name: str) -> str:
+    """Case names are non-empty, printable, at most 200 characters."""
+    cleaned = name.strip()
+    if not cleaned or len(cleaned) > 200 or not cleaned.isprintable():  # noqa: PLR2004
+        raise InvalidInput(f"case name {name!r} must be 1-200 printable characters")
+    return cleaned
+
+
+def get_case(session: Session, name: str) -> Case:
+    """The case called ``name``; :class:`NotFound` lists the existing ones if absent."""
+    case = session.execute(select(Case).where(Case.name == name)).scalar_one_or_none()
+    if case is None:
+        names = session.execute(select(Case.name).order_by(Case.name).limit(20)).scalars().all()
+        raise NotFound(f"no case named {name!r} (cases: {', '.join(names) or 'none yet'})")
+    return case
+
+
+def ensure_case(session: Session, name: str, actor: str) -> Case:
+    """The case called ``name``, created (and audited) if missing."""
+    name = validate_case_name(name)
+    case = session.execute(select(Case).where(Case.name == name)).scalar_one_or_none()
+    if case is None:
+        user = ensure_user(session, actor)
+        case = Case(name=name, created_by_id=user.id, agency_id=user.agency_id)
+        session.add(case)
+        session.flush()
+        audit.append(session, actor, "case.create", case_id=case.id, details={"name": name})
+    return case
+
+
+def list_cases(session: Session) -> list[Case]:
+    """All cases, by name."""
+    return list(session.execute(select(Case).order_by(Case.name)).scalars())
+
+
+def case_items(session: Session, case_id: int, kinds: Iterable[str] | None = None) -> list[MediaItem]:
+    """Unique items found in any source of the case (optionally only some kinds), by id."""
+    stmt = (
+        select(MediaItem)
+        .where(
+            MediaItem.id.in_(
+                select(Occurrence.item_id)
+                .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+                .where(EvidenceSource.case_id == case_id, Occurrence.item_id.is_not(None))
+            )
+        )
+        .order_by(MediaItem.id)
+    )
+    if kinds is not None:
+        stmt = stmt.where(MediaItem.kind.in_(list(kinds)))
+    return list(session.execute(stmt).scalars())
+
+
+def item_in_case(session: Session, case_id: int, item_id: int) -> bool:
+    """Whether the item occurs in some source of the case (access checks use this)."""
+    stmt = (
+        select(Occurrence.id)
+        .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == item_id)
+        .limit(1)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def get_item(session: Session, item_id: int) -> MediaItem:
+    """The media item with this id, or :class:`NotFound`."""
+    item = session.get(MediaItem, item_id)
+    if item is None:
+        raise NotFound(f"no media item #{item_id}")
+    return item
+
+
+def item_occurrences(session: Session, item_id: int) -> list[Occurrence]:
+    """Every place the item was found, oldest first."""
+    stmt = select(Occurrence).where(Occurrence.item_id == item_id).order_by(Occurrence.id)
+    return list(session.execute(stmt).scalars())
+
+
+# --- sources, items, occurrences, warnings ----------------------------------------------------
+
+
+def ensure_source(session: Session, case: Case, path: str, kind: str, actor: str) -> tuple[EvidenceSource, bool]:
+    """The case's source at ``path``, created (and audited) if new; returns (source, created)."""
+    source = session.execute(
+        select(EvidenceSource).where(EvidenceSource.case_id == case.id, EvidenceSource.path == path)
+    ).scalar_one_or_none()
+    if source is not None:
+        return source, False
+    user = ensure_user(session, actor)
+    source = EvidenceSource(case_id=case.id, path=path, kind=kind, added_by_id=user.id, status="ingesting")
+    session.add(source)
+    session.flush()
+    audit.append(session, actor, "source.add", case_id=case.id, details={"path": path, "kind": kind, "source_id": source.id})
+    return source, True
+
+
+def case_sources(session: Session, case_id: int) -> list[EvidenceSource]:
+    """Sources of a case in the order they were added."""
+    stmt = select(EvidenceSource).where(EvidenceSource.case_id == case_id).order_by(EvidenceSource.id)
+    return list(session.execute(stmt).scalars())
+
+
+def recorded_paths(session: Session, source_id: int) -> set[bytes]:
+    """Raw paths already recorded for a source (to resume an interrupted ingest)."""
+    stmt = select(Occurrence.raw_path).where(Occurrence.source_id == source_id)
+    return {bytes(p) for p in session.execute(stmt).scalars()}
+
+
+def items_by_sha256(session: Session, digests: Sequence[str]) -> dict[str, int]:
+    """Map of SHA-256 → item id for those already stored."""
+    found: dict[str, int] = {}
+    for start in range(0, len(digests), 500):
+        chunk = list(digests[start : start + 500])
+        stmt = select(MediaItem.sha256, MediaItem.id).where(MediaItem.sha256.in_(chunk))
+        found.update({sha: item_id for sha, item_id in session.execute(stmt).tuples()})
+    return found
+
+
+def add_item(session: Session, **fields: Any) -> MediaItem:
+    """Insert a new unique item (caller checked its SHA-256 is new)."""
+    item = MediaItem(**fields)
+    session.add(item)
+    session.flush()
+    return item
+
+
+def add_occurrence(session: Session, **fields: Any) -> Occurrence:
+    """Record one place a file was found."""
+    occurrence = Occurrence(**fields)
+    session.add(occurrence)
+    return occurrence
+
+
+def add_warning(
+    session: Session,
+    *,
+    case_id: int,
+    code: str,
+    message: str,
+    source_id: int | None = None,
+    item_id: int | None = None,
+    raw_path: bytes = b"",
+) -> None:
+    """Store a warning unless the same (source, path, code) is already stored."""
+    exists = session.execute(
+        select(ItemWarning.id).where(
+            ItemWarning.source_id.is_(None) if source_id is None else ItemWarning.source_id == source_id,
+            ItemWarning.raw_path == raw_path,
+            ItemWarning.code == code,
+            ItemWarning.item_id.is_(None) if item_id is None else ItemWarning.item_id == item_id,
+        )
+    ).first()
+    if exists:
+        return
+    session.add(
+        ItemWarning(
+            case_id=case_id,
+            source_id=source_id,
+            item_id=item_id,
+            raw_path=raw_path,
+            path=raw_path.decode("utf-8", "backslashreplace"),
+            code=code,
+            message=message,
+        )
+    )
+
+
+def add_item_warning(session: Session, case_id: int, item_id: int, code: str, message: str, path: str = "") -> None:
+    """A warning about an item produced after ingest (e.g. by an analyzer back-fill)."""
+    add_warning(session, case_id=case_id, item_id=item_id, code=code, message=message, raw_path=path.encode("utf-8"))
+
+
+def case_warnings(session: Session, case_id: int) -> list[ItemWarning]:
+    """All warnings of a case, in the order they were recorded."""
+    stmt = select(ItemWarning).where(ItemWarning.case_id == case_id).order_by(ItemWarning.id)
+    return list(session.execute(stmt).scalars())
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+def open_job(session: Session, kind: str, *, case_id: int, source_id: int | None, params: dict[str, Any], actor: str) -> Job:
+    """Resume the unfinished job of this kind on this source, or start a new one."""
+    job = session.execute(
+        select(Job)
+        .where(Job.kind == kind, Job.case_id == case_id, Job.source_id == source_id, Job.status != "done")
+        .order_by(Job.id.desc())
+    ).scalar_one_or_none()
+    if job is not None:
+        job.attempts += 1
+        job.status = "running"
+        job.updated_at = utcnow()
+        audit.append(session, actor, f"{kind}.resume", case_id=case_id, details={"job_id": job.id, "attempt": job.attempts})
+        return job
+    user = ensure_user(session, actor)
+    job = Job(kind=kind, case_id=case_id, source_id=source_id, params=params, created_by_id=user.id)
+    session.add(job)
+    session.flush()
+    audit.append(session, actor, f"{kind}.start", case_id=case_id, details={"job_id": job.id, **params})
+    return job
+
+
+def finish_job(session: Session, job: Job, *, status: str, stats: dict[str, Any], actor: str, error: str | None = None) -> None:
+    """Close a job with its statistics (audited)."""
+    job = session.merge(job)
+    job.status = status
+    job.stats = stats
+    job.error = error
+    job.updated_at = utcnow()
+    if status != "running":
+        job.finished_at = job.updated_at
+    action = f"{job.kind}.{'interrupted' if status == 'running' else status}"
+    audit.append(session, actor, action, case_id=job.case_id, details={"job_id": job.id, **stats})
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """Counts used by the summary."""
+
+    items: int
+    occurrences: int
+    bytes: int
+    by_kind: dict[str, int]
+    by_type: dict[str, int]
+    duplicate_items: int
+    duplicate_occurrences: int
+    warnings_by_code: dict[str, int]
+    unreadable: int
+
+
+def case_counts(session: Session, case_id: int) -> CaseCounts:
+    """Aggregate counts for one case."""
+    occ = (
+        select(Occurrence.item_id, Occurrence.status)
+        .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+        .where(EvidenceSource.case_id == case_id)
+        .subquery()
+    )
+    per_item = (
+        select(occ.c.item_id, func.count().label("n")).where(occ.c.item_id.is_not(None)).group_by(occ.c.item_id).subquery()
+    )
+    rows = session.execute(
+        select(MediaItem.kind, MediaItem.content_type, MediaItem.size, per_item.c.n).join(per_item, per_item.c.item_id == MediaItem.id)
+    ).all()
+    by_kind: dict[str, int] = {}
+    by_type: dict[str, int] = {}
+    total_bytes = 0
+    dup_items = dup_occ = occurrences = 0
+    for kind, ctype, size, n in rows:
+        by_kind[kind] = by_kind.get(kind, 0) + 1
+        by_type[ctype] = by_type.get(ctype, 0) + 1
+        total_bytes += size
+        occurrences += n
+        if n > 1:
+            dup_items += 1
+            dup_occ += n - 1
+    unreadable = session.execute(
+        select(func.count()).select_from(occ).where(occ.c.item_id.is_(None))
+    ).scalar_one()
+    warn_rows = session.execute(
+        select(ItemWarning.code, func.count()).where(ItemWarning.case_id == case_id).group_by(ItemWarning.code)
+    ).all()
+    return CaseCounts(
+        items=len(rows),
+        occurrences=occurrences,
+        bytes=total_bytes,
+        by_kind=dict(sorted(by_kind.items())),
+        by_type=dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
+        duplicate_items=dup_items,
+        duplicate_occurrences=dup_occ,
+        warnings_by_code=dict(sorted(((c, int(n)) for c, n in warn_rows), key=lambda kv: -kv[1])),
+        unreadable=int(unreadable),
+    )
+
+
+def mark_source(session: Session, source: EvidenceSource, *, status: str, size: int | None = None, sha256: str | None = None) -> None:
+    """Update a source's state after (or during) ingest."""
+    source = session.merge(source)
+    source.status = status
+    if size is not None:
+        source.size = size
+    if sha256 is not None:
+        source.sha256 = sha256
+    if status == "complete":
+        source.completed_at = dt.datetime.now(dt.UTC)

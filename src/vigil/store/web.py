@@ -1,0 +1,579 @@
+"""Tables and repository functions of the review web app: accounts, server-side sessions, login
+attempts (throttling), reveals (exposure control) and examiner notes.
+
+Users, agencies, cases and case membership are foundation tables (:mod:`vigil.store.models`);
+this module adds the account operations on them. Every function takes a ``Session``; callers
+own the transaction and write the audit entry in it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from vigil.errors import Conflict, InvalidInput, NotFound
+from vigil.store.base import Base, utcnow
+from vigil.store.models import (
+    Agency,
+    Case,
+    CaseMember,
+    EvidenceSource,
+    ItemWarning,
+    MediaItem,
+    Occurrence,
+    User,
+)
+
+ROLES: tuple[str, ...] = (
+    "administrator",
+    "supervisor",
+    "investigator",
+    "analyst",
+    "auditor",
+    "partner",
+)
+"""Every role a web account may hold (the permission table lives in :mod:`vigil.web.perms`)."""
+
+
+class WebSession(Base):
+    """A logged-in browser. The cookie holds a random token; only its SHA-256 is stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    client: Mapped[str | None] = mapped_column(String(100))
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class LoginAttempt(Base):
+    """One login try (kept for throttling and for the audit of who tried what)."""
+
+    __tablename__ = "web_login_attempts"
+    __table_args__ = (
+        Index("ix_web_login_attempts_username_at", "username", "at"),
+        Index("ix_web_login_attempts_client_at", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(120))
+    client: Mapped[str] = mapped_column(String(100))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    success: Mapped[bool] = mapped_column(default=False)
+
+
+class Reveal(Base):
+    """A deliberate reveal of one item's unblurred image by one user."""
+
+    __tablename__ = "web_reveals"
+    __table_args__ = (Index("ix_web_reveals_user_at", "user_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("media_items.id"))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ExaminerNote(Base):
+    """A note an examiner writes on a case (optionally about one item); goes into the report."""
+
+    __tablename__ = "web_examiner_notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("media_items.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# --- accounts ----------------------------------------------------------------------------------
+
+
+def _check_username(username: str) -> str:
+    name = username.strip()
+    if not name or len(name) > 120 or not all(c.isalnum() or c in "._-@" for c in name):
+        raise InvalidInput(
+            f"user name {username!r} must be 1-120 letters, digits or . _ - @ (no spaces)"
+        )
+    return name
+
+
+def check_role(role: str) -> str:
+    """Return ``role`` if it is a known role, else raise :class:`InvalidInput` naming them."""
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r} (roles: {', '.join(ROLES)})")
+    return role
+
+
+def get_user(session: Session, username: str) -> User:
+    """The user called ``username`` (raises :class:`NotFound`)."""
+    user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no user {username!r}")
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    """The user called ``username`` or None."""
+    return session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+
+
+def ensure_agency(session: Session, name: str) -> Agency:
+    """The agency called ``name``, created if missing."""
+    agency = session.execute(select(Agency).where(Agency.name == name)).scalar_one_or_none()
+    if agency is None:
+        agency = Agency(name=name)
+        session.add(agency)
+        session.flush()
+    return agency
+
+
+def create_user(
+    session: Session,
+    username: str,
+    role: str,
+    password_hash: str,
+    *,
+    display_name: str | None = None,
+    agency: str | None = None,
+) -> User:
+    """Create an account (the caller hashes the password with :mod:`vigil.web.passwords`)."""
+    name = _check_username(username)
+    check_role(role)
+    if find_user(session, name) is not None:
+        raise Conflict(f"user {name!r} already exists")
+    user = User(username=name, role=role, password_hash=password_hash, display_name=display_name)
+    if agency:
+        user.agency_id = ensure_agency(session, agency).id
+    session.add(user)
+    session.flush()
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    """All accounts, by name."""
+    return list(session.execute(select(User).order_by(User.username)).scalars())
+
+
+def count_login_users(session: Session) -> int:
+    """How many active accounts can log in (have a password)."""
+    stmt = select(func.count()).select_from(User)
+    stmt = stmt.where(User.password_hash.is_not(None), User.active.is_(True))
+    return int(session.execute(stmt).scalar_one())
+
+
+# --- case membership ---------------------------------------------------------------------------
+
+
+def is_member(session: Session, case_id: int, user_id: int) -> bool:
+    """Whether the user is a member of the case."""
+    stmt = select(CaseMember.id).where(CaseMember.case_id == case_id, CaseMember.user_id == user_id)
+    return session.execute(stmt).first() is not None
+
+
+def add_member(session: Session, case_id: int, user_id: int) -> bool:
+    """Make the user a member of the case; False if they already were."""
+    if is_member(session, case_id, user_id):
+        return False
+    session.add(CaseMember(case_id=case_id, user_id=user_id))
+    session.flush()
+    return True
+
+
+def remove_member(session: Session, case_id: int, user_id: int) -> bool:
+    """Remove a membership; False if there was none."""
+    row = session.execute(
+        select(CaseMember).where(CaseMember.case_id == case_id, CaseMember.user_id == user_id)
+    ).scalar_one_or_none()
+    if row is None:
+        return False
+    session.delete(row)
+    session.flush()
+    return True
+
+
+def member_cases(session: Session, user_id: int) -> list[Case]:
+    """The cases the user is a member of, by name."""
+    stmt = (
+        select(Case)
+        .join(CaseMember, CaseMember.case_id == Case.id)
+        .where(CaseMember.user_id == user_id)
+        .order_by(Case.name)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def case_members(session: Session, case_id: int) -> list[User]:
+    """The members of a case, by name."""
+    stmt = (
+        select(User)
+        .join(CaseMember, CaseMember.user_id == User.id)
+        .where(CaseMember.case_id == case_id)
+        .order_by(User.username)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+# --- sessions ----------------------------------------------------------------------------------
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 of a session token (what is stored)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A freshly created session: the cookie token is only known here, never stored."""
+
+    token: str
+    row: WebSession
+
+
+def create_session(
+    session: Session, user_id: int, lifetime: dt.timedelta, client: str | None = None
+) -> NewSession:
+    """Start a browser session for ``user_id``."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    row = WebSession(
+        token_hash=token_digest(token),
+        user_id=user_id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + lifetime,
+        client=(client or "")[:100] or None,
+    )
+    session.add(row)
+    session.flush()
+    return NewSession(token, row)
+
+
+def lookup_session(session: Session, token: str) -> tuple[WebSession, User] | None:
+    """The live (not revoked, not expired) session for a cookie token and its user."""
+    stmt = (
+        select(WebSession, User)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == token_digest(token))
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    web_session, user = row
+    if web_session.revoked_at is not None or web_session.expires_at <= utcnow():
+        return None
+    if not user.active:
+        return None
+    return web_session, user
+
+
+def touch_session(session: Session, session_id: int, at: dt.datetime) -> None:
+    """Record activity on a session (for the idle timeout)."""
+    row = session.get(WebSession, session_id)
+    if row is not None:
+        row.last_seen_at = at
+
+
+def revoke_session(session: Session, session_id: int) -> None:
+    """End a session (log out)."""
+    row = session.get(WebSession, session_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+def revoke_user_sessions(session: Session, user_id: int) -> int:
+    """End every live session of a user (after a password change); returns how many."""
+    rows = session.execute(
+        select(WebSession).where(WebSession.user_id == user_id, WebSession.revoked_at.is_(None))
+    ).scalars()
+    count = 0
+    for row in rows:
+        row.revoked_at = utcnow()
+        count += 1
+    return count
+
+
+# --- login throttling --------------------------------------------------------------------------
+
+
+def record_login_attempt(session: Session, username: str, client: str, success: bool) -> None:
+    """Store one login try."""
+    session.add(LoginAttempt(username=username[:120], client=client[:100], success=success))
+    session.flush()
+
+
+def recent_failures(
+    session: Session, *, since: dt.datetime, username: str | None = None, client: str | None = None
+) -> int:
+    """Failed logins since ``since`` for a user name or a client address (after the last success
+    of that user name, so a good login clears the count)."""
+    stmt = (
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+    )
+    if username is not None:
+        last_ok = session.execute(
+            select(func.max(LoginAttempt.at)).where(
+                LoginAttempt.username == username, LoginAttempt.success.is_(True)
+            )
+        ).scalar_one_or_none()
+        stmt = stmt.where(LoginAttempt.username == username)
+        if last_ok is not None:
+            stmt = stmt.where(LoginAttempt.at > last_ok)
+    if client is not None:
+        stmt = stmt.where(LoginAttempt.client == client)
+    return int(session.execute(stmt).scalar_one())
+
+
+# --- reveals -----------------------------------------------------------------------------------
+
+
+def record_reveal(session: Session, user_id: int, case_id: int, item_id: int) -> Reveal:
+    """Store one deliberate reveal."""
+    row = Reveal(user_id=user_id, case_id=case_id, item_id=item_id)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def reveals_since(session: Session, user_id: int, since: dt.datetime) -> int:
+    """How many items the user revealed since ``since`` (the UI passes the start of today)."""
+    stmt = (
+        select(func.count())
+        .select_from(Reveal)
+        .where(Reveal.user_id == user_id, Reveal.at >= since)
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def last_reveal_at(session: Session, user_id: int) -> dt.datetime | None:
+    """When the user last revealed an item."""
+    return session.execute(
+        select(func.max(Reveal.at)).where(Reveal.user_id == user_id)
+    ).scalar_one_or_none()
+
+
+# --- examiner notes ----------------------------------------------------------------------------
+
+
+def add_note(
+    session: Session, case_id: int, user_id: int, text: str, item_id: int | None = None
+) -> ExaminerNote:
+    """Store an examiner's note on a case (or one of its items)."""
+    body = text.strip()
+    if not body:
+        raise InvalidInput("a note cannot be empty")
+    if len(body) > 20_000:
+        raise InvalidInput(f"a note is limited to 20,000 characters (got {len(body)})")
+    note = ExaminerNote(case_id=case_id, user_id=user_id, text=body, item_id=item_id)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def list_notes(
+    session: Session, case_id: int, item_id: int | None = None
+) -> list[tuple[ExaminerNote, str]]:
+    """Notes of a case (or of one item) with their author's user name, oldest first."""
+    stmt = (
+        select(ExaminerNote, User.username)
+        .join(User, User.id == ExaminerNote.user_id)
+        .where(ExaminerNote.case_id == case_id)
+        .order_by(ExaminerNote.created_at, ExaminerNote.id)
+    )
+    if item_id is not None:
+        stmt = stmt.where(ExaminerNote.item_id == item_id)
+    return [(note, name) for note, name in session.execute(stmt)]
+
+
+# --- case views (read-only queries the review screens and the court report use) ----------------
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """Headline numbers of a case."""
+
+    sources: int
+    occurrences: int
+    items: int
+    by_kind: dict[str, int]
+    by_status: dict[str, int]
+    warnings: int
+    warnings_by_code: dict[str, int]
+
+
+def case_item_ids(case_id: int) -> Select[Any]:
+    """A SELECT of the distinct ids of items found in a case's evidence sources."""
+    return (
+        select(Occurrence.item_id)
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id.is_not(None))
+        .distinct()
+    )
+
+
+def case_counts(session: Session, case_id: int) -> CaseCounts:
+    """Counts of a case: sources, file occurrences, unique items by kind and status, warnings."""
+    sources = session.execute(
+        select(func.count()).select_from(EvidenceSource).where(EvidenceSource.case_id == case_id)
+    ).scalar_one()
+    occurrences = session.execute(
+        select(func.count())
+        .select_from(Occurrence)
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id)
+    ).scalar_one()
+    ids = case_item_ids(case_id).subquery()
+    by_kind: dict[str, int] = {}
+    by_status: dict[str, int] = {}
+    rows = session.execute(
+        select(MediaItem.kind, MediaItem.status, func.count())
+        .join(ids, ids.c.item_id == MediaItem.id)
+        .group_by(MediaItem.kind, MediaItem.status)
+    )
+    for kind, status, n in rows:
+        by_kind[kind] = by_kind.get(kind, 0) + n
+        by_status[status] = by_status.get(status, 0) + n
+    warn_rows = session.execute(
+        select(ItemWarning.code, func.count())
+        .where(ItemWarning.case_id == case_id)
+        .group_by(ItemWarning.code)
+    )
+    warnings_by_code = {code: n for code, n in warn_rows}
+    return CaseCounts(
+        sources=int(sources),
+        occurrences=int(occurrences),
+        items=sum(by_kind.values()),
+        by_kind=dict(sorted(by_kind.items())),
+        by_status=dict(sorted(by_status.items())),
+        warnings=sum(warnings_by_code.values()),
+        warnings_by_code=dict(sorted(warnings_by_code.items())),
+    )
+
+
+def case_items_page(
+    session: Session,
+    case_id: int,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    kind: str | None = None,
+    exclude: Select[Any] | None = None,
+    first: Select[Any] | None = None,
+) -> list[MediaItem]:
+    """One page of a case's items: ``first`` (e.g. fresh items) before the rest, then by id;
+    items in ``exclude`` (e.g. known material) left out."""
+    ids = case_item_ids(case_id).subquery()
+    stmt = select(MediaItem).join(ids, ids.c.item_id == MediaItem.id)
+    if kind:
+        stmt = stmt.where(MediaItem.kind == kind)
+    if exclude is not None:
+        stmt = stmt.where(MediaItem.id.not_in(exclude))
+    if first is not None:
+        stmt = stmt.order_by(MediaItem.id.in_(first).desc(), MediaItem.id)
+    else:
+        stmt = stmt.order_by(MediaItem.id)
+    return list(session.execute(stmt.offset(max(0, offset)).limit(max(1, limit))).scalars())
+
+
+def iter_case_items(session: Session, case_id: int, batch: int = 2000) -> Iterator[MediaItem]:
+    """Every item of a case, by id (streamed)."""
+    ids = case_item_ids(case_id).subquery()
+    stmt = select(MediaItem).join(ids, ids.c.item_id == MediaItem.id).order_by(MediaItem.id)
+    yield from session.execute(stmt.execution_options(yield_per=batch)).scalars()
+
+
+def item_in_case(session: Session, case_id: int, item_id: int) -> MediaItem:
+    """The item if it was found in the case's evidence; :class:`NotFound` otherwise (an item of
+    another case is reported exactly like one that does not exist)."""
+    stmt = (
+        select(Occurrence.id)
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == item_id)
+        .limit(1)
+    )
+    item = session.get(MediaItem, item_id) if session.execute(stmt).first() else None
+    if item is None:
+        raise NotFound(f"no item {item_id} in case {case_id}")
+    return item
+
+
+def item_occurrences(
+    session: Session, case_id: int, item_id: int
+) -> list[tuple[Occurrence, EvidenceSource]]:
+    """Where an item was found within one case."""
+    stmt = (
+        select(Occurrence, EvidenceSource)
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == item_id)
+        .order_by(Occurrence.id)
+    )
+    return [(occ, src) for occ, src in session.execute(stmt)]
+
+
+def first_paths(session: Session, case_id: int, item_ids: list[int]) -> dict[int, str]:
+    """One display path per item (the first occurrence in the case)."""
+    if not item_ids:
+        return {}
+    stmt = (
+        select(Occurrence.item_id, func.min(Occurrence.path))
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id.in_(item_ids))
+        .group_by(Occurrence.item_id)
+    )
+    return {int(i): str(p) for i, p in session.execute(stmt) if i is not None}
+
+
+def item_warnings(session: Session, case_id: int, item_id: int) -> list[ItemWarning]:
+    """Warnings stored for one item in a case."""
+    stmt = select(ItemWarning).where(ItemWarning.case_id == case_id, ItemWarning.item_id == item_id)
+    return list(session.execute(stmt.order_by(ItemWarning.id)).scalars())
+
+
+def case_warnings(session: Session, case_id: int, limit: int = 200) -> list[ItemWarning]:
+    """The first warnings of a case."""
+    stmt = select(ItemWarning).where(ItemWarning.case_id == case_id).order_by(ItemWarning.id)
+    return list(session.execute(stmt.limit(limit)).scalars())
+
+
+def case_sources(session: Session, case_id: int) -> list[EvidenceSource]:
+    """The evidence sources of a case, in the order they were added."""
+    stmt = select(EvidenceSource).where(EvidenceSource.case_id == case_id)
+    return list(session.execute(stmt.order_by(EvidenceSource.id)).scalars())
+
+
+def list_cases(session: Session) -> list[Case]:
+    """Every case, by name."""
+    return list(session.execute(select(Case).order_by(Case.name)).scalars())
+
+
+def get_case_by_id(session: Session, case_id: int) -> Case:
+    """The case with this id (raises :class:`NotFound`)."""
+    case = session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return case
+
+
+def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """User names by id."""
+    if not user_ids:
+        return {}
+    stmt = select(User.id, User.username).where(User.id.in_(user_ids))
+    return {int(i): str(n) for i, n in session.execute(stmt)}

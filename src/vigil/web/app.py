@@ -1,0 +1,119 @@
+"""The app factory of the review web app: ``create_app(settings)``."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vigil.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    NotReady,
+    PermissionDenied,
+    PolicyViolation,
+    VigilError,
+)
+from vigil.settings import Settings
+from vigil.store.db import Database
+from vigil.web.auth import LoginRequired, current_principal
+from vigil.web.config import WebConfig
+from vigil.web.media import load_from_evidence
+from vigil.web.routes import admin, auth, cases, items, reports, static
+from vigil.web.screens import SCREENS
+from vigil.web.state import AppState, MediaLoader
+from vigil.web.templating import make_templates, render
+
+_STATUS: list[tuple[type[VigilError], int]] = [
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (PolicyViolation, 403),
+    (Conflict, 409),
+    (NotReady, 409),
+    (InvalidInput, 400),
+]
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+def create_app(
+    settings: Settings,
+    *,
+    config: WebConfig | None = None,
+    db: Database | None = None,
+    load_media: MediaLoader | None = None,
+) -> FastAPI:
+    """Build the review app on the store named by ``settings`` (or the given ``db``)."""
+    from vigil.plugins import load_defaults
+
+    load_defaults()
+    cfg = config or WebConfig.from_env()
+    database = db or Database(settings.database_url)
+    app = FastAPI(title="Vigil review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.vigil = AppState(
+        settings=settings,
+        config=cfg,
+        db=database,
+        templates=make_templates(),
+        load_media=load_media or load_from_evidence,
+    )
+    for module in (static, auth, cases, items, reports, admin):
+        app.include_router(module.router)
+    for screen in SCREENS:
+        app.include_router(screen.router())
+
+    @app.middleware("http")
+    async def headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        for key, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(key, value)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> Response:
+        htmx = request.headers.get("hx-request") == "true"
+        if request.method == "GET" and not htmx:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            from urllib.parse import quote
+
+            return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        return Response("login required", status_code=401, headers={"HX-Redirect": "/login"})
+
+    @app.exception_handler(VigilError)
+    async def vigil_error(request: Request, exc: VigilError) -> Response:
+        status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+        return _error_page(request, status, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error_page(request, exc.status_code, str(exc.detail))
+
+    return app
+
+
+def _error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    user = current_principal(request) if "vigil_session" in request.cookies else None
+    if request.headers.get("hx-request") == "true":
+        return render(
+            request,
+            "fragments/error.html",
+            user,
+            status_code=status,
+            status=status,
+            message=message,
+        )
+    return render(request, "error.html", user, status_code=status, status=status, message=message)

@@ -1,0 +1,75 @@
+"""Settings of the review web app (read from ``VIGIL_WEB_*`` environment variables)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from vigil.errors import InvalidInput
+
+
+def _bool(value: str) -> bool:
+    low = value.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off", ""}:
+        return False
+    raise InvalidInput(f"expected a yes/no value, got {value!r}")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """How the review server behaves. Defaults are the safe choice."""
+
+    host: str = "127.0.0.1"
+    """Bind address: localhost unless configured (``VIGIL_WEB_HOST``)."""
+    port: int = 8470
+    secure_cookies: bool = False
+    """Mark cookies ``Secure`` (set when served over https, e.g. behind a TLS proxy)."""
+    session_hours: float = 12.0
+    """Absolute lifetime of a login."""
+    idle_minutes: float = 60.0
+    """A session unused this long is ended."""
+    max_failures_per_user: int = 5
+    """Failed logins for one user name within the window before it is locked for the window."""
+    max_failures_per_client: int = 30
+    """Failed logins from one client address within the window before it is locked."""
+    throttle_minutes: float = 15.0
+    break_every_reveals: int = 40
+    """Show the break reminder after this many reveals in a day (and every as many after)."""
+    break_after_minutes: float = 90.0
+    """Also remind after this long logged in."""
+    page_size: int = 48
+    thumb_size: int = 192
+    blur_radius: float = 10.0
+
+    @property
+    def session_lifetime(self) -> dt.timedelta:
+        return dt.timedelta(hours=self.session_hours)
+
+    @property
+    def idle_timeout(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.idle_minutes)
+
+    @property
+    def throttle_window(self) -> dt.timedelta:
+        return dt.timedelta(minutes=self.throttle_minutes)
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> WebConfig:
+        """Defaults, then ``VIGIL_WEB_HOST``/``_PORT``/``_SECURE_COOKIES``, then ``overrides``."""
+        cfg = cls()
+        env: dict[str, Any] = {}
+        try:
+            if os.environ.get("VIGIL_WEB_HOST"):
+                env["host"] = os.environ["VIGIL_WEB_HOST"]
+            if os.environ.get("VIGIL_WEB_PORT"):
+                env["port"] = int(os.environ["VIGIL_WEB_PORT"])
+            if os.environ.get("VIGIL_WEB_SECURE_COOKIES"):
+                env["secure_cookies"] = _bool(os.environ["VIGIL_WEB_SECURE_COOKIES"])
+        except ValueError as exc:
+            raise InvalidInput(f"bad VIGIL_WEB_* setting: {exc}") from exc
+        env.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cfg, **env)

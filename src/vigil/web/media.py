@@ -1,0 +1,88 @@
+"""Pixels for the review screens: blurred greyscale thumbnails by default, one clear image on a
+deliberate (audited) reveal. Media is re-read read-only from the evidence through
+:func:`vigil.evidence.locate.open_item`; nothing is ever served from a folder."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+from PIL import Image, ImageDraw, ImageFilter, ImageOps
+
+from vigil.content.decode import decode
+from vigil.errors import VigilError
+from vigil.store.db import Database
+
+MAX_MEDIA_BYTES = 256 * 1024**2
+"""Items larger than this are not rendered in the browser (a placeholder is shown)."""
+
+
+def load_from_evidence(db: Database, item_id: int) -> bytes:
+    """The item's bytes, re-read read-only from its evidence source (SHA-256 verified)."""
+    from vigil.evidence.locate import open_item  # the foundation's read-only locator
+
+    with open_item(db, item_id, max_bytes=MAX_MEDIA_BYTES) as blob:
+        if blob.data is not None:
+            return bytes(blob.data)
+        with blob.open() as fh:
+            return fh.read(MAX_MEDIA_BYTES)
+
+
+def _fit(img: Image.Image, size: int) -> Image.Image:
+    img = img.copy()
+    img.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return img
+
+
+def placeholder(label: str, size: int) -> bytes:
+    """A neutral grey tile with a short label (videos, documents, unreadable items)."""
+    img = Image.new("L", (size, size), 200)
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, size - 1, size - 1), outline=150)
+    draw.text((10, size // 2 - 6), label[:24], fill=60)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def blurred_thumbnail(data: bytes, *, size: int, radius: float) -> bytes:
+    """Greyscale, heavily blurred JPEG thumbnail (the default view of any image)."""
+    pixels = decode(data, min_side=size).pixels
+    img = _fit(Image.fromarray(pixels, "RGB"), size)
+    small = ImageOps.grayscale(img)
+    # blur at a reduced scale then scale up: removes detail whatever the blur radius setting
+    tiny = small.resize((max(1, small.width // 8), max(1, small.height // 8)), Image.Resampling.BOX)
+    blurred = tiny.resize(small.size, Image.Resampling.BILINEAR).filter(
+        ImageFilter.GaussianBlur(radius)
+    )
+    out = io.BytesIO()
+    blurred.save(out, "JPEG", quality=70)
+    return out.getvalue()
+
+
+def clear_image(data: bytes, *, size: int = 1024) -> bytes:
+    """A clear JPEG of the item, scaled to at most ``size`` pixels (shown after a reveal)."""
+    pixels = decode(data, min_side=size).pixels
+    img = _fit(Image.fromarray(pixels, "RGB"), size)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def data_uri(jpeg: bytes) -> str:
+    """An inline ``data:`` URI: the clear image exists only in the reveal response."""
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
+
+
+def thumbnail_for(
+    db: Database, loader: Any, item_id: int, kind: str, *, size: int, radius: float
+) -> tuple[bytes, str]:
+    """The blurred thumbnail bytes and media type of an item (a placeholder when no image)."""
+    if kind != "photo":
+        return placeholder(kind, size), "image/png"
+    try:
+        data = loader(db, item_id)
+        return blurred_thumbnail(data, size=size, radius=radius), "image/jpeg"
+    except (VigilError, OSError, ValueError):
+        return placeholder("unavailable", size), "image/png"

@@ -1,0 +1,186 @@
+"""Item list and item detail, blurred thumbnails and the deliberate reveal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+
+from vigil.errors import PermissionDenied, VigilError
+from vigil.store import audit
+from vigil.store import web as store
+from vigil.web import media
+from vigil.web.auth import Ctx, Guard
+from vigil.web.screens import TRIAGE
+from vigil.web.state import app_state, reading
+from vigil.web.templating import exposure, render
+
+router = APIRouter()
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _triage() -> Any:
+    return next(iter(TRIAGE), None)
+
+
+@router.get("/cases/{case_id}/items", response_class=HTMLResponse)
+def items(
+    request: Request,
+    case_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("item.view"))],
+    page: int = 1,
+    kind: str | None = None,
+    show_known: bool = False,
+) -> Response:
+    st = app_state(request)
+    if show_known and not ctx.user.can("media.known"):
+        raise PermissionDenied("your role may not show known material")
+    size = st.config.page_size
+    page = max(1, min(page, 1_000_000))
+    triage = _triage()
+    exclude = None if (show_known or triage is None) else triage.known_ids(case_id)
+    first = triage.fresh_ids(case_id) if triage is not None else None
+    with reading(st.db) as session:
+        case = store.get_case_by_id(session, case_id)
+        rows = store.case_items_page(
+            session,
+            case_id,
+            offset=(page - 1) * size,
+            limit=size + 1,
+            kind=kind or None,
+            exclude=exclude,
+            first=first,
+        )
+        more = len(rows) > size
+        rows = rows[:size]
+        ids = [r.id for r in rows]
+        paths = store.first_paths(session, case_id, ids)
+        labels = triage.labels(session, case_id, ids) if triage is not None else {}
+    return render(
+        request,
+        "items.html",
+        ctx.user,
+        case_id=case_id,
+        case=case,
+        items=rows,
+        paths=paths,
+        labels=labels,
+        page=page,
+        more=more,
+        kind=kind or "",
+        show_known=show_known,
+        triage=triage is not None,
+    )
+
+
+@router.get("/cases/{case_id}/items/{item_id}", response_class=HTMLResponse)
+def item_detail(
+    request: Request,
+    case_id: int,
+    item_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("item.view"))],
+) -> Response:
+    st = app_state(request)
+    with reading(st.db) as session:
+        case = store.get_case_by_id(session, case_id)
+        item = store.item_in_case(session, case_id, item_id)
+        occurrences = store.item_occurrences(session, case_id, item_id)
+        warnings = store.item_warnings(session, case_id, item_id)
+        notes = store.list_notes(session, case_id, item_id) if ctx.user.can("notes.view") else []
+    return render(
+        request,
+        "item.html",
+        ctx.user,
+        case_id=case_id,
+        case=case,
+        item=item,
+        occurrences=occurrences,
+        warnings=warnings,
+        notes=notes,
+    )
+
+
+@router.get("/cases/{case_id}/items/{item_id}/thumb")
+def thumbnail(
+    request: Request,
+    case_id: int,
+    item_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("media.thumb"))],
+) -> Response:
+    st = app_state(request)
+    with reading(st.db) as session:
+        item = store.item_in_case(session, case_id, item_id)
+        kind = item.kind
+    cached = st.thumb_cache.get(item_id)
+    if cached is not None:
+        data, media_type = cached, "image/jpeg" if cached[:2] == b"\xff\xd8" else "image/png"
+    else:
+        data, media_type = media.thumbnail_for(
+            st.db,
+            st.load_media,
+            item_id,
+            kind,
+            size=st.config.thumb_size,
+            radius=st.config.blur_radius,
+        )
+        if len(st.thumb_cache) > 20_000:
+            st.thumb_cache.clear()
+        st.thumb_cache[item_id] = data
+    return Response(data, media_type=media_type, headers=NO_STORE)
+
+
+@router.get("/cases/{case_id}/items/{item_id}/tile", response_class=HTMLResponse)
+def tile(
+    request: Request,
+    case_id: int,
+    item_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("media.thumb"))],
+) -> Response:
+    st = app_state(request)
+    with reading(st.db) as session:
+        item = store.item_in_case(session, case_id, item_id)
+    return render(request, "fragments/tile.html", ctx.user, case_id=case_id, item=item)
+
+
+@router.post("/cases/{case_id}/items/{item_id}/reveal", response_class=HTMLResponse)
+def reveal(
+    request: Request,
+    case_id: int,
+    item_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("media.reveal"))],
+) -> Response:
+    st = app_state(request)
+    with reading(st.db) as session:
+        item = store.item_in_case(session, case_id, item_id)
+    error = ""
+    uri = ""
+    if item.kind != "photo":
+        error = f"no image preview for a {item.kind} item"
+    else:
+        try:
+            uri = media.data_uri(media.clear_image(st.load_media(st.db, item_id)))
+        except (VigilError, OSError, ValueError) as exc:
+            error = f"the image could not be read from the evidence: {exc}"
+    with st.db.write() as session:
+        if not error:
+            store.record_reveal(session, ctx.user.user_id, case_id, item_id)
+        audit.append(
+            session,
+            ctx.user.username,
+            "media.reveal" if not error else "media.reveal_failed",
+            case_id=case_id,
+            item_id=item_id,
+            details={"sha256": item.sha256, "session": ctx.user.session_id, "error": error},
+        )
+    return render(
+        request,
+        "fragments/revealed.html",
+        ctx.user,
+        case_id=case_id,
+        item=item,
+        uri=uri,
+        error=error,
+        **exposure(request, ctx.user),
+    )

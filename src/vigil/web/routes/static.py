@@ -1,0 +1,36 @@
+"""The app's own static files, from an allow-list (no directory is ever mounted)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from vigil.errors import NotFound
+
+router = APIRouter()
+
+_FILES = {
+    "htmx.min.js": "text/javascript",
+    "vigil.js": "text/javascript",
+    "vigil.css": "text/css",
+}
+_CACHE: dict[str, bytes] = {}
+
+
+@router.get("/static/{name}")
+def static_file(name: str) -> Response:
+    media_type = _FILES.get(name)
+    if media_type is None:
+        raise NotFound("no such file")
+    if name not in _CACHE:
+        _CACHE[name] = resources.files("vigil.web").joinpath("static", name).read_bytes()
+    return Response(
+        _CACHE[name], media_type=media_type, headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}

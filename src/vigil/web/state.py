@@ -1,0 +1,50 @@
+"""What every request handler reaches through ``request.app.state.vigil``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.orm import Session
+
+from vigil.settings import Settings
+from vigil.store.db import Database
+from vigil.web.config import WebConfig
+
+MediaLoader = Callable[[Database, int], bytes]
+"""Returns the bytes of an ingested item, re-read read-only from its evidence source."""
+
+
+@dataclass
+class AppState:
+    """Shared resources of one app instance."""
+
+    settings: Settings
+    config: WebConfig
+    db: Database
+    templates: Jinja2Templates
+    load_media: MediaLoader
+    thumb_cache: dict[int, bytes] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def app_state(request: Request) -> AppState:
+    """The :class:`AppState` of the app serving ``request``."""
+    state = request.app.state.vigil
+    assert isinstance(state, AppState)  # noqa: S101 - set by create_app
+    return state
+
+
+@contextmanager
+def reading(db: Database) -> Iterator[Session]:
+    """A read session whose loaded rows stay usable after it ends (templates render later):
+    rows are detached before :meth:`Database.read` rolls back, which would expire them."""
+    with db.read() as session:
+        try:
+            yield session
+        finally:
+            session.expunge_all()

@@ -1,0 +1,158 @@
+"""Helpers for the review web app tests: a store with two cases, one user per role (members of
+case A only), synthetic items, and helpers to log in quickly."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx2
+import numpy as np
+from fastapi.testclient import TestClient
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from vigil.settings import Settings
+from vigil.store import web as store
+from vigil.store.db import Database
+from vigil.store.models import Case, EvidenceSource, MediaItem, Occurrence
+from vigil.web.auth import SESSION_COOKIE
+from vigil.web.passwords import hash_password
+
+PASSWORD = "correct horse battery staple"  # noqa: S105 - test account
+
+
+def synthetic_png(seed: int, size: int = 96) -> bytes:
+    """A generated colour pattern (no people, no content): random blocks + gradient."""
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8)
+    img = Image.fromarray(blocks, "RGB").resize((size, size), Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+@dataclass
+class World:
+    """What the fixtures built."""
+
+    app_db: Database
+    settings: Settings
+    case_a: int
+    case_b: int
+    items_a: list[int]
+    items_b: list[int]
+    users: dict[str, int]
+    media: dict[int, bytes] = field(default_factory=dict)
+
+
+def add_item(
+    session: Session, case_id: int, source_id: int, n: int, media: dict[int, bytes], kind: str
+) -> int:
+    data = synthetic_png(n) if kind == "photo" else f"not an image {n}".encode()
+    item = MediaItem(
+        sha256=hashlib.sha256(data).hexdigest(),
+        sha1=hashlib.sha1(data).hexdigest(),  # noqa: S324 - a file digest, not security
+        md5=hashlib.md5(data).hexdigest(),  # noqa: S324
+        size=len(data),
+        content_type="png" if kind == "photo" else "text",
+        kind=kind,
+        width=96 if kind == "photo" else None,
+        height=96 if kind == "photo" else None,
+        camera_serial="SN-123456789" if n % 2 == 0 else None,
+        extractor_version="test",
+    )
+    session.add(item)
+    session.flush()
+    path = f"DCIM/{kind}_{n:04d}.png"
+    session.add(
+        Occurrence(
+            source_id=source_id, item_id=item.id, path=path, raw_path=path.encode(), size=len(data)
+        )
+    )
+    media[item.id] = data
+    return item.id
+
+
+def build_world(tmp_path: Path, photos: int = 4) -> World:
+    settings = Settings.load(tmp_path / "home")
+    db = Database(settings.database_url)
+    digest = hash_password(PASSWORD)
+    media: dict[int, bytes] = {}
+    with db.write() as s:
+        users = {role: store.create_user(s, f"{role}1", role, digest).id for role in store.ROLES}
+        outsider = store.create_user(s, "outsider", "investigator", digest)
+        users["outsider"] = outsider.id
+        ids: dict[str, int] = {}
+        items: dict[str, list[int]] = {}
+        for name in ("case-a", "case-b"):
+            case = Case(name=name, description=f"synthetic {name}")
+            s.add(case)
+            s.flush()
+            ids[name] = case.id
+            src = EvidenceSource(
+                case_id=case.id,
+                path=f"/evidence/{name}",
+                kind="folder",
+                label=f"{name} card",
+                sha256=hashlib.sha256(name.encode()).hexdigest(),
+                status="done",
+            )
+            s.add(src)
+            s.flush()
+            items[name] = [
+                add_item(s, case.id, src.id, 1000 * case.id + n, media, "photo")
+                for n in range(photos)
+            ] + [add_item(s, case.id, src.id, 1000 * case.id + 99, media, "document")]
+        for role in store.ROLES:
+            store.add_member(s, ids["case-a"], users[role])
+        store.add_member(s, ids["case-b"], outsider.id)
+    return World(
+        db, settings, ids["case-a"], ids["case-b"], items["case-a"], items["case-b"], users, media
+    )
+
+
+def session_for(world: World, username: str) -> tuple[str, str]:
+    """A fresh server-side session for ``username`` without the password round trip:
+    (cookie token, csrf token)."""
+    import datetime as dt
+
+    with world.app_db.write() as s:
+        user = store.get_user(s, username)
+        new = store.create_session(s, user.id, dt.timedelta(hours=1), client="test")
+        return new.token, new.row.csrf_token
+
+
+def login_as(client: TestClient, world: World, username: str) -> str:
+    """Put a fresh session cookie for ``username`` on ``client``; return its CSRF token."""
+    token, csrf = session_for(world, username)
+    client.cookies.set(SESSION_COOKIE, token)
+    return csrf
+
+
+def login_form(
+    client: TestClient, username: str, password: str = PASSWORD, next_url: str = "/"
+) -> httpx2.Response:
+    """Log in through the real form (login CSRF cookie + field)."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": token.group(1),
+            "next": next_url,
+        },
+    )
+
+
+def page_csrf(html: str) -> str:
+    """The session CSRF token a page carries in its ``<meta name="csrf-token">``."""
+    found = re.search(r'<meta name="csrf-token" content="([^"]*)">', html)
+    assert found is not None
+    return found.group(1)

@@ -106,6 +106,10 @@ app.add_typer(_case.app, name="case")
 app.add_typer(_audit.app, name="audit")
 _ingest.register(app)
 # (capability groups are added here: hashsets, faces, victims, places, camera, persons, serve)
+from vigil.cli import web as _web  # noqa: E402
+
+app.add_typer(_web.app, name="users")
+_web.register(app)
 # --- end of sub-command groups ------------------------------------------------------------
 
 

@@ -19,4 +19,7 @@ def load_defaults() -> None:
 
     content_types.register_defaults()
     # capability registrations (one call each) ------------------------------------------------
+    from vigil.signals import register_defaults as register_signals
+
+    register_signals()  # known vs fresh: md5/sha1/sha256/pdq/vpdq signal types, PDQ analyzers
     # end of capability registrations ---------------------------------------------------------

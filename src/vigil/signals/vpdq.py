@@ -1,0 +1,195 @@
+"""vPDQ-style video hashing: a PDQ hash per sampled frame, matched as a bag of frames.
+
+Sampling (PyAV): every keyframe plus one frame every ``every_s`` seconds (default 1 s) of
+presentation time, so a clip cut from a longer video still shares most of its sampled frames.
+Frames whose PDQ quality is below the floor (black or flat frames) are counted but not kept.
+
+Matching (as in Meta's vPDQ): a query video matches a reference when at least ``min_fraction``
+of the reference's *distinct* frame hashes are within ``threshold`` bits of some query frame
+(and, for :func:`clips_match`, vice versa for the query's frames when ``both_ways``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import BinaryIO, ClassVar
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+from vigil.index.base import SignalIndex
+from vigil.index.hamming import LinearHammingIndex, hamming, hex_to_words
+from vigil.signals.base import Comparison, Hashed, SignalType, Unhashable
+from vigil.signals.pdq import DEFAULT_THRESHOLD, QUALITY_FLOOR, PdqSignal, hash_pixels
+
+EVERY_S = 1.0
+"""Default sampling interval in seconds (in addition to keyframes)."""
+MIN_FRACTION = 0.8
+"""Default share of the reference's distinct frames that must match."""
+MAX_FRAMES = 3600
+"""At most this many frames are hashed per video (about an hour at the default interval)."""
+HASHER_VERSION = "vpdq-1"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHash:
+    """The PDQ of one sampled frame."""
+
+    frame: int
+    timestamp_s: float
+    value: str
+    quality: int
+
+
+@dataclass
+class VideoHashes:
+    """Result of hashing one video."""
+
+    frames: list[FrameHash] = field(default_factory=list)
+    sampled: int = 0
+    low_quality: int = 0
+    duration_s: float | None = None
+
+    def distinct(self) -> list[str]:
+        """Distinct frame hashes, in first-seen order."""
+        return list(dict.fromkeys(f.value for f in self.frames))
+
+
+class VpdqSignal(SignalType):
+    """One frame hash of a video: a PDQ value, compared like PDQ."""
+
+    name = "vpdq"
+    content_kinds: ClassVar[frozenset[str]] = frozenset({"video"})
+    default_threshold: ClassVar[int | None] = DEFAULT_THRESHOLD
+
+    @classmethod
+    def validate(cls, value: str) -> str:
+        return PdqSignal.validate(value)
+
+    @classmethod
+    def compare(cls, a: str, b: str, *, threshold: int | None = None) -> Comparison:
+        return PdqSignal.compare(a, b, threshold=threshold)
+
+    @classmethod
+    def index_cls(cls) -> type[SignalIndex]:
+        return PdqSignal.index_cls()
+
+    @classmethod
+    def examples(cls) -> Sequence[str]:
+        # frames of the ThreatExchange vPDQ sample video "pattern-hd-no-bar" (benign test pattern)
+        return [
+            "d3d8981ba52c59e79fb49295bed80905036b1dbe57b292c8ea4fb525f52c420e",
+            "d2d899daa62c5de7bebc9295ae580905016999aa57969ac0ee4bd50df52c5b0e",
+        ]
+
+
+def _open(src: Path | bytes | BinaryIO) -> av.container.InputContainer:
+    import io
+
+    fp = io.BytesIO(src) if isinstance(src, bytes) else src
+    return av.open(fp if not isinstance(fp, Path) else str(fp), mode="r")
+
+
+def sample_frames(
+    src: Path | bytes | BinaryIO, *, every_s: float = EVERY_S, max_frames: int = MAX_FRAMES
+) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
+    """Yield ``(frame number, seconds, RGB pixels)`` for keyframes and one frame per interval.
+
+    Raises:
+        av.error.FFmpegError: the container or stream cannot be read (callers turn this into
+            an :class:`Unhashable`).
+    """
+    container = _open(src)
+    try:
+        streams = container.streams.video
+        if not streams:
+            return
+        stream = streams[0]
+        stream.thread_type = "AUTO"
+        tb = stream.time_base or Fraction(1, 1000)
+        next_t = 0.0
+        emitted = 0
+        for number, frame in enumerate(container.decode(stream)):
+            t = float(frame.pts * tb) if frame.pts is not None else number / 25.0
+            if frame.key_frame or t + 1e-6 >= next_t:
+                if t + 1e-6 >= next_t:
+                    next_t = t + every_s
+                pixels = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                yield number, t, pixels
+                emitted += 1
+                if emitted >= max_frames:
+                    return
+    finally:
+        container.close()
+
+
+def hash_video(
+    src: Path | bytes | BinaryIO,
+    *,
+    every_s: float = EVERY_S,
+    quality_floor: int = QUALITY_FLOOR,
+    max_frames: int = MAX_FRAMES,
+) -> VideoHashes | Unhashable:
+    """PDQ per sampled frame; an :class:`Unhashable` when the video cannot be decoded at all."""
+    out = VideoHashes()
+    try:
+        for number, t, pixels in sample_frames(src, every_s=every_s, max_frames=max_frames):
+            out.sampled += 1
+            result = hash_pixels(pixels, quality_floor=quality_floor)
+            if isinstance(result, Hashed):
+                out.frames.append(FrameHash(number, round(t, 3), result.value, result.quality or 0))
+            else:
+                out.low_quality += 1
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        if out.sampled == 0:
+            return Unhashable("vpdq_decode_error", f"video could not be decoded: {exc}")
+        # keep what was decoded before the damage; the caller records a warning
+        out.duration_s = None
+        return out
+    if out.sampled == 0:
+        return Unhashable("vpdq_no_frames", "no video frames could be decoded")
+    if not out.frames:
+        return Unhashable(
+            "vpdq_low_quality",
+            f"unhashable: low quality (all {out.sampled} sampled frames below PDQ quality "
+            f"{quality_floor})",
+        )
+    return out
+
+
+def match_fraction(
+    query: Sequence[str], reference: Sequence[str], *, threshold: int = DEFAULT_THRESHOLD
+) -> float:
+    """Share of the reference's distinct frame hashes within ``threshold`` of a query frame."""
+    ref = list(dict.fromkeys(reference))
+    qs = list(dict.fromkeys(query))
+    if not ref or not qs:
+        return 0.0
+    index = LinearHammingIndex(hex_to_words(qs), np.arange(len(qs), dtype=np.int64))
+    hits = sum(1 for matches in index.query_batch(ref, max_distance=threshold) if matches)
+    return hits / len(ref)
+
+
+def clips_match(
+    a: Sequence[str],
+    b: Sequence[str],
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    min_fraction: float = MIN_FRACTION,
+    both_ways: bool = False,
+) -> tuple[bool, float, float]:
+    """Whether clip ``a`` matches reference ``b``: (match, share of b matched, share of a)."""
+    fb = match_fraction(a, b, threshold=threshold)
+    fa = match_fraction(b, a, threshold=threshold)
+    ok = fb >= min_fraction and (fa >= min_fraction if both_ways else True)
+    return ok, fb, fa
+
+
+def frame_distances(a: Sequence[str], b: Sequence[str]) -> npt.NDArray[np.int64]:
+    """Distance of each frame of ``a`` to the frame of ``b`` at the same position."""
+    n = min(len(a), len(b))
+    return hamming(hex_to_words(list(a[:n])), hex_to_words(list(b[:n])))

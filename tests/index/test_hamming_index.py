@@ -1,0 +1,141 @@
+"""The multi-index-hashing PDQ index returns exactly the brute-force result set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vigil.errors import IntegrityError, InvalidInput, WrongFormat
+from vigil.index.exact import ExactIndex
+from vigil.index.hamming import (
+    LinearHammingIndex,
+    MihIndex,
+    hex_to_words,
+    load_hashes,
+    words_to_hex,
+)
+
+hashes = st.binary(min_size=32, max_size=32).map(bytes.hex)
+
+
+def _flip(value: str, bits: list[int]) -> str:
+    n = int(value, 16)
+    for b in bits:
+        n ^= 1 << (255 - b)
+    return f"{n:064x}"
+
+
+@st.composite
+def near(draw: st.DrawFn, base: list[str]) -> str:
+    """A hash a few bits away from one of ``base`` (so that matches are plentiful)."""
+    value = draw(st.sampled_from(base))
+    bits = draw(st.lists(st.integers(0, 255), max_size=48, unique=True))
+    return _flip(value, bits)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), base=st.lists(hashes, min_size=1, max_size=200), t=st.integers(0, 64))
+def test_mih_equals_brute_force(data: st.DataObject, base: list[str], t: int) -> None:
+    queries = data.draw(st.lists(st.one_of(hashes, near(base)), min_size=1, max_size=20))
+    entries = [(h, i * 7) for i, h in enumerate(base)]
+    oracle = LinearHammingIndex.build(entries)
+    mih = MihIndex.build(entries)
+    plan = mih.plan(t)
+    expected = oracle.query_batch(queries, max_distance=t)
+    assert mih.query_batch(queries, max_distance=t) == expected
+    # force the probing path even where the planner would scan, so both are checked
+    if plan is None:
+        forced = mih.search_arrays(hex_to_words(queries), t, plan=_full_plan(mih, t))
+        assert mih._group(len(queries), *forced) == expected
+
+
+def _full_plan(mih: MihIndex, t: int) -> list[tuple[int, int]]:
+    m = len(mih.chunk_spans)
+    need = t + 1
+    radius = [-1] * m
+    i = 0
+    while need > 0:
+        radius[i % m] += 1
+        need -= 1
+        i += 1
+    return [(c, r) for c, r in enumerate(radius) if r >= 0]
+
+
+@pytest.mark.parametrize("chunks", [11, 16, 32])
+def test_mih_equals_brute_force_on_clustered_data(chunks: int) -> None:
+    rng = np.random.default_rng(chunks)
+    centres = rng.integers(0, 2**63, size=(20, 4), dtype=np.uint64)
+    rows = []
+    for _ in range(3000):
+        c = centres[rng.integers(0, 20)].copy()
+        for b in rng.choice(256, rng.integers(0, 40), replace=False):
+            c[b // 64] ^= np.uint64(1) << np.uint64(63 - b % 64)
+        rows.append(c)
+    words = np.asarray(rows, dtype=np.uint64)
+    ids = np.arange(len(words), dtype=np.int64) + 100
+    mih = MihIndex(words, ids, chunks=chunks)
+    oracle = LinearHammingIndex(words, ids)
+    queries = np.concatenate([words[:50], rng.integers(0, 2**63, size=(10, 4), dtype=np.uint64)])
+    for t in (0, 10, 31, 40):
+        plan = mih.plan(t) or _full_plan(mih, t)
+        got = mih._group(len(queries), *mih.search_arrays(queries, t, plan=plan))
+        assert got == oracle.query_batch(queries, max_distance=t)
+
+
+def test_results_sorted_and_distance_exact() -> None:
+    base = "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22"
+    entries = [(base, 1), (_flip(base, [0, 1, 2]), 2), (_flip(base, list(range(40))), 3)]
+    mih = MihIndex.build(entries)
+    got = mih.query(base)
+    assert [(m.entry_id, m.distance) for m in got] == [(1, 0), (2, 3)]
+    assert [m.entry_id for m in mih.query(base, max_distance=40)] == [1, 2, 3]
+    with pytest.raises(InvalidInput):
+        mih.query(base, max_distance=300)
+    with pytest.raises(InvalidInput):
+        MihIndex.build([("abc", 1)])
+
+
+def test_empty_index() -> None:
+    mih = MihIndex.build([])
+    assert len(mih) == 0
+    assert mih.query("0" * 64) == []
+
+
+def test_hex_roundtrip() -> None:
+    values = ["00" * 32, "ff" * 32, "0123456789abcdef" * 4]
+    assert words_to_hex(hex_to_words(values)) == values
+
+
+def test_file_roundtrip_and_tamper_detection(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    words = rng.integers(0, 2**63, size=(500, 4), dtype=np.uint64)
+    ids = np.arange(500, dtype=np.int64) * 3
+    path = tmp_path / "pdq.vhix"
+    MihIndex(words, ids).save(path, meta={"sets": [1, 2]})
+    loaded, header = MihIndex.load(path)
+    assert header["count"] == 500
+    assert header["meta"] == {"sets": [1, 2]}
+    assert np.array_equal(loaded.words, words)
+    assert np.array_equal(loaded.ids, ids)
+    raw = bytearray(path.read_bytes())
+    raw[-5] ^= 0x01
+    path.write_bytes(bytes(raw))
+    with pytest.raises(IntegrityError):
+        load_hashes(path)
+    path.write_bytes(bytes(raw[:-8]))
+    with pytest.raises(IntegrityError):
+        load_hashes(path)
+    path.write_bytes(b"\x80\x04pickle")
+    with pytest.raises(WrongFormat):
+        load_hashes(path)
+
+
+def test_exact_index() -> None:
+    idx = ExactIndex.build([("a" * 32, 1), ("b" * 32, 2), ("a" * 32, 3)])
+    assert len(idx) == 3
+    assert [m.entry_id for m in idx.query("a" * 32)] == [1, 3]
+    assert idx.query("c" * 32) == []

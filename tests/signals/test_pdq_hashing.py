@@ -1,0 +1,140 @@
+"""PDQ hashing on generated images: outcomes, decode policy, reduced scale, analyzers."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from vigil.errors import InvalidInput
+from vigil.ingest.analyzers import AnalyzerOutput, Blob
+from vigil.signals.analyzers import PdqAnalyzer
+from vigil.signals.base import Hashed, Unhashable
+from vigil.signals.pdq import (
+    REDUCED_MAX_BITS,
+    PdqSignal,
+    dihedral_hashes,
+    distance,
+    hash_image,
+    hash_pixels,
+)
+from vigil.signals.synthetic import jpeg_bytes, png_bytes, scene
+
+
+def test_hash_is_64_hex_with_quality() -> None:
+    got = hash_image(jpeg_bytes(scene(1)))
+    assert isinstance(got, Hashed)
+    assert PdqSignal.validate(got.value) == got.value
+    assert got.quality is not None
+    assert 50 <= got.quality <= 100
+
+
+def test_garbage_bytes_are_unhashable_not_empty() -> None:
+    got = hash_image(b"this is not an image at all")
+    assert isinstance(got, Unhashable)
+    assert got.code == "pdq_not_an_image"
+
+
+def test_truncated_jpeg_is_unhashable_decode_error() -> None:
+    data = jpeg_bytes(scene(2, 800, 600))
+    got = hash_image(data[: len(data) // 3])
+    assert isinstance(got, Unhashable | Hashed)
+    if isinstance(got, Unhashable):
+        assert got.code == "pdq_decode_error"
+
+
+def test_flat_image_is_low_quality() -> None:
+    flat = np.full((300, 400, 3), 127, np.uint8)
+    got = hash_pixels(flat)
+    assert isinstance(got, Unhashable)
+    assert got.code == "pdq_low_quality"
+    assert got.quality is not None
+    assert got.quality < 50
+
+
+def test_quality_floor_is_configurable() -> None:
+    px = scene(3)
+    ok = hash_pixels(px, quality_floor=0)
+    assert isinstance(ok, Hashed)
+    too_strict = hash_pixels(px, quality_floor=101)
+    assert isinstance(too_strict, Unhashable)
+    assert too_strict.quality == ok.quality
+
+
+@pytest.mark.parametrize("mode", ["CMYK", "P", "L", "RGBA", "I;16"])
+def test_modes_hash_like_rgb(mode: str) -> None:
+    px = scene(4, 512, 384)
+    ref = hash_pixels(px)
+    assert isinstance(ref, Hashed)
+    img = Image.fromarray(px, "RGB")
+    if mode == "I;16":
+        grey = np.asarray(img.convert("L"), dtype=np.uint16) * 257
+        conv = Image.fromarray(grey)
+        assert conv.mode == "I;16"
+        data = png_bytes(conv)
+        ref = hash_pixels(np.asarray(img.convert("L").convert("RGB")))
+        assert isinstance(ref, Hashed)
+    elif mode == "CMYK":
+        buf = io.BytesIO()
+        img.convert("CMYK").save(buf, "JPEG", quality=95)
+        data = buf.getvalue()
+    elif mode == "P":
+        data = png_bytes(img.convert("P", palette=Image.Palette.ADAPTIVE, colors=256))
+    else:
+        data = png_bytes(img.convert(mode))
+    got = hash_image(data, reduced=False)
+    assert isinstance(got, Hashed)
+    assert distance(ref.value, got.value) <= 20, mode
+
+
+def test_reduced_scale_bound_on_generated_photos() -> None:
+    worst = 0
+    for seed in range(4):
+        data = jpeg_bytes(scene(100 + seed, 2400, 1800), quality=85)
+        full = hash_image(data, reduced=False)
+        red = hash_image(data, reduced=True)
+        assert isinstance(full, Hashed)
+        assert isinstance(red, Hashed)
+        worst = max(worst, distance(full.value, red.value))
+    assert worst <= REDUCED_MAX_BITS
+
+
+def test_dihedral_hashes_match_flipped_copy() -> None:
+    px = scene(5, 640, 480)
+    variants = dihedral_hashes(px)
+    assert len(set(variants.values())) == 8
+    flipped = hash_pixels(np.ascontiguousarray(px[:, ::-1]))
+    assert isinstance(flipped, Hashed)
+    assert min(distance(flipped.value, v) for v in variants.values()) <= 31
+    original = hash_pixels(px)
+    assert isinstance(original, Hashed)
+    assert variants["original"] == original.value
+
+
+def test_signal_validate_and_compare() -> None:
+    a, b = PdqSignal.examples()[:2]
+    assert PdqSignal.validate(a.upper()) == a
+    assert PdqSignal.compare(a, a).match
+    assert PdqSignal.compare(a, a).distance == 0
+    cmp = PdqSignal.compare(a, b)
+    assert cmp.distance == distance(a, b)
+    assert cmp.match == (cmp.distance is not None and cmp.distance <= 31)
+    with pytest.raises(InvalidInput):
+        PdqSignal.validate("xyz")
+
+
+def test_pdq_analyzer_outputs_and_warnings() -> None:
+    analyzer = PdqAnalyzer()
+    good, flat = analyzer.examples()
+    out = analyzer.analyze(good)
+    assert out.warnings == []
+    assert PdqSignal.validate(out.payload["value"]) == out.payload["value"]
+    low = analyzer.analyze(flat)
+    assert low.warnings
+    assert low.warnings[0][0] == "pdq_low_quality"
+    assert "value" not in low.payload
+    broken = analyzer.analyze(Blob("0" * 64, 3, "jpeg", "photo", data=b"\xff\xd8\xff"))
+    assert broken.warnings
+    assert isinstance(broken, AnalyzerOutput)

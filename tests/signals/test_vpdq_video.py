@@ -1,0 +1,64 @@
+"""vPDQ on generated videos: sampling, clip matching, damaged input."""
+
+from __future__ import annotations
+
+import itertools
+
+from vigil.signals.analyzers import VpdqAnalyzer, make_video
+from vigil.signals.base import Unhashable
+from vigil.signals.synthetic import scene
+from vigil.signals.vpdq import VideoHashes, clips_match, hash_video
+
+
+def _values(v: VideoHashes | Unhashable) -> list[str]:
+    assert isinstance(v, VideoHashes)
+    return [f.value for f in v.frames]
+
+
+def test_samples_one_frame_per_second_plus_keyframes() -> None:
+    video = make_video([scene(s, 320, 240) for s in range(6)], fps=4, seconds_per_image=1.0)
+    got = hash_video(video, every_s=1.0)
+    assert isinstance(got, VideoHashes)
+    times = [f.timestamp_s for f in got.frames]
+    assert times[0] == 0.0
+    # 6 seconds of video: at least one sample per second, never every frame (24)
+    assert 6 <= got.sampled < 24
+    assert all(b > a for a, b in itertools.pairwise(times))
+
+
+def test_reencoded_clip_matches_and_other_video_does_not() -> None:
+    images = [scene(s, 320, 240) for s in range(8)]
+    original = _values(hash_video(make_video(images, fps=4)))
+    smaller = _values(hash_video(make_video([i[::2, ::2] for i in images], fps=6)))
+    clip = _values(hash_video(make_video(images[2:6], fps=4)))
+    other = _values(hash_video(make_video([scene(s, 320, 240) for s in range(50, 58)], fps=4)))
+    assert clips_match(smaller, original, both_ways=True)[0]
+    ok, share_clip, _ = clips_match(original, clip)
+    assert ok
+    assert share_clip == 1.0
+    ok, share, _ = clips_match(other, original)
+    assert not ok
+    assert share < 0.2
+
+
+def test_garbage_video_is_unhashable() -> None:
+    got = hash_video(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    assert isinstance(got, Unhashable)
+    assert got.code.startswith("vpdq_")
+
+
+def test_black_video_is_low_quality() -> None:
+    black = [scene(1, 160, 120) * 0 for _ in range(3)]
+    got = hash_video(make_video(black, fps=2))
+    assert isinstance(got, Unhashable)
+    assert got.code == "vpdq_low_quality"
+
+
+def test_vpdq_analyzer_payload() -> None:
+    analyzer = VpdqAnalyzer()
+    (blob,) = analyzer.examples()
+    out = analyzer.analyze(blob)
+    assert len(out.payload["frames"]) >= 3
+    bad = analyzer.analyze(type(blob)("0" * 64, 4, "mp4", "video", data=b"junk"))
+    assert bad.warnings
+    assert bad.warnings[0][0].startswith("vpdq_")

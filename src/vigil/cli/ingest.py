@@ -124,7 +124,10 @@ def demo(
 
 
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Where data lives, which database, and the registered content types and analyzers."""
+    """Where data lives, which database, and the registered content types and analyzers.
+
+    Example: VIGIL_HOME=/srv/vigil vigil info --json
+    """
     from vigil.content.types import CONTENT_TYPES
 
     load_defaults()

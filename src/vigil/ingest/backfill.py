@@ -36,7 +36,7 @@ def pending_items(db: Database, case_name: str, analyzer_name: str) -> tuple[int
             item_id
             for item_id, version in s.execute(
                 select(ItemAnalysis.item_id, ItemAnalysis.version).where(ItemAnalysis.analyzer == analyzer.name)
-            ).tuples()
+            ).all()
             if version == analyzer.version
         }
     return case.id, [i.id for i in items if i.id not in done and i.status == "ok"]

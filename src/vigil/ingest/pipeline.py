@@ -108,9 +108,8 @@ class _Producer(threading.Thread):
             for entry in self.walker:
                 if self.stop.is_set():
                     break
-                if entry.status == "done":
-                    self.out.put(("done", entry))
-                    continue
+                if entry.status == "done" or self.walker.skip(entry.raw_path):
+                    continue  # recorded by an earlier (interrupted) run of this job
                 seq += 1
                 self.discovered_files += 1
                 self.discovered_bytes += entry.size or 0

@@ -85,12 +85,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only unit of work (never committed)."""
+        """A read-only unit of work (never committed; objects stay usable after it closes)."""
         with self._read() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def dispose(self) -> None:
         """Close pooled connections (call before forking worker processes)."""

@@ -170,7 +170,7 @@ def items_by_sha256(session: Session, digests: Sequence[str]) -> dict[str, int]:
     for start in range(0, len(digests), 500):
         chunk = list(digests[start : start + 500])
         stmt = select(MediaItem.sha256, MediaItem.id).where(MediaItem.sha256.in_(chunk))
-        found.update({sha: item_id for sha, item_id in session.execute(stmt).tuples()})
+        found.update({sha: item_id for sha, item_id in session.execute(stmt).all()})
     return found
 
 

@@ -1,0 +1,36 @@
+# Two set-up commands (see README): `make demo` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint typecheck bench clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+## Install Vigil and run the main job on the embedded default (SQLite + local files).
+demo: $(VENV)/.installed
+	$(BIN)/vigil demo
+
+## Install everything (incl. test-only system packages) and run the whole test suite.
+test: $(VENV)/.installed-dev
+	bash scripts/install-system-deps.sh
+	$(BIN)/pytest -n 2 --dist loadfile
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+
+bench: $(VENV)/.installed-dev
+	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Debian packages some tests use: ewf-tools (to build E01 fixtures) and Chromium (browser tests).
+# Installs what is missing when we are root with apt; otherwise says which tests will skip.
+set -u
+need=()
+command -v ewfacquire >/dev/null 2>&1 || need+=(ewf-tools)
+command -v mke2fs >/dev/null 2>&1 || need+=(e2fsprogs)
+[ -x /usr/bin/chromium ] || need+=(chromium chromium-driver)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Debian packages for tests: ${need[*]}" >&2
+  apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 \
+    || echo "warning: could not install ${need[*]}; tests needing them will skip" >&2
+else
+  echo "note: ${need[*]} missing and not root: E01 / browser tests will skip" >&2
+fi
+exit 0

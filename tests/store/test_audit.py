@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import delete, select, update
+
+from vigil.errors import IntegrityError
+from vigil.store import audit
+from vigil.store.db import Database
+from vigil.store.models import AuditAnchor, AuditEntry
+
+
+def _fill(db: Database, n: int = 5) -> None:
+    with db.write() as s:
+        for i in range(n):
+            audit.append(s, f"user{i % 2}", "item.view", case_id=1, item_id=i, details={"i": i, "note": "ok"})
+
+
+def test_intact_chain_verifies(db: Database) -> None:
+    _fill(db)
+    with db.read() as s:
+        report = audit.verify(s)
+    assert report.entries == 5
+    assert len(report.head_hash) == 64
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("actor", "someone-else"), ("action", "item.delete"), ("details", '{"i":2,"note":"edited"}'), ("item_id", 99), ("case_id", 2)],
+)
+def test_edited_entry_is_detected(db: Database, column: str, value: object) -> None:
+    _fill(db)
+    with db.write() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values({column: value}))
+    with db.read() as s, pytest.raises(IntegrityError, match="#3 was altered"):
+        audit.verify(s)
+
+
+def test_deleted_middle_entry_is_detected(db: Database) -> None:
+    _fill(db)
+    with db.write() as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.seq == 2))
+    with db.read() as s, pytest.raises(IntegrityError, match="#2 is missing"):
+        audit.verify(s)
+
+
+def test_deleted_last_entry_is_detected_by_the_anchor(db: Database) -> None:
+    _fill(db)
+    with db.write() as s:
+        s.execute(delete(AuditEntry).where(AuditEntry.seq == 5))
+    with db.read() as s, pytest.raises(IntegrityError, match="removed from the end"):
+        audit.verify(s)
+
+
+def test_reordered_entries_are_detected(db: Database) -> None:
+    _fill(db)
+    with db.write() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(seq=100))
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(seq=2))
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 100).values(seq=3))
+    with db.read() as s, pytest.raises(IntegrityError):
+        audit.verify(s)
+
+
+def test_rewritten_chain_without_the_anchor_is_detected(db: Database) -> None:
+    """Recomputing every hash after an edit still leaves the anchor pointing at the old head."""
+    _fill(db)
+    with db.write() as s:
+        entries = list(s.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars())
+        entries[1].details = '{"i":1,"note":"forged"}'
+        prev = audit.GENESIS
+        for e in entries:
+            e.prev_hash = prev
+            e.entry_hash = audit.entry_digest(prev, e.seq, e.ts, e.actor, e.action, e.case_id, e.item_id, e.details)
+            prev = e.entry_hash
+    with db.read() as s, pytest.raises(IntegrityError, match="anchor"):
+        audit.verify(s)
+    with db.write() as s:  # and truncating the anchor too is caught by its hash
+        s.execute(update(AuditAnchor).values(seq=4))
+    with db.read() as s, pytest.raises(IntegrityError):
+        audit.verify(s)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(position=st.integers(min_value=0, max_value=200), byte=st.integers(min_value=32, max_value=126))
+def test_any_single_character_tamper_is_detected(db: Database, position: int, byte: int) -> None:
+    with db.write() as s:
+        if s.execute(select(AuditEntry.seq)).first() is None:
+            for i in range(3):
+                audit.append(s, "u", "x", details={"text": "abcdefghij" * 3, "i": i})
+    with db.read() as s:
+        original = s.execute(select(AuditEntry).where(AuditEntry.seq == 2)).scalar_one().details
+    pos = position % len(original)
+    tampered = original[:pos] + chr(byte) + original[pos + 1 :]
+    if tampered == original:
+        return
+    with db.write() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(details=tampered))
+    try:
+        with db.read() as s, pytest.raises(IntegrityError):
+            audit.verify(s)
+    finally:
+        with db.write() as s:
+            s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(details=original))

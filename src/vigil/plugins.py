@@ -22,4 +22,7 @@ def load_defaults() -> None:
     from vigil.signals import register_defaults as register_signals
 
     register_signals()  # known vs fresh: md5/sha1/sha256/pdq/vpdq signal types, PDQ analyzers
+    from vigil.faces.analyzer import register_defaults as register_faces
+
+    register_faces()  # victim identification: the opt-in `faces` analyzer
     # end of capability registrations ---------------------------------------------------------

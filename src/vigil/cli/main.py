@@ -110,6 +110,10 @@ from vigil.cli import web as _web  # noqa: E402
 
 app.add_typer(_web.app, name="users")
 _web.register(app)
+from vigil.cli import faces as _faces  # noqa: E402
+
+app.add_typer(_faces.app, name="faces")
+app.add_typer(_faces.victims_app, name="victims")
 # --- end of sub-command groups ------------------------------------------------------------
 
 

@@ -1,0 +1,580 @@
+"""``vigil faces`` (find, cluster, search faces) and ``vigil victims`` (the victim library).
+
+Every result is a candidate lead with its distance; nothing is merged automatically. See
+docs/faces.md for the models, the measured accuracy and its limits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from vigil.cli.context import runtime
+from vigil.cli.output import emit_json, emit_lines
+from vigil.errors import InvalidInput
+
+app = typer.Typer(
+    help=(
+        "Faces: find them in a case (scan), group them per person (cluster), record feedback "
+        "(same / different), search a photo against every case and the victim library.\n\n"
+        "Typical flow: vigil faces scan CASE; vigil faces cluster CASE; vigil faces links CASE; "
+        "vigil faces decide LINK confirm."
+    ),
+    no_args_is_help=True,
+)
+victims_app = typer.Typer(
+    help=(
+        "The victim library: identities (victims and unknown persons of interest) with status, "
+        "series, owning agency and reference faces.\n\n"
+        "Example: vigil victims add V-0001 --series 'Blue Room' --agency NCA --photo ref.jpg"
+    ),
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+CaseArg = Annotated[str, typer.Argument(help="Case name.")]
+
+
+def _pipeline() -> Any:
+    from vigil.faces.pipeline import default_pipeline
+
+    return default_pipeline()
+
+
+# --- vigil faces ------------------------------------------------------------------------------
+
+
+@app.command("scan")
+def scan(
+    case: CaseArg,
+    every: Annotated[
+        float, typer.Option(help="Seconds between sampled video frames.", min=0.1)
+    ] = 2.0,
+    max_frames: Annotated[int, typer.Option(help="Most frames sampled per video.", min=1)] = 150,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find faces in the case's photos and videos not scanned yet (re-reads the evidence).
+
+    Costs ~0.4 s per 1 MP photo on one core. Items that cannot be read become warnings.
+
+    Example: vigil faces scan op-birch --every 1
+    """
+    from vigil.faces.service import scan_case
+
+    rt = runtime()
+    report = scan_case(
+        rt.db, case, rt.actor, pipeline=_pipeline(), every_s=every, max_frames=max_frames
+    )
+    data = {
+        "case": case,
+        "items": report.items,
+        "scanned": report.scanned,
+        "already_scanned": report.skipped,
+        "faces": report.faces,
+        "warnings": report.warnings,
+    }
+    if as_json:
+        emit_json(data)
+    else:
+        emit_lines(
+            [
+                f"{case}: {report.scanned} items scanned, {report.skipped} already done, "
+                f"{report.faces} faces found, {len(report.warnings)} warnings"
+            ]
+        )
+
+
+@app.command("cluster")
+def cluster_cmd(
+    case: CaseArg,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="Distance threshold (default: the calibrated one, else 0.5)."),
+    ] = None,
+    search: Annotated[
+        bool,
+        typer.Option(
+            "--search/--no-search",
+            help="Also search the clusters against other cases and the library.",
+        ),
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Group the case's faces per person, respecting feedback; then search other cases.
+
+    Re-running re-clusters from scratch; "same"/"different" feedback is always respected.
+    Search results are stored as candidate links (see `vigil faces links`).
+
+    Example: vigil faces cluster op-birch --json
+    """
+    from vigil.faces.service import cluster_case, link_case
+
+    rt = runtime()
+    pipeline = _pipeline()
+    report = cluster_case(rt.db, case, rt.actor, pipeline=pipeline, threshold=threshold)
+    links = link_case(rt.db, rt.settings, case, rt.actor, pipeline=pipeline) if search else []
+    data = {
+        "case": report.case,
+        "faces": report.faces,
+        "threshold": report.threshold.as_dict(),
+        "constraints": report.constraints,
+        "clusters": report.clusters,
+        "candidate_links": links,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    lines = [
+        f"{report.case}: {report.faces} faces in {len(report.clusters)} clusters "
+        f"(threshold {report.threshold.value:.3f}, {report.threshold.source}; "
+        f"{report.constraints} feedback constraints)"
+    ]
+    for c in report.clusters:
+        lines.append(
+            f"  cluster {c['cluster']}: {c['size']} faces, representative face #"
+            f"{c['representative_face']}"
+        )
+    lines.append(
+        f"{len(links)} candidate links (need human confirmation): vigil faces links {case}"
+    )
+    emit_lines(lines)
+
+
+@app.command("clusters")
+def clusters_cmd(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """List the case's clusters from the last `vigil faces cluster` run.
+
+    Example: vigil faces clusters op-birch --json
+    """
+    from vigil.store import faces as store
+    from vigil.store.repo import get_case
+
+    rt = runtime()
+    with rt.db.read() as s:
+        c = get_case(s, case)
+        rows = [
+            {
+                "cluster": cl.label,
+                "size": cl.size,
+                "representative_face": cl.representative_face_id,
+                "faces": members,
+                "threshold": cl.threshold,
+            }
+            for cl, members in store.case_clusters(s, c.id)
+        ]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_lines(
+            [f"cluster {r['cluster']}: {r['size']} faces {r['faces']}" for r in rows]
+            or [f"no clusters yet: run `vigil faces cluster {case}`"]
+        )
+
+
+@app.command("list")
+def list_faces(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """Every face of a case: item, box, detector score, quality, frame time, cluster.
+
+    Example: vigil faces list op-birch --json
+    """
+    from vigil.store import faces as store
+    from vigil.store.repo import get_case
+
+    rt = runtime()
+    with rt.db.read() as s:
+        c = get_case(s, case)
+        cluster_of = {f: cl.label for cl, members in store.case_clusters(s, c.id) for f in members}
+        models = store.embedder_model_ids(s)
+        seen: dict[int, dict[str, Any]] = {}
+        for model_id in sorted(models):
+            for face, _emb in store.case_faces(s, c.id, model_id):
+                seen[face.id] = {
+                    "face": face.id,
+                    "item_id": face.item_id,
+                    "box": list(face.box),
+                    "score": round(face.score, 3),
+                    "quality": face.quality,
+                    "blur": face.blur,
+                    "size": face.size,
+                    "rotation": face.rotation,
+                    "frame_time": face.frame_time,
+                    "landmarks": face.landmarks,
+                    "cluster": cluster_of.get(face.id),
+                    "embedder_model_id": model_id,
+                }
+        paths = store.first_item_path(s, [r["item_id"] for r in seen.values()])
+        rows = [dict(r, path=paths.get(r["item_id"], "")) for r in seen.values()]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_lines(
+            [
+                f"face #{r['face']} cluster {r['cluster']} {r['path']} box={r['box']} "
+                f"q={r['quality']:.2f}" + (f" t={r['frame_time']}s" if r["frame_time"] else "")
+                for r in rows
+            ]
+            or ["no faces: run `vigil faces scan CASE`"]
+        )
+
+
+def _feedback(
+    case: str, face_a: int, face_b: int, kind: str, note: str | None, as_json: bool
+) -> None:
+    from vigil.faces.service import add_feedback
+
+    rt = runtime()
+    data = add_feedback(rt.db, case, face_a, face_b, kind, rt.actor, note)
+    if as_json:
+        emit_json(data)
+    else:
+        word = "the same person" if kind == "same" else "NOT the same person"
+        emit_lines(
+            [f"recorded: faces #{face_a} and #{face_b} are {word} (re-run `vigil faces cluster`)"]
+        )
+
+
+NoteOpt = Annotated[str | None, typer.Option(help="Why (kept in the audit log).")]
+
+
+@app.command("same")
+def same(
+    case: CaseArg,
+    face_a: Annotated[int, typer.Argument(help="Face id.")],
+    face_b: Annotated[int, typer.Argument(help="Face id.")],
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that two faces of a case show the same person (clustering will keep them together).
+
+    Example: vigil faces same op-birch 12 40 --note "same tattoo"
+    """
+    _feedback(case, face_a, face_b, "same", note, as_json)
+
+
+@app.command("different")
+def different(
+    case: CaseArg,
+    face_a: Annotated[int, typer.Argument(help="Face id.")],
+    face_b: Annotated[int, typer.Argument(help="Face id.")],
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record that two faces of a case show different people (clustering will keep them apart).
+
+    Example: vigil faces different op-birch 12 41
+    """
+    _feedback(case, face_a, face_b, "different", note, as_json)
+
+
+@app.command("forget")
+def forget(
+    case: CaseArg,
+    face_a: Annotated[int, typer.Argument(help="Face id.")],
+    face_b: Annotated[int, typer.Argument(help="Face id.")],
+) -> None:
+    """Withdraw same/different feedback on two faces.
+
+    Example: vigil faces forget op-birch 12 41
+    """
+    from vigil.faces.service import remove_feedback
+
+    rt = runtime()
+    removed = remove_feedback(rt.db, case, face_a, face_b, rt.actor)
+    emit_lines(["feedback removed" if removed else "there was no feedback on these two faces"])
+
+
+@app.command("search")
+def search(
+    image: Annotated[Path, typer.Argument(help="A photo with one or more faces.", exists=True)],
+    limit: Annotated[int, typer.Option(help="Most candidates per face.", min=1)] = 10,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who is this? Search every face of a photo against all cases and the victim library.
+
+    Candidates are within the operating threshold, closest first; each needs confirmation.
+
+    Example: vigil faces search still.jpg --json
+    """
+    from vigil.faces.service import search_image
+
+    rt = runtime()
+    data = search_image(rt.db, rt.settings, image, rt.actor, pipeline=_pipeline(), limit=limit)
+    if as_json:
+        emit_json(data)
+        return
+    lines = [
+        f"{image}: {len(data['faces'])} faces; threshold {data['threshold']['value']:.3f} "
+        f"({data['threshold']['source']}); {data['indexed_vectors']} faces indexed"
+    ]
+    for n, face in enumerate(data["faces"], start=1):
+        lines.append(f"face {n} box={face['box']} quality={face['quality']:.2f}")
+        for c in face["candidates"] or []:
+            if c["kind"] == "identity":
+                lines.append(
+                    f"  #{c['rank']} identity {c.get('identity')} ({c.get('status')}) "
+                    f"distance {c['distance']:.3f}"
+                )
+            else:
+                lines.append(
+                    f"  #{c['rank']} face #{c['face_id']} in {', '.join(c.get('cases', []))} "
+                    f"distance {c['distance']:.3f}"
+                )
+        if not face["candidates"]:
+            lines.append("  no candidate within the threshold")
+    emit_lines(lines)
+
+
+@app.command("links")
+def links(
+    case: CaseArg,
+    status: Annotated[
+        str | None, typer.Option(help="candidate, confirmed or rejected (default: all).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Candidate links of a case's faces to identities and to faces in other cases.
+
+    Example: vigil faces links op-birch --status candidate --json
+    """
+    from vigil.faces.service import link_dict
+    from vigil.store import faces as store
+    from vigil.store.repo import get_case
+
+    rt = runtime()
+    with rt.db.read() as s:
+        c = get_case(s, case)
+        cluster_of = {f: cl.label for cl, members in store.case_clusters(s, c.id) for f in members}
+        rows = [
+            link_dict(s, link, cluster=cluster_of.get(link.face_id))
+            for link in store.case_links(s, c.id, status=status)
+        ]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_lines(
+            [
+                f"link #{r['link']} [{r['status']}] face #{r['face']} (cluster {r['cluster']}) → "
+                + (
+                    f"identity {r['identity']}"
+                    if r["identity"]
+                    else f"face #{r['matched_face']} in {r['matched_case']}"
+                )
+                + f" distance {r['distance']:.3f} rank {r['rank']}"
+                for r in rows
+            ]
+            or ["no links"]
+        )
+
+
+@app.command("decide")
+def decide(
+    link: Annotated[int, typer.Argument(help="Link id (from `vigil faces links`).")],
+    decision: Annotated[str, typer.Argument(help="confirmed, rejected (or candidate to undo).")],
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Confirm or reject a candidate link. Confirming an identity link adds the face as reference.
+
+    Example: vigil faces decide 17 confirmed --note "same scar, same room"
+    """
+    from vigil.faces.service import decide_link
+
+    aliases = {"confirm": "confirmed", "reject": "rejected", "undo": "candidate"}
+    rt = runtime()
+    data = decide_link(rt.db, link, aliases.get(decision, decision), rt.actor, note)
+    if as_json:
+        emit_json(data)
+    else:
+        emit_lines([f"link #{data['link']} is now {data['status']}"])
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder with one sub-folder of photos per person.", exists=True)
+    ],
+    target_fmr: Annotated[
+        float, typer.Option(help="Target false-match rate (0.001 = 0.1%).")
+    ] = 0.001,
+    as_json: JsonOpt = False,
+) -> None:
+    """Choose the operating threshold for a target false-match rate on a labelled photo set.
+
+    Every pair of photos is compared; the threshold is the largest distance whose false-match
+    rate on the set is at most the target, reported with the true-match rate there.
+
+    Example: vigil faces calibrate ./eval-set --target-fmr 0.001 --json
+    """
+    from vigil.faces.service import calibrate_folder
+
+    rt = runtime()
+    data = calibrate_folder(rt.db, folder, rt.actor, pipeline=_pipeline(), target_fmr=target_fmr)
+    if as_json:
+        emit_json(data)
+        return
+    lines = [
+        f"threshold {data['threshold']:.4f} for target FMR {data['target_fmr']:.4%}: "
+        f"TMR {data['tmr']:.2%}, FMR {data['fmr']:.4%} on {data['n_genuine']} genuine / "
+        f"{data['n_impostor']} impostor pairs (AUC {data['auc']:.5f}, EER {data['eer']:.2%})"
+    ]
+    if not data["fmr_resolvable"]:
+        lines.append(
+            "warning: too few impostor pairs to show this false-match rate; add more people"
+        )
+    emit_lines(lines)
+
+
+# --- vigil victims ----------------------------------------------------------------------------
+
+
+@victims_app.command("add")
+def victims_add(
+    code: Annotated[str, typer.Argument(help="Reference code, e.g. V-2024-0012.")],
+    kind: Annotated[str, typer.Option(help="victim or person_of_interest.")] = "victim",
+    status: Annotated[
+        str, typer.Option(help="unidentified, identified or safeguarded.")
+    ] = "unidentified",
+    series: Annotated[
+        list[str] | None, typer.Option("--series", help="Series name (repeatable).")
+    ] = None,
+    agency: Annotated[str | None, typer.Option(help="Agency that owns the record.")] = None,
+    photo: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--photo", help="Reference photo with exactly one face (repeatable).", exists=True
+        ),
+    ] = None,
+    notes: Annotated[str | None, typer.Option(help="Free-text notes.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an identity to the victim library (optionally with reference photos).
+
+    Example: vigil victims add V-0001 --series "Blue Room" --agency NCA --photo ref.jpg
+    """
+    from vigil.faces.service import add_identity
+
+    rt = runtime()
+    data = add_identity(
+        rt.db,
+        code,
+        rt.actor,
+        kind=kind,
+        status=status,
+        series=series or [],
+        agency=agency or rt.settings.agency,
+        notes=notes,
+        photos=photo or [],
+        pipeline=_pipeline() if photo else None,
+    )
+    if as_json:
+        emit_json(data)
+    else:
+        emit_lines(
+            [f"added {data['code']} ({data['status']}) with {data['references']} references"]
+        )
+
+
+@victims_app.command("list")
+def victims_list(
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+    series: Annotated[str | None, typer.Option(help="Only identities in this series.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the victim library.
+
+    Example: vigil victims list --status unidentified --json
+    """
+    from vigil.faces.service import identity_dict
+    from vigil.store import faces as store
+
+    rt = runtime()
+    with rt.db.read() as s:
+        rows = [identity_dict(s, i) for i in store.list_identities(s, status=status, series=series)]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_lines(
+            [
+                f"{r['code']} [{r['status']}] {r['kind']} series={','.join(r['series']) or '-'} "
+                f"agency={r['agency'] or '-'} references={r['references']}"
+                for r in rows
+            ]
+            or ["the victim library is empty: vigil victims add CODE --photo ref.jpg"]
+        )
+
+
+@victims_app.command("link")
+def victims_link(
+    identity: Annotated[str, typer.Argument(help="Identity code or id.")],
+    face: Annotated[list[int] | None, typer.Option("--face", help="Face id (repeatable).")] = None,
+    case: Annotated[str | None, typer.Option(help="Case of --cluster.")] = None,
+    cluster: Annotated[int | None, typer.Option(help="Cluster label in --case.")] = None,
+    link: Annotated[int | None, typer.Option(help="Confirm this candidate link.")] = None,
+    note: NoteOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Confirm that faces show an identity: they become references for future searches.
+
+    Example: vigil victims link V-0001 --case op-birch --cluster 0 --note "confirmed by DC Smith"
+    """
+    from vigil.faces.service import link_identity
+
+    if not face and cluster is None and link is None:
+        raise InvalidInput("say which faces: --face ID, --case NAME --cluster N, or --link ID")
+    rt = runtime()
+    data = link_identity(
+        rt.db,
+        identity,
+        rt.actor,
+        face_ids=face or [],
+        case_name=case,
+        cluster_label=cluster,
+        link_id=link,
+        note=note,
+    )
+    if as_json:
+        emit_json(data)
+    else:
+        emit_lines(
+            [
+                f"{data['identity']['code']}: {len(data['faces'])} faces confirmed, "
+                f"{data['references_added']} new references"
+            ]
+        )
+
+
+@victims_app.command("update")
+def victims_update(
+    identity: Annotated[str, typer.Argument(help="Identity code or id.")],
+    status: Annotated[str | None, typer.Option(help="New status.")] = None,
+    series: Annotated[
+        list[str] | None, typer.Option("--series", help="Add a series name (repeatable).")
+    ] = None,
+    notes: Annotated[str | None, typer.Option(help="Replace the notes.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an identity's status (e.g. safeguarded), add series names or notes.
+
+    Example: vigil victims update V-0001 --status safeguarded
+    """
+    from vigil.faces.service import identity_dict
+    from vigil.store import audit
+    from vigil.store import faces as store
+
+    rt = runtime()
+    with rt.db.write() as s:
+        ident = store.get_identity(s, identity)
+        store.update_identity(s, ident, status=status, add_series=series or [], notes=notes)
+        audit.append(
+            s,
+            rt.actor,
+            "victims.update",
+            details={"identity_id": ident.id, "status": status, "series": series, "notes": notes},
+        )
+        data = identity_dict(s, ident)
+    if as_json:
+        emit_json(data)
+    else:
+        emit_lines([f"{data['code']} [{data['status']}] series={','.join(data['series']) or '-'}"])

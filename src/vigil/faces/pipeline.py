@@ -1,0 +1,219 @@
+"""Photo and video frame → faces: detect (with rotation retries), align, embed, measure quality.
+
+The pipeline never touches the database; the :mod:`vigil.faces.analyzer` stores its output.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from vigil.errors import BackendError, DamagedInput, WrongFormat
+from vigil.faces.model import Detection, Detector, Embedder, ModelCard, RGBImage
+
+ROTATIONS = (90, 180, 270)
+"""Clockwise angles tried, in this order, when the upright image yields no face."""
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected, aligned and embedded face, in the coordinates of the (oriented) image."""
+
+    box: tuple[int, int, int, int]
+    score: float
+    landmarks: tuple[tuple[float, float], ...]
+    rotation: int
+    """Clockwise rotation (0/90/180/270) under which the face was found."""
+    blur: float
+    """Variance of the Laplacian of the aligned grey chip (lower = blurrier)."""
+    size: int
+    """Shorter side of the box in pixels."""
+    quality: float
+    """0..1 heuristic: min of a size score (24 px → 0, 80 px → 1) and a sharpness score."""
+    vector: npt.NDArray[np.float32]
+    frame_time: float | None = None
+    """Seconds from the start of the video (None for photos)."""
+
+
+@dataclass
+class FaceResult:
+    """All faces of one image or video, with the model cards and warnings as data."""
+
+    detector: ModelCard
+    embedder: ModelCard
+    faces: list[Face] = field(default_factory=list)
+    frames: int = 1
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _rotate_cw(image: RGBImage, angle: int) -> RGBImage:
+    """The image rotated clockwise by ``angle`` (multiple of 90)."""
+    return np.ascontiguousarray(np.rot90(image, k=-(angle // 90) % 4))
+
+
+def _unrotate_point(x: float, y: float, angle: int, w: int, h: int) -> tuple[float, float]:
+    """Map a point of the image rotated clockwise by ``angle`` back to the original (w x h)."""
+    if angle == 0:
+        return x, y
+    if angle == 90:  # rotated is h wide: (x', y') = (h - y, x)
+        return y, h - x
+    if angle == 180:
+        return w - x, h - y
+    if angle == 270:  # (x', y') = (y, w - x)
+        return w - y, x
+    raise ValueError(f"rotation must be a multiple of 90, got {angle}")
+
+
+def _unrotate(det: Detection, angle: int, w: int, h: int) -> Detection:
+    if angle == 0:
+        return det
+    left, top, right, bottom = det.box
+    corners = [_unrotate_point(x, y, angle, w, h) for x, y in ((left, top), (right, bottom))]
+    xs = sorted(c[0] for c in corners)
+    ys = sorted(c[1] for c in corners)
+    box = (
+        max(0, round(xs[0])),
+        max(0, round(ys[0])),
+        min(w, round(xs[1])),
+        min(h, round(ys[1])),
+    )
+    landmarks = tuple(_unrotate_point(x, y, angle, w, h) for x, y in det.landmarks)
+    return Detection(box, det.score, landmarks)
+
+
+def sharpness(chip: RGBImage) -> float:
+    """Variance of the Laplacian of the grey chip (a standard focus measure)."""
+    import cv2
+
+    grey = cv2.cvtColor(chip, cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def quality_score(size: int, blur: float) -> float:
+    """0..1: faces under 24 px or with Laplacian variance under 10 score 0."""
+    size_q = min(1.0, max(0.0, (size - 24) / (80 - 24)))
+    blur_q = min(1.0, max(0.0, (blur - 10.0) / (150.0 - 10.0)))
+    return round(min(size_q, blur_q), 4)
+
+
+class FacePipeline:
+    """Detector + embedder + the rotation and quality policy."""
+
+    def __init__(
+        self, detector: Detector, embedder: Embedder, *, try_rotations: bool = True
+    ) -> None:
+        self.detector = detector
+        self.embedder = embedder
+        self.try_rotations = try_rotations
+
+    def faces_in(self, image: RGBImage, *, frame_time: float | None = None) -> list[Face]:
+        """Faces of one RGB image; rotated copies are tried only when upright finds none."""
+        h, w = image.shape[:2]
+        angles = (0, *ROTATIONS) if self.try_rotations else (0,)
+        for angle in angles:
+            view = image if angle == 0 else _rotate_cw(image, angle)
+            detections = self.detector.detect(view)
+            if not detections:
+                continue
+            chips = [self.embedder.align(view, d) for d in detections]
+            vectors = self.embedder.embed(chips)
+            faces = []
+            for det, chip, vec in zip(detections, chips, vectors, strict=True):
+                orig = _unrotate(det, angle, w, h)
+                blur = sharpness(chip)
+                faces.append(
+                    Face(
+                        box=orig.box,
+                        score=det.score,
+                        landmarks=tuple((round(x, 1), round(y, 1)) for x, y in orig.landmarks),
+                        rotation=angle,
+                        blur=round(blur, 2),
+                        size=det.size,
+                        quality=quality_score(det.size, blur),
+                        vector=np.asarray(vec, dtype=np.float32),
+                        frame_time=frame_time,
+                    )
+                )
+            return faces
+        return []
+
+    def process_photo(self, src: Path | bytes) -> FaceResult:
+        """Decode ``src`` with the canonical decoder (EXIF orientation applied) and find faces."""
+        from vigil.content.decode import decode
+
+        result = FaceResult(self.detector.card, self.embedder.card)
+        decoded = decode(src)
+        result.faces = self.faces_in(decoded.pixels)
+        return result
+
+    def process_video(
+        self, src: Path | bytes, *, every_s: float = 2.0, max_frames: int = 150
+    ) -> FaceResult:
+        """Sample a frame every ``every_s`` seconds (at most ``max_frames``) and find faces."""
+        result = FaceResult(self.detector.card, self.embedder.card, frames=0)
+        try:
+            for t, pixels in sample_frames(src, every_s=every_s, max_frames=max_frames):
+                result.frames += 1
+                result.faces.extend(self.faces_in(pixels, frame_time=round(t, 3)))
+        except DamagedInput as exc:
+            result.warnings.append(("faces_video_damaged", str(exc)))
+        if result.frames == 0 and not result.warnings:
+            result.warnings.append(("faces_no_frames", "no video frame could be decoded"))
+        return result
+
+
+def sample_frames(
+    src: Path | bytes, *, every_s: float = 2.0, max_frames: int = 150
+) -> Iterator[tuple[float, RGBImage]]:
+    """(time in seconds, RGB frame) of the first frame at or after each multiple of ``every_s``.
+
+    Raises :class:`WrongFormat` when there is no video stream and :class:`DamagedInput` when
+    decoding fails part-way (frames already yielded stay valid).
+    """
+    import av
+
+    if every_s <= 0:
+        raise ValueError("every_s must be positive")
+    fp: str | io.BytesIO = io.BytesIO(src) if isinstance(src, bytes) else str(src)
+    try:
+        container = av.open(fp, mode="r")
+    except av.error.InvalidDataError as exc:
+        raise WrongFormat(f"not a decodable video: {exc}") from exc
+    except (av.error.FFmpegError, OSError) as exc:
+        raise DamagedInput(f"video could not be opened: {exc}") from exc
+    with container:
+        if not container.streams.video:
+            raise WrongFormat("no video stream")
+        stream = container.streams.video[0]
+        next_t = 0.0
+        taken = 0
+        try:
+            for frame in container.decode(stream):
+                if frame.pts is None or frame.time_base is None:
+                    t = float(taken) * every_s
+                else:
+                    t = float(frame.pts * frame.time_base)
+                if t + 1e-6 < next_t:
+                    continue
+                yield t, np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+                taken += 1
+                if taken >= max_frames:
+                    return
+                next_t = (int(t // every_s) + 1) * every_s
+        except (av.error.FFmpegError, ValueError) as exc:
+            raise DamagedInput(f"video decoding failed after {taken} frames: {exc}") from exc
+
+
+def default_pipeline() -> FacePipeline:
+    """dlib HOG (1× upsample) + 5-point alignment + ResNet descriptor."""
+    from vigil.faces.dlib_models import DlibHogDetector, DlibResNetEmbedder
+
+    try:
+        return FacePipeline(DlibHogDetector(), DlibResNetEmbedder())
+    except (OSError, RuntimeError) as exc:  # pragma: no cover - broken installation
+        raise BackendError(f"face models could not be loaded: {exc}") from exc

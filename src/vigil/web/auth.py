@@ -141,6 +141,13 @@ def audit_event(
         store.touch_session(session, principal.session_id, utcnow())
 
 
+def _int_param(request: Request, name: str) -> int | None:
+    """A path parameter as a database id (None when absent or not a plausible id)."""
+    raw = request.path_params.get(name)
+    text = str(raw) if raw is not None else ""
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
 class Guard:
     """FastAPI dependency enforcing login, CSRF, a permission and case membership."""
 
@@ -154,14 +161,11 @@ class Guard:
         principal = current_principal(request)
         if principal is None:
             raise LoginRequired()
-        raw_case = request.path_params.get("case_id")
-        case_id = (
-            int(raw_case) if isinstance(raw_case, int | str) and str(raw_case).isdigit() else None
-        )
-        raw_item = request.path_params.get("item_id")
-        item_id = (
-            int(raw_item) if isinstance(raw_item, int | str) and str(raw_item).isdigit() else None
-        )
+        case_id = _int_param(request, "case_id")
+        item_id = _int_param(request, "item_id")
+        for name in request.path_params:
+            if name.endswith("_id") and _int_param(request, name) is None:
+                raise NotFound(f"no such {name.removesuffix('_id')}")
         if request.method in UNSAFE_METHODS:
             given = await submitted_csrf(request)
             if not tokens_match(principal.csrf_token, given):

@@ -49,7 +49,7 @@ def _walk(routes: Iterable[Any], prefix: str, inherited: list[Any]) -> Iterable[
             continue
         if isinstance(route, APIRoute):
             guard = _guard_in(route.dependant.dependencies) or _guard_in(inherited)
-            for method in sorted(route.methods - {"HEAD"}):
+            for method in sorted((route.methods or set()) - {"HEAD"}):
                 yield RouteInfo(method, prefix + route.path, guard)
 
 

@@ -114,6 +114,9 @@ from vigil.cli import faces as _faces  # noqa: E402
 
 app.add_typer(_faces.app, name="faces")
 app.add_typer(_faces.victims_app, name="victims")
+from vigil.cli import persons as _persons  # noqa: E402
+
+app.add_typer(_persons.app, name="persons")
 # --- end of sub-command groups ------------------------------------------------------------
 
 
@@ -133,12 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted: re-run the same command to resume")
         return 130
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return int(exc.exit_code)
+    except Exception as exc:
+        # Usage errors from Typer's (vendored) click carry their own exit code and message.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exit_code
         raise
     return 0
 

@@ -8,4 +8,5 @@ from __future__ import annotations
 from vigil.store import faces  # noqa: F401
 from vigil.store import hashsets  # noqa: F401
 from vigil.store import models  # noqa: F401
+from vigil.store import persons  # noqa: F401
 from vigil.store import web  # noqa: F401

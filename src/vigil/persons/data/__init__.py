@@ -1,0 +1,1 @@
+"""Default data files of the persons capability (policy, routing tables, examples)."""

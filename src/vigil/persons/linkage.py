@@ -1,0 +1,802 @@
+"""Entity resolution: Splink scores record pairs, a constrained clustering turns the scored
+pairs into persons, and every decision keeps its explanation.
+
+Pipeline (:func:`link`):
+
+1. **Train** (Splink, EM): ``u`` by random sampling, the prior from deterministic rules, ``m`` by
+   expectation maximisation in two sessions (blocked on card token, then on postcode), on a sample
+   of at most ``train_sample`` records. Two levels are *fixed* rather than learnt, because EM
+   cannot see the households that share a card: a clear first-name conflict and a clear
+   date-of-birth conflict are strong evidence of two people.
+2. **Predict** (Splink): blocked pairs (card token, e-mail, phone, surname + date of birth,
+   postcode) are scored; the per-comparison match weights (``mw_*``) are kept as the explanation
+   of every edge.
+3. **Cluster** (:func:`cluster`): edges above ``link_weight`` are merged strongest first in a
+   union-find that refuses any merge that would join two records an investigator marked "not the
+   same person" (and always joins "same person" decisions). Then, in every cluster, an edge that
+   is a *bridge* (removing it splits the cluster) and weaker than ``strong_weight`` is cut: the
+   two sides become separate persons and the edge is kept as a *weak-link flag* for review
+   instead of a silent merge.
+
+Strong identifiers (same card token, same e-mail) are one comparison among several: they add
+weight, they do not force a merge; a shared card with a conflicting first name stays apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from vigil.errors import BackendError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["duckdb", "spark"]
+
+LINK_COLUMNS = (
+    "unique_id",
+    "first_name",
+    "surname",
+    "dob",
+    "postcode",
+    "district",
+    "address",
+    "email",
+    "phone",
+    "card_token",
+)
+"""Columns of the table :func:`link` reads (strings; ``unique_id`` int64; nulls = missing)."""
+
+COMPARISON_NAMES = ("first_name", "surname", "dob", "location", "identifiers")
+"""The comparisons of the model, in order (``mw_<name>`` columns in predictions)."""
+
+VETO_COMPARISONS = ("first_name", "dob")
+"""A "conflict" level on one of these (two different first names, two different dates of birth)
+is a veto: the two records are kept apart even when card, address and surname agree (the
+household that shares a card). The pair is still kept as evidence."""
+
+DEFAULT_LINK_WEIGHT = 6.0
+DEFAULT_STRONG_WEIGHT = 14.0
+FIRST_NAME_CONFLICT_M = 0.0005
+DOB_CONFLICT_M = 0.002
+
+
+@dataclass(frozen=True)
+class LinkParams:
+    """Thresholds and sizes of one linkage run."""
+
+    link_weight: float = DEFAULT_LINK_WEIGHT
+    """Minimum Splink match weight (log2 Bayes factor incl. prior) for an edge to count."""
+    strong_weight: float = DEFAULT_STRONG_WEIGHT
+    """A bridge edge weaker than this is cut and flagged rather than merged."""
+    train_sample: int = 200_000
+    """EM and u are trained on at most this many records (the prior is rescaled to the full set)."""
+    max_u_pairs: float = 2e6
+    seed: int = 42
+    backend: Backend = "duckdb"
+    threads: int | None = None
+
+
+@dataclass
+class Edges:
+    """Scored record pairs (parallel numpy arrays) with per-comparison weights and levels."""
+
+    left: np.ndarray
+    right: np.ndarray
+    weight: np.ndarray
+    mw: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.left.shape[0])
+
+    def vetoed(self, model: Model) -> np.ndarray:
+        """Boolean mask of edges with a conflict level on a veto comparison."""
+        mask = np.zeros(len(self), dtype=bool)
+        for name in VETO_COMPARISONS:
+            w = model.weight_of(name, "conflict")
+            if w is not None:
+                mask |= np.abs(self.mw[name] - w) < 0.01
+        return mask
+
+    def explanation(self, i: int, model: Model) -> dict[str, Any]:
+        """The per-comparison evidence of edge ``i``: level label and match weight."""
+        parts = {}
+        for name in COMPARISON_NAMES:
+            w = float(self.mw[name][i])
+            parts[name] = {"level": model.label_for_weight(name, w), "match_weight": round(w, 2)}
+        return {"match_weight": round(float(self.weight[i]), 2), "comparisons": parts}
+
+
+@dataclass
+class Model:
+    """A trained Splink model (its settings JSON) plus level labels for explanations."""
+
+    settings: dict[str, Any]
+
+    @property
+    def prior(self) -> float:
+        return float(self.settings["probability_two_random_records_match"])
+
+    def label_for_weight(self, comparison: str, weight: float) -> str:
+        """The label of ``comparison``'s level whose match weight is ``weight``.
+
+        Splink's predictions carry each comparison's match weight (``mw_*``); levels have
+        distinct weights, so the weight identifies the level (a weight of 0 is "missing").
+        """
+        best, dist = "missing", abs(weight)
+        for label, w in self.level_weights().get(comparison, []):
+            if not math.isnan(w) and abs(w - weight) < dist:
+                best, dist = label, abs(w - weight)
+        return best
+
+    def level_weights(self) -> dict[str, list[tuple[str, float]]]:
+        """Per comparison, (label, match weight) of each non-null level (for the docs/CLI)."""
+        out: dict[str, list[tuple[str, float]]] = {}
+        for comp in self.settings["comparisons"]:
+            rows = []
+            for lv in comp["comparison_levels"]:
+                if lv.get("is_null_level"):
+                    continue
+                m, u = lv.get("m_probability"), lv.get("u_probability")
+                w = math.log2(m / u) if m and u else float("nan")
+                rows.append((str(lv.get("label_for_charts", "")), round(w, 2)))
+            out[comp["output_column_name"]] = rows
+        return out
+
+    def weight_of(self, comparison: str, label: str) -> float | None:
+        """The match weight of ``comparison``'s level labelled ``label`` (None if absent)."""
+        for lab, w in self.level_weights().get(comparison, []):
+            if lab == label and not math.isnan(w):
+                return w
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps(self.settings, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Model:
+        return cls(json.loads(text))
+
+
+# ---------------------------------------------------------------------------------------------
+# Splink settings
+# ---------------------------------------------------------------------------------------------
+
+
+def _comparisons() -> list[Any]:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    first = cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel("first_name"),
+            cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
+            cll.DamerauLevenshteinLevel("first_name", 1).configure(label_for_charts="one edit"),
+            cll.JaroWinklerLevel("first_name", 0.92).configure(label_for_charts="jw>=0.92"),
+            cll.CustomLevel(
+                "(length(first_name_l) = 1 or length(first_name_r) = 1) "
+                "and substr(first_name_l, 1, 1) = substr(first_name_r, 1, 1)",
+                label_for_charts="initial agrees",
+            ),
+            cll.JaroWinklerLevel("first_name", 0.88).configure(label_for_charts="jw>=0.88"),
+            cll.ElseLevel().configure(
+                label_for_charts="conflict",
+                m_probability=FIRST_NAME_CONFLICT_M,
+                fix_m_probability=True,
+            ),
+        ],
+    )
+    surname = cl.CustomComparison(
+        output_column_name="surname",
+        comparison_levels=[
+            cll.NullLevel("surname"),
+            cll.ExactMatchLevel("surname").configure(label_for_charts="exact"),
+            cll.JaroWinklerLevel("surname", 0.92).configure(label_for_charts="jw>=0.92"),
+            cll.JaroWinklerLevel("surname", 0.8).configure(label_for_charts="jw>=0.80"),
+            cll.ElseLevel().configure(label_for_charts="different"),
+        ],
+    )
+    dob = cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob").configure(label_for_charts="exact"),
+            cll.DamerauLevenshteinLevel("dob", 1).configure(label_for_charts="one digit apart"),
+            cll.ElseLevel().configure(
+                label_for_charts="conflict", m_probability=DOB_CONFLICT_M, fix_m_probability=True
+            ),
+        ],
+    )
+    location = cl.CustomComparison(
+        output_column_name="location",
+        comparison_levels=[
+            cll.And(cll.NullLevel("postcode"), cll.NullLevel("address")),
+            cll.And(
+                cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)
+            ).configure(label_for_charts="same postcode and address"),
+            cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode"),
+            cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address"),
+            cll.ExactMatchLevel("district").configure(label_for_charts="same postcode district"),
+            cll.ElseLevel().configure(label_for_charts="different"),
+        ],
+    )
+    identifiers = cl.CustomComparison(
+        output_column_name="identifiers",
+        comparison_levels=[
+            cll.And(cll.NullLevel("card_token"), cll.NullLevel("email"), cll.NullLevel("phone")),
+            cll.And(cll.ExactMatchLevel("card_token"), cll.ExactMatchLevel("email")).configure(
+                label_for_charts="same card and e-mail"
+            ),
+            cll.Or(
+                cll.And(cll.ExactMatchLevel("card_token"), cll.ExactMatchLevel("phone")),
+                cll.And(cll.ExactMatchLevel("email"), cll.ExactMatchLevel("phone")),
+            ).configure(label_for_charts="same phone and card or e-mail"),
+            cll.ExactMatchLevel("email").configure(label_for_charts="same e-mail"),
+            cll.ExactMatchLevel("card_token").configure(label_for_charts="same card"),
+            cll.ExactMatchLevel("phone").configure(label_for_charts="same phone"),
+            cll.ElseLevel().configure(label_for_charts="none shared"),
+        ],
+    )
+    return [first, surname, dob, location, identifiers]
+
+
+def _blocking_rules() -> list[Any]:
+    from splink import block_on
+
+    return [
+        block_on("card_token"),
+        block_on("email"),
+        block_on("phone"),
+        block_on("surname", "dob"),
+        block_on("postcode"),
+    ]
+
+
+def settings_creator(prior: float = 1e-5) -> Any:
+    """The Splink settings of Vigil's person model (untrained)."""
+    from splink import SettingsCreator
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        probability_two_random_records_match=prior,
+        comparisons=_comparisons(),
+        blocking_rules_to_generate_predictions=_blocking_rules(),
+        retain_matching_columns=False,
+        retain_intermediate_calculation_columns=True,
+        additional_columns_to_retain=[],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+# ---------------------------------------------------------------------------------------------
+
+
+class _Session:
+    """One Splink database API (DuckDB in memory by default, or Spark)."""
+
+    def __init__(self, backend: Backend, threads: int | None) -> None:
+        self.backend = backend
+        self.api: Any
+        if backend == "duckdb":
+            import duckdb
+            from splink import DuckDBAPI
+
+            self.con = duckdb.connect(":memory:")
+            if threads:
+                self.con.execute(f"SET threads TO {int(threads)}")
+            self.con.execute("SET preserve_insertion_order = false")
+            self.api = DuckDBAPI(connection=self.con)
+        elif backend == "spark":  # pragma: no cover - needs pyspark and a JVM
+            try:
+                import importlib
+
+                spark_sql = importlib.import_module("pyspark.sql")
+                from splink import SparkAPI
+            except ImportError as exc:
+                raise BackendError(
+                    "the Spark backend needs pyspark (pip install 'splink[spark]') and a JVM"
+                ) from exc
+            spark = spark_sql.SparkSession.builder.appName("vigil-persons").getOrCreate()
+            self.spark = spark
+            self.api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+        else:
+            raise InvalidInput(f"unknown linkage backend {backend!r} (duckdb or spark)")
+
+    def register(self, table: pa.Table, name: str) -> Any:
+        if self.backend == "spark":  # pragma: no cover
+            return self.api.register(self.spark.createDataFrame(table.to_pylist()), table_name=name)
+        return self.api.register(table, table_name=name)
+
+    def fetch(self, sdf: Any, columns: Sequence[str], where: str = "TRUE") -> pa.Table:
+        cols = ", ".join(columns)
+        sql = f"SELECT {cols} FROM {sdf.physical_name} WHERE {where}"  # noqa: S608
+        if self.backend == "duckdb":
+            return self.con.sql(sql).to_arrow_table()
+        rows = self.spark.sql(sql).collect()  # pragma: no cover
+        return pa.Table.from_pylist([r.asDict() for r in rows])  # pragma: no cover
+
+    def close(self) -> None:
+        if self.backend == "duckdb":
+            self.con.close()
+
+
+def _check_columns(table: pa.Table) -> None:
+    missing = [c for c in LINK_COLUMNS if c not in table.column_names]
+    if missing:
+        raise InvalidInput(f"linkage table lacks columns: {', '.join(missing)}")
+
+
+def _quiet_splink() -> None:
+    for name in ("splink", "splink.internals"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+# ---------------------------------------------------------------------------------------------
+# Train and predict
+# ---------------------------------------------------------------------------------------------
+
+
+def train(table: pa.Table, params: LinkParams | None = None) -> Model:
+    """Train the person model on ``table`` (a sample of it when larger than ``train_sample``)."""
+    params = params or LinkParams()
+    _check_columns(table)
+    _quiet_splink()
+    n_full = table.num_rows
+    if n_full < 2:
+        raise InvalidInput("linkage needs at least two records")
+    sample = table
+    if n_full > params.train_sample:
+        rng = np.random.default_rng(params.seed)
+        idx = np.sort(rng.choice(n_full, size=params.train_sample, replace=False))
+        sample = table.take(pa.array(idx))
+    from splink import Linker, block_on
+
+    session = _Session(params.backend, params.threads)
+    try:
+        sdf = session.register(sample, "records_train")
+        linker = Linker(sdf, settings_creator(), log_level=None)
+        try:
+            linker.training.estimate_probability_two_random_records_match(
+                [
+                    block_on("card_token", "email"),
+                    block_on("first_name", "surname", "dob"),
+                    block_on("email", "surname"),
+                ],
+                recall=0.8,
+            )
+        except Exception as exc:  # noqa: BLE001 - Splink raises bare exceptions on degenerate data
+            log.warning("prior estimation failed (%s); keeping the default prior", exc)
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=params.max_u_pairs, seed=params.seed
+        )
+        for rule in (block_on("card_token"), block_on("postcode"), block_on("surname", "dob")):
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, fix_probability_two_random_records_match=True
+                )
+            except Exception as exc:  # noqa: BLE001
+                log.warning("EM session blocked on %s failed: %s", rule, exc)
+        settings = linker.misc.save_model_to_json()
+    finally:
+        session.close()
+    if n_full > sample.num_rows:
+        # the number of true pairs grows with N, all pairs with N^2
+        settings["probability_two_random_records_match"] = float(
+            settings["probability_two_random_records_match"] * sample.num_rows / n_full
+        )
+    return Model(settings)
+
+
+def _edges_from(table: pa.Table) -> Edges:
+    def col(name: str, dtype: Any) -> np.ndarray:
+        return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=dtype)
+
+    return Edges(
+        left=col("unique_id_l", np.int64),
+        right=col("unique_id_r", np.int64),
+        weight=col("match_weight", np.float64),
+        mw={n: col(f"mw_{n}", np.float32) for n in COMPARISON_NAMES},
+    )
+
+
+_EDGE_COLUMNS = ["unique_id_l", "unique_id_r", "match_weight"] + [
+    f"mw_{n}" for n in COMPARISON_NAMES
+]
+
+
+def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> Edges:
+    """Score all blocked pairs within ``table`` and keep those above ``link_weight`` minus a
+    margin (so that near-misses can be shown as evidence too)."""
+    params = params or LinkParams()
+    _check_columns(table)
+    _quiet_splink()
+    from splink import Linker
+
+    session = _Session(params.backend, params.threads)
+    try:
+        sdf = session.register(table, "records")
+        linker = Linker(sdf, model.settings, log_level=None)
+        pred = linker.inference.predict(warning_mode="never")
+        low = params.link_weight - 4.0
+        where = f"match_weight >= {low} OR " + " OR ".join(
+            f"mw_{name} < -4" for name in VETO_COMPARISONS
+        )
+        return _edges_from(session.fetch(pred, _EDGE_COLUMNS, where))
+    finally:
+        session.close()
+
+
+def predict_between(
+    new: pa.Table, existing: pa.Table, model: Model, params: LinkParams | None = None
+) -> Edges:
+    """Score records of ``new`` against ``existing`` only (Splink's incremental prediction).
+
+    ``unique_id_l`` is always an existing record and ``unique_id_r`` a new one.
+    """
+    params = params or LinkParams()
+    _check_columns(new)
+    _check_columns(existing)
+    _quiet_splink()
+    from splink import Linker
+
+    session = _Session(params.backend, params.threads)
+    try:
+        sdf_old = session.register(existing, "existing_records")
+        sdf_new = session.register(new, "new_records")
+        linker = Linker(sdf_old, model.settings, log_level=None)
+        pred = linker.inference.predict_between(
+            sdf_old, sdf_new, threshold_match_weight=params.link_weight, warning_mode="never"
+        )
+        edges = _edges_from(session.fetch(pred, _EDGE_COLUMNS))
+    finally:
+        session.close()
+    new_ids = set(np.asarray(new.column("unique_id").to_numpy(), dtype=np.int64).tolist())
+    swap = np.array([int(x) in new_ids for x in edges.left], dtype=bool)
+    if swap.any():
+        left = edges.left.copy()
+        edges.left[swap] = edges.right[swap]
+        edges.right[swap] = left[swap]
+    return edges
+
+
+# ---------------------------------------------------------------------------------------------
+# Constrained clustering with weak-link detection
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class WeakLink:
+    """An edge that alone held two groups of records together; cut and kept for review."""
+
+    left: int
+    right: int
+    weight: float
+    edge_index: int
+    left_size: int
+    right_size: int
+
+
+@dataclass
+class BlockedMerge:
+    """A merge refused because of an investigator's "not the same person" decision."""
+
+    left: int
+    right: int
+    weight: float
+    edge_index: int
+
+
+@dataclass
+class Clusters:
+    """Result of :func:`cluster`: a cluster label per record plus what was cut or refused."""
+
+    ids: np.ndarray
+    labels: np.ndarray
+    """Cluster label (an index into ``ids``' order of first appearance) per record of ``ids``."""
+    weak_links: list[WeakLink] = field(default_factory=list)
+    blocked: list[BlockedMerge] = field(default_factory=list)
+    kept_edges: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Indices (into the edges) of the edges that hold the final clusters together."""
+
+    def groups(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = defaultdict(list)
+        for rid, lab in zip(self.ids.tolist(), self.labels.tolist(), strict=True):
+            out[lab].append(rid)
+        return dict(out)
+
+
+class _UnionFind:
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.size = [1] * n
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        root = x
+        while parent[root] != root:
+            root = parent[root]
+        while parent[x] != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        if self.size[ra] < self.size[rb]:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.size[ra] += self.size[rb]
+        return ra
+
+
+def _bridges(n: int, adj: dict[int, list[tuple[int, int]]]) -> set[int]:
+    """Edge ids that are bridges of the graph on nodes 0..n-1 (iterative Tarjan)."""
+    disc = [-1] * n
+    low = [0] * n
+    out: set[int] = set()
+    t = 0
+    for start in range(n):
+        if disc[start] != -1:
+            continue
+        disc[start] = low[start] = t
+        t += 1
+        stack: list[tuple[int, int, int]] = [(start, -1, 0)]
+        while stack:
+            node, via, i = stack[-1]
+            nbrs = adj.get(node, [])
+            if i < len(nbrs):
+                stack[-1] = (node, via, i + 1)
+                nxt, eid = nbrs[i]
+                if eid == via:
+                    continue
+                if disc[nxt] == -1:
+                    disc[nxt] = low[nxt] = t
+                    t += 1
+                    stack.append((nxt, eid, 0))
+                else:
+                    low[node] = min(low[node], disc[nxt])
+            else:
+                stack.pop()
+                if stack:
+                    parent = stack[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                    if low[node] > disc[parent]:
+                        out.add(via)
+    return out
+
+
+def _side_size(adj: dict[int, list[tuple[int, int]]], start: int, banned: int) -> int:
+    """Number of nodes reachable from ``start`` without crossing edge ``banned``."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        node = stack.pop()
+        for nxt, eid in adj.get(node, []):
+            if eid != banned and nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    return len(seen)
+
+
+def cluster(
+    ids: Iterable[int],
+    edges: Edges,
+    *,
+    params: LinkParams | None = None,
+    cannot_link: Iterable[tuple[int, int]] = (),
+    must_link: Iterable[tuple[int, int]] = (),
+    veto: np.ndarray | None = None,
+) -> Clusters:
+    """Cluster record ``ids`` using ``edges`` under investigators' constraints (see module doc).
+
+    ``veto`` marks edges whose two records must stay apart (hard conflicts found by the model);
+    they act like "not the same person" decisions but are reported separately.
+    """
+    params = params or LinkParams()
+    decided = {(min(a, b), max(a, b)) for a, b in cannot_link}
+    pairs = list(decided)
+    if veto is not None and veto.any():
+        vidx = np.nonzero(veto)[0]
+        pairs += [
+            (min(a, b), max(a, b))
+            for a, b in zip(edges.left[vidx].tolist(), edges.right[vidx].tolist(), strict=True)
+        ]
+    id_arr = np.asarray(sorted(set(int(i) for i in ids)), dtype=np.int64)
+    n = int(id_arr.shape[0])
+    pos = {int(v): i for i, v in enumerate(id_arr.tolist())}
+    ok = edges.weight >= params.link_weight
+    if veto is not None:
+        ok &= ~veto
+    keep = np.nonzero(ok)[0]
+    order = keep[np.argsort(-edges.weight[keep], kind="stable")]
+    uf = _UnionFind(n)
+    # cannot-link partners per root (merged along with the roots); members per root
+    forbid: dict[int, set[int]] = defaultdict(set)
+    decided_pos: set[tuple[int, int]] = set()
+    for a, b in pairs:
+        if a in pos and b in pos:
+            forbid[pos[a]].add(pos[b])
+            forbid[pos[b]].add(pos[a])
+    for a, b in decided:
+        if a in pos and b in pos:
+            decided_pos.add((min(pos[a], pos[b]), max(pos[a], pos[b])))
+    members: dict[int, list[int]] = {}
+
+    def group(r: int) -> list[int]:
+        return members.get(r, [r])
+
+    def allowed(ra: int, rb: int) -> bool:
+        fa, fb = forbid.get(ra), forbid.get(rb)
+        if not fa and not fb:
+            return True
+        ga, gb = group(ra), group(rb)
+        if fa and len(fa) <= len(gb):
+            gbs = set(gb)
+            if any(x in gbs for x in fa):
+                return False
+        elif fa and any(x in fa for x in gb):
+            return False
+        if fb and len(fb) <= len(ga):
+            gas = set(ga)
+            if any(x in gas for x in fb):
+                return False
+        elif fb and any(x in fb for x in ga):
+            return False
+        return True
+
+    def by_decision(ra: int, rb: int) -> bool:
+        ga, gb = set(group(ra)), set(group(rb))
+        return any((x in ga and y in gb) or (x in gb and y in ga) for x, y in decided_pos)
+
+    def merge(a: int, b: int) -> None:
+        ra, rb = uf.find(a), uf.find(b)
+        if ra == rb:
+            return
+        root = uf.union(ra, rb)
+        other = rb if root == ra else ra
+        if other in forbid:
+            forbid[root] |= forbid.pop(other)
+        grown = members.setdefault(root, [root])
+        grown.extend(members.pop(other, [other]))
+
+    for a, b in must_link:
+        if a in pos and b in pos:
+            merge(pos[a], pos[b])
+    used: list[int] = []
+    blocked: list[BlockedMerge] = []
+    left_pos = [pos.get(int(x), -1) for x in edges.left.tolist()]
+    right_pos = [pos.get(int(x), -1) for x in edges.right.tolist()]
+    for e in order.tolist():
+        a, b = left_pos[e], right_pos[e]
+        if a < 0 or b < 0:
+            continue
+        ra, rb = uf.find(a), uf.find(b)
+        if ra == rb:
+            used.append(e)
+            continue
+        if not allowed(ra, rb):
+            if decided_pos and by_decision(ra, rb):
+                blocked.append(
+                    BlockedMerge(int(id_arr[a]), int(id_arr[b]), float(edges.weight[e]), e)
+                )
+            continue
+        merge(a, b)
+        used.append(e)
+    # bridges: only clusters of >= 2 records with at least one edge below strong_weight matter
+    must = {
+        (min(pos[a], pos[b]), max(pos[a], pos[b])) for a, b in must_link if a in pos and b in pos
+    }
+    by_root: dict[int, list[int]] = defaultdict(list)
+    for e in used:
+        by_root[uf.find(left_pos[e])].append(e)
+    cut: set[int] = set()
+    weak: list[WeakLink] = []
+    for _root, elist in by_root.items():
+        if all(edges.weight[e] >= params.strong_weight for e in elist):
+            continue
+        nodes = sorted({left_pos[e] for e in elist} | {right_pos[e] for e in elist})
+        local = {v: i for i, v in enumerate(nodes)}
+        adj: dict[int, list[tuple[int, int]]] = defaultdict(list)
+        for e in elist:
+            la, lb = local[left_pos[e]], local[right_pos[e]]
+            if la == lb:
+                continue
+            adj[la].append((lb, e))
+            adj[lb].append((la, e))
+        for e in _bridges(len(nodes), adj):
+            key = (min(left_pos[e], right_pos[e]), max(left_pos[e], right_pos[e]))
+            if edges.weight[e] >= params.strong_weight or key in must:
+                continue
+            a_side = _side_size(adj, local[left_pos[e]], e)
+            if a_side >= 2 and len(nodes) - a_side >= 2:
+                cut.add(e)
+    # rebuild components without the cut edges
+    uf2 = _UnionFind(n)
+    for a, b in must_link:
+        if a in pos and b in pos:
+            uf2.union(pos[a], pos[b])
+    kept = [e for e in used if e not in cut]
+    for e in kept:
+        uf2.union(left_pos[e], right_pos[e])
+    roots = [uf2.find(i) for i in range(n)]
+    comp_size: dict[int, int] = defaultdict(int)
+    for r in roots:
+        comp_size[r] += 1
+    for e in sorted(cut):
+        a, b = left_pos[e], right_pos[e]
+        weak.append(
+            WeakLink(
+                int(id_arr[a]),
+                int(id_arr[b]),
+                float(edges.weight[e]),
+                e,
+                comp_size[roots[a]],
+                comp_size[roots[b]],
+            )
+        )
+    label_of: dict[int, int] = {}
+    labels = np.empty(n, dtype=np.int64)
+    for i, r in enumerate(roots):
+        labels[i] = label_of.setdefault(r, len(label_of))
+    return Clusters(
+        ids=id_arr,
+        labels=labels,
+        weak_links=weak,
+        blocked=blocked,
+        kept_edges=np.asarray(kept, dtype=np.int64),
+    )
+
+
+@dataclass
+class LinkOutcome:
+    """Everything :func:`link` produced, with timings."""
+
+    model: Model
+    edges: Edges
+    clusters: Clusters
+    timings: dict[str, float]
+
+
+def link(
+    table: pa.Table,
+    *,
+    params: LinkParams | None = None,
+    model: Model | None = None,
+    cannot_link: Iterable[tuple[int, int]] = (),
+    must_link: Iterable[tuple[int, int]] = (),
+) -> LinkOutcome:
+    """Train (unless ``model`` is given), predict and cluster ``table``'s records."""
+    params = params or LinkParams()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if model is None:
+        model = train(table, params)
+    timings["train_s"] = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    edges = predict(table, model, params)
+    timings["predict_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    ids = np.asarray(table.column("unique_id").to_numpy(), dtype=np.int64)
+    clusters = cluster(
+        ids.tolist(),
+        edges,
+        params=params,
+        cannot_link=cannot_link,
+        must_link=must_link,
+        veto=edges.vetoed(model),
+    )
+    timings["cluster_s"] = time.perf_counter() - t2
+    return LinkOutcome(model=model, edges=edges, clusters=clusters, timings=timings)

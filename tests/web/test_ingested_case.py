@@ -69,3 +69,51 @@ def test_ingested_folder_and_zip_served_blurred_and_revealed(tmp_path: Path) -> 
     assert "media.reveal" in actions
     assert "media.reveal_failed" in actions
     db.dispose()
+
+
+def test_browser_ingest_only_inside_evidence_roots(tmp_path: Path) -> None:
+    root = tmp_path / "evidence"
+    (root / "card").mkdir(parents=True)
+    for n in range(2):
+        (root / "card" / f"p{n}.png").write_bytes(synthetic_png(n, size=200))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "x.png").write_bytes(synthetic_png(5))
+    (root / "escape").symlink_to(outside)
+    settings = Settings.load(tmp_path / "home", workers=1)
+    db = Database(settings.database_url)
+    with db.write() as s:
+        user = store.create_user(s, "sup", "supervisor", hash_password(PASSWORD))
+        from vigil.store import repo
+
+        case = repo.ensure_case(s, "op-web-ingest", "sup")
+        store.add_member(s, case.id, user.id)
+        case_id = case.id
+    off = create_app(settings, config=WebConfig(), db=db)
+    with TestClient(off, follow_redirects=False) as client:
+        login_form(client, "sup")
+        csrf = page_csrf(client.get(f"/cases/{case_id}").text)
+        resp = client.post(
+            f"/cases/{case_id}/ingest", data={"csrf_token": csrf, "path": str(root / "card")}
+        )
+        assert resp.status_code == 409
+        assert "VIGIL_WEB_EVIDENCE_ROOTS" in resp.text
+    app = create_app(settings, config=WebConfig(evidence_roots=(root,)), db=db)
+    with TestClient(app, follow_redirects=False) as client:
+        login_form(client, "sup")
+        csrf = page_csrf(client.get(f"/cases/{case_id}").text)
+        for bad in (str(outside), str(root / "escape"), str(root / ".." / "elsewhere"), "/etc"):
+            resp = client.post(f"/cases/{case_id}/ingest", data={"csrf_token": csrf, "path": bad})
+            assert resp.status_code == 403, bad
+        resp = client.post(
+            f"/cases/{case_id}/ingest", data={"csrf_token": csrf, "path": str(root / "card")}
+        )
+        assert resp.status_code == 303
+        for worker in app.state.vigil.extras["ingest_threads"]:
+            worker.join(timeout=60)
+        with db.read() as s:
+            assert store.case_counts(s, case_id).items == 2
+            actions = [e.action for e in audit.iter_entries(s, case_id=case_id)]
+        assert "web.ingest_start" in actions
+        assert "web.ingest_done" in actions
+    db.dispose()

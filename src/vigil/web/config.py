@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from vigil.errors import InvalidInput
@@ -41,6 +42,9 @@ class WebConfig:
     """Show the break reminder after this many reveals in a day (and every as many after)."""
     break_after_minutes: float = 90.0
     """Also remind after this long logged in."""
+    evidence_roots: tuple[Path, ...] = ()
+    """Folders the browser may ingest evidence from (``VIGIL_WEB_EVIDENCE_ROOTS``, separated
+    by ``os.pathsep``); empty: adding evidence from the browser is off."""
     page_size: int = 48
     thumb_size: int = 192
     blur_radius: float = 10.0
@@ -67,6 +71,9 @@ class WebConfig:
                 env["host"] = os.environ["VIGIL_WEB_HOST"]
             if os.environ.get("VIGIL_WEB_PORT"):
                 env["port"] = int(os.environ["VIGIL_WEB_PORT"])
+            if os.environ.get("VIGIL_WEB_EVIDENCE_ROOTS"):
+                roots = os.environ["VIGIL_WEB_EVIDENCE_ROOTS"].split(os.pathsep)
+                env["evidence_roots"] = tuple(Path(r) for r in roots if r.strip())
             if os.environ.get("VIGIL_WEB_SECURE_COOKIES"):
                 env["secure_cookies"] = _bool(os.environ["VIGIL_WEB_SECURE_COOKIES"])
         except ValueError as exc:

@@ -31,6 +31,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report.export": frozenset({"supervisor", "investigator", "auditor"}),
     "custody.view": frozenset({"supervisor", "investigator", "auditor"}),
     "members.manage": frozenset({"administrator", "supervisor"}),
+    "ingest.run": frozenset({"supervisor", "investigator"}),
     # installation-wide
     "case.create": frozenset({"administrator", "supervisor"}),
     "audit.view": frozenset({"administrator", "auditor"}),

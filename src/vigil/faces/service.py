@@ -92,79 +92,30 @@ def operating_threshold(session: Session, model_id: int) -> Threshold:
 class ScanReport:
     """Outcome of a back-fill scan."""
 
-    items: int = 0
+    pending: int = 0
     scanned: int = 0
-    skipped: int = 0
+    failed: int = 0
     faces: int = 0
-    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
-def scan_case(
-    db: Database,
-    case_name: str,
-    actor: str,
-    *,
-    pipeline: FacePipeline | None = None,
-    every_s: float = 2.0,
-    max_frames: int = 150,
-) -> ScanReport:
-    """Find faces in the case's photos and videos not yet scanned with the current models.
+def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> ScanReport:
+    """Find faces in the case's photos and videos that the ``faces`` analyzer has not seen.
 
-    Content is re-read read-only from the evidence (:func:`vigil.evidence.locate.open_item`);
-    an item that cannot be read or decoded becomes a warning on the case and the scan goes on.
+    This is the generic analyzer back-fill (:func:`vigil.ingest.backfill.backfill`): content is
+    re-read read-only from the evidence, an item that cannot be read or decoded becomes a
+    warning on the case, and the scan goes on.
     """
-    from vigil.faces.analyzer import FaceAnalyzer, store_payload
+    from vigil.ingest.backfill import backfill
+    from vigil.plugins import load_defaults
 
-    try:
-        from vigil.evidence.locate import open_item
-    except ImportError as exc:
-        raise NotReady(f"evidence access is not available in this build: {exc}") from exc
-    analyzer = FaceAnalyzer(every_s=every_s, max_frames=max_frames)
-    if pipeline is not None:
-        analyzer._pipeline = pipeline
-    pipe = analyzer.pipeline
-    report = ScanReport()
-    with db.write() as session:
-        case = get_case(session, case_name)
-        case_id = case.id
-        model = embedder_model(session, pipe)
-        item_ids = store.case_item_ids(session, case_id, kinds=("photo", "video"))
-        done = store.scanned_item_ids(session, item_ids, model.id)
-    report.items = len(item_ids)
-    for item_id in item_ids:
-        if item_id in done:
-            report.skipped += 1
-            continue
-        warnings: list[tuple[str, str]] = []
-        payload = None
-        try:
-            with open_item(db, item_id) as blob:
-                output = analyzer.analyze(blob)
-            payload = output.payload
-            warnings.extend(output.warnings)
-        except VigilError as exc:
-            warnings.append((f"faces_{exc.code}", str(exc)))
-        except OSError as exc:
-            warnings.append(("faces_unreadable", f"evidence could not be read: {exc}"))
-        with db.write() as session:
-            from vigil.store.repo import add_item_warning
-
-            for code, message in warnings:
-                add_item_warning(session, case_id, item_id, code, message)
-                report.warnings.append({"item_id": item_id, "code": code, "message": message})
-            if payload is not None:
-                n = store_payload(session, item_id, payload)
-                report.faces += n
-                report.scanned += 1
-                audit.append(
-                    session,
-                    actor,
-                    "faces.scan",
-                    case_id=case_id,
-                    item_id=item_id,
-                    details={"faces": n, "embedder": payload.embedder["name"]},
-                )
-    return report
+    load_defaults()
+    with db.read() as session:
+        case_id = get_case(session, case_name).id
+        before = store.count_case_faces(session, case_id)
+    result = backfill(settings, db, case_name, "faces", actor)
+    with db.read() as session:
+        after = store.count_case_faces(session, case_id)
+    return ScanReport(result.pending, result.done, result.failed, after - before)
 
 
 # --- clustering -------------------------------------------------------------------------------

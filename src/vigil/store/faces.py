@@ -38,6 +38,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     delete,
+    func,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -427,6 +428,17 @@ def case_faces(
         .order_by(FaceRow.id)
     )
     return [(f, e) for f, e in session.execute(stmt).all()]
+
+
+def count_case_faces(session: Session, case_id: int) -> int:
+    """How many faces (any model) the case's items have."""
+    items = (
+        select(Occurrence.item_id)
+        .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+        .where(EvidenceSource.case_id == case_id)
+    )
+    stmt = select(func.count()).select_from(FaceRow).where(FaceRow.item_id.in_(items))
+    return int(session.execute(stmt).scalar_one())
 
 
 def get_face(session: Session, face_id: int) -> FaceRow:

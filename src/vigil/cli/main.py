@@ -117,6 +117,10 @@ app.add_typer(_faces.victims_app, name="victims")
 from vigil.cli import persons as _persons  # noqa: E402
 
 app.add_typer(_persons.app, name="persons")
+from vigil.cli import hashsets as _hashsets  # noqa: E402
+
+app.add_typer(_hashsets.app, name="hashsets")
+_hashsets.register(app)  # match, triage, grade, grades
 # --- end of sub-command groups ------------------------------------------------------------
 
 

@@ -6,7 +6,10 @@ from vigil.signals.base import SIGNAL_TYPES
 
 
 def register_defaults() -> None:
-    """Register the built-in signal types and the PDQ / vPDQ ingest analyzers (idempotent)."""
+    """Register everything of the known-vs-fresh capability (idempotent): the built-in signal
+    types, the PDQ / vPDQ ingest analyzers, the hash-set formats and the ``known_vs_fresh``
+    section of the case summary."""
+    from vigil.hashsets.formats import register_defaults as register_formats
     from vigil.ingest.analyzers import ANALYZERS
     from vigil.signals.analyzers import PdqAnalyzer, VpdqAnalyzer
     from vigil.signals.exact import Md5Signal, Sha1Signal, Sha256Signal
@@ -19,6 +22,10 @@ def register_defaults() -> None:
     for analyzer in (PdqAnalyzer(), VpdqAnalyzer()):
         if analyzer.name not in ANALYZERS:
             ANALYZERS.register(analyzer)
+    register_formats()
+    from vigil.triage.report import register_summary_section
+
+    register_summary_section()
 
 
 __all__ = ["SIGNAL_TYPES", "register_defaults"]

@@ -1,0 +1,1 @@
+"""Triage: known / near-known / fresh per item, duplicate groups, grading votes."""

@@ -70,6 +70,8 @@ def create_case(
             session, ctx.user.username, "case.create", case_id=case.id, details={"name": name}
         )
         case_id = case.id
+    if not ctx.user.can("case.view"):  # an administrator opens cases for others
+        return RedirectResponse("/admin/members", status_code=303)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 

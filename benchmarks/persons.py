@@ -1,0 +1,177 @@
+"""Benchmark of person linkage and triage against the synthetic generator's ground truth.
+
+    python benchmarks/persons.py --records 100000 [--store]
+
+Prints one JSON line: pairwise precision / recall / F1, false merges per 5,000 true persons,
+wall time and peak RSS of linkage (train + predict + cluster), and with ``--store`` the full
+store path (import, link, enrich, flags, prioritise) with the count of fraud records that ended
+in a priority band (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from vigil.persons import linkage, synth
+from vigil.persons import normalise as nz
+from vigil.persons.cards import CardVault, digits_only
+
+
+def _table(data: synth.SynthData, vault: CardVault) -> pa.Table:
+    cols: dict[str, list[Any]] = {c: [] for c in linkage.LINK_COLUMNS}
+    for i, r in enumerate(data.records):
+        name = nz.parse_name(r["cardholder"])
+        pc = nz.postcode(r["postcode"])
+        parts = nz.uk_postcode_parts(pc)
+        dob = nz.parse_date(r["dob"], "%d/%m/%Y")
+        cols["unique_id"].append(i)
+        cols["first_name"].append(name.first)
+        cols["surname"].append(name.last)
+        cols["dob"].append(dob.isoformat() if dob else None)
+        cols["postcode"].append(pc)
+        cols["district"].append(parts[1] if parts else None)
+        cols["address"].append(nz.address(r["address"]))
+        cols["email"].append(nz.email(r["email"]))
+        cols["phone"].append(nz.phone(r["phone"]))
+        cols["card_token"].append(vault.token(digits_only(r["card_number"])))
+    schema = pa.schema(
+        [("unique_id", pa.int64())] + [(c, pa.string()) for c in linkage.LINK_COLUMNS[1:]]
+    )
+    return pa.Table.from_pydict(cols, schema=schema)
+
+
+def _scores(labels: list[int], truth: list[str]) -> dict[str, float]:
+    def c2(k: int) -> int:
+        return k * (k - 1) // 2
+
+    both = Counter(zip(labels, truth, strict=True))
+    tp = sum(c2(k) for k in both.values())
+    pp = sum(c2(k) for k in Counter(labels).values())
+    tt = sum(c2(k) for k in Counter(truth).values())
+    precision = tp / pp if pp else 1.0
+    recall = tp / tt if tt else 1.0
+    per: dict[int, set[str]] = defaultdict(set)
+    for lab, t in zip(labels, truth, strict=True):
+        per[lab].add(t)
+    merges = sum(len(s) - 1 for s in per.values())
+    persons = len(set(truth))
+    return {
+        "precision": round(precision, 5),
+        "recall": round(recall, 5),
+        "f1": round(2 * precision * recall / (precision + recall), 5),
+        "false_merges_per_5000_persons": round(merges * 5000 / persons, 3),
+        "true_persons": persons,
+    }
+
+
+def _rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--store", action="store_true", help="also run the full store pipeline")
+    args = ap.parse_args()
+    persons = max(10, int(args.records / 2.35))
+    t0 = time.perf_counter()
+    data = synth.generate(synth.SynthConfig(persons=persons, seed=args.seed))
+    gen_s = time.perf_counter() - t0
+    vault = CardVault(b"b" * 32)
+    table = _table(data, vault)
+    truth = [data.truth[r["record_ref"]] for r in data.records]
+    rss_before = _rss_mb()
+    t1 = time.perf_counter()
+    out = linkage.link(table, params=linkage.LinkParams(threads=args.threads))
+    link_s = time.perf_counter() - t1
+    result: dict[str, Any] = {
+        "benchmark": "persons",
+        "records": table.num_rows,
+        "generate_s": round(gen_s, 2),
+        "link_wall_s": round(link_s, 2),
+        "link_timings": {k: round(v, 2) for k, v in out.timings.items()},
+        "edges": len(out.edges),
+        "weak_links_cut": len(out.clusters.weak_links),
+        "peak_rss_mb": _rss_mb(),
+        "rss_before_link_mb": rss_before,
+        "threads": args.threads,
+        "cpus": os.cpu_count(),
+    }
+    result.update(_scores(out.clusters.labels.tolist(), truth))
+    if args.store:
+        result.update(_store(data))
+    print(json.dumps(result))
+
+
+def _store(data: synth.SynthData) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from vigil.persons import flags, policy, records, reference, resolve
+    from vigil.persons.mapping import Mapping
+    from vigil.store.db import Database
+    from vigil.store.persons import Person, PersonLink, PersonRecord
+
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = data.write(Path(tmp) / "gen")
+        db = Database(f"sqlite:///{tmp}/v.db")
+        vault = CardVault(b"s" * 32)
+        prov = records.Provenance("benchmark", "synthetic", "benchmark")
+        t = time.perf_counter()
+        for kind in ("register", "convictions", "roles", "compromised_cards", "breaches"):
+            records.import_reference(
+                db, vault, paths[kind], kind=kind, provenance=prov, actor="bench"
+            )
+        records.import_records(
+            db,
+            vault,
+            paths["records"],
+            case_name="bench",
+            mapping=Mapping.load(paths["mapping"]),
+            provenance=prov,
+            actor="bench",
+        )
+        import_s = time.perf_counter() - t
+        t = time.perf_counter()
+        resolve.link_case(db, "bench", "bench")
+        store_link_s = time.perf_counter() - t
+        t = time.perf_counter()
+        reference.enrich_case(db, "bench", "bench")
+        pol = policy.Policy.load()
+        flags.compute_flags(db, "bench", "bench", pol.flag_params)
+        bands = policy.prioritise_case(db, "bench", "bench", policy=pol)
+        triage_s = time.perf_counter() - t
+        with db.read() as s:
+            rows = s.execute(
+                select(PersonRecord.record_ref, Person.band)
+                .join(PersonLink, PersonLink.record_id == PersonRecord.id)
+                .join(Person, Person.id == PersonLink.person_id)
+            ).all()
+        fraud_banded = sum(
+            1 for ref, band in rows if ref in data.fraud_refs and band != policy.CORROBORATE
+        )
+        db.dispose()
+    return {
+        "store_import_s": round(import_s, 2),
+        "store_link_s": round(store_link_s, 2),
+        "store_triage_s": round(triage_s, 2),
+        "bands": bands,
+        "fraud_records_in_priority_band": fraud_banded,
+        "fraud_records": len(data.fraud_refs),
+        "store_peak_rss_mb": _rss_mb(),
+    }
+
+
+if __name__ == "__main__":
+    main()

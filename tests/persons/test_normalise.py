@@ -1,0 +1,47 @@
+"""Normalisers used by linkage."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from vigil.persons import normalise as nz
+
+
+@pytest.mark.parametrize(
+    ("raw", "first", "last"),
+    [
+        ("Mr John A. Smith", "john", "smith"),
+        ("SMITH, John", "john", "smith"),
+        ("  José  O'Brien  ", "jose", "obrien"),
+        ("Dr", None, None),
+        ("", None, None),
+    ],
+)
+def test_parse_name(raw: str, first: str | None, last: str | None) -> None:
+    name = nz.parse_name(raw)
+    assert (name.first, name.last) == (first, last)
+
+
+def test_postcodes_addresses_emails_phones() -> None:
+    assert nz.postcode("sw1a 1aa") == "SW1A1AA"
+    assert nz.uk_postcode_parts("SW1A1AA") == ("SW", "SW1A")
+    assert nz.uk_postcode_parts("12345") is None
+    assert nz.address("12 High St.") == "12 high street"
+    assert nz.email(" A.B@Example.COM ") == "a.b@example.com"
+    assert nz.email("not-an-email") is None
+    assert nz.phone("+44 7700 900123") == "07700900123"
+    assert nz.phone("123") is None
+    assert nz.country("uk") == "GB"
+    assert nz.country("Narnia") is None
+
+
+def test_dates() -> None:
+    assert nz.parse_date("01/02/1980") == dt.date(1980, 2, 1)
+    assert nz.parse_date("", None) is None
+    with pytest.raises(ValueError, match="not a date"):
+        nz.parse_date("31/02/1980")
+    ts = nz.parse_timestamp("2025-03-04T05:06:07")
+    assert ts is not None
+    assert ts.tzinfo is not None

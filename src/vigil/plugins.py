@@ -11,7 +11,7 @@ _LOADED = False
 
 def load_defaults() -> None:
     """Register the built-in content types, signal types and analyzers (idempotent)."""
-    global _LOADED  # noqa: PLW0603
+    global _LOADED
     if _LOADED:
         return
     _LOADED = True
@@ -25,4 +25,7 @@ def load_defaults() -> None:
     from vigil.faces.analyzer import register_defaults as register_faces
 
     register_faces()  # victim identification: the opt-in `faces` analyzer
+    from vigil.persons import register_defaults as register_persons
+
+    register_persons()  # offender identification: the `persons` case-summary section
     # end of capability registrations ---------------------------------------------------------

@@ -56,6 +56,11 @@ def test_persons_end_to_end(tmp_path: Path) -> None:
     assert shown["records"][0]["card"].count("*") >= 4
     review = json.loads(_ok(["persons", "review", "--case", "op-cli", "--json"]))
     assert all(r["evidence"]["comparisons"] for r in review)
+    summary = _ok(["case", "summary", "op-cli"])
+    assert "payment records ->" in summary
+    record_id = shown["records"][0]["id"]
+    revealed = _ok(["persons", "card", str(record_id), "--reason", "test"]).strip()
+    assert revealed.isdigit() and revealed.endswith(shown["records"][0]["card"][-4:])
     refer = json.loads(
         _ok(
             [

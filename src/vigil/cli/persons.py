@@ -504,6 +504,37 @@ def show(
     emit_lines(lines)
 
 
+@app.command("card")
+def reveal_card(
+    record_id: Annotated[int, typer.Argument(help="Record id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+) -> None:
+    """Show a record's full card number (administrators, supervisors, investigators only).
+
+    Every reveal is audited with its reason; the number is printed, never logged.
+
+    Example: vigil persons card 1042 --reason "production order to issuer"
+    """
+    rt = runtime()
+    role = _role()
+    if not reason.strip():
+        raise InvalidInput("--reason must not be empty")
+    with rt.db.read() as s:
+        rec = s.get(PersonRecord, record_id)
+        if rec is None or rec.card_enc is None:
+            raise NotFound(f"record {record_id} has no card number")
+    number = _vault().reveal(rec.card_enc, role)
+    with rt.db.write() as s:
+        audit.append(
+            s,
+            rt.actor,
+            "persons.card_reveal",
+            case_id=rec.case_id,
+            details={"record_id": record_id, "role": role, "reason": reason},
+        )
+    emit_lines([number])
+
+
 @app.command("refer")
 def refer(
     case: CaseOpt,

@@ -8,3 +8,11 @@ clustering), :mod:`~vigil.persons.reference` (enrichment), :mod:`~vigil.persons.
 :mod:`~vigil.persons.policy`, :mod:`~vigil.persons.routing`, :mod:`~vigil.persons.referrals`,
 :mod:`~vigil.persons.watch` and :mod:`~vigil.persons.synth` (synthetic data with ground truth).
 """
+
+
+def register_defaults() -> None:
+    """Register the ``persons`` section of ``vigil case summary`` (called by plug-in loading)."""
+    from vigil.persons.summary import SECTION
+    from vigil.reports.summary import SECTIONS
+
+    SECTIONS.register(SECTION)

@@ -28,6 +28,7 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.persons.cards import mask_card
@@ -557,28 +558,31 @@ def funnel(db: Database, case_name: str) -> dict[str, Any]:
     """Counts of persons who reached each stage (cumulative), exits, and children safeguarded."""
     with db.read() as s:
         case = repo.get_case(s, case_name)
-        rows = s.execute(
-            select(
-                Person.stage, func.count(), func.coalesce(func.sum(Person.children_safeguarded), 0)
-            )
-            .where(Person.case_id == case.id, Person.active.is_(True))
-            .group_by(Person.stage)
+        return funnel_for(s, case.id, case_name)
+
+
+def funnel_for(s: Session, case_id: int, case_name: str) -> dict[str, Any]:
+    """:func:`funnel` inside an open session (also the ``persons`` case-summary section)."""
+    rows = s.execute(
+        select(Person.stage, func.count(), func.coalesce(func.sum(Person.children_safeguarded), 0))
+        .where(Person.case_id == case_id, Person.active.is_(True))
+        .group_by(Person.stage)
+    ).all()
+    reached_rows = s.execute(
+        select(PersonOutcome.person_id, PersonOutcome.stage)
+        .join(Person, Person.id == PersonOutcome.person_id)
+        .where(Person.case_id == case_id)
+    ).all()
+    bands = dict(
+        s.execute(
+            select(Person.band, func.count())
+            .where(Person.case_id == case_id, Person.active.is_(True))
+            .group_by(Person.band)
         ).all()
-        reached_rows = s.execute(
-            select(PersonOutcome.person_id, PersonOutcome.stage)
-            .join(Person, Person.id == PersonOutcome.person_id)
-            .where(Person.case_id == case.id)
-        ).all()
-        bands = dict(
-            s.execute(
-                select(Person.band, func.count())
-                .where(Person.case_id == case.id, Person.active.is_(True))
-                .group_by(Person.band)
-            ).all()
-        )
-        records = s.execute(
-            select(func.count()).select_from(PersonRecord).where(PersonRecord.case_id == case.id)
-        ).scalar_one()
+    )
+    records = s.execute(
+        select(func.count()).select_from(PersonRecord).where(PersonRecord.case_id == case_id)
+    ).scalar_one()
     total = sum(n for _st, n, _c in rows)
     children = int(sum(c for _st, _n, c in rows))
     best: dict[int, int] = {}

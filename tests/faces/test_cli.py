@@ -149,6 +149,11 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
     decided = vigil("faces", "decide", str(identity_links[0]["link"]), "confirm", "--json")
     assert decided["status"] == "confirmed"  # type: ignore[index]
     assert vigil("victims", "list", "--json")[0]["references"] == 3  # type: ignore[index]
+    summary = vigil("case", "summary", "op-two", "--json")
+    section = summary["sections"]["faces"]  # type: ignore[index]
+    assert section["faces"] == 1
+    assert section["confirmed_identities"] == ["V-0001"]
+    assert "Faces" in str(vigil("case", "summary", "op-two"))
     updated = vigil("victims", "update", "V-0001", "--status", "safeguarded", "--json")
     assert updated["status"] == "safeguarded"  # type: ignore[index]
 

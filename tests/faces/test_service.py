@@ -343,3 +343,18 @@ def test_cluster_needs_faces_first(db: Database, pipeline: FacePipeline) -> None
         service.cluster_case(db, "empty", "tester", pipeline=pipeline)
     with pytest.raises(NotFound):
         service.cluster_case(db, "nope", "tester", pipeline=pipeline)
+
+
+def test_the_same_photo_in_an_earlier_case_is_a_link(
+    db: Database, settings: Settings, build_case: Builder, pipeline: FacePipeline
+) -> None:
+    build_case("op-a", {"hopper_1.jpg": photo_bytes("hopper_1.jpg")})
+    build_case("op-b", {"copy_of_hopper.jpg": photo_bytes("hopper_1.jpg")})  # same file
+    service.cluster_case(db, "op-b", "tester", pipeline=pipeline)
+    links = service.link_case(db, settings, "op-b", "tester", pipeline=pipeline)
+    assert [(lk["matched_case"], lk["distance"], lk["rank"]) for lk in links] == [("op-a", 0.0, 1)]
+    # and a case never links to itself
+    assert (
+        service.link_case(db, settings, "op-a", "tester", pipeline=pipeline)[0]["matched_case"]
+        == "op-b"
+    )

@@ -148,8 +148,10 @@ def store_payload(session: Session, item_id: int, payload: FacePayload) -> int:
 
 
 def register_defaults() -> None:
-    """Register the ``faces`` analyzer (called from :func:`vigil.plugins.load_defaults`)."""
+    """Register the ``faces`` analyzer and its summary section (called by ``load_defaults``)."""
+    from vigil.faces.report import register_summary_section
     from vigil.ingest.analyzers import ANALYZERS
 
     if "faces" not in ANALYZERS:
         ANALYZERS.register(FaceAnalyzer())
+    register_summary_section()

@@ -342,9 +342,9 @@ def candidates_for(
         face_id = d["face_id"]
         if face_id is None or face_id in skip_faces:
             continue
-        item_cases = tuple(sorted(cases.get(d["item_id"], set())))
-        if exclude_case_id is not None and exclude_case_id in item_cases:
-            continue
+        # a face counts for the *other* cases its photo occurs in (the same file may be in
+        # the query's case and in an earlier one: that earlier case is a link too)
+        item_cases = tuple(sorted(cases.get(d["item_id"], set()) - {exclude_case_id}))
         if not item_cases:
             continue
         faces.append(Candidate("face", h.distance, None, face_id, d["item_id"], item_cases))
@@ -388,7 +388,6 @@ def link_case(
             for fid in members:
                 group_of[fid] = cl.label
         best: dict[tuple[object, str], tuple[Candidate, int]] = {}
-        own_faces = {f.id for f, _e in rows}
         for (face, _e), hits in zip(rows, all_hits, strict=True):
             group: object = group_of.get(face.id, f"face{face.id}")
             for cand in candidates_for(
@@ -396,7 +395,6 @@ def link_case(
                 hits,
                 thr.value,
                 exclude_case_id=case.id,
-                exclude_face_ids=own_faces,
                 limit=per_cluster,
             ):
                 key = (group, f"{cand.kind}:{cand.identity_id or cand.face_id}")

@@ -13,7 +13,9 @@ from vigil.plugins import load_defaults
 from vigil.settings import Settings
 from vigil.store.db import Database
 
-SHARED = Path(os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")).resolve()
+SHARED = Path(
+    os.environ.get("VIGIL_SHARED", Path(__file__).resolve().parents[1] / ".." / "shared")
+).resolve()
 
 
 def shared_path(*parts: str) -> Path:

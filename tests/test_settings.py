@@ -18,7 +18,9 @@ def test_defaults_live_in_the_data_folder(tmp_path: Path) -> None:
 def test_config_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "config.toml").write_text('workers = 3\nagency = "NCA"\n[limits]\nmax_archive_depth = 2\n')
+    (home / "config.toml").write_text(
+        'workers = 3\nagency = "NCA"\n[limits]\nmax_archive_depth = 2\n'
+    )
     monkeypatch.setenv("VIGIL_USER", "dc.smith")
     s = Settings.load(home)
     assert (s.workers, s.agency, s.user, s.limits.max_archive_depth) == (3, "NCA", "dc.smith", 2)

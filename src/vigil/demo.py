@@ -31,13 +31,20 @@ def synthetic_picture(rng: np.random.Generator, width: int, height: int) -> Imag
     y, x = np.mgrid[0:height, 0:width].astype(np.float32)
     c = rng.uniform(0, 255, size=(3, 3))
     base = np.stack(
-        [c[i, 0] * x / max(width, 1) + c[i, 1] * y / max(height, 1) + c[i, 2] * 0.2 for i in range(3)], axis=-1
+        [
+            c[i, 0] * x / max(width, 1) + c[i, 1] * y / max(height, 1) + c[i, 2] * 0.2
+            for i in range(3)
+        ],
+        axis=-1,
     )
     img = Image.fromarray(np.clip(base, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(img)
     for _ in range(int(rng.integers(6, 18))):
         x0, y0 = int(rng.integers(0, width)), int(rng.integers(0, height))
-        x1, y1 = x0 + int(rng.integers(8, max(9, width // 3))), y0 + int(rng.integers(8, max(9, height // 3)))
+        x1, y1 = (
+            x0 + int(rng.integers(8, max(9, width // 3))),
+            y0 + int(rng.integers(8, max(9, height // 3))),
+        )
         colour = tuple(int(v) for v in rng.integers(0, 256, 3))
         shape = int(rng.integers(0, 3))
         if shape == 0:
@@ -80,11 +87,23 @@ def jpeg_bytes(
         ifd[1], ifd[2] = ("N" if lat >= 0 else "S"), dms(lat)
         ifd[3], ifd[4] = ("E" if lon >= 0 else "W"), dms(lon)
     out = io.BytesIO()
-    img.save(out, "JPEG", quality=quality, exif=exif.tobytes() if len(exif) or camera or taken or gps else b"")
+    img.save(
+        out,
+        "JPEG",
+        quality=quality,
+        exif=exif.tobytes() if len(exif) or camera or taken or gps else b"",
+    )
     return out.getvalue()
 
 
-def synthetic_video(path: Path, *, seconds: float = 2.0, fps: int = 10, size: tuple[int, int] = (96, 64), seed: int = 0) -> None:
+def synthetic_video(
+    path: Path,
+    *,
+    seconds: float = 2.0,
+    fps: int = 10,
+    size: tuple[int, int] = (96, 64),
+    seed: int = 0,
+) -> None:
     """Write a short MPEG-4 clip of moving coloured blocks."""
     import av
 
@@ -115,7 +134,9 @@ class DemoLayout:
     has_disk_image: bool
 
 
-def build_evidence(root: Path, *, seed: int = 7, photos: int = 24, bad_input: bool = True, disk_image: bool = True) -> DemoLayout:
+def build_evidence(
+    root: Path, *, seed: int = 7, photos: int = 24, bad_input: bool = True, disk_image: bool = True
+) -> DemoLayout:
     """Create a synthetic seizure folder at ``root`` (which must not exist or be empty)."""
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
@@ -125,8 +146,17 @@ def build_evidence(root: Path, *, seed: int = 7, photos: int = 24, bad_input: bo
     for i in range(photos):
         w, h = [(320, 240), (640, 480), (800, 600), (1024, 768)][i % 4]
         cam = CAMERAS[i % len(CAMERAS)]
-        gps = (51.5 + rng.uniform(-0.01, 0.01), -0.12 + rng.uniform(-0.01, 0.01)) if i % 5 == 0 else None
-        data = jpeg_bytes(synthetic_picture(rng, w, h), camera=cam, taken=f"2024:0{1 + i % 9}:1{i % 10} 1{i % 10}:00:00", gps=gps)
+        gps = (
+            (51.5 + rng.uniform(-0.01, 0.01), -0.12 + rng.uniform(-0.01, 0.01))
+            if i % 5 == 0
+            else None
+        )
+        data = jpeg_bytes(
+            synthetic_picture(rng, w, h),
+            camera=cam,
+            taken=f"2024:0{1 + i % 9}:1{i % 10} 1{i % 10}:00:00",
+            gps=gps,
+        )
         blobs.append(data)
         (root / "DCIM" / f"IMG_{1000 + i}.JPG").write_bytes(data)
     for i in range(3):
@@ -170,12 +200,28 @@ def build_evidence(root: Path, *, seed: int = 7, photos: int = 24, bad_input: bo
         staging = root.parent / f".{root.name}-disk-staging"
         (staging / "Pictures").mkdir(parents=True, exist_ok=True)
         for j in range(3):
-            (staging / "Pictures" / f"disk{j}.jpg").write_bytes(jpeg_bytes(synthetic_picture(rng, 320, 240)))
+            (staging / "Pictures" / f"disk{j}.jpg").write_bytes(
+                jpeg_bytes(synthetic_picture(rng, 320, 240))
+            )
         (staging / "Pictures" / "dup_of_IMG_1003.jpg").write_bytes(blobs[3])
         img = root / "usb_stick.dd"
         done = subprocess.run(
-            ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(staging), "-E", "root_owner=0:0", str(img), "4M"],
-            capture_output=True, check=False, env={**os.environ, "E2FSPROGS_FAKE_TIME": "1700000000"},
+            [
+                "mke2fs",
+                "-q",
+                "-F",
+                "-t",
+                "ext4",
+                "-d",
+                str(staging),
+                "-E",
+                "root_owner=0:0",
+                str(img),
+                "4M",
+            ],
+            capture_output=True,
+            check=False,
+            env={**os.environ, "E2FSPROGS_FAKE_TIME": "1700000000"},
         )
         shutil.rmtree(staging, ignore_errors=True)
         has_disk = done.returncode == 0

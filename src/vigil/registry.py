@@ -35,7 +35,12 @@ class Registry(Generic[T]):
     def register(self, item: T) -> T:
         """Add ``item``; raise :class:`Conflict` if its name is already registered."""
         name = item.name
-        if not name or name != name.strip() or not name.replace("_", "").isalnum() or name.lower() != name:
+        if (
+            not name
+            or name != name.strip()
+            or not name.replace("_", "").isalnum()
+            or name.lower() != name
+        ):
             raise Conflict(f"{self.kind} name {name!r} must be lower_snake_case")
         if name in self._items:
             raise Conflict(f"{self.kind} {name!r} is already registered")

@@ -91,7 +91,9 @@ class Settings:
             try:
                 values["workers"] = max(1, int(values["workers"]))
             except ValueError as exc:
-                raise InvalidInput(f"workers must be an integer, got {values['workers']!r}") from exc
+                raise InvalidInput(
+                    f"workers must be an integer, got {values['workers']!r}"
+                ) from exc
         if isinstance(limits, dict):
             try:
                 limits_obj = replace(IngestLimits(), **limits)

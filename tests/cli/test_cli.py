@@ -11,7 +11,9 @@ from vigil.cli.main import ReturnCode, app, main
 runner = CliRunner()
 
 
-def test_demo_then_summary_warnings_and_audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_then_summary_warnings_and_audit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ev = tmp_path / "demo-ev"
     result = runner.invoke(app, ["demo", "--case", "d1", "--evidence-dir", str(ev)])
     assert result.exit_code == 0, result.output
@@ -46,12 +48,16 @@ def test_exit_codes_and_clear_errors(capsys: pytest.CaptureFixture[str], tmp_pat
     assert main(["case", "summary", "no-such-case"]) == ReturnCode.NOT_FOUND
     assert "no case named 'no-such-case'" in capsys.readouterr().err
     assert main(["ingest", str(tmp_path / "missing"), "--case", "x"]) == ReturnCode.NOT_FOUND
-    assert main(["ingest", str(tmp_path), "--case", "x", "--analyzer", "nope"]) == ReturnCode.NOT_FOUND
+    assert (
+        main(["ingest", str(tmp_path), "--case", "x", "--analyzer", "nope"]) == ReturnCode.NOT_FOUND
+    )
     assert main(["--version"]) == 0
     assert main(["no-such-command"]) == ReturnCode.USAGE
 
 
-def test_tampered_audit_log_exits_with_integrity_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tampered_audit_log_exits_with_integrity_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     import sqlite3
 
     (tmp_path / "ev").mkdir()
@@ -82,4 +88,6 @@ def test_every_command_has_help_with_an_example() -> None:
     foundation = {"ingest", "analyze", "demo", "info", "case", "audit"}
     for path, cmd in commands:
         if path[0] in foundation:
-            assert cmd.help and "Example" in cmd.help, f"`vigil {' '.join(path)}` needs help with an example"
+            assert cmd.help and "Example" in cmd.help, (
+                f"`vigil {' '.join(path)}` needs help with an example"
+            )

@@ -30,7 +30,14 @@ def test_dms_to_decimal(dms: object, ref: object, expected: float) -> None:
 
 @pytest.mark.parametrize(
     ("dms", "ref"),
-    [(((51, 0), (30, 1), (0, 1)), "N"), ((51.0, 75.0, 0.0), "N"), ((-5.0, 0.0, 0.0), "N"), ((1.0, 2.0, 3.0), "Q"), ("abc", "N"), ((), "N")],
+    [
+        (((51, 0), (30, 1), (0, 1)), "N"),
+        ((51.0, 75.0, 0.0), "N"),
+        ((-5.0, 0.0, 0.0), "N"),
+        ((1.0, 2.0, 3.0), "Q"),
+        ("abc", "N"),
+        ((), "N"),
+    ],
 )
 def test_bad_dms_gives_none(dms: object, ref: object) -> None:
     assert dms_to_decimal(dms, ref) is None
@@ -50,7 +57,9 @@ def test_bad_gps_is_a_problem_not_an_exception() -> None:
 
 
 def test_truncated_and_trailing_bytes() -> None:
-    data = jpeg_bytes(synthetic_picture(np.random.default_rng(0), 200, 150), camera=("A", "B", "S1"))
+    data = jpeg_bytes(
+        synthetic_picture(np.random.default_rng(0), 200, 150), camera=("A", "B", "S1")
+    )
     ok = probe_photo(data, "jpeg")
     assert (ok.width, ok.height, ok.damaged) == (200, 150, False)
     assert ok.exif is not None and ok.exif.serial == "S1"

@@ -34,7 +34,15 @@ def test_analyzer_contract(name: str, db: Database) -> None:
         assert all(isinstance(c, str) and isinstance(m, str) and m for c, m in output.warnings)
         restored = pickle.loads(pickle.dumps(output))  # noqa: S301 - our own object, crossing a process pool
         with db.write() as s:
-            item = add_item(s, sha256=blob.sha256, sha1="0" * 40, md5="0" * 32, size=blob.size,
-                            content_type=blob.content_type, kind=blob.kind, extractor_version="test")
+            item = add_item(
+                s,
+                sha256=blob.sha256,
+                sha1="0" * 40,
+                md5="0" * 32,
+                size=blob.size,
+                content_type=blob.content_type,
+                kind=blob.kind,
+                extractor_version="test",
+            )
             if restored.payload is not None:
                 analyzer.persist(s, item.id, restored)

@@ -37,7 +37,12 @@ def test_nested_archives_are_expanded(tmp_path: Path) -> None:
         zf.writestr("x/inner.tgz", inner.getvalue())
         zf.writestr("x/b.txt", b"bee")
     found = walk(root, tmp_path)
-    assert set(found) == {b"outer.zip", b"outer.zip!/x/inner.tgz", b"outer.zip!/x/inner.tgz!/deep/a.txt", b"outer.zip!/x/b.txt"}
+    assert set(found) == {
+        b"outer.zip",
+        b"outer.zip!/x/inner.tgz",
+        b"outer.zip!/x/inner.tgz!/deep/a.txt",
+        b"outer.zip!/x/b.txt",
+    }
     assert found[b"outer.zip!/x/inner.tgz!/deep/a.txt"].data == b"hello"
     assert found[b"outer.zip!/x/inner.tgz!/deep/a.txt"].depth == 2
 
@@ -149,9 +154,10 @@ def test_damaged_archive_and_depth_limit(tmp_path: Path) -> None:
 def test_duplicate_member_names_are_all_kept(tmp_path: Path) -> None:
     root = tmp_path / "ev"
     root.mkdir()
-    with zipfile.ZipFile(root / "d.zip", "w") as zf, pytest.warns(UserWarning, match="Duplicate name"):
+    with zipfile.ZipFile(root / "d.zip", "w") as zf:
         zf.writestr("same.txt", b"one")
-        zf.writestr("same.txt", b"two")
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("same.txt", b"two")
     found = walk(root, tmp_path)
     assert found[b"d.zip!/same.txt"].data == b"one"
     second = found[b"d.zip!/same.txt [duplicate name 2]"]
@@ -172,7 +178,9 @@ def test_tar_links_and_unsupported_archives(tmp_path: Path) -> None:
     assert "archive_unsupported" in codes(found[b"x.7z!/"])
 
 
-def test_large_members_spool_inside_the_spool_dir_and_are_cleaned_up_by_reader(tmp_path: Path) -> None:
+def test_large_members_spool_inside_the_spool_dir_and_are_cleaned_up_by_reader(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "ev"
     root.mkdir()
     payload = os.urandom(200_000)

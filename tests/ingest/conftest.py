@@ -9,22 +9,51 @@ from sqlalchemy import select
 from vigil.store.db import Database
 from vigil.store.models import EvidenceSource, ItemWarning, MediaItem, Occurrence
 
-ITEM_FIELDS = ("sha256", "sha1", "md5", "size", "content_type", "kind", "width", "height", "camera_make",
-               "camera_model", "camera_serial", "captured_at", "gps_lat", "gps_lon", "status")
+ITEM_FIELDS = (
+    "sha256",
+    "sha1",
+    "md5",
+    "size",
+    "content_type",
+    "kind",
+    "width",
+    "height",
+    "camera_make",
+    "camera_model",
+    "camera_serial",
+    "captured_at",
+    "gps_lat",
+    "gps_lon",
+    "status",
+)
 
 
 def canonical(db: Database) -> dict[str, Any]:
     """Everything an ingest recorded, independent of row ids and timing."""
     with db.read() as s:
-        items = sorted(tuple(getattr(i, f) for f in ITEM_FIELDS) for i in s.execute(select(MediaItem)).scalars())
+        items = sorted(
+            tuple(getattr(i, f) for f in ITEM_FIELDS)
+            for i in s.execute(select(MediaItem)).scalars()
+        )
         sha = {i.id: i.sha256 for i in s.execute(select(MediaItem)).scalars()}
         occ = sorted(
-            (bytes(o.raw_path), sha.get(o.item_id) if o.item_id else None, o.size, o.status, o.depth,
-             o.mtime.isoformat() if o.mtime else None)
+            (
+                bytes(o.raw_path),
+                sha.get(o.item_id) if o.item_id else None,
+                o.size,
+                o.status,
+                o.depth,
+                o.mtime.isoformat() if o.mtime else None,
+            )
             for o in s.execute(select(Occurrence)).scalars()
         )
-        warns = sorted((bytes(w.raw_path), w.code, w.message) for w in s.execute(select(ItemWarning)).scalars())
-        sources = sorted((src.path, src.kind, src.status, src.sha256) for src in s.execute(select(EvidenceSource)).scalars())
+        warns = sorted(
+            (bytes(w.raw_path), w.code, w.message) for w in s.execute(select(ItemWarning)).scalars()
+        )
+        sources = sorted(
+            (src.path, src.kind, src.status, src.sha256)
+            for src in s.execute(select(EvidenceSource)).scalars()
+        )
     return {"items": items, "occurrences": occ, "warnings": warns, "sources": sources}
 
 

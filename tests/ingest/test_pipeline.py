@@ -31,7 +31,11 @@ def tree_state(root: Path) -> dict[str, tuple[str, int, int]]:
             if p.is_symlink():
                 state[str(p)] = (os.readlink(p), st.st_mtime_ns, st.st_mode)
             elif p.is_file():
-                state[str(p)] = (hashlib.sha256(p.read_bytes()).hexdigest(), st.st_mtime_ns, st.st_mode)
+                state[str(p)] = (
+                    hashlib.sha256(p.read_bytes()).hexdigest(),
+                    st.st_mtime_ns,
+                    st.st_mode,
+                )
     return state
 
 
@@ -50,16 +54,25 @@ def test_demo_ingest_records_everything_and_leaves_evidence_untouched(
     assert report.files == len(data["occurrences"])
     # duplicates: same bytes under three names → one item, three occurrences
     with db.read() as s:
-        first = s.execute(select(Occurrence.item_id).where(Occurrence.raw_path == b"DCIM/IMG_1000.JPG")).scalar_one()
+        first = s.execute(
+            select(Occurrence.item_id).where(Occurrence.raw_path == b"DCIM/IMG_1000.JPG")
+        ).scalar_one()
         n = s.execute(select(func.count()).where(Occurrence.item_id == first)).scalar_one()
         item = s.get(MediaItem, first)
     assert n == 2
     assert item is not None
     assert (item.kind, item.content_type, item.width, item.height) == ("photo", "jpeg", 320, 240)
-    assert (item.camera_make, item.camera_model, item.camera_serial) == ("VigilSynth", "SX-100", "SN0001")
+    assert (item.camera_make, item.camera_model, item.camera_serial) == (
+        "VigilSynth",
+        "SX-100",
+        "SN0001",
+    )
     assert item.gps_lat is not None and abs(item.gps_lat - 51.5) < 0.02
     assert item.captured_at == "2024-01-10T10:00:00"
-    assert hashlib.sha256((evidence_copy / "DCIM/IMG_1000.JPG").read_bytes()).hexdigest() == item.sha256
+    assert (
+        hashlib.sha256((evidence_copy / "DCIM/IMG_1000.JPG").read_bytes()).hexdigest()
+        == item.sha256
+    )
     # renamed.dat is detected as JPEG by content, not by extension
     renamed = next(o for o in data["occurrences"] if o[0] == b"Downloads/renamed.dat")
     assert renamed[1] in {i[0] for i in data["items"] if i[4] == "jpeg"}
@@ -73,7 +86,11 @@ def test_demo_ingest_records_everything_and_leaves_evidence_untouched(
     assert (b"bad/traversal.zip!/../../escaped.jpg", "unsafe_path") in warning_codes
     assert (b"bad/loop_a", "symlink_loop") in warning_codes
     assert (b"bad/caf\xe9_latin1_name.jpg", "non_utf8_name") in warning_codes
-    truncated = next(i for i in data["items"] if i[0] == next(o[1] for o in data["occurrences"] if o[0] == b"bad/truncated.jpg"))
+    truncated = next(
+        i
+        for i in data["items"]
+        if i[0] == next(o[1] for o in data["occurrences"] if o[0] == b"bad/truncated.jpg")
+    )
     assert truncated[-1] == "damaged"
     # the disk image's files were read through The Sleuth Kit
     if shutil.which("mke2fs"):
@@ -86,7 +103,9 @@ def test_demo_ingest_records_everything_and_leaves_evidence_untouched(
         assert audit.verify(s).entries >= 4
 
 
-def test_rerun_records_nothing_new(settings: Settings, db: Database, evidence_copy: Path, dump: Dump) -> None:
+def test_rerun_records_nothing_new(
+    settings: Settings, db: Database, evidence_copy: Path, dump: Dump
+) -> None:
     ingest(settings, db, evidence_copy, "c", "tester", workers=0)
     first = dump(db)
     again = ingest(settings, db, evidence_copy, "c", "tester", workers=0)
@@ -106,14 +125,18 @@ def test_parallel_and_inline_ingest_agree(tmp_path: Path, evidence_copy: Path, d
     assert results[0] == results[1]
 
 
-def test_same_content_in_a_second_case_is_not_processed_again(settings: Settings, db: Database, evidence_copy: Path) -> None:
+def test_same_content_in_a_second_case_is_not_processed_again(
+    settings: Settings, db: Database, evidence_copy: Path
+) -> None:
     ingest(settings, db, evidence_copy / "DCIM", "one", "tester", workers=0)
     report = ingest(settings, db, evidence_copy / "DCIM", "two", "tester", workers=0)
     assert report.new_items == 0
     assert report.duplicates == report.files
     with db.read() as s:
         one, two = repo.get_case(s, "one"), repo.get_case(s, "two")
-        assert [i.id for i in repo.case_items(s, one.id)] == [i.id for i in repo.case_items(s, two.id)]
+        assert [i.id for i in repo.case_items(s, one.id)] == [
+            i.id for i in repo.case_items(s, two.id)
+        ]
 
 
 def test_bad_paths_are_refused_clearly(settings: Settings, db: Database, tmp_path: Path) -> None:
@@ -127,28 +150,50 @@ def test_bad_paths_are_refused_clearly(settings: Settings, db: Database, tmp_pat
         ingest(settings, db, tmp_path / "ok", "   ", "tester")
 
 
-@pytest.mark.skipif(not shutil.which("ewfacquire") or not shutil.which("mke2fs"), reason="ewf-tools / e2fsprogs not installed")
+@pytest.mark.skipif(
+    not shutil.which("ewfacquire") or not shutil.which("mke2fs"),
+    reason="ewf-tools / e2fsprogs not installed",
+)
 def test_e01_disk_image(settings: Settings, db: Database, tmp_path: Path) -> None:
-    from vigil.demo import jpeg_bytes, synthetic_picture
-
     import numpy as np
+
+    from vigil.demo import jpeg_bytes, synthetic_picture
 
     staging = tmp_path / "staging"
     staging.mkdir()
     pic = jpeg_bytes(synthetic_picture(np.random.default_rng(1), 64, 48))
     (staging / "photo.jpg").write_bytes(pic)
     raw = tmp_path / "disk.raw"
-    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(staging), str(raw), "2M"], check=True)
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(staging), str(raw), "2M"], check=True
+    )
     ev = tmp_path / "ev"
     ev.mkdir()
     subprocess.run(
-        ["ewfacquire", "-u", "-q", "-t", str(ev / "disk"), "-f", "encase6", "-c", "deflate:fast", "-S", "0", str(raw)],
-        check=True, capture_output=True, stdin=subprocess.DEVNULL,
+        [
+            "ewfacquire",
+            "-u",
+            "-q",
+            "-t",
+            str(ev / "disk"),
+            "-f",
+            "encase6",
+            "-c",
+            "deflate:fast",
+            "-S",
+            "0",
+            str(raw),
+        ],
+        check=True,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
     )
     assert (ev / "disk.E01").exists()
     ingest(settings, db, ev / "disk.E01", "e01", "tester", workers=0)
     with db.read() as s:
-        occ = s.execute(select(Occurrence).where(Occurrence.raw_path == b"disk.E01!/photo.jpg")).scalar_one()
+        occ = s.execute(
+            select(Occurrence).where(Occurrence.raw_path == b"disk.E01!/photo.jpg")
+        ).scalar_one()
         item = s.get(MediaItem, occ.item_id)
         source = repo.case_sources(s, repo.get_case(s, "e01").id)[0]
     assert item is not None and item.sha256 == hashlib.sha256(pic).hexdigest()

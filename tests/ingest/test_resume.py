@@ -48,8 +48,13 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _run(home: Path, *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "vigil.cli.main", *args], env=_env(home),
-                          capture_output=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        env=_env(home),
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()
 
 
@@ -62,7 +67,9 @@ def _count(db_file: Path) -> int:
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(big_evidence: Path, tmp_path: Path, dump: Dump) -> None:
+def test_sigkill_then_resume_equals_uninterrupted(
+    big_evidence: Path, tmp_path: Path, dump: Dump
+) -> None:
     args = ("ingest", str(big_evidence), "--case", "kill", "--workers", "1", "--deep", "--quiet")
     # the reference: one uninterrupted run
     ref_home = tmp_path / "ref"
@@ -74,8 +81,12 @@ def test_sigkill_then_resume_equals_uninterrupted(big_evidence: Path, tmp_path: 
 
     # the interrupted run: SIGKILL once some batches are committed
     home = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, "-m", "vigil.cli.main", *args], env=_env(home),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        env=_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     db_file = home / "vigil.db"
     deadline = time.monotonic() + 120
     while _count(db_file) < 50 and time.monotonic() < deadline and proc.poll() is None:

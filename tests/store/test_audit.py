@@ -14,7 +14,9 @@ from vigil.store.models import AuditAnchor, AuditEntry
 def _fill(db: Database, n: int = 5) -> None:
     with db.write() as s:
         for i in range(n):
-            audit.append(s, f"user{i % 2}", "item.view", case_id=1, item_id=i, details={"i": i, "note": "ok"})
+            audit.append(
+                s, f"user{i % 2}", "item.view", case_id=1, item_id=i, details={"i": i, "note": "ok"}
+            )
 
 
 def test_intact_chain_verifies(db: Database) -> None:
@@ -27,7 +29,13 @@ def test_intact_chain_verifies(db: Database) -> None:
 
 @pytest.mark.parametrize(
     ("column", "value"),
-    [("actor", "someone-else"), ("action", "item.delete"), ("details", '{"i":2,"note":"edited"}'), ("item_id", 99), ("case_id", 2)],
+    [
+        ("actor", "someone-else"),
+        ("action", "item.delete"),
+        ("details", '{"i":2,"note":"edited"}'),
+        ("item_id", 99),
+        ("case_id", 2),
+    ],
 )
 def test_edited_entry_is_detected(db: Database, column: str, value: object) -> None:
     _fill(db)
@@ -72,7 +80,9 @@ def test_rewritten_chain_without_the_anchor_is_detected(db: Database) -> None:
         prev = audit.GENESIS
         for e in entries:
             e.prev_hash = prev
-            e.entry_hash = audit.entry_digest(prev, e.seq, e.ts, e.actor, e.action, e.case_id, e.item_id, e.details)
+            e.entry_hash = audit.entry_digest(
+                prev, e.seq, e.ts, e.actor, e.action, e.case_id, e.item_id, e.details
+            )
             prev = e.entry_hash
     with db.read() as s, pytest.raises(IntegrityError, match="anchor"):
         audit.verify(s)
@@ -82,8 +92,12 @@ def test_rewritten_chain_without_the_anchor_is_detected(db: Database) -> None:
         audit.verify(s)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(position=st.integers(min_value=0, max_value=200), byte=st.integers(min_value=32, max_value=126))
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    position=st.integers(min_value=0, max_value=200), byte=st.integers(min_value=32, max_value=126)
+)
 def test_any_single_character_tamper_is_detected(db: Database, position: int, byte: int) -> None:
     with db.write() as s:
         if s.execute(select(AuditEntry.seq)).first() is None:

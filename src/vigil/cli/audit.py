@@ -44,11 +44,24 @@ def show(
         case_id = repo.get_case(s, case).id if case else None
         entries = list(audit.iter_entries(s, case_id=case_id))[-limit:]
         rows = [
-            {"seq": e.seq, "ts": e.ts.isoformat(), "actor": e.actor, "action": e.action, "case_id": e.case_id,
-             "item_id": e.item_id, "details": json.loads(e.details), "hash": e.entry_hash}
+            {
+                "seq": e.seq,
+                "ts": e.ts.isoformat(),
+                "actor": e.actor,
+                "action": e.action,
+                "case_id": e.case_id,
+                "item_id": e.item_id,
+                "details": json.loads(e.details),
+                "hash": e.entry_hash,
+            }
             for e in entries
         ]
     if as_json:
         emit_json(rows)
     else:
-        emit_lines([f"#{r['seq']} {r['ts'][:19]} {r['actor']} {r['action']} case={r['case_id']} item={r['item_id']} {json.dumps(r['details'])}" for r in rows])
+        emit_lines(
+            [
+                f"#{r['seq']} {r['ts'][:19]} {r['actor']} {r['action']} case={r['case_id']} item={r['item_id']} {json.dumps(r['details'])}"
+                for r in rows
+            ]
+        )

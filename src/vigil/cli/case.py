@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,9 @@ from vigil.plugins import load_defaults
 from vigil.reports.summary import build_summary, render_summary
 from vigil.store import audit, repo
 
-app = typer.Typer(help="Cases: list them, summarise one, see what was skipped and why.", no_args_is_help=True)
+app = typer.Typer(
+    help="Cases: list them, summarise one, see what was skipped and why.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -25,15 +27,27 @@ def list_cases(as_json: JsonOpt = False) -> None:
     """
     rt = runtime()
     with rt.db.read() as s:
-        rows = [{"name": c.name, "created_at": c.created_at.isoformat(), "sources": len(repo.case_sources(s, c.id))} for c in repo.list_cases(s)]
+        rows: list[dict[str, Any]] = [
+            {
+                "name": c.name,
+                "created_at": c.created_at.isoformat(),
+                "sources": len(repo.case_sources(s, c.id)),
+            }
+            for c in repo.list_cases(s)
+        ]
     if as_json:
         emit_json(rows)
     else:
-        emit_lines([f"{r['name']}  ({r['sources']} sources, created {r['created_at'][:19]})" for r in rows] or ["no cases yet: try `vigil demo` or `vigil ingest PATH --case NAME`"])
+        emit_lines(
+            [f"{r['name']}  ({r['sources']} sources, created {r['created_at'][:19]})" for r in rows]
+            or ["no cases yet: try `vigil demo` or `vigil ingest PATH --case NAME`"]
+        )
 
 
 @app.command("summary")
-def summary(name: Annotated[str, typer.Argument(help="Case name.")], as_json: JsonOpt = False) -> None:
+def summary(
+    name: Annotated[str, typer.Argument(help="Case name.")], as_json: JsonOpt = False
+) -> None:
     """Counts by type, duplicates, warnings and capability sections (known/fresh, faces ...).
 
     Example: vigil case summary op-birch --json > summary.json
@@ -54,7 +68,9 @@ def summary(name: Annotated[str, typer.Argument(help="Case name.")], as_json: Js
 @app.command("warnings")
 def warnings(
     name: Annotated[str, typer.Argument(help="Case name.")],
-    code: Annotated[str | None, typer.Option(help="Only warnings with this code (e.g. zip_bomb).")] = None,
+    code: Annotated[
+        str | None, typer.Option(help="Only warnings with this code (e.g. zip_bomb).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Every warning of a case: which file or entry, what went wrong, and why it was skipped.
@@ -65,7 +81,13 @@ def warnings(
     with rt.db.read() as s:
         case = repo.get_case(s, name)
         rows = [
-            {"source_id": w.source_id, "item_id": w.item_id, "path": w.path, "code": w.code, "message": w.message}
+            {
+                "source_id": w.source_id,
+                "item_id": w.item_id,
+                "path": w.path,
+                "code": w.code,
+                "message": w.message,
+            }
             for w in repo.case_warnings(s, case.id)
             if code is None or w.code == code
         ]

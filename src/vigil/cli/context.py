@@ -40,13 +40,13 @@ _RUNTIME: Runtime | None = None
 
 def set_runtime(rt: Runtime) -> None:
     """Install the runtime for this process (done by the root command)."""
-    global _RUNTIME  # noqa: PLW0603
+    global _RUNTIME
     _RUNTIME = rt
 
 
 def runtime() -> Runtime:
     """The runtime set up by the root command (or a default one for library use)."""
-    global _RUNTIME  # noqa: PLW0603
+    global _RUNTIME
     if _RUNTIME is None:
         _RUNTIME = Runtime(Settings.load())
     return _RUNTIME

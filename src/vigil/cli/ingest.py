@@ -6,7 +6,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,15 +18,31 @@ from vigil.plugins import load_defaults
 
 
 def ingest(
-    path: Annotated[Path, typer.Argument(help="Folder, archive (zip/tar/gz), raw or E01 disk image, or single file.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Folder, archive (zip/tar/gz), raw or E01 disk image, or single file."),
+    ],
     case: Annotated[str, typer.Option("--case", "-c", help="Case name (created if new).")],
     analyzer: Annotated[
         list[str] | None,
-        typer.Option("--analyzer", "-a", help="Run only these analyzers (repeatable). Default: all enabled by default."),
+        typer.Option(
+            "--analyzer",
+            "-a",
+            help="Run only these analyzers (repeatable). Default: all enabled by default.",
+        ),
     ] = None,
-    no_analyzers: Annotated[bool, typer.Option("--no-analyzers", help="Only digests and metadata.")] = False,
-    workers: Annotated[int | None, typer.Option("--workers", "-j", help="Worker processes (0 = in-process). Default: CPU count.")] = None,
-    deep: Annotated[bool, typer.Option("--deep", help="Fully decode every photo to find damage (slower).")] = False,
+    no_analyzers: Annotated[
+        bool, typer.Option("--no-analyzers", help="Only digests and metadata.")
+    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", "-j", help="Worker processes (0 = in-process). Default: CPU count."
+        ),
+    ] = None,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Fully decode every photo to find damage (slower).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -44,24 +60,35 @@ def ingest(
     rt = runtime()
     chosen: list[str] | None = [] if no_analyzers else analyzer
     report = run_ingest(
-        rt.settings, rt.db, path, case, rt.actor, chosen,
-        progress=not quiet and not as_json and sys.stderr.isatty(), workers=workers, deep=deep,
+        rt.settings,
+        rt.db,
+        path,
+        case,
+        rt.actor,
+        chosen,
+        progress=not quiet and not as_json and sys.stderr.isatty(),
+        workers=workers,
+        deep=deep,
     )
     if as_json:
         emit_json(report.as_dict())
         return
-    emit_lines([
-        f"{'resumed' if report.resumed else 'ingested'} {report.path} into case {report.case!r} in {report.elapsed_s:.1f}s",
-        f"  files recorded now: {report.files} ({report.already_recorded} were already recorded)",
-        f"  new unique items: {report.new_items}, duplicates of known content: {report.duplicates}",
-        f"  not read: {report.not_read}, warnings: {report.warnings}  (vigil case warnings {report.case})",
-        f"  analyzers: {', '.join(report.analyzers) or 'none'}",
-    ])
+    emit_lines(
+        [
+            f"{'resumed' if report.resumed else 'ingested'} {report.path} into case {report.case!r} in {report.elapsed_s:.1f}s",
+            f"  files recorded now: {report.files} ({report.already_recorded} were already recorded)",
+            f"  new unique items: {report.new_items}, duplicates of known content: {report.duplicates}",
+            f"  not read: {report.not_read}, warnings: {report.warnings}  (vigil case warnings {report.case})",
+            f"  analyzers: {', '.join(report.analyzers) or 'none'}",
+        ]
+    )
 
 
 def analyze(
     case: Annotated[str, typer.Argument(help="Case name.")],
-    analyzer: Annotated[str, typer.Option("--analyzer", "-a", help="Analyzer to run (see `vigil info`).")],
+    analyzer: Annotated[
+        str, typer.Option("--analyzer", "-a", help="Analyzer to run (see `vigil info`).")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run an analyzer over a case's items that it has not processed yet (back-fill).
@@ -78,12 +105,22 @@ def analyze(
     if as_json:
         emit_json(report.__dict__)
     else:
-        emit_lines([f"{report.analyzer} {report.version}: {report.done} analysed, {report.failed} failed, of {report.pending} pending"])
+        emit_lines(
+            [
+                f"{report.analyzer} {report.version}: {report.done} analysed, {report.failed} failed, of {report.pending} pending"
+            ]
+        )
 
 
 def demo(
     case: Annotated[str, typer.Option("--case", help="Name of the demo case.")] = "demo",
-    keep: Annotated[Path | None, typer.Option("--evidence-dir", help="Build the synthetic evidence here (default: a temporary folder).")] = None,
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--evidence-dir",
+            help="Build the synthetic evidence here (default: a temporary folder).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Build a synthetic seizure (generated pictures, video, archives, a disk image and bad input),
@@ -106,7 +143,15 @@ def demo(
     try:
         if not root.exists() or not any(root.iterdir()):
             build_evidence(root)
-        report = run_ingest(rt.settings, rt.db, root, case, rt.actor, None, progress=not as_json and sys.stderr.isatty())
+        report = run_ingest(
+            rt.settings,
+            rt.db,
+            root,
+            case,
+            rt.actor,
+            None,
+            progress=not as_json and sys.stderr.isatty(),
+        )
         with rt.db.read() as s:
             data = build_summary(s, case)
         out = rt.settings.data_dir / "reports" / f"{case}-summary.json"
@@ -117,7 +162,13 @@ def demo(
         if as_json:
             emit_json(data)
         else:
-            emit_lines([f"demo evidence: {root} ({report.files} files ingested in {report.elapsed_s:.1f}s)", *render_summary(data), f"summary written to {out}"])
+            emit_lines(
+                [
+                    f"demo evidence: {root} ({report.files} files ingested in {report.elapsed_s:.1f}s)",
+                    *render_summary(data),
+                    f"summary written to {out}",
+                ]
+            )
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -132,26 +183,38 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
 
     load_defaults()
     rt = runtime()
-    data = {
+    data: dict[str, Any] = {
         "version": __version__,
         "data_dir": str(rt.settings.data_dir),
         "database": rt.settings.database_url.split("@")[-1],
         "workers": rt.settings.workers,
         "user": rt.actor,
         "content_types": {c.name: c.kind for c in CONTENT_TYPES},
-        "analyzers": {a.name: {"version": a.version, "kinds": sorted(a.kinds), "default": a.default_enabled} for a in ANALYZERS},
+        "analyzers": {
+            a.name: {"version": a.version, "kinds": sorted(a.kinds), "default": a.default_enabled}
+            for a in ANALYZERS
+        },
     }
     if as_json:
         emit_json(data)
     else:
-        emit_lines([
-            f"vigil {data['version']}",
-            f"  data folder: {data['data_dir']}",
-            f"  database: {data['database']}",
-            f"  workers: {data['workers']}, user: {data['user']}",
-            "  analyzers: " + (", ".join(f"{n} ({'on' if a['default'] else 'opt-in'})" for n, a in data["analyzers"].items()) or "none"),
-            "  content types: " + ", ".join(data["content_types"]),
-        ])
+        emit_lines(
+            [
+                f"vigil {data['version']}",
+                f"  data folder: {data['data_dir']}",
+                f"  database: {data['database']}",
+                f"  workers: {data['workers']}, user: {data['user']}",
+                "  analyzers: "
+                + (
+                    ", ".join(
+                        f"{n} ({'on' if a['default'] else 'opt-in'})"
+                        for n, a in data["analyzers"].items()
+                    )
+                    or "none"
+                ),
+                "  content types: " + ", ".join(data["content_types"]),
+            ]
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -13,7 +13,9 @@ console = Console(highlight=False)
 
 def emit_json(data: Any) -> None:
     """Write ``data`` as JSON on stdout (one document)."""
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.write(
+        json.dumps(data, indent=2, sort_keys=False, default=str, ensure_ascii=False) + "\n"
+    )
 
 
 def emit_lines(lines: list[str]) -> None:

@@ -39,7 +39,7 @@ class ExifInfo:
 def _num(value: Any) -> float:
     """A float from an EXIF rational/int (NaN when the denominator is zero or it is junk)."""
     try:
-        if isinstance(value, tuple) and len(value) == 2:  # noqa: PLR2004
+        if isinstance(value, tuple) and len(value) == 2:
             num, den = value
             return float(num) / float(den) if float(den) else math.nan
         return float(value)
@@ -63,11 +63,11 @@ def dms_to_decimal(dms: Any, ref: Any) -> float | None:
         parts = [_num(p) for p in dms]
     else:
         parts = [_num(dms)]
-    if not parts or len(parts) > 3 or any(math.isnan(p) or p < 0 for p in parts):  # noqa: PLR2004
+    if not parts or len(parts) > 3 or any(math.isnan(p) or p < 0 for p in parts):
         return None
     parts += [0.0] * (3 - len(parts))
     deg, minutes, seconds = parts
-    if minutes >= 60 or seconds >= 60:  # noqa: PLR2004
+    if minutes >= 60 or seconds >= 60:
         return None
     value = deg + minutes / 60.0 + seconds / 3600.0
     ref_text = ref.decode("ascii", "ignore") if isinstance(ref, bytes) else str(ref or "")
@@ -91,11 +91,11 @@ def _text(value: Any) -> str | None:
 def _exif_time(value: Any) -> str | None:
     """``YYYY:MM:DD HH:MM:SS`` to ISO-8601 text; None for the all-zero or malformed forms."""
     text = _text(value)
-    if not text or len(text) < 19 or text.startswith("0000"):  # noqa: PLR2004
+    if not text or len(text) < 19 or text.startswith("0000"):
         return None
     date, _, time = text[:19].partition(" ")
     date_parts = date.split(":")
-    if len(date_parts) != 3 or not all(p.isdigit() for p in date_parts) or len(time) != 8:  # noqa: PLR2004
+    if len(date_parts) != 3 or not all(p.isdigit() for p in date_parts) or len(time) != 8:
         return None
     return f"{date_parts[0]}-{date_parts[1]}-{date_parts[2]}T{time}"
 
@@ -149,11 +149,11 @@ def read_exif(img: Image.Image) -> ExifInfo:
     info.serial = _text(sub.get(0xA431)) or _text(exif.get(0xC62F)) or _text(sub.get(0xC62F))
     info.captured_at = _exif_time(sub.get(0x9003)) or _exif_time(exif.get(0x0132))
     offset = _text(sub.get(0x9011))
-    if info.captured_at and offset and len(offset) == 6 and offset[0] in "+-":  # noqa: PLR2004
+    if info.captured_at and offset and len(offset) == 6 and offset[0] in "+-":
         info.captured_at += offset
     orientation = exif.get(0x0112)
     if isinstance(orientation, int):
-        if 1 <= orientation <= 8:  # noqa: PLR2004
+        if 1 <= orientation <= 8:
             info.orientation = orientation
         else:
             info.problems.append(f"EXIF orientation {orientation} is not 1..8; ignored")
@@ -166,7 +166,7 @@ def _read_gps(gps: dict[int, Any], info: ExifInfo) -> None:
     if 2 in gps or 4 in gps:
         lat = dms_to_decimal(gps.get(2), gps.get(1))
         lon = dms_to_decimal(gps.get(4), gps.get(3))
-        if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180:  # noqa: PLR2004
+        if lat is None or lon is None or not -90 <= lat <= 90 or not -180 <= lon <= 180:
             info.problems.append(
                 f"GPS position unusable (lat={gps.get(2)!r} {gps.get(1)!r}, "
                 f"lon={gps.get(4)!r} {gps.get(3)!r})"

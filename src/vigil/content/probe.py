@@ -115,7 +115,9 @@ def probe_video(src: Path | bytes) -> MediaMeta:
     return meta
 
 
-def probe(src: Path | bytes, kind: str, content_type: str, *, deep: bool = False) -> MediaMeta | None:
+def probe(
+    src: Path | bytes, kind: str, content_type: str, *, deep: bool = False
+) -> MediaMeta | None:
     """Metadata for photos and videos; None for other kinds."""
     if kind == "photo":
         return probe_photo(src, content_type, deep=deep)

@@ -31,7 +31,9 @@ class ContentType:
 
 CONTENT_TYPES: Registry[ContentType] = Registry("content type")
 
-UNKNOWN = ContentType("unknown", "other", "application/octet-stream", lambda _h: True, "unrecognised")
+UNKNOWN = ContentType(
+    "unknown", "other", "application/octet-stream", lambda _h: True, "unrecognised"
+)
 
 
 def _at(offset: int, magic: bytes) -> Callable[[bytes], bool]:
@@ -71,7 +73,11 @@ def _is_mp4(h: bytes) -> bool:
 
 
 def _is_bmp(h: bytes) -> bool:
-    return h[:2] == b"BM" and len(h) >= 18 and int.from_bytes(h[14:18], "little") in (12, 40, 52, 56, 64, 108, 124)
+    return (
+        h[:2] == b"BM"
+        and len(h) >= 18
+        and int.from_bytes(h[14:18], "little") in (12, 40, 52, 56, 64, 108, 124)
+    )
 
 
 def _is_tar(h: bytes) -> bool:
@@ -105,7 +111,13 @@ _DEFAULTS: list[ContentType] = [
     ContentType(
         "webp", "photo", "image/webp", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP", "WebP"
     ),
-    ContentType("tiff", "photo", "image/tiff", _any(_at(0, b"II*\x00"), _at(0, b"MM\x00*")), "TIFF and TIFF-based camera raw"),
+    ContentType(
+        "tiff",
+        "photo",
+        "image/tiff",
+        _any(_at(0, b"II*\x00"), _at(0, b"MM\x00*")),
+        "TIFF and TIFF-based camera raw",
+    ),
     ContentType("bmp", "photo", "image/bmp", _is_bmp, "Windows bitmap"),
     ContentType("heif", "photo", "image/heif", _is_heif, "HEIF/HEIC (phones)"),
     ContentType("avif", "photo", "image/avif", _is_avif, "AVIF"),
@@ -115,19 +127,47 @@ _DEFAULTS: list[ContentType] = [
         "avi", "video", "video/x-msvideo", lambda h: h[:4] == b"RIFF" and h[8:12] == b"AVI ", "AVI"
     ),
     ContentType("matroska", "video", "video/x-matroska", _at(0, b"\x1a\x45\xdf\xa3"), "MKV / WebM"),
-    ContentType("asf", "video", "video/x-ms-asf", _at(0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"), "WMV / ASF"),
+    ContentType(
+        "asf", "video", "video/x-ms-asf", _at(0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"), "WMV / ASF"
+    ),
     ContentType("flv", "video", "video/x-flv", _at(0, b"FLV\x01"), "Flash video"),
-    ContentType("mpeg_ps", "video", "video/mpeg", _at(0, b"\x00\x00\x01\xba"), "MPEG program stream"),
+    ContentType(
+        "mpeg_ps", "video", "video/mpeg", _at(0, b"\x00\x00\x01\xba"), "MPEG program stream"
+    ),
     ContentType("mpeg_ts", "video", "video/mp2t", _is_mpeg_ts, "MPEG transport stream"),
-    ContentType("zip", "archive", "application/zip", _any(_at(0, b"PK\x03\x04"), _at(0, b"PK\x05\x06")), "ZIP (also DOCX/XLSX/APK)"),
+    ContentType(
+        "zip",
+        "archive",
+        "application/zip",
+        _any(_at(0, b"PK\x03\x04"), _at(0, b"PK\x05\x06")),
+        "ZIP (also DOCX/XLSX/APK)",
+    ),
     ContentType("tar", "archive", "application/x-tar", _is_tar, "POSIX tar"),
-    ContentType("gzip", "archive", "application/gzip", _at(0, b"\x1f\x8b"), "gzip (tar.gz or single file)"),
+    ContentType(
+        "gzip", "archive", "application/gzip", _at(0, b"\x1f\x8b"), "gzip (tar.gz or single file)"
+    ),
     ContentType("bzip2", "archive", "application/x-bzip2", _at(0, b"BZh"), "bzip2"),
     ContentType("xz", "archive", "application/x-xz", _at(0, b"\xfd7zXZ\x00"), "xz"),
-    ContentType("7z", "archive", "application/x-7z-compressed", _at(0, b"7z\xbc\xaf\x27\x1c"), "7-Zip (not expanded)"),
-    ContentType("rar", "archive", "application/vnd.rar", _at(0, b"Rar!\x1a\x07"), "RAR (not expanded)"),
-    ContentType("e01", "disk_image", "application/x-ewf", _at(0, b"EVF\x09\x0d\x0a\xff\x00"), "EnCase E01"),
-    ContentType("raw_disk", "disk_image", "application/x-raw-disk-image", _is_raw_disk, "raw disk / partition image"),
+    ContentType(
+        "7z",
+        "archive",
+        "application/x-7z-compressed",
+        _at(0, b"7z\xbc\xaf\x27\x1c"),
+        "7-Zip (not expanded)",
+    ),
+    ContentType(
+        "rar", "archive", "application/vnd.rar", _at(0, b"Rar!\x1a\x07"), "RAR (not expanded)"
+    ),
+    ContentType(
+        "e01", "disk_image", "application/x-ewf", _at(0, b"EVF\x09\x0d\x0a\xff\x00"), "EnCase E01"
+    ),
+    ContentType(
+        "raw_disk",
+        "disk_image",
+        "application/x-raw-disk-image",
+        _is_raw_disk,
+        "raw disk / partition image",
+    ),
     ContentType("pdf", "document", "application/pdf", _at(0, b"%PDF-"), "PDF"),
 ]
 

@@ -86,7 +86,11 @@ def _file_systems(img: Any) -> Iterator[tuple[bytes, Any | None, str | None]]:
         try:
             yield prefix, pytsk3.FS_Info(img, offset=part.start * block), None
         except OSError as exc:
-            desc = part.desc.decode("utf-8", "replace") if isinstance(part.desc, bytes) else str(part.desc)
+            desc = (
+                part.desc.decode("utf-8", "replace")
+                if isinstance(part.desc, bytes)
+                else str(part.desc)
+            )
             yield prefix, None, f"partition {part.addr} ({desc}) has no readable file system: {exc}"
 
 
@@ -96,15 +100,23 @@ def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterat
     try:
         img = open_image(path, kind)
     except (OSError, ImportError) as exc:
-        yield Entry(container, depth=1, status="skipped",
-                    warnings=[("disk_image_unreadable", f"{kind} image could not be opened: {exc}")])
+        yield Entry(
+            container,
+            depth=1,
+            status="skipped",
+            warnings=[("disk_image_unreadable", f"{kind} image could not be opened: {exc}")],
+        )
         return
     budget = _Budget(walker.limits)
     try:
         for prefix, fs, problem in _file_systems(img):
             if fs is None:
-                yield Entry(container + prefix, depth=1, status="skipped",
-                            warnings=[("filesystem_unsupported", problem or "unreadable")])
+                yield Entry(
+                    container + prefix,
+                    depth=1,
+                    status="skipped",
+                    warnings=[("filesystem_unsupported", problem or "unreadable")],
+                )
                 continue
             yield from _walk_fs(fs, fs.info.root_inum, container + prefix, walker, budget, set())
     finally:
@@ -113,17 +125,29 @@ def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterat
             close()
 
 
-def _walk_fs(fs: Any, inode: int, prefix: bytes, walker: Walker, budget: _Budget, seen: set[int]) -> Iterator[Entry]:
+def _walk_fs(
+    fs: Any, inode: int, prefix: bytes, walker: Walker, budget: _Budget, seen: set[int]
+) -> Iterator[Entry]:
     if inode in seen:
-        yield Entry(prefix, depth=1, status="skipped",
-                    warnings=[("directory_loop", "directory already visited (file-system loop); not walked again")])
+        yield Entry(
+            prefix,
+            depth=1,
+            status="skipped",
+            warnings=[
+                ("directory_loop", "directory already visited (file-system loop); not walked again")
+            ],
+        )
         return
     seen.add(inode)
     try:
         directory = fs.open_dir(inode=inode)
     except OSError as exc:
-        yield Entry(prefix, depth=1, status="unreadable",
-                    warnings=[("unreadable_dir", f"directory could not be read: {exc}")])
+        yield Entry(
+            prefix,
+            depth=1,
+            status="unreadable",
+            warnings=[("unreadable_dir", f"directory could not be read: {exc}")],
+        )
         return
     children = []
     for f in directory:
@@ -132,7 +156,7 @@ def _walk_fs(fs: Any, inode: int, prefix: bytes, walker: Walker, budget: _Budget
             continue
         if f.info.meta.type in (pytsk3.TSK_FS_META_TYPE_VIRT, pytsk3.TSK_FS_META_TYPE_VIRT_DIR):
             continue  # TSK's virtual entries ($OrphanFiles, $MBR, $FAT1 ...)
-        if name.startswith(b"$") and f.info.meta.addr < 32:  # noqa: PLR2004
+        if name.startswith(b"$") and f.info.meta.addr < 32:
             continue  # NTFS metadata files ($MFT, $Bitmap ...)
         children.append((name, f))
     children.sort(key=lambda c: c[0])
@@ -147,24 +171,40 @@ def _walk_fs(fs: Any, inode: int, prefix: bytes, walker: Walker, budget: _Budget
             yield from _walk_fs(fs, meta.addr, raw + b"/", walker, budget, seen)
             continue
         if meta.type != pytsk3.TSK_FS_META_TYPE_REG:
-            yield Entry(raw, depth=1, status="skipped", mtime=_ts(meta.mtime),
-                        warnings=[("special_file", "not a regular file (link, device or other); not read")])
+            yield Entry(
+                raw,
+                depth=1,
+                status="skipped",
+                mtime=_ts(meta.mtime),
+                warnings=[("special_file", "not a regular file (link, device or other); not read")],
+            )
             continue
         size = int(meta.size)
-        mtime, ctime, atime = _ts(meta.mtime), _ts(getattr(meta, "crtime", 0) or meta.ctime), _ts(meta.atime)
+        mtime, ctime, atime = (
+            _ts(meta.mtime),
+            _ts(getattr(meta, "crtime", 0) or meta.ctime),
+            _ts(meta.atime),
+        )
 
         def open_member(f: Any = f, size: int = size) -> Any:
             return _TskReader(f, size)
 
         try:
-            for entry in walker._member_entries(raw, name.decode("utf-8", "replace"), 1, budget, size, None, mtime, open_member):  # noqa: SLF001
+            for entry in walker._member_entries(
+                raw, name.decode("utf-8", "replace"), 1, budget, size, None, mtime, open_member
+            ):
                 if entry.raw_path == raw:
                     entry.ctime, entry.atime = ctime, atime
                     entry.warnings = [w for w in entry.warnings if w[0] != "unsafe_path"]
                 yield entry
         except OSError as exc:
-            yield Entry(raw, depth=1, size=size, status="unreadable",
-                        warnings=[("unreadable", f"file content could not be read from the image: {exc}")])
+            yield Entry(
+                raw,
+                depth=1,
+                size=size,
+                status="unreadable",
+                warnings=[("unreadable", f"file content could not be read from the image: {exc}")],
+            )
 
 
 class _TskReader:

@@ -21,7 +21,11 @@ class Digests:
 
 def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
     """Hash ``stream`` to its end; also return up to its first ``keep`` bytes (for sniffing)."""
-    md5, sha1, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False), hashlib.sha256()
+    md5, sha1, sha256 = (
+        hashlib.md5(usedforsecurity=False),
+        hashlib.sha1(usedforsecurity=False),
+        hashlib.sha256(),
+    )
     size = 0
     head = b""
     buf = bytearray(CHUNK)

@@ -40,11 +40,15 @@ def _candidates(db: Database, item_id: int) -> tuple[MediaItem, list[tuple[str, 
 def _verify(data: bytes, item: MediaItem, where: str) -> None:
     digest = hashlib.sha256(data).hexdigest()
     if digest != item.sha256:
-        raise IntegrityError(f"evidence at {where} no longer matches item #{item.id} (SHA-256 {digest} != {item.sha256})")
+        raise IntegrityError(
+            f"evidence at {where} no longer matches item #{item.id} (SHA-256 {digest} != {item.sha256})"
+        )
 
 
 @contextmanager
-def open_item(db: Database, item_id: int, *, spool_dir: Path | None = None, max_bytes: int = 2 * 1024**3) -> Iterator[Blob]:
+def open_item(
+    db: Database, item_id: int, *, spool_dir: Path | None = None, max_bytes: int = 2 * 1024**3
+) -> Iterator[Blob]:
     """Yield a :class:`Blob` with the item's content, read again from its evidence.
 
     Raises:
@@ -64,10 +68,18 @@ def open_item(db: Database, item_id: int, *, spool_dir: Path | None = None, max_
             problems.append(f"{source_path}: {raw.decode('utf-8', 'backslashreplace')} not found")
             continue
         _verify(data, item, f"{source_path} → {raw.decode('utf-8', 'backslashreplace')}")
-        yield Blob(item.sha256, item.size, item.content_type, item.kind, data=data,
-                   display_path=raw.decode("utf-8", "backslashreplace"))
+        yield Blob(
+            item.sha256,
+            item.size,
+            item.content_type,
+            item.kind,
+            data=data,
+            display_path=raw.decode("utf-8", "backslashreplace"),
+        )
         return
-    raise NotFound(f"item #{item_id} could not be re-read from its evidence: {'; '.join(problems) or 'no occurrences'}")
+    raise NotFound(
+        f"item #{item_id} could not be re-read from its evidence: {'; '.join(problems) or 'no occurrences'}"
+    )
 
 
 def _read(root: Path, raw: bytes, spool_dir: Path, max_bytes: int) -> bytes | None:
@@ -78,7 +90,7 @@ def _read(root: Path, raw: bytes, spool_dir: Path, max_bytes: int) -> bytes | No
     first, _, _rest = raw.partition(SEP)
     top = root / first.decode("utf-8", "surrogateescape") if root.is_dir() else root
     name = first.rsplit(b"/", 1)[-1]
-    target = name + raw[len(first):]
+    target = name + raw[len(first) :]
 
     def skip(path: bytes) -> bool:
         return path != target and not target.startswith(path + SEP)

@@ -28,7 +28,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from vigil.content.types import HEAD_SIZE, sniff
 from vigil.evidence.readonly import open_readonly
@@ -145,7 +145,11 @@ class Walker:
             try:
                 st = child.stat(follow_symlinks=False)
             except OSError as exc:
-                yield Entry(raw, status="unreadable", warnings=[("unreadable", f"cannot stat: {exc.strerror or exc}")])
+                yield Entry(
+                    raw,
+                    status="unreadable",
+                    warnings=[("unreadable", f"cannot stat: {exc.strerror or exc}")],
+                )
                 continue
             name_warn = self._name_warning(child.name)
             if stat.S_ISLNK(st.st_mode):
@@ -164,7 +168,9 @@ class Walker:
                     raw,
                     status="skipped",
                     mtime=_ts(st.st_mtime),
-                    warnings=[("special_file", "not a regular file (device, socket or FIFO); not read")],
+                    warnings=[
+                        ("special_file", "not a regular file (device, socket or FIFO); not read")
+                    ],
                 )
 
     @staticmethod
@@ -173,7 +179,10 @@ class Walker:
         try:
             raw.decode("utf-8")
         except UnicodeDecodeError:
-            return ("non_utf8_name", f"file name is not valid UTF-8; stored as bytes, shown as {display_path(raw)!r}")
+            return (
+                "non_utf8_name",
+                f"file name is not valid UTF-8; stored as bytes, shown as {display_path(raw)!r}",
+            )
         return None
 
     def _symlink_entry(
@@ -194,10 +203,17 @@ class Walker:
         if loop:
             warnings.append(("symlink_loop", f"symbolic link loop ({target!s}); not followed"))
         else:
-            warnings.append(("symlink", f"symbolic link to {target!s}; not followed (evidence is walked as stored)"))
+            warnings.append(
+                (
+                    "symlink",
+                    f"symbolic link to {target!s}; not followed (evidence is walked as stored)",
+                )
+            )
         return Entry(raw, status="link", mtime=_ts(st.st_mtime), warnings=warnings)
 
-    def _file_entry(self, path: Path, raw: bytes, st: os.stat_result | None = None) -> Iterator[Entry]:
+    def _file_entry(
+        self, path: Path, raw: bytes, st: os.stat_result | None = None
+    ) -> Iterator[Entry]:
         try:
             st = st or path.stat()
             with open_readonly(path) as fh:
@@ -225,7 +241,9 @@ class Walker:
         yield entry
         kind = sniff(head).name
         if kind in ARCHIVE_TYPES or kind in UNSUPPORTED_ARCHIVES:
-            yield from self._expand(lambda: open_readonly(path), kind, raw, 1, _Budget(self.limits), st.st_size)
+            yield from self._expand(
+                lambda: open_readonly(path), kind, raw, 1, _Budget(self.limits), st.st_size
+            )
         elif kind in DISK_TYPES:
             from vigil.evidence.disk import walk_disk_image
 
@@ -247,7 +265,12 @@ class Walker:
                 container,
                 depth=depth,
                 status="skipped",
-                warnings=[("archive_unsupported", f"{kind} archives are not expanded; extract with a forensic tool and ingest the folder")],
+                warnings=[
+                    (
+                        "archive_unsupported",
+                        f"{kind} archives are not expanded; extract with a forensic tool and ingest the folder",
+                    )
+                ],
             )
             return
         if depth > self.limits.max_archive_depth:
@@ -255,17 +278,31 @@ class Walker:
                 container,
                 depth=depth,
                 status="skipped",
-                warnings=[("archive_too_deep", f"archive nested deeper than {self.limits.max_archive_depth} levels; not expanded")],
+                warnings=[
+                    (
+                        "archive_too_deep",
+                        f"archive nested deeper than {self.limits.max_archive_depth} levels; not expanded",
+                    )
+                ],
             )
             return
         try:
             if kind == "zip":
                 yield from self._expand_zip(opener, container, depth, budget)
-            elif kind == "tar" or (kind in ("gzip", "bzip2", "xz") and self._is_compressed_tar(opener)):
+            elif kind == "tar" or (
+                kind in ("gzip", "bzip2", "xz") and self._is_compressed_tar(opener)
+            ):
                 yield from self._expand_tar(opener, container, depth, budget, packed_size)
             else:
                 yield from self._expand_single(opener, kind, container, depth, budget, packed_size)
-        except (zipfile.BadZipFile, tarfile.TarError, OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        except (
+            zipfile.BadZipFile,
+            tarfile.TarError,
+            OSError,
+            EOFError,
+            lzma.LZMAError,
+            ValueError,
+        ) as exc:
             yield Entry(
                 container,
                 depth=depth,
@@ -285,9 +322,19 @@ class Walker:
         warnings: list[tuple[str, str]] = []
         pure = PurePosixPath(name.replace("\\", "/"))
         if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-            warnings.append(("unsafe_path", f"absolute member path {name!r} (never extracted; recorded as found)"))
+            warnings.append(
+                (
+                    "unsafe_path",
+                    f"absolute member path {name!r} (never extracted; recorded as found)",
+                )
+            )
         if ".." in pure.parts:
-            warnings.append(("unsafe_path", f"member path {name!r} climbs out of the archive (path traversal; never extracted)"))
+            warnings.append(
+                (
+                    "unsafe_path",
+                    f"member path {name!r} climbs out of the archive (path traversal; never extracted)",
+                )
+            )
         return warnings
 
     def _check_member(
@@ -297,12 +344,24 @@ class Walker:
         if budget.exhausted:
             return ("archive_budget", budget.exhausted)
         if budget.members >= limits.max_archive_members:
-            budget.exhausted = f"more than {limits.max_archive_members} members; the rest were not read"
+            budget.exhausted = (
+                f"more than {limits.max_archive_members} members; the rest were not read"
+            )
             return ("archive_budget", budget.exhausted)
         if size > limits.max_member_size:
-            return ("zip_bomb", f"member declares {size} bytes, over the {limits.max_member_size}-byte limit; not read")
-        if packed is not None and size > 1024 * 1024 and size / max(packed, 1) > limits.max_compression_ratio:
-            return ("zip_bomb", f"compression ratio {size / max(packed, 1):.0f}:1 exceeds {limits.max_compression_ratio:.0f}:1; not read")
+            return (
+                "zip_bomb",
+                f"member declares {size} bytes, over the {limits.max_member_size}-byte limit; not read",
+            )
+        if (
+            packed is not None
+            and size > 1024 * 1024
+            and size / max(packed, 1) > limits.max_compression_ratio
+        ):
+            return (
+                "zip_bomb",
+                f"compression ratio {size / max(packed, 1):.0f}:1 exceeds {limits.max_compression_ratio:.0f}:1; not read",
+            )
         if budget.total + size > limits.max_archive_total:
             budget.exhausted = f"archive expands past {limits.max_archive_total} bytes in total; the rest were not read"
             return ("zip_bomb", budget.exhausted)
@@ -330,10 +389,20 @@ class Walker:
                         spool_file.close()
                         spool_path.unlink(missing_ok=True)  # type: ignore[union-attr]
                     budget.total += total
-                    return None, None, total, ("zip_bomb", f"member expands past {cap} bytes (its header said {declared}); not read")
+                    return (
+                        None,
+                        None,
+                        total,
+                        (
+                            "zip_bomb",
+                            f"member expands past {cap} bytes (its header said {declared}); not read",
+                        ),
+                    )
                 if spool_file is None and total > limit_mem:
                     self.spool_dir.mkdir(parents=True, exist_ok=True)
-                    fd, name = tempfile.mkstemp(prefix=f"m{next(self._spool_seq)}-", dir=self.spool_dir)
+                    fd, name = tempfile.mkstemp(
+                        prefix=f"m{next(self._spool_seq)}-", dir=self.spool_dir
+                    )
                     spool_path = Path(name)
                     spool_file = os.fdopen(fd, "wb")
                     spool_file.write(buf.getvalue())
@@ -367,7 +436,12 @@ class Walker:
         self._member_names[raw] = seen + 1
         if seen:
             raw = raw + f" [duplicate name {seen + 1}]".encode()
-            warnings.append(("duplicate_member_name", f"archive holds {seen + 1} members named {name!r}; this one is recorded as {display_path(raw)!r}"))
+            warnings.append(
+                (
+                    "duplicate_member_name",
+                    f"archive holds {seen + 1} members named {name!r}; this one is recorded as {display_path(raw)!r}",
+                )
+            )
         if self.skip(raw):
             # Already recorded: only look inside if it is itself a container.
             entry = Entry(raw, depth=depth, size=size, mtime=mtime, status="done")
@@ -388,14 +462,30 @@ class Walker:
             return
         problem = self._check_member(budget, size, packed)
         if problem:
-            yield Entry(raw, depth=depth, size=size, mtime=mtime, status="skipped", warnings=[*warnings, problem])
+            yield Entry(
+                raw,
+                depth=depth,
+                size=size,
+                mtime=mtime,
+                status="skipped",
+                warnings=[*warnings, problem],
+            )
             return
         with open_member() as fh:
             data, spool, real, problem = self._read_member(fh, size, budget)
         if problem:
-            yield Entry(raw, depth=depth, size=real, mtime=mtime, status="skipped", warnings=[*warnings, problem])
+            yield Entry(
+                raw,
+                depth=depth,
+                size=real,
+                mtime=mtime,
+                status="skipped",
+                warnings=[*warnings, problem],
+            )
             return
-        yield Entry(raw, depth=depth, size=real, mtime=mtime, data=data, spool=spool, warnings=warnings)
+        yield Entry(
+            raw, depth=depth, size=real, mtime=mtime, data=data, spool=spool, warnings=warnings
+        )
         yield from self._maybe_nested(raw, data, spool, depth, budget)
 
     def _maybe_nested(
@@ -426,7 +516,12 @@ class Walker:
                 raw + SEP,
                 depth=depth + 1,
                 status="skipped",
-                warnings=[("disk_image_nested", "disk image inside an archive is hashed but not expanded; extract it and ingest it as its own source")],
+                warnings=[
+                    (
+                        "disk_image_nested",
+                        "disk image inside an archive is hashed but not expanded; extract it and ingest it as its own source",
+                    )
+                ],
             )
 
     def _expand_zip(
@@ -444,18 +539,50 @@ class Walker:
                 except ValueError:
                     mtime = None
                 if info.flag_bits & 0x1:
-                    yield Entry(raw, depth=depth, size=info.file_size, mtime=mtime, status="skipped",
-                                warnings=[("encrypted", "encrypted zip member; content not readable without the password")])
+                    yield Entry(
+                        raw,
+                        depth=depth,
+                        size=info.file_size,
+                        mtime=mtime,
+                        status="skipped",
+                        warnings=[
+                            (
+                                "encrypted",
+                                "encrypted zip member; content not readable without the password",
+                            )
+                        ],
+                    )
                     continue
 
                 def open_member(info: zipfile.ZipInfo = info) -> BinaryIO:
-                    return zf.open(info)
+                    return cast(BinaryIO, zf.open(info))
 
                 try:
-                    yield from self._member_entries(raw, name, depth, budget, info.file_size, info.compress_size, mtime, open_member)
-                except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-                    yield Entry(raw, depth=depth, size=info.file_size, mtime=mtime, status="skipped",
-                                warnings=[("damaged", f"member could not be read: {exc}")])
+                    yield from self._member_entries(
+                        raw,
+                        name,
+                        depth,
+                        budget,
+                        info.file_size,
+                        info.compress_size,
+                        mtime,
+                        open_member,
+                    )
+                except (
+                    zipfile.BadZipFile,
+                    OSError,
+                    EOFError,
+                    ValueError,
+                    NotImplementedError,
+                ) as exc:
+                    yield Entry(
+                        raw,
+                        depth=depth,
+                        size=info.file_size,
+                        mtime=mtime,
+                        status="skipped",
+                        warnings=[("damaged", f"member could not be read: {exc}")],
+                    )
 
     def _expand_tar(
         self,
@@ -472,27 +599,52 @@ class Walker:
                 if member.isdir():
                     continue
                 if member.issym() or member.islnk():
-                    yield Entry(raw, depth=depth, mtime=mtime, status="link",
-                                warnings=[*self._member_warnings(member.name),
-                                          ("symlink", f"link member to {member.linkname!r}; not followed")])
+                    yield Entry(
+                        raw,
+                        depth=depth,
+                        mtime=mtime,
+                        status="link",
+                        warnings=[
+                            *self._member_warnings(member.name),
+                            ("symlink", f"link member to {member.linkname!r}; not followed"),
+                        ],
+                    )
                     continue
                 if not member.isfile():
-                    yield Entry(raw, depth=depth, mtime=mtime, status="skipped",
-                                warnings=[("special_file", "tar member is a device or FIFO; not read")])
+                    yield Entry(
+                        raw,
+                        depth=depth,
+                        mtime=mtime,
+                        status="skipped",
+                        warnings=[("special_file", "tar member is a device or FIFO; not read")],
+                    )
                     continue
                 if packed_size is not None and budget.total + member.size > 1024 * 1024:
                     # A compressed tar has no per-member sizes: judge the running total instead.
                     ratio = (budget.total + member.size) / max(packed_size, 1)
                     if ratio > self.limits.max_compression_ratio:
-                        yield Entry(raw, depth=depth, size=member.size, mtime=mtime, status="skipped",
-                                    warnings=[("zip_bomb", f"archive expands past {self.limits.max_compression_ratio:.0f}:1 of its packed size; not read")])
+                        yield Entry(
+                            raw,
+                            depth=depth,
+                            size=member.size,
+                            mtime=mtime,
+                            status="skipped",
+                            warnings=[
+                                (
+                                    "zip_bomb",
+                                    f"archive expands past {self.limits.max_compression_ratio:.0f}:1 of its packed size; not read",
+                                )
+                            ],
+                        )
                         continue
 
                 def open_member(member: tarfile.TarInfo = member) -> BinaryIO:
                     extracted = tf.extractfile(member)
-                    return extracted if extracted is not None else io.BytesIO(b"")
+                    return cast(BinaryIO, extracted) if extracted is not None else io.BytesIO(b"")
 
-                yield from self._member_entries(raw, member.name, depth, budget, member.size, None, mtime, open_member)
+                yield from self._member_entries(
+                    raw, member.name, depth, budget, member.size, None, mtime, open_member
+                )
 
     def _expand_single(
         self,
@@ -510,9 +662,9 @@ class Walker:
                 break
         raw = container + (stem or "content").encode("utf-8", "surrogateescape")
         decompress: dict[str, Callable[[BinaryIO], BinaryIO]] = {
-            "gzip": lambda f: gzip.GzipFile(fileobj=f),  # type: ignore[dict-item]
-            "bzip2": lambda f: bz2.BZ2File(f),  # type: ignore[dict-item]
-            "xz": lambda f: lzma.LZMAFile(f),  # type: ignore[dict-item]
+            "gzip": lambda f: cast(BinaryIO, gzip.GzipFile(fileobj=f)),
+            "bzip2": lambda f: cast(BinaryIO, bz2.BZ2File(f)),
+            "xz": lambda f: cast(BinaryIO, lzma.LZMAFile(f)),  # noqa: SIM115 - closed by the caller
         }
 
         def open_member() -> BinaryIO:
@@ -523,7 +675,12 @@ class Walker:
         cap_ratio = self.limits.max_compression_ratio * max(packed_size or 0, 1)
         saved = self.limits
         if packed_size:
-            self.limits = IngestLimits(**{**saved.__dict__, "max_member_size": int(min(saved.max_member_size, max(cap_ratio, 1024 * 1024)))})
+            self.limits = IngestLimits(
+                **{
+                    **saved.__dict__,
+                    "max_member_size": int(min(saved.max_member_size, max(cap_ratio, 1024 * 1024))),
+                }
+            )
         try:
             yield from self._member_entries(raw, stem, depth, budget, 0, None, None, open_member)
         finally:

@@ -35,14 +35,18 @@ def pending_items(db: Database, case_name: str, analyzer_name: str) -> tuple[int
         done = {
             item_id
             for item_id, version in s.execute(
-                select(ItemAnalysis.item_id, ItemAnalysis.version).where(ItemAnalysis.analyzer == analyzer.name)
+                select(ItemAnalysis.item_id, ItemAnalysis.version).where(
+                    ItemAnalysis.analyzer == analyzer.name
+                )
             ).all()
             if version == analyzer.version
         }
     return case.id, [i.id for i in items if i.id not in done and i.status == "ok"]
 
 
-def backfill(settings: Settings, db: Database, case_name: str, analyzer_name: str, actor: str) -> BackfillReport:
+def backfill(
+    settings: Settings, db: Database, case_name: str, analyzer_name: str, actor: str
+) -> BackfillReport:
     """Analyse every pending item of the case, re-reading its content from the evidence."""
     analyzer = ANALYZERS.get(analyzer_name)
     case_id, pending = pending_items(db, case_name, analyzer_name)
@@ -54,7 +58,9 @@ def backfill(settings: Settings, db: Database, case_name: str, analyzer_name: st
         except VigilError as exc:
             output = AnalyzerOutput(None, [(f"{analyzer.name}_failed", str(exc))])
         except Exception as exc:  # noqa: BLE001 - third-party decoders/models may raise anything
-            output = AnalyzerOutput(None, [(f"{analyzer.name}_failed", f"{type(exc).__name__}: {exc}")])
+            output = AnalyzerOutput(
+                None, [(f"{analyzer.name}_failed", f"{type(exc).__name__}: {exc}")]
+            )
         with db.write() as s:
             ok = output.payload is not None
             if ok:
@@ -62,10 +68,19 @@ def backfill(settings: Settings, db: Database, case_name: str, analyzer_name: st
             for code, message in output.warnings:
                 repo.add_item_warning(s, case_id, item_id, code, message)
             row = s.execute(
-                select(ItemAnalysis).where(ItemAnalysis.item_id == item_id, ItemAnalysis.analyzer == analyzer.name)
+                select(ItemAnalysis).where(
+                    ItemAnalysis.item_id == item_id, ItemAnalysis.analyzer == analyzer.name
+                )
             ).scalar_one_or_none()
             if row is None:
-                s.add(ItemAnalysis(item_id=item_id, analyzer=analyzer.name, version=analyzer.version, status="ok" if ok else "failed"))
+                s.add(
+                    ItemAnalysis(
+                        item_id=item_id,
+                        analyzer=analyzer.name,
+                        version=analyzer.version,
+                        status="ok" if ok else "failed",
+                    )
+                )
             else:
                 row.version, row.status = analyzer.version, "ok" if ok else "failed"
         report.done += ok

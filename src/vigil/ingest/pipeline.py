@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from vigil.ingest.analyzers import ANALYZERS
 from vigil.ingest.worker import Result, Task, init_worker, meta_fields, process
 from vigil.settings import Settings
 from vigil.store import audit, repo
+from vigil.store.base import utcnow
 from vigil.store.db import Database
 from vigil.store.models import EvidenceSource, ItemAnalysis, Job
 
@@ -129,7 +131,7 @@ class _Producer(threading.Thread):
                     self._done(entry, process(task))
                 else:
                     future = self.pool.submit(process, task)
-                    future.add_done_callback(lambda f, e=entry: self._finished(e, f))
+                    future.add_done_callback(partial(self._finished, entry))
         except Exception as exc:  # noqa: BLE001 - reported to the writer, which re-raises
             self.out.put(("error", exc))
         finally:
@@ -212,7 +214,9 @@ def ingest(
         raise NotFound(f"evidence path {str(root)!r} does not exist")
     root = root.resolve()
     if root == settings.data_dir or settings.data_dir in root.parents:
-        raise InvalidInput(f"{root} is inside Vigil's own data folder; ingest evidence from elsewhere")
+        raise InvalidInput(
+            f"{root} is inside Vigil's own data folder; ingest evidence from elsewhere"
+        )
     chosen = select_analyzers(analyzers)
     kind = source_kind(root)
     started = time.monotonic()
@@ -220,13 +224,19 @@ def ingest(
         case = repo.ensure_case(s, case_name, actor)
         source, _created = repo.ensure_source(s, case, str(root), kind, actor)
         job = repo.open_job(
-            s, "ingest", case_id=case.id, source_id=source.id, actor=actor,
+            s,
+            "ingest",
+            case_id=case.id,
+            source_id=source.id,
+            actor=actor,
             params={"path": str(root), "analyzers": list(chosen), "deep": deep},
         )
         case_id, source_id, job_id, resumed = case.id, source.id, job.id, job.attempts > 1
     with db.read() as s:
         recorded = repo.recorded_paths(s, source_id)
-    report = IngestReport(case_name, source_id, job_id, str(root), resumed=resumed, analyzers=list(chosen))
+    report = IngestReport(
+        case_name, source_id, job_id, str(root), resumed=resumed, analyzers=list(chosen)
+    )
     report.already_recorded = len(recorded)
     top_raw = os.fsencode(root.name)
     spool_dir = settings.spool_dir / f"job-{job_id}"
@@ -273,7 +283,9 @@ def ingest(
                         total=max(pre_bytes, producer.discovered_bytes),
                         files=report.files + len(batch),
                     )
-                if batch and (len(batch) >= batch_size or time.monotonic() - last_flush >= flush_seconds):
+                if batch and (
+                    len(batch) >= batch_size or time.monotonic() - last_flush >= flush_seconds
+                ):
                     _write_batch(db, batch, case_id, source_id, top_raw, report, actor)
                     batch = []
                     last_flush = time.monotonic()
@@ -302,8 +314,16 @@ def ingest(
             job_row = s.get(Job, job_id)
             if job_row is not None:
                 repo.finish_job(
-                    s, job_row, status=job_status, actor=actor, error=error,
-                    stats={k: v for k, v in report.as_dict().items() if isinstance(v, int | float | bool)},
+                    s,
+                    job_row,
+                    status=job_status,
+                    actor=actor,
+                    error=error,
+                    stats={
+                        k: v
+                        for k, v in report.as_dict().items()
+                        if isinstance(v, int | float | bool)
+                    },
                 )
         _cleanup_spool(spool_dir)
     return report
@@ -326,11 +346,34 @@ def _write_batch(
     report: IngestReport,
     actor: str,
 ) -> None:
-    """Record one batch of files in a single transaction."""
+    """Record one batch of files in a single transaction (bulk statements)."""
     digests = [r.digests.sha256 for _e, r in batch if r is not None and r.digests is not None]
-    new_item_ids: list[int] = []
     with db.write() as s:
         known = repo.items_by_sha256(s, digests)
+        new_rows: dict[str, dict[str, Any]] = {}
+        for _entry, result in batch:
+            if result is None or result.digests is None or result.error:
+                continue
+            d = result.digests
+            if d.sha256 not in known and d.sha256 not in new_rows:
+                new_rows[d.sha256] = {
+                    **_item_defaults(),
+                    **meta_fields(result.meta),
+                    "sha256": d.sha256,
+                    "sha1": d.sha1,
+                    "md5": d.md5,
+                    "size": d.size,
+                    "content_type": result.content_type,
+                    "kind": result.kind,
+                    "mime": result.mime,
+                    "extractor_version": EXTRACTOR_VERSION,
+                    "first_seen_at": utcnow(),
+                }
+        created = repo.add_items_bulk(s, list(new_rows.values()))
+        known.update(created)
+        analysed: set[str] = set()
+        occurrences: list[dict[str, Any]] = []
+        warnings_rows: list[dict[str, Any]] = []
         for entry, result in batch:
             warnings = list(entry.warnings)
             item_id: int | None = None
@@ -342,50 +385,98 @@ def _write_batch(
                     warnings.append(("unreadable", result.error or "content could not be read"))
                 else:
                     d = result.digests
-                    if d.sha256 in known:
-                        item_id = known[d.sha256]
-                        report.duplicates += 1
-                    else:
-                        fields = meta_fields(result.meta)
-                        item = repo.add_item(
-                            s,
-                            sha256=d.sha256, sha1=d.sha1, md5=d.md5, size=d.size,
-                            content_type=result.content_type, kind=result.kind, mime=result.mime,
-                            extractor_version=EXTRACTOR_VERSION, **fields,
-                        )
-                        item_id = item.id
-                        known[d.sha256] = item.id
-                        new_item_ids.append(item.id)
+                    item_id = known[d.sha256]
+                    if d.sha256 in created and d.sha256 not in analysed:
+                        analysed.add(d.sha256)
                         report.new_items += 1
                         if result.meta is not None:
                             warnings += result.meta.warnings
                         for name, (version, output) in result.analyses.items():
-                            analyzer = ANALYZERS.get(name)
                             warnings += output.warnings
                             ok = output.payload is not None
                             if ok:
-                                analyzer.persist(s, item.id, output)
-                            s.add(ItemAnalysis(item_id=item.id, analyzer=name, version=version, status="ok" if ok else "failed"))
+                                ANALYZERS.get(name).persist(s, item_id, output)
+                            s.add(
+                                ItemAnalysis(
+                                    item_id=item_id,
+                                    analyzer=name,
+                                    version=version,
+                                    status="ok" if ok else "failed",
+                                )
+                            )
+                    else:
+                        report.duplicates += 1
                     report.bytes += d.size
                     if entry.raw_path == top_raw:
                         src = s.get(EvidenceSource, source_id)
                         if src is not None:
-                            repo.mark_source(s, src, status=src.status, size=d.size, sha256=d.sha256)
+                            repo.mark_source(
+                                s, src, status=src.status, size=d.size, sha256=d.sha256
+                            )
             if entry.spool is not None:
                 entry.spool.unlink(missing_ok=True)
             if status != "ok":
                 report.not_read += 1
-            repo.add_occurrence(
-                s,
-                source_id=source_id, item_id=item_id, path=display_path(entry.raw_path), raw_path=entry.raw_path,
-                size=entry.size if entry.size is not None else (result.digests.size if result and result.digests else None),
-                mtime=entry.mtime, ctime=entry.ctime, atime=entry.atime, depth=entry.depth, status=status,
+            occurrences.append(
+                dict(
+                    source_id=source_id,
+                    item_id=item_id,
+                    path=display_path(entry.raw_path),
+                    raw_path=entry.raw_path,
+                    size=entry.size
+                    if entry.size is not None
+                    else (result.digests.size if result and result.digests else None),
+                    mtime=entry.mtime,
+                    ctime=entry.ctime,
+                    atime=entry.atime,
+                    depth=entry.depth,
+                    status=status,
+                    seen_at=utcnow(),
+                )
             )
+            seen_codes: set[str] = set()
             for code, message in warnings:
-                repo.add_warning(s, case_id=case_id, source_id=source_id, item_id=item_id, raw_path=entry.raw_path, code=code, message=message)
-                report.warnings += 1
+                if code in seen_codes:
+                    continue  # one row per (path, code); the first message is kept
+                seen_codes.add(code)
+                warnings_rows.append(
+                    dict(
+                        case_id=case_id,
+                        source_id=source_id,
+                        item_id=item_id,
+                        raw_path=entry.raw_path,
+                        code=code,
+                        message=message,
+                    )
+                )
+            report.warnings += len(seen_codes)
             report.files += 1
+        repo.add_occurrences_bulk(s, occurrences)
+        repo.add_source_warnings_bulk(s, warnings_rows)
         audit.append(
-            s, actor, "ingest.batch", case_id=case_id,
-            details={"source_id": source_id, "files": len(batch), "new_items": len(new_item_ids)},
+            s,
+            actor,
+            "ingest.batch",
+            case_id=case_id,
+            details={"source_id": source_id, "files": len(batch), "new_items": len(created)},
         )
+
+
+def _item_defaults() -> dict[str, Any]:
+    """Columns every bulk-inserted item row must name (bulk INSERT needs a uniform key set)."""
+    return dict(
+        width=None,
+        height=None,
+        duration_s=None,
+        frame_rate=None,
+        camera_make=None,
+        camera_model=None,
+        camera_serial=None,
+        captured_at=None,
+        gps_lat=None,
+        gps_lon=None,
+        gps_alt=None,
+        orientation=None,
+        exif=None,
+        status="ok",
+    )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from vigil.content.probe import MediaMeta, probe
 from vigil.content.types import HEAD_SIZE, sniff
@@ -55,6 +55,7 @@ class Result:
 @dataclass
 class _State:
     engine: Engine | None = None
+    conn: Connection | None = None
     analyzers: tuple[str, ...] = ()
     deep: bool = False
 
@@ -64,21 +65,28 @@ _STATE = _State()
 
 def init_worker(db_url: str | None, analyzers: tuple[str, ...], deep: bool) -> None:
     """Process initializer: plug-ins, a read-only use of the database, options."""
-    from vigil.plugins import load_defaults
+    if analyzers:  # plug-in modules can be heavy (models); load them only when needed
+        from vigil.plugins import load_defaults
 
-    load_defaults()
+        load_defaults()
     _STATE.engine = make_engine(db_url) if db_url else None
+    _STATE.conn = _STATE.engine.connect() if _STATE.engine is not None else None
     _STATE.analyzers = analyzers
     _STATE.deep = deep
 
 
+_KNOWN = select(MediaItem.id).where(MediaItem.sha256 == bindparam("sha256")).limit(1)
+
+
 def _is_known(sha256: str) -> bool:
-    if _STATE.engine is None:
+    """Whether the content is already stored (one indexed lookup on a kept-open connection)."""
+    conn = _STATE.conn
+    if conn is None:
         return False
-    with _STATE.engine.connect() as conn:
-        row = conn.execute(select(MediaItem.id).where(MediaItem.sha256 == sha256)).first()
-        conn.rollback()
-    return row is not None
+    try:
+        return conn.execute(_KNOWN, {"sha256": sha256}).first() is not None
+    finally:
+        conn.rollback()  # never hold a read snapshot between files
 
 
 def process(task: Task) -> Result:
@@ -107,7 +115,9 @@ def process(task: Task) -> Result:
     try:
         result.meta = probe(source, ctype.kind, ctype.name, deep=_STATE.deep)
     except Exception as exc:  # noqa: BLE001 - a decoder crash on one file must not stop the job
-        result.warnings.append(("probe_failed", f"metadata extraction failed: {type(exc).__name__}: {exc}"))
+        result.warnings.append(
+            ("probe_failed", f"metadata extraction failed: {type(exc).__name__}: {exc}")
+        )
     blob = Blob(
         sha256=digests.sha256,
         size=digests.size,
@@ -125,7 +135,10 @@ def process(task: Task) -> Result:
         try:
             result.analyses[name] = (analyzer.version, analyzer.analyze(blob))
         except VigilError as exc:
-            result.analyses[name] = (analyzer.version, AnalyzerOutput(None, [(f"{name}_failed", str(exc))]))
+            result.analyses[name] = (
+                analyzer.version,
+                AnalyzerOutput(None, [(f"{name}_failed", str(exc))]),
+            )
         except Exception as exc:  # noqa: BLE001 - third-party decoders/models may raise anything
             result.analyses[name] = (
                 analyzer.version,

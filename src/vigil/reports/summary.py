@@ -64,7 +64,10 @@ def build_summary(session: Session, case_name: str) -> dict[str, Any]:
         "bytes": counts.bytes,
         "by_kind": counts.by_kind,
         "by_type": counts.by_type,
-        "duplicates": {"items_seen_more_than_once": counts.duplicate_items, "extra_copies": counts.duplicate_occurrences},
+        "duplicates": {
+            "items_seen_more_than_once": counts.duplicate_items,
+            "extra_copies": counts.duplicate_occurrences,
+        },
         "not_read": counts.unreadable,
         "warnings": {"total": len(warnings), "by_code": counts.warnings_by_code},
         "warning_examples": [
@@ -89,16 +92,29 @@ def render_summary(data: dict[str, Any]) -> list[str]:
     lines.append(
         f"  unique items: {data['items']}  ({human_bytes(data['bytes'])}), files seen: {data['occurrences']}"
     )
-    lines.append("  by kind: " + (", ".join(f"{k} {v}" for k, v in data["by_kind"].items()) or "none"))
-    lines.append("  by type: " + (", ".join(f"{k} {v}" for k, v in data["by_type"].items()) or "none"))
+    lines.append(
+        "  by kind: " + (", ".join(f"{k} {v}" for k, v in data["by_kind"].items()) or "none")
+    )
+    lines.append(
+        "  by type: " + (", ".join(f"{k} {v}" for k, v in data["by_type"].items()) or "none")
+    )
     dup = data["duplicates"]
     lines.append(
         f"  duplicates: {dup['items_seen_more_than_once']} items found more than once "
         f"({dup['extra_copies']} extra copies)"
     )
-    lines.append(f"  not read: {data['not_read']} (links, special files, unreadable or refused entries)")
+    lines.append(
+        f"  not read: {data['not_read']} (links, special files, unreadable or refused entries)"
+    )
     warn = data["warnings"]
-    lines.append(f"  warnings: {warn['total']}" + (": " + ", ".join(f"{c} {n}" for c, n in warn["by_code"].items()) if warn["by_code"] else ""))
+    lines.append(
+        f"  warnings: {warn['total']}"
+        + (
+            ": " + ", ".join(f"{c} {n}" for c, n in warn["by_code"].items())
+            if warn["by_code"]
+            else ""
+        )
+    )
     for w in data["warning_examples"][:10]:
         lines.append(f"    [{w['code']}] {w['path']}: {w['message']}")
     if warn["total"] > 10:

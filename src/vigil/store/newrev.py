@@ -53,7 +53,7 @@ def new_revision(branch: str, message: str) -> Path:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:  # noqa: PLR2004
+    if len(sys.argv) != 3:
         sys.stderr.write(__doc__ or "")
         raise SystemExit(2)
     sys.stdout.write(f"{new_revision(sys.argv[1], sys.argv[2])}\n")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import InvalidInput, NotFound
@@ -59,7 +59,7 @@ def ensure_user(session: Session, username: str, *, role: str = "investigator") 
 def validate_case_name(name: str) -> str:
     """Case names are non-empty, printable, at most 200 characters."""
     cleaned = name.strip()
-    if not cleaned or len(cleaned) > 200 or not cleaned.isprintable():  # noqa: PLR2004
+    if not cleaned or len(cleaned) > 200 or not cleaned.isprintable():
         raise InvalidInput(f"case name {name!r} must be 1-200 printable characters")
     return cleaned
 
@@ -91,7 +91,9 @@ def list_cases(session: Session) -> list[Case]:
     return list(session.execute(select(Case).order_by(Case.name)).scalars())
 
 
-def case_items(session: Session, case_id: int, kinds: Iterable[str] | None = None) -> list[MediaItem]:
+def case_items(
+    session: Session, case_id: int, kinds: Iterable[str] | None = None
+) -> list[MediaItem]:
     """Unique items found in any source of the case (optionally only some kinds), by id."""
     stmt = (
         select(MediaItem)
@@ -137,7 +139,9 @@ def item_occurrences(session: Session, item_id: int) -> list[Occurrence]:
 # --- sources, items, occurrences, warnings ----------------------------------------------------
 
 
-def ensure_source(session: Session, case: Case, path: str, kind: str, actor: str) -> tuple[EvidenceSource, bool]:
+def ensure_source(
+    session: Session, case: Case, path: str, kind: str, actor: str
+) -> tuple[EvidenceSource, bool]:
     """The case's source at ``path``, created (and audited) if new; returns (source, created)."""
     source = session.execute(
         select(EvidenceSource).where(EvidenceSource.case_id == case.id, EvidenceSource.path == path)
@@ -145,16 +149,26 @@ def ensure_source(session: Session, case: Case, path: str, kind: str, actor: str
     if source is not None:
         return source, False
     user = ensure_user(session, actor)
-    source = EvidenceSource(case_id=case.id, path=path, kind=kind, added_by_id=user.id, status="ingesting")
+    source = EvidenceSource(
+        case_id=case.id, path=path, kind=kind, added_by_id=user.id, status="ingesting"
+    )
     session.add(source)
     session.flush()
-    audit.append(session, actor, "source.add", case_id=case.id, details={"path": path, "kind": kind, "source_id": source.id})
+    audit.append(
+        session,
+        actor,
+        "source.add",
+        case_id=case.id,
+        details={"path": path, "kind": kind, "source_id": source.id},
+    )
     return source, True
 
 
 def case_sources(session: Session, case_id: int) -> list[EvidenceSource]:
     """Sources of a case in the order they were added."""
-    stmt = select(EvidenceSource).where(EvidenceSource.case_id == case_id).order_by(EvidenceSource.id)
+    stmt = (
+        select(EvidenceSource).where(EvidenceSource.case_id == case_id).order_by(EvidenceSource.id)
+    )
     return list(session.execute(stmt).scalars())
 
 
@@ -182,6 +196,50 @@ def add_item(session: Session, **fields: Any) -> MediaItem:
     return item
 
 
+def add_items_bulk(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert new unique items in one statement; returns SHA-256 → id."""
+    if not rows:
+        return {}
+    result = session.execute(insert(MediaItem).returning(MediaItem.sha256, MediaItem.id), rows)
+    return {sha: item_id for sha, item_id in result.all()}
+
+
+def add_occurrences_bulk(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert many occurrences in one statement."""
+    if rows:
+        session.execute(insert(Occurrence), rows)
+
+
+def add_source_warnings_bulk(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert warnings that carry a source id; a (source, path, code) already stored is kept as is."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    for row in rows:
+        row.setdefault("path", row["raw_path"].decode("utf-8", "backslashreplace"))
+        row.setdefault("created_at", utcnow())
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    else:
+        for row in rows:
+            add_warning(
+                session,
+                case_id=row["case_id"],
+                code=row["code"],
+                message=row["message"],
+                source_id=row["source_id"],
+                item_id=row.get("item_id"),
+                raw_path=row["raw_path"],
+            )
+        return
+    stmt = dialect_insert(ItemWarning).on_conflict_do_nothing(
+        index_elements=["source_id", "raw_path", "code"]
+    )
+    session.execute(stmt, rows)
+
+
 def add_occurrence(session: Session, **fields: Any) -> Occurrence:
     """Record one place a file was found."""
     occurrence = Occurrence(**fields)
@@ -202,7 +260,9 @@ def add_warning(
     """Store a warning unless the same (source, path, code) is already stored."""
     exists = session.execute(
         select(ItemWarning.id).where(
-            ItemWarning.source_id.is_(None) if source_id is None else ItemWarning.source_id == source_id,
+            ItemWarning.source_id.is_(None)
+            if source_id is None
+            else ItemWarning.source_id == source_id,
             ItemWarning.raw_path == raw_path,
             ItemWarning.code == code,
             ItemWarning.item_id.is_(None) if item_id is None else ItemWarning.item_id == item_id,
@@ -223,9 +283,18 @@ def add_warning(
     )
 
 
-def add_item_warning(session: Session, case_id: int, item_id: int, code: str, message: str, path: str = "") -> None:
+def add_item_warning(
+    session: Session, case_id: int, item_id: int, code: str, message: str, path: str = ""
+) -> None:
     """A warning about an item produced after ingest (e.g. by an analyzer back-fill)."""
-    add_warning(session, case_id=case_id, item_id=item_id, code=code, message=message, raw_path=path.encode("utf-8"))
+    add_warning(
+        session,
+        case_id=case_id,
+        item_id=item_id,
+        code=code,
+        message=message,
+        raw_path=path.encode("utf-8"),
+    )
 
 
 def case_warnings(session: Session, case_id: int) -> list[ItemWarning]:
@@ -237,28 +306,57 @@ def case_warnings(session: Session, case_id: int) -> list[ItemWarning]:
 # --- jobs -----------------------------------------------------------------------------------
 
 
-def open_job(session: Session, kind: str, *, case_id: int, source_id: int | None, params: dict[str, Any], actor: str) -> Job:
+def open_job(
+    session: Session,
+    kind: str,
+    *,
+    case_id: int,
+    source_id: int | None,
+    params: dict[str, Any],
+    actor: str,
+) -> Job:
     """Resume the unfinished job of this kind on this source, or start a new one."""
     job = session.execute(
         select(Job)
-        .where(Job.kind == kind, Job.case_id == case_id, Job.source_id == source_id, Job.status != "done")
+        .where(
+            Job.kind == kind,
+            Job.case_id == case_id,
+            Job.source_id == source_id,
+            Job.status != "done",
+        )
         .order_by(Job.id.desc())
     ).scalar_one_or_none()
     if job is not None:
         job.attempts += 1
         job.status = "running"
         job.updated_at = utcnow()
-        audit.append(session, actor, f"{kind}.resume", case_id=case_id, details={"job_id": job.id, "attempt": job.attempts})
+        audit.append(
+            session,
+            actor,
+            f"{kind}.resume",
+            case_id=case_id,
+            details={"job_id": job.id, "attempt": job.attempts},
+        )
         return job
     user = ensure_user(session, actor)
     job = Job(kind=kind, case_id=case_id, source_id=source_id, params=params, created_by_id=user.id)
     session.add(job)
     session.flush()
-    audit.append(session, actor, f"{kind}.start", case_id=case_id, details={"job_id": job.id, **params})
+    audit.append(
+        session, actor, f"{kind}.start", case_id=case_id, details={"job_id": job.id, **params}
+    )
     return job
 
 
-def finish_job(session: Session, job: Job, *, status: str, stats: dict[str, Any], actor: str, error: str | None = None) -> None:
+def finish_job(
+    session: Session,
+    job: Job,
+    *,
+    status: str,
+    stats: dict[str, Any],
+    actor: str,
+    error: str | None = None,
+) -> None:
     """Close a job with its statistics (audited)."""
     job = session.merge(job)
     job.status = status
@@ -295,10 +393,15 @@ def case_counts(session: Session, case_id: int) -> CaseCounts:
         .subquery()
     )
     per_item = (
-        select(occ.c.item_id, func.count().label("n")).where(occ.c.item_id.is_not(None)).group_by(occ.c.item_id).subquery()
+        select(occ.c.item_id, func.count().label("n"))
+        .where(occ.c.item_id.is_not(None))
+        .group_by(occ.c.item_id)
+        .subquery()
     )
     rows = session.execute(
-        select(MediaItem.kind, MediaItem.content_type, MediaItem.size, per_item.c.n).join(per_item, per_item.c.item_id == MediaItem.id)
+        select(MediaItem.kind, MediaItem.content_type, MediaItem.size, per_item.c.n).join(
+            per_item, per_item.c.item_id == MediaItem.id
+        )
     ).all()
     by_kind: dict[str, int] = {}
     by_type: dict[str, int] = {}
@@ -316,7 +419,9 @@ def case_counts(session: Session, case_id: int) -> CaseCounts:
         select(func.count()).select_from(occ).where(occ.c.item_id.is_(None))
     ).scalar_one()
     warn_rows = session.execute(
-        select(ItemWarning.code, func.count()).where(ItemWarning.case_id == case_id).group_by(ItemWarning.code)
+        select(ItemWarning.code, func.count())
+        .where(ItemWarning.case_id == case_id)
+        .group_by(ItemWarning.code)
     ).all()
     return CaseCounts(
         items=len(rows),
@@ -331,7 +436,14 @@ def case_counts(session: Session, case_id: int) -> CaseCounts:
     )
 
 
-def mark_source(session: Session, source: EvidenceSource, *, status: str, size: int | None = None, sha256: str | None = None) -> None:
+def mark_source(
+    session: Session,
+    source: EvidenceSource,
+    *,
+    status: str,
+    size: int | None = None,
+    sha256: str | None = None,
+) -> None:
     """Update a source's state after (or during) ingest."""
     source = session.merge(source)
     source.status = status

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from vigil.plugins import load_defaults
 from vigil.settings import Settings
@@ -66,3 +68,26 @@ def evidence_copy(demo_evidence: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "seizure"
     shutil.copytree(demo_evidence, dest, symlinks=True)
     return dest
+
+
+PG_ADMIN = os.environ.get("VIGIL_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database (dropped afterwards); skips when no server answers."""
+    try:
+        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
+        pytest.skip(f"no PostgreSQL server at {PG_ADMIN.rsplit('@', 1)[-1]}: {type(exc).__name__}")
+    name = f"vigil_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

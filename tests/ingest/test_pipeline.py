@@ -199,3 +199,21 @@ def test_e01_disk_image(settings: Settings, db: Database, tmp_path: Path) -> Non
     assert item is not None and item.sha256 == hashlib.sha256(pic).hexdigest()
     assert source.kind == "disk_image"
     assert source.sha256 == hashlib.sha256((ev / "disk.E01").read_bytes()).hexdigest()
+
+
+@pytest.mark.postgres
+def test_postgresql_backend_gives_the_same_result(
+    settings: Settings, db: Database, evidence_copy: Path, dump: Dump, pg_url: str
+) -> None:
+    ingest(settings, db, evidence_copy, "pg", "tester")
+    pg = Database(pg_url)
+    try:
+        pg_settings = Settings.load(settings.data_dir, database_url=pg_url)
+        ingest(pg_settings, pg, evidence_copy, "pg", "tester")
+        assert dump(pg) == dump(db)
+        again = ingest(pg_settings, pg, evidence_copy, "pg", "tester")
+        assert again.files == 0
+        with pg.read() as s:
+            assert audit.verify(s).entries >= 4
+    finally:
+        pg.dispose()

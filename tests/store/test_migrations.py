@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
 
 import vigil.store.schema  # noqa: F401 - all tables
 from vigil.store.base import Base
 from vigil.store.db import Database
-
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def _diff(db: Database) -> list[object]:
@@ -30,25 +24,6 @@ def test_sqlite_migrations_match_models(db: Database) -> None:
 def test_migrating_twice_is_harmless(db: Database) -> None:
     Database(db.url)  # runs `upgrade heads` again
     assert _diff(db) == []
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    try:
-        admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as exc:  # noqa: BLE001 - any connection failure means "no server here"
-        pytest.skip(f"no PostgreSQL server at 127.0.0.1:5432: {type(exc).__name__}")
-    name = f"vigil_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.mark.postgres

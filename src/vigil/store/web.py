@@ -577,3 +577,67 @@ def user_names(session: Session, user_ids: set[int]) -> dict[int, str]:
         return {}
     stmt = select(User.id, User.username).where(User.id.in_(user_ids))
     return {int(i): str(n) for i, n in session.execute(stmt)}
+
+
+def case_item_facts(session: Session, case_id: int) -> list[tuple[int, str, str]]:
+    """(item id, kind, status) of every distinct item of a case, by id (one pass)."""
+    sources = select(EvidenceSource.id).where(EvidenceSource.case_id == case_id)
+    stmt = (
+        select(MediaItem.id, MediaItem.kind, MediaItem.status)
+        .join(Occurrence, Occurrence.item_id == MediaItem.id)
+        .where(Occurrence.source_id.in_(sources))
+        .distinct()
+        .order_by(MediaItem.id)
+    )
+    return [(int(i), str(k), str(s)) for i, k, s in session.execute(stmt)]
+
+
+def case_signature(session: Session, case_id: int) -> tuple[int, int, int]:
+    """Cheap fingerprint of the store's evidence contents (newest occurrence, newest warning,
+    number of evidence sources): it changes whenever an ingest adds files or warnings to any
+    case. Three index look-ups, whatever the size of the case."""
+    top_occ = session.execute(select(func.max(Occurrence.id))).scalar_one_or_none()
+    top_warn = session.execute(select(func.max(ItemWarning.id))).scalar_one_or_none()
+    sources = session.execute(
+        select(func.count()).select_from(EvidenceSource).where(EvidenceSource.case_id == case_id)
+    ).scalar_one()
+    return int(top_occ or 0), int(top_warn or 0), int(sources or 0)
+
+
+def case_light_counts(session: Session, case_id: int) -> tuple[int, int, dict[str, int]]:
+    """(evidence sources, file occurrences, warnings by code) of a case."""
+    sources = session.execute(
+        select(func.count()).select_from(EvidenceSource).where(EvidenceSource.case_id == case_id)
+    ).scalar_one()
+    occurrences = session.execute(
+        select(func.count())
+        .select_from(Occurrence)
+        .where(
+            Occurrence.source_id.in_(
+                select(EvidenceSource.id).where(EvidenceSource.case_id == case_id)
+            )
+        )
+    ).scalar_one()
+    warn_rows = session.execute(
+        select(ItemWarning.code, func.count())
+        .where(ItemWarning.case_id == case_id)
+        .group_by(ItemWarning.code)
+    )
+    return int(sources), int(occurrences), {c: int(n) for c, n in warn_rows}
+
+
+def items_by_ids(session: Session, ids: list[int]) -> list[MediaItem]:
+    """Items with these ids, in the order given."""
+    if not ids:
+        return []
+    found = {
+        m.id: m for m in session.execute(select(MediaItem).where(MediaItem.id.in_(ids))).scalars()
+    }
+    return [found[i] for i in ids if i in found]
+
+
+def id_set(session: Session, stmt: Select[Any] | None) -> set[int]:
+    """The ids a SELECT of one id column returns (empty for None)."""
+    if stmt is None:
+        return set()
+    return {int(i) for i in session.execute(stmt).scalars() if i is not None}

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from vigil.settings import Settings
 from vigil.store.db import Database
+from vigil.web.caseindex import CaseIndex
 from vigil.web.config import WebConfig
 
 MediaLoader = Callable[[Database, int], bytes]
@@ -29,6 +30,7 @@ class AppState:
     templates: Jinja2Templates
     load_media: MediaLoader
     thumb_cache: dict[int, bytes] = field(default_factory=dict)
+    case_index: CaseIndex = field(default_factory=CaseIndex)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -29,6 +29,9 @@ def make_templates(extra_packages: tuple[str, ...] = ()) -> Jinja2Templates:
     )
     env.filters["ts"] = lambda v: v.strftime("%Y-%m-%d %H:%M:%S UTC") if v else ""
     env.filters["size"] = human_size
+    env.filters["epoch"] = lambda v: dt.datetime.fromtimestamp(v, dt.UTC).strftime(
+        "%Y-%m-%d %H:%M:%S UTC"
+    )
     return Jinja2Templates(env=env)
 
 

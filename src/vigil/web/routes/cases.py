@@ -12,6 +12,7 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.store.models import Case
 from vigil.web.auth import Ctx, Guard
+from vigil.web.screens import TRIAGE
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
 
@@ -82,10 +83,10 @@ def overview(
     st = app_state(request)
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
-        counts = store.case_counts(session, case_id)
         sources = store.case_sources(session, case_id)
         sections = summary_sections(session, case_id)
         members = store.case_members(session, case_id)
+    counts = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
     return render(
         request,
         "case.html",

@@ -40,24 +40,15 @@ def items(
     size = st.config.page_size
     page = max(1, min(page, 1_000_000))
     triage = _triage()
-    exclude = None if (show_known or triage is None) else triage.known_ids(case_id)
-    first = triage.fresh_ids(case_id) if triage is not None else None
+    view = st.case_index.view(st.db, case_id, triage)
+    ids = view.ids(kind or None, show_known)
+    page_ids = ids[(page - 1) * size : page * size]
+    more = len(ids) > page * size
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
-        rows = store.case_items_page(
-            session,
-            case_id,
-            offset=(page - 1) * size,
-            limit=size + 1,
-            kind=kind or None,
-            exclude=exclude,
-            first=first,
-        )
-        more = len(rows) > size
-        rows = rows[:size]
-        ids = [r.id for r in rows]
-        paths = store.first_paths(session, case_id, ids)
-        labels = triage.labels(session, case_id, ids) if triage is not None else {}
+        rows = store.items_by_ids(session, page_ids)
+        paths = store.first_paths(session, case_id, page_ids)
+        labels = triage.labels(session, case_id, page_ids) if triage is not None else {}
     return render(
         request,
         "items.html",
@@ -72,6 +63,8 @@ def items(
         kind=kind or "",
         show_known=show_known,
         triage=triage is not None,
+        total=len(ids),
+        hidden=0 if show_known else len(view.known),
     )
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,11 +145,16 @@ class FaceIndex:
         import faiss
 
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tag = f".{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp = path.with_name(path.name + tag)
         faiss.write_index(self._index, str(tmp))
-        tmp.replace(path)
         meta = {"model_id": model_id, "dim": self.dim, "max_id": self.max_id, "count": len(self)}
-        path.with_suffix(".json").write_text(json.dumps(meta), encoding="utf-8")
+        tmp_meta = path.with_name(path.name + ".json" + tag)
+        tmp_meta.write_text(json.dumps(meta), encoding="utf-8")
+        # two renames: a reader may briefly see a new index with the old sidecar; load() then
+        # finds the counts disagree and the caller rebuilds from the database
+        tmp.replace(path)
+        tmp_meta.replace(path.with_suffix(".json"))
 
     @classmethod
     def load(cls, path: Path, *, model_id: int, nprobe: int = 32) -> FaceIndex:

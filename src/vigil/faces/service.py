@@ -373,9 +373,13 @@ def link_case(
     never clustered): per cluster and target the closest face is kept, ranked by distance, and
     stored as a *candidate* link (existing links keep their decisions).
     """
-    with db.write() as session:
+    # searching (and building the index if needed) happens in a read session, so a long
+    # index build never holds the store's write lock
+    with db.read() as session:
         case = get_case(session, case_name)
+        case_id = case.id
         model = find_embedder(session, pipeline)
+        model_id = model.id
         thr = operating_threshold(session, model.id)
         rows = store.case_faces(session, case.id, model.id)
         if not rows:
@@ -400,9 +404,11 @@ def link_case(
                 key = (group, f"{cand.kind}:{cand.identity_id or cand.face_id}")
                 if key not in best or cand.distance < best[key][0].distance:
                     best[key] = (cand, face.id)
-        by_group: dict[object, list[tuple[Candidate, int]]] = {}
-        for (group, _t), value in best.items():
-            by_group.setdefault(group, []).append(value)
+        n_faces = len(rows)
+    by_group: dict[object, list[tuple[Candidate, int]]] = {}
+    for (group, _t), value in best.items():
+        by_group.setdefault(group, []).append(value)
+    with db.write() as session:
         out: list[dict[str, Any]] = []
         created = 0
         for group, values in by_group.items():
@@ -410,7 +416,7 @@ def link_case(
             for rank, (cand, face_id) in enumerate(values[:per_cluster], start=1):
                 link, new = store.upsert_link(
                     session,
-                    case_id=case.id,
+                    case_id=case_id,
                     face_id=face_id,
                     identity_id=cand.identity_id,
                     matched_face_id=cand.face_id if cand.kind == "face" else None,
@@ -418,7 +424,7 @@ def link_case(
                     distance=round(cand.distance, 6),
                     rank=rank,
                     threshold=thr.value,
-                    model_id=model.id,
+                    model_id=model_id,
                 )
                 created += int(new)
                 out.append(
@@ -428,9 +434,9 @@ def link_case(
             session,
             actor,
             "faces.search_case",
-            case_id=case.id,
+            case_id=case_id,
             details={
-                "faces": len(rows),
+                "faces": n_faces,
                 "links": len(out),
                 "new_links": created,
                 "threshold": thr.value,
@@ -482,7 +488,8 @@ def search_image(
 
     data = image.read_bytes()
     result = pipeline.process_photo(data)
-    with db.write() as session:
+    digest = hashlib.sha256(data).hexdigest()
+    with db.read() as session:
         model = find_embedder(session, pipeline)
         thr = operating_threshold(session, model.id)
         index = open_index(session, settings, model.id)
@@ -499,14 +506,7 @@ def search_image(
                         "candidates": [_describe_candidate(session, c) for c in cands],
                     }
                 )
-        digest = hashlib.sha256(data).hexdigest()
-        audit.append(
-            session,
-            actor,
-            "faces.search_image",
-            details={"sha256": digest, "faces": len(result.faces), "threshold": thr.value},
-        )
-        return {
+        answer = {
             "image": str(image),
             "sha256": digest,
             "threshold": thr.as_dict(),
@@ -514,6 +514,14 @@ def search_image(
             "indexed_vectors": len(index),
             "faces": faces_out,
         }
+    with db.write() as session:
+        audit.append(
+            session,
+            actor,
+            "faces.search_image",
+            details={"sha256": digest, "faces": len(result.faces), "threshold": thr.value},
+        )
+    return answer
 
 
 def _describe_candidate(session: Session, cand: Candidate) -> dict[str, Any]:

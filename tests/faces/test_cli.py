@@ -193,3 +193,30 @@ def test_help_teaches_with_examples() -> None:
         result = runner.invoke(app, [*cmd, "--help"])
         assert result.exit_code == 0
         assert "Example: vigil" in result.stdout
+
+
+def test_scan_back_fills_a_case_ingested_without_faces(tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(photo_bytes("biden_1.jpg"))
+    (folder / "b.jpg").write_bytes(photo_bytes("biden_1.jpg")[:2500])  # truncated
+    vigil(
+        "ingest",
+        str(folder),
+        "--case",
+        "op-old",
+        "--no-analyzers",
+        "--workers",
+        "0",
+        "--quiet",
+        "--json",
+    )
+    assert vigil("faces", "list", "op-old", "--json") == []
+    first = vigil("faces", "scan", "op-old", "--json")
+    assert first["faces"] == 1  # type: ignore[index]
+    assert first["scanned"] >= 1  # type: ignore[index]
+    faces = vigil("faces", "list", "op-old", "--json")
+    assert [f["path"] for f in faces] == ["a.jpg"]  # type: ignore[index,union-attr]
+    again = vigil("faces", "scan", "op-old", "--json")
+    assert again["faces"] == 0  # type: ignore[index]
+    assert again["scanned"] == 0  # type: ignore[index]

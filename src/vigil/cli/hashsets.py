@@ -177,7 +177,14 @@ def match(
 
     load_defaults()
     rt = runtime()
-    report = run_matching(rt.db, case, rt.actor, threshold=threshold, category_map=_category_map())
+    report = run_matching(
+        rt.db,
+        case,
+        rt.actor,
+        threshold=threshold,
+        category_map=_category_map(),
+        index_dir=rt.settings.index_dir,
+    )
     if as_json:
         emit_json(report.as_dict())
         return

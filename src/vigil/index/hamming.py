@@ -228,26 +228,22 @@ class MihIndex:
             start += width
         row_dtype = np.int32 if n < 2**31 else np.int64
         offs_dtype = np.int32 if n * chunks < 2**31 else np.int64
-        table_base: list[int] = []
-        offsets: list[npt.NDArray[Any]] = []
-        rows: list[npt.NDArray[Any]] = []
-        total = 0
+        # flat tables filled in place (no per-chunk copies: peak memory stays near the final)
+        sizes = [(1 << width) + 1 for _s, width in self.chunk_spans]
+        table_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        self._offsets: npt.NDArray[Any] = np.empty(int(sum(sizes)), dtype=offs_dtype)
+        self._rows: npt.NDArray[Any] = np.empty(n * len(self.chunk_spans), dtype=row_dtype)
         for i, (s, width) in enumerate(self.chunk_spans):
             keys = self._chunk_keys(self.words, s, width)
-            order = np.argsort(keys, kind="stable").astype(row_dtype)
+            self._rows[i * n : (i + 1) * n] = np.argsort(keys, kind="stable")
             counts = np.bincount(keys, minlength=1 << width)
-            off: npt.NDArray[Any] = np.empty((1 << width) + 1, dtype=offs_dtype)
+            base = int(table_base[i])
+            off = self._offsets[base : base + (1 << width) + 1]
             off[0] = 0
             np.cumsum(counts, out=off[1:])
-            off = off + np.asarray(i * n, dtype=offs_dtype)
-            table_base.append(total)
-            total += len(off)
-            offsets.append(off)
-            rows.append(order)
+            off += np.asarray(i * n, dtype=offs_dtype)
             del keys, counts
-        self._table_base = np.asarray(table_base, dtype=np.int64)
-        self._offsets = np.concatenate(offsets) if offsets else np.zeros(1, offs_dtype)
-        self._rows = np.concatenate(rows) if rows else np.zeros(0, row_dtype)
+        self._table_base = table_base
         self._plans: dict[int, list[tuple[int, int]] | None] = {}
 
     @classmethod

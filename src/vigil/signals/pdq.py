@@ -38,7 +38,7 @@ DEFAULT_THRESHOLD = 31
 """Default match radius in bits (Meta's recommendation for PDQ)."""
 REDUCED_MIN_SIDE = 512
 """Reduced-scale JPEG decoding keeps the decoded shorter side at least this many pixels."""
-REDUCED_MAX_BITS = 10
+REDUCED_MAX_BITS = 18
 """Documented bound: bits a reduced-scale hash may differ from the full-decode hash (measured)."""
 HASHER_VERSION = "pdq-1"
 """Stored with every PDQ value; bump when the decode or hashing policy changes."""

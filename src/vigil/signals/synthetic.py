@@ -15,8 +15,14 @@ import numpy.typing as npt
 from PIL import Image, ImageDraw, ImageFilter
 
 
-def scene(seed: int, width: int = 640, height: int = 480) -> npt.NDArray[np.uint8]:
-    """An RGB picture of random shapes over a gradient, drawn from ``seed``."""
+def scene(
+    seed: int, width: int = 640, height: int = 480, *, grain: float = 4.0
+) -> npt.NDArray[np.uint8]:
+    """An RGB picture of random shapes over a gradient, drawn from ``seed``.
+
+    ``grain`` is the standard deviation of the sensor-like noise added at full size (higher
+    values give JPEG files closer to camera photos in bytes per megapixel).
+    """
     rng = np.random.default_rng(seed)
     # draw at a working size, then scale (keeps drawing cost flat for 12 MP images)
     ww, wh = min(width, 1024), min(height, 1024)
@@ -43,7 +49,7 @@ def scene(seed: int, width: int = 640, height: int = 480) -> npt.NDArray[np.uint
     if (ww, wh) != (width, height):
         img = img.resize((width, height), Image.Resampling.BICUBIC)
     arr = np.asarray(img, dtype=np.int16)
-    noise = rng.normal(0, 4, arr.shape).astype(np.int16)
+    noise = rng.normal(0, grain, arr.shape).astype(np.int16)
     out: npt.NDArray[np.uint8] = np.clip(arr + noise, 0, 255).astype(np.uint8)
     return out
 

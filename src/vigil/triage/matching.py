@@ -25,15 +25,16 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from vigil.errors import InvalidInput
+from vigil.errors import InvalidInput, VigilError
 from vigil.hashsets.categories import CategoryMap
-from vigil.index.hamming import MihIndex, hex_to_words
+from vigil.index.hamming import MihIndex, hex_to_words, load_hashes, save_hashes
 from vigil.signals.pdq import DEFAULT_THRESHOLD
 from vigil.signals.vpdq import MIN_FRACTION, clips_match
 from vigil.store import audit, repo
@@ -100,15 +101,39 @@ def _exact_hits(s: Session, items: list[MediaItem]) -> dict[int, list[_Hit]]:
     return hits
 
 
-def hashset_pdq_index(s: Session) -> MihIndex | None:
-    """An exact PDQ index over every loaded hash-set entry that has a PDQ (None if none)."""
+INDEX_FILE = "hashsets-pdq.vhix"
+
+
+def hashset_pdq_index(s: Session, index_dir: Path | None = None) -> MihIndex | None:
+    """An exact PDQ index over every loaded hash-set entry that has a PDQ (None if none).
+
+    With ``index_dir`` the hashes are cached in ``hashsets-pdq.vhix`` (the documented index
+    format, checksummed, never pickle) and reused while the loaded sets are unchanged.
+    """
+    count, top = s.execute(
+        select(func.count(HashSetEntry.id), func.max(HashSetEntry.id)).where(
+            HashSetEntry.pdq.is_not(None)
+        )
+    ).one()
+    if not count:
+        return None
+    set_ids = sorted(s.execute(select(HashSet.id)).scalars())
+    signature = {"entries": int(count), "max_entry_id": int(top or 0), "sets": set_ids}
+    path = index_dir / INDEX_FILE if index_dir is not None else None
+    if path is not None and path.is_file():
+        try:
+            words, ids, header = load_hashes(path)
+            if header.get("meta", {}).get("signature") == signature:
+                return MihIndex(words, ids)
+        except VigilError:
+            pass  # damaged or stale cache: rebuilt from the store below
     rows = s.execute(
         select(HashSetEntry.id, HashSetEntry.pdq).where(HashSetEntry.pdq.is_not(None))
     ).all()
-    if not rows:
-        return None
     words = hex_to_words([str(r[1]) for r in rows])
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    if path is not None:
+        save_hashes(path, words, ids, signal_type="pdq", meta={"signature": signature})
     return MihIndex(words, ids)
 
 
@@ -158,6 +183,7 @@ def run_matching(
     *,
     threshold: int = DEFAULT_THRESHOLD,
     category_map: CategoryMap | None = None,
+    index_dir: Path | None = None,
 ) -> TriageReport:
     """Match every item of the case against all loaded sets and rebuild its triage groups."""
     if not 0 <= threshold <= 64:
@@ -170,7 +196,7 @@ def run_matching(
         item_ids = [it.id for it in items]
         signals = _signals(s, item_ids)
         exact = _exact_hits(s, items)
-        index = hashset_pdq_index(s)
+        index = hashset_pdq_index(s, index_dir)
         perceptual = _perceptual_hits(s, index, [x for v in signals.values() for x in v], threshold)
         sets = {hs.id: hs for hs in s.execute(select(HashSet)).scalars()}
         entries = _entries(

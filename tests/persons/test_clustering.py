@@ -69,3 +69,22 @@ def test_veto_keeps_a_household_apart() -> None:
     groups = _sets(res)
     assert not any({1, 3} <= g or {2, 3} <= g for g in groups)
     assert frozenset({1, 2, 4}) in groups
+
+
+def test_one_misspelt_record_is_not_split_off_by_a_single_conflict() -> None:
+    # records 1-4 agree; 5 is a misspelling that conflicts with 4 (two spelling variants)
+    # but agrees with 1, 2 and 3: it stays with the person
+    pairs = [
+        (1, 2, 30),
+        (1, 3, 30),
+        (2, 3, 30),
+        (1, 4, 30),
+        (1, 5, 25),
+        (2, 5, 25),
+        (3, 5, 25),
+        (4, 5, 11),
+    ]
+    veto = np.array([False] * 7 + [True])
+    res = cluster(range(1, 6), _edges(pairs), params=PARAMS, veto=veto)
+    assert _sets(res) == {frozenset({1, 2, 3, 4, 5})}
+    assert res.blocked == []

@@ -140,6 +140,9 @@ class Model:
 
     def level_weights(self) -> dict[str, list[tuple[str, float]]]:
         """Per comparison, (label, match weight) of each non-null level (for the docs/CLI)."""
+        cached: dict[str, list[tuple[str, float]]] | None = self.__dict__.get("_weights")
+        if cached is not None:
+            return cached
         out: dict[str, list[tuple[str, float]]] = {}
         for comp in self.settings["comparisons"]:
             rows = []
@@ -150,6 +153,7 @@ class Model:
                 w = math.log2(m / u) if m and u else float("nan")
                 rows.append((str(lv.get("label_for_charts", "")), round(w, 2)))
             out[comp["output_column_name"]] = rows
+        self.__dict__["_weights"] = out
         return out
 
     def weight_of(self, comparison: str, label: str) -> float | None:
@@ -602,64 +606,77 @@ def cluster(
 ) -> Clusters:
     """Cluster record ``ids`` using ``edges`` under investigators' constraints (see module doc).
 
-    ``veto`` marks edges whose two records must stay apart (hard conflicts found by the model);
-    they act like "not the same person" decisions but are reported separately.
+    ``veto`` marks edges with a hard conflict found by the model (two different first names or
+    dates of birth). Two groups are never merged when the conflicting pairs between them are at
+    least as many as the agreeing pairs (edges at or above ``link_weight``): a household that
+    shares a card conflicts on every cross pair, whereas one misspelt record of a person agrees
+    with most of that person's other records. Investigators' ``cannot_link`` pairs always block.
     """
     params = params or LinkParams()
-    decided = {(min(a, b), max(a, b)) for a, b in cannot_link}
-    pairs = list(decided)
-    if veto is not None and veto.any():
-        vidx = np.nonzero(veto)[0]
-        pairs += [
-            (min(a, b), max(a, b))
-            for a, b in zip(edges.left[vidx].tolist(), edges.right[vidx].tolist(), strict=True)
-        ]
     id_arr = np.asarray(sorted(set(int(i) for i in ids)), dtype=np.int64)
     n = int(id_arr.shape[0])
     pos = {int(v): i for i, v in enumerate(id_arr.tolist())}
+    left_pos = [pos.get(int(x), -1) for x in edges.left.tolist()]
+    right_pos = [pos.get(int(x), -1) for x in edges.right.tolist()]
     ok = edges.weight >= params.link_weight
-    if veto is not None:
-        ok &= ~veto
+    vetoed = veto if veto is not None else np.zeros(len(edges), dtype=bool)
+    ok &= ~vetoed
     keep = np.nonzero(ok)[0]
     order = keep[np.argsort(-edges.weight[keep], kind="stable")]
     uf = _UnionFind(n)
-    # cannot-link partners per root (merged along with the roots); members per root
+    # investigators' cannot-link partners per root (merged along with the roots)
     forbid: dict[int, set[int]] = defaultdict(set)
     decided_pos: set[tuple[int, int]] = set()
-    for a, b in pairs:
+    for a, b in cannot_link:
         if a in pos and b in pos:
             forbid[pos[a]].add(pos[b])
             forbid[pos[b]].add(pos[a])
-    for a, b in decided:
-        if a in pos and b in pos:
             decided_pos.add((min(pos[a], pos[b]), max(pos[a], pos[b])))
+    # adjacency of the nodes touched by a vetoed edge: (neighbour, is_veto)
+    has_veto: set[int] = set()
+    vadj: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    if vetoed.any():
+        for e in np.nonzero(vetoed | ok)[0].tolist():
+            a, b = left_pos[e], right_pos[e]
+            if a < 0 or b < 0 or a == b:
+                continue
+            vadj[a].append((b, bool(vetoed[e])))
+            vadj[b].append((a, bool(vetoed[e])))
+            if vetoed[e]:
+                has_veto.update((a, b))
     members: dict[int, list[int]] = {}
 
     def group(r: int) -> list[int]:
         return members.get(r, [r])
 
-    def allowed(ra: int, rb: int) -> bool:
+    def decided_block(ra: int, rb: int) -> bool:
         fa, fb = forbid.get(ra), forbid.get(rb)
         if not fa and not fb:
-            return True
+            return False
         ga, gb = group(ra), group(rb)
-        if fa and len(fa) <= len(gb):
+        if fa:
             gbs = set(gb)
             if any(x in gbs for x in fa):
-                return False
-        elif fa and any(x in fa for x in gb):
-            return False
-        if fb and len(fb) <= len(ga):
+                return True
+        if fb:
             gas = set(ga)
             if any(x in gas for x in fb):
-                return False
-        elif fb and any(x in fb for x in ga):
-            return False
-        return True
+                return True
+        return False
 
-    def by_decision(ra: int, rb: int) -> bool:
-        ga, gb = set(group(ra)), set(group(rb))
-        return any((x in ga and y in gb) or (x in gb and y in ga) for x, y in decided_pos)
+    def conflict_block(ra: int, rb: int) -> bool:
+        if ra not in has_veto or rb not in has_veto:
+            return False
+        small, other = (ra, rb) if len(group(ra)) <= len(group(rb)) else (rb, ra)
+        conflicts = agrees = 0
+        for x in group(small):
+            for y, is_veto in vadj.get(x, ()):
+                if uf.find(y) == other:
+                    if is_veto:
+                        conflicts += 1
+                    else:
+                        agrees += 1
+        return conflicts > 0 and conflicts >= agrees
 
     def merge(a: int, b: int) -> None:
         ra, rb = uf.find(a), uf.find(b)
@@ -669,6 +686,8 @@ def cluster(
         other = rb if root == ra else ra
         if other in forbid:
             forbid[root] |= forbid.pop(other)
+        if other in has_veto:
+            has_veto.add(root)
         grown = members.setdefault(root, [root])
         grown.extend(members.pop(other, [other]))
 
@@ -677,8 +696,6 @@ def cluster(
             merge(pos[a], pos[b])
     used: list[int] = []
     blocked: list[BlockedMerge] = []
-    left_pos = [pos.get(int(x), -1) for x in edges.left.tolist()]
-    right_pos = [pos.get(int(x), -1) for x in edges.right.tolist()]
     for e in order.tolist():
         a, b = left_pos[e], right_pos[e]
         if a < 0 or b < 0:
@@ -687,11 +704,10 @@ def cluster(
         if ra == rb:
             used.append(e)
             continue
-        if not allowed(ra, rb):
-            if decided_pos and by_decision(ra, rb):
-                blocked.append(
-                    BlockedMerge(int(id_arr[a]), int(id_arr[b]), float(edges.weight[e]), e)
-                )
+        if decided_block(ra, rb):
+            blocked.append(BlockedMerge(int(id_arr[a]), int(id_arr[b]), float(edges.weight[e]), e))
+            continue
+        if conflict_block(ra, rb):
             continue
         merge(a, b)
         used.append(e)

@@ -13,9 +13,9 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput
@@ -80,7 +80,6 @@ class ImportReport:
     rows_imported: int = 0
     rows_skipped: int = 0
     warnings: list[RowWarning] = field(default_factory=list)
-    record_ids: list[int] = field(default_factory=list)
 
     def as_dict(self, max_warnings: int = 50) -> dict[str, Any]:
         return {
@@ -317,10 +316,11 @@ def import_records(
         pending: list[dict[str, Any]] = []
         missing_cols: set[str] | None = None
 
+        table = cast(Table, PersonRecord.__table__)
+
         def flush() -> None:
             if pending:
-                ids = s.execute(insert(PersonRecord).returning(PersonRecord.id), pending)
-                report.record_ids.extend(int(i) for i in ids.scalars())
+                s.execute(table.insert(), pending)  # Core executemany: no per-row ORM work
                 pending.clear()
 
         for line, raw in read_rows(path, fmt):

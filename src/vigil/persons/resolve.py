@@ -262,9 +262,18 @@ def _write_links(
                 }
             )
             new_labels.append(label)
-        if new_rows:
-            ids = s.execute(insert(Person).returning(Person.id), new_rows).scalars().all()
-            for label, pid in zip(new_labels, ids, strict=True):
+        # INSERT ... RETURNING in small chunks: SQLAlchemy matches returned rows to parameter
+        # sets at a cost quadratic in the chunk size
+        for i in range(0, len(new_rows), 500):
+            ids = (
+                s.execute(
+                    insert(Person).returning(Person.id, sort_by_parameter_order=True),
+                    new_rows[i : i + 500],
+                )
+                .scalars()
+                .all()
+            )
+            for label, pid in zip(new_labels[i : i + 500], ids, strict=True):
                 label_to_pid[label] = int(pid)
         reused = [(label, pid) for label, pid in label_to_pid.items() if label not in new_labels]
         for label, pid in reused:

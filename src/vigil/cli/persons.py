@@ -372,7 +372,7 @@ def list_persons(
     limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Persons of an operation, highest score first, with band, factors and flags.
+    """Persons of an operation, banded ones first by score, with factors and flags.
 
     Example: vigil persons list --case op-ore --band P1 --json
     """
@@ -383,7 +383,13 @@ def list_persons(
         if band:
             q = q.where(Person.band == band)
         people = (
-            s.execute(q.order_by(Person.score.desc().nulls_last(), Person.id).limit(limit))
+            s.execute(
+                q.order_by(
+                    (Person.band == policy_mod.CORROBORATE).asc(),  # banded persons first
+                    Person.score.desc().nulls_last(),
+                    Person.id,
+                ).limit(limit)
+            )
             .scalars()
             .all()
         )

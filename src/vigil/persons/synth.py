@@ -1154,10 +1154,11 @@ def generate(cfg: SynthConfig | None = None) -> SynthData:
         in_breach = rng.random() < 0.6
         name, bstart, bend = rng.choice(windows)
         n = rng.randint(1, 3)
+        victim_records: list[dict[str, Any]] = []
         for _ in range(n):
             when = (bstart + (bend - bstart) * rng.random()) if in_breach else g.ts()
             fraud_email = g.email(rng.choice(FIRST_NAMES), rng.choice(SURNAMES))
-            g.emit(
+            rec = g.emit(
                 victim,
                 when=when,
                 site=HIGH_FRAUD_SITE if rng.random() < 0.7 else rng.choice(SITES),
@@ -1172,6 +1173,7 @@ def generate(cfg: SynthConfig | None = None) -> SynthData:
                 show_dob=False,
                 show_phone=False,
             )
+            victim_records.append(rec)
         listed = rng.random() < 0.7
         if listed or in_breach:
             compromised.append(
@@ -1184,10 +1186,9 @@ def generate(cfg: SynthConfig | None = None) -> SynthData:
             )
         if not listed and not in_breach:
             # make sure every fraud record carries at least one indicator in the data itself
-            for rec in g.records:
-                if rec["record_ref"] in g.fraud and g.truth[rec["record_ref"]] == victim.key:
-                    rec["logins"] = 0
-                    rec["last_login"] = ""
+            for rec in victim_records:
+                rec["logins"] = 0
+                rec["last_login"] = ""
     # one stolen card used under many invented names and addresses
     for k in range(max(1, int(cfg.persons * cfg.multi_name_cards))):
         card = g.card(GB_BINS)

@@ -82,7 +82,10 @@ class DlibHogDetector:
         dlib = _dlib()
         return ModelCard(
             name="dlib_hog+shape_predictor_5",
-            version=f"dlib-{dlib.__version__};upsample={self.upsample};min_score={self.min_score}",
+            version=(
+                f"dlib-{dlib.__version__};upsample={self.upsample};min_score={self.min_score};"
+                f"max_pixels={self.max_pixels}"
+            ),
             sha256=weights_sha256(_model_path("shape5")),
         )
 

@@ -50,7 +50,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000_000)
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--oracle", type=int, default=100, help="queries checked by brute force")
-    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--radius", type=int, default=31)
     ap.add_argument("--clustered", action="store_true")
     ap.add_argument("--seed", type=int, default=1)

@@ -139,3 +139,17 @@ def test_exact_index() -> None:
     assert len(idx) == 3
     assert [m.entry_id for m in idx.query("a" * 32)] == [1, 3]
     assert idx.query("c" * 32) == []
+
+
+def test_row_distances_including_extremes() -> None:
+    from vigil.index.hamming import hamming, row_distances
+
+    rng = np.random.default_rng(9)
+    a = rng.integers(0, 2**64, size=(1000, 4), dtype=np.uint64)
+    b = rng.integers(0, 2**64, size=(1000, 4), dtype=np.uint64)
+    b[0] = ~a[0]  # 256 bits apart
+    b[1] = a[1]  # identical
+    b[2] = a[2] ^ np.asarray([2**64 - 1, 0, 0, 0], dtype=np.uint64)  # exactly 64
+    got = row_distances(a, b)
+    assert np.array_equal(got, hamming(a, b))
+    assert got[:3].tolist() == [256, 0, 64]

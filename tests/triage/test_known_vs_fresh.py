@@ -176,6 +176,8 @@ def test_summary_section(matched_case: tuple[Database, str]) -> None:
     assert data["fresh_not_perceptually_checked"] == 1
     text = "\n".join(summary_render(data))
     assert text.index("fresh") < text.index("known")
+    assert len(data["top_fresh_groups"]) == 4
+    assert "fresh group" in text
 
 
 def test_fresh_export_is_a_vics_set_of_hashes_only(

@@ -100,6 +100,24 @@ def hamming(a: Words, b: Words) -> npt.NDArray[np.int64]:
     return out
 
 
+_ALL_64 = np.uint32(0x40404040)
+
+
+def row_distances(a: Words, b: Words) -> npt.NDArray[np.int64]:
+    """Hamming distances of two (k, 4) word arrays, row by row (the verification hot loop).
+
+    ``bitwise_count`` gives four per-word counts (0..64) as bytes; viewing each row's four bytes
+    as one uint32 and multiplying by 0x01010101 sums them in the top byte (a SWAR trick, ~9x
+    faster than ``sum(axis=1)`` over four elements). The only sum that does not fit a byte is
+    256 (all bits differ), which is fixed up explicitly.
+    """
+    x = np.bitwise_xor(a, b)
+    counts = np.ascontiguousarray(np.bitwise_count(x)).view(np.uint32).ravel()
+    out = ((counts * np.uint32(0x01010101)) >> np.uint32(24)).astype(np.int64)
+    out[counts == _ALL_64] = BITS
+    return out
+
+
 def _check_threshold(max_distance: int | None, default: int) -> int:
     t = default if max_distance is None else max_distance
     if not 0 <= t <= BITS:
@@ -203,6 +221,8 @@ class MihIndex:
     default_threshold = 31
     max_probes = 60_000
     """Above this many probes per query the linear scan is used instead (still exact)."""
+    batch = 48
+    """Queries searched together: larger batches spill the CPU caches and get slower."""
 
     def __init__(
         self, words: Words, ids: npt.NDArray[np.int64], *, chunks: int | None = None
@@ -328,7 +348,15 @@ class MihIndex:
                 rows, dist = _scan(self.words, row, t)
                 out.append(_matches(self.ids[rows], dist))
             return out
-        qi, rows, dist = self.search_arrays(q, t, plan)
+        parts = [
+            self.search_arrays(q[start : start + self.batch], t, plan)
+            for start in range(0, len(q), self.batch)
+        ]
+        qi = np.concatenate(
+            [p[0] + start for p, start in zip(parts, range(0, len(q), self.batch), strict=True)]
+        )
+        rows = np.concatenate([p[1] for p in parts])
+        dist = np.concatenate([p[2] for p in parts])
         return self._group(len(q), qi, rows, dist)
 
     def search_arrays(
@@ -364,7 +392,7 @@ class MihIndex:
         idx = np.repeat(start - (ends - counts), counts) + np.arange(total, dtype=np.int64)
         rows = self._rows[idx]
         qi = np.repeat(nz // per_query, counts)
-        dist = hamming(self.words[rows], q[qi])
+        dist = row_distances(np.take(self.words, rows, axis=0), np.take(q, qi, axis=0))
         keep = dist <= t
         qi, rows, dist = qi[keep], rows[keep].astype(np.int64), dist[keep]
         if len(qi) > 1:

@@ -20,6 +20,8 @@ from vigil.store.db import Database
 from vigil.store.hashsets import HashSet, ItemSignal, TriageGroup, TriageOutcome
 from vigil.store.models import EvidenceSource, MediaItem, Occurrence
 
+TOP_FRESH = 10
+"""Largest fresh groups named in the case summary."""
 GROUP_ORDER = {"fresh": 0, "near_known": 1, "known": 2, "other": 3}
 
 
@@ -183,8 +185,22 @@ def summary_build(s: Session, case_id: int) -> dict[str, Any]:
         )
     ).scalar_one()
     sets = s.execute(select(func.count(HashSet.id))).scalar_one()
+    top: list[dict[str, Any]] = []
+    if items:
+        for g in list_groups(s, case_id, outcomes=("fresh",), members=False)[:TOP_FRESH]:
+            rep = g["representative"] or {}
+            top.append(
+                {
+                    "group_id": g["group_id"],
+                    "members": g["members"],
+                    "occurrences": g["occurrences"],
+                    "representative_item_id": rep.get("item_id"),
+                    "path": rep.get("path"),
+                }
+            )
     return {
         "matched": bool(items),
+        "top_fresh_groups": top,
         "hash_sets": int(sets),
         "items": {k: int(v) for k, v in items.items()},
         "groups": {k: int(v) for k, v in groups.items()},
@@ -210,6 +226,11 @@ def summary_render(data: dict[str, Any]) -> list[str]:
         f"near-known: {g.get('near_known', 0)} group(s), {i.get('near_known', 0)} item(s)",
         f"known:      {g.get('known', 0)} group(s), {i.get('known', 0)} item(s)",
     ]
+    for g in data.get("top_fresh_groups", []):
+        lines.append(
+            f"  fresh group {g['group_id']}: {g['members']} item(s), {g['occurrences']} file(s), "
+            f"e.g. #{g['representative_item_id']} {g['path']}"
+        )
     if i.get("other"):
         lines.append(f"other (not photo/video, no exact hit): {i['other']} item(s)")
     lines.append("list them with `vigil triage CASE --fresh`")

@@ -121,6 +121,21 @@ def generate(
         lp = later.write(out / "later")
         lines.append(f"later records: {lp['records']}")
     lines.append(f"{len(data.records)} records, {len(data.fraud_refs)} stolen-card records")
+    prov = '--source synthetic --legal-basis "test data" --received-from generator'
+    lines += [
+        "next:",
+        *(
+            f"  vigil persons reference {out / (k + '.csv')} --kind {k} {prov}"
+            for k in REFERENCE_KINDS
+        ),
+        f"  vigil persons import {paths['records']} --case demo-op "
+        f"--mapping {paths['mapping']} {prov}",
+        "  vigil persons link --case demo-op",
+        "  vigil persons prioritise --case demo-op",
+        "  vigil persons list --case demo-op",
+        f"  vigil persons refer --case demo-op --out {out / 'referrals'} --band P1",
+        "  vigil persons funnel --case demo-op",
+    ]
     emit_lines(lines)
 
 

@@ -2,10 +2,11 @@
 
 One index per embedder model (vectors of different models are never compared). Exact search
 (``IndexFlatL2``) is used up to :data:`IVF_FROM` vectors; above that an inverted-file index
-(``IndexIVFFlat``, ``nlist`` ~ 4·sqrt(n), trained on a sample) answers in milliseconds at a
-million faces (figures in docs/faces.md). The database is the truth: the index file under
-``<data>/indexes/`` is a cache, rebuilt when missing or unreadable and extended with vectors
-added since it was written. Files are faiss's own format plus a JSON sidecar; no pickle.
+(``IndexIVFFlat``, ``nlist`` ~ 4·sqrt(n), trained on a sample, 64 lists probed) answers in
+milliseconds at a million faces (figures in docs/faces.md). The database is the truth: the
+index file under ``<data>/indexes/`` is a cache, rebuilt when missing or unreadable and
+extended with vectors added since it was written. Files are faiss's own format plus a JSON
+sidecar; no pickle.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def brute_force(
 class FaceIndex:
     """faiss index mapping embedding ids to vectors of one model."""
 
-    def __init__(self, dim: int, *, nprobe: int = 32) -> None:
+    def __init__(self, dim: int, *, nprobe: int = 64) -> None:
         import faiss
 
         if dim <= 0:
@@ -85,7 +86,7 @@ class FaceIndex:
         *,
         ivf_from: int = IVF_FROM,
         nlist: int | None = None,
-        nprobe: int = 32,
+        nprobe: int = 64,
     ) -> FaceIndex:
         """A new index over ``vectors`` (flat below ``ivf_from`` vectors, else IVF)."""
         import faiss
@@ -157,7 +158,7 @@ class FaceIndex:
         tmp_meta.replace(path.with_suffix(".json"))
 
     @classmethod
-    def load(cls, path: Path, *, model_id: int, nprobe: int = 32) -> FaceIndex:
+    def load(cls, path: Path, *, model_id: int, nprobe: int = 64) -> FaceIndex:
         """Read an index written by :meth:`save`; :class:`BackendError` if it does not fit."""
         import faiss
 

@@ -47,6 +47,8 @@ class World:
     items_b: list[int]
     users: dict[str, int]
     media: dict[int, bytes] = field(default_factory=dict)
+    extra: dict[str, dict[int, int]] = field(default_factory=dict)
+    """Per capability: case id -> one record id of that case (person, face cluster ...)."""
 
 
 def add_item(
@@ -75,6 +77,20 @@ def add_item(
     )
     media[item.id] = data
     return item.id
+
+
+def seed_capabilities(s: Session, ids: dict[str, int]) -> dict[str, dict[int, int]]:
+    """One record per case for each capability screen's path parameters."""
+    extra: dict[str, dict[int, int]] = {}
+    from vigil.store.persons import Person
+
+    extra["person_id"] = {}
+    for name, case_id in ids.items():
+        person = Person(case_id=case_id, label=f"synthetic person of {name}")
+        s.add(person)
+        s.flush()
+        extra["person_id"][case_id] = person.id
+    return extra
 
 
 def build_world(tmp_path: Path, photos: int = 4) -> World:
@@ -107,12 +123,15 @@ def build_world(tmp_path: Path, photos: int = 4) -> World:
                 add_item(s, case.id, src.id, 1000 * case.id + n, media, "photo")
                 for n in range(photos)
             ] + [add_item(s, case.id, src.id, 1000 * case.id + 99, media, "document")]
+        extra = seed_capabilities(s, ids)
         for role in store.ROLES:
             store.add_member(s, ids["case-a"], users[role])
         store.add_member(s, ids["case-b"], outsider.id)
-    return World(
+    world = World(
         db, settings, ids["case-a"], ids["case-b"], items["case-a"], items["case-b"], users, media
     )
+    world.extra = extra
+    return world
 
 
 def session_for(world: World, username: str) -> tuple[str, str]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from vigil.settings import Settings
 from vigil.store.db import Database
 from vigil.web.app import create_app
 from vigil.web.config import WebConfig
@@ -15,9 +18,25 @@ from vigil.web.config import WebConfig
 from ._support import World, build_world
 
 
+@pytest.fixture(scope="session")
+def world_template(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The seeded store, built (migrated, accounts hashed) once per test process."""
+    w = build_world(tmp_path_factory.mktemp("web-world"))
+    w.app_db.dispose()  # checkpoints the WAL: the file alone is the whole database
+    return w
+
+
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    w = build_world(tmp_path)
+def world(world_template: World, tmp_path: Path) -> Iterator[World]:
+    """A private copy of the seeded store for one test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    src = Path(world_template.settings.data_dir) / "vigil.db"
+    shutil.copyfile(src, home / "vigil.db")
+    settings = Settings.load(home)
+    w = dataclasses.replace(
+        world_template, settings=settings, app_db=Database(settings.database_url, create=False)
+    )
     yield w
     w.app_db.dispose()
 

@@ -9,14 +9,11 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import Select, select
 
 from vigil.store import audit
 from vigil.store import web as store
-from vigil.store.models import MediaItem
 from vigil.web.app import create_app
 from vigil.web.config import WebConfig
-from vigil.web.screens import TRIAGE
 
 from ._support import World, login_as, page_csrf
 
@@ -134,44 +131,6 @@ def test_path_traversal_in_media_and_static_urls_refused(client: TestClient, wor
         assert b"root:" not in resp.content
         assert b"[project]" not in resp.content
     assert client.get("/static/htmx.min.js").status_code == 200
-
-
-class FakeTriage:
-    """Marks the first photo of a case as known, the second as fresh."""
-
-    name = "fake_triage"
-
-    def __init__(self, known: int, fresh: int) -> None:
-        self.known, self.fresh = known, fresh
-
-    def known_ids(self, case_id: int) -> Select[Any]:
-        return select(MediaItem.id).where(MediaItem.id == self.known)
-
-    def fresh_ids(self, case_id: int) -> Select[Any]:
-        return select(MediaItem.id).where(MediaItem.id == self.fresh)
-
-    def labels(self, session: Any, case_id: int, item_ids: list[int]) -> dict[int, str]:
-        return {self.known: "known: A1", self.fresh: "fresh"}
-
-
-def test_known_material_hidden_unless_asked(client: TestClient, world: World) -> None:
-    known, fresh = world.items_a[0], world.items_a[2]
-    TRIAGE.register(FakeTriage(known, fresh))
-    try:
-        login_as(client, world, "investigator1")
-        url = f"/cases/{world.case_a}/items"
-        default = client.get(url).text
-        assert f"/items/{known}/thumb" not in default
-        assert default.index(f"/items/{fresh}/thumb") < default.index(
-            f"/items/{world.items_a[1]}/thumb"
-        )  # fresh first
-        shown = client.get(url + "?show_known=true").text
-        assert f"/items/{known}/thumb" in shown
-        assert "known: A1" in shown
-        login_as(client, world, "analyst1")  # analysts may not ask for known material
-        assert client.get(url + "?show_known=true").status_code == 403
-    finally:
-        TRIAGE._items.pop("fake_triage")
 
 
 def test_sensitive_fields_masked_by_role(client: TestClient, world: World) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from vigil.store import audit
 from vigil.store import web as store
+from vigil.store.models import AuditEntry
 from vigil.web.auth import SESSION_COOKIE, UNSAFE_METHODS, Guard
 from vigil.web.perms import PERMISSIONS, allowed
 from vigil.web.routetable import route_table
@@ -32,6 +33,7 @@ def routes(client: TestClient) -> list[tuple[str, str, Guard | None]]:
 def fill(path: str, world: World, case_id: int) -> str:
     items = world.items_a if case_id == world.case_a else world.items_b
     values: dict[str, Any] = {"case_id": case_id, "item_id": items[0], "name": "vigil.css"}
+    values.update({key: per_case[case_id] for key, per_case in world.extra.items()})
 
     def repl(m: re.Match[str]) -> str:
         name = m.group(1).split(":")[0]
@@ -49,8 +51,7 @@ def call(client: TestClient, method: str, url: str, csrf: str | None) -> Any:
 
 def last_entry(world: World) -> tuple[str, str, int | None]:
     with world.app_db.read() as s:
-        entries = list(audit.iter_entries(s))
-        e = entries[-1]
+        e = s.execute(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
         return e.action, e.details, e.case_id
 
 
@@ -67,14 +68,16 @@ def test_role_matrix(client: TestClient, world: World, role: str) -> None:
     """Allowed → not refused (and a view is audited); not allowed → 403 and audited denial."""
     username = f"{role}1"
     checked = 0
+    token, csrf = session_for(world, username)
     for method, path, guard in routes(client):
         if guard is None:
             continue
-        token, csrf = session_for(world, username)
         client.cookies.set(SESSION_COOKIE, token)
         url = fill(path, world, world.case_a)
         resp = call(client, method, url, csrf if method in UNSAFE_METHODS else None)
         action, details, _case = last_entry(world)
+        if method == "POST" and path == "/logout":  # ended the session: go on with a new one
+            token, csrf = session_for(world, username)
         if allowed(role, guard.permission):
             assert resp.status_code not in (401, 403), (role, method, url, resp.status_code)
             if method == "GET":
@@ -92,11 +95,11 @@ def test_role_matrix(client: TestClient, world: World, role: str) -> None:
 @pytest.mark.parametrize("role", store.ROLES)
 def test_cross_case_refused_everywhere(client: TestClient, world: World, role: str) -> None:
     """A member of case A gets 403 on every route of case B, whatever the role."""
+    token, csrf = session_for(world, f"{role}1")
+    client.cookies.set(SESSION_COOKIE, token)
     for method, path, guard in routes(client):
         if guard is None or "{case_id}" not in path:
             continue
-        token, csrf = session_for(world, f"{role}1")
-        client.cookies.set(SESSION_COOKIE, token)
         url = fill(path, world, world.case_b)
         resp = call(client, method, url, csrf if method in UNSAFE_METHODS else None)
         assert resp.status_code == 403, (role, method, url, resp.status_code)
@@ -124,9 +127,9 @@ def test_csrf_refused_on_every_unsafe_route(client: TestClient, world: World) ->
     unsafe = [(m, p) for m, p, g in routes(client) if g is not None and m in UNSAFE_METHODS]
     assert len(unsafe) >= 5
     for method, path in unsafe:
+        token, _ = session_for(world, "supervisor1")
+        client.cookies.set(SESSION_COOKIE, token)
         for csrf in (None, other_csrf, "x" * 43):
-            token, _ = session_for(world, "supervisor1")
-            client.cookies.set(SESSION_COOKIE, token)
             url = fill(path, world, world.case_a)
             resp = call(client, method, url, csrf)
             assert resp.status_code == 403, (method, url, csrf, resp.status_code)

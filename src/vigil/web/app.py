@@ -24,6 +24,7 @@ from vigil.web.config import WebConfig
 from vigil.web.media import load_from_evidence
 from vigil.web.routes import admin, auth, cases, ingest, items, reports, static
 from vigil.web.screens import SCREENS
+from vigil.web.screens import register_defaults as register_screens
 from vigil.web.state import AppState, MediaLoader
 from vigil.web.templating import make_templates, render
 
@@ -58,6 +59,7 @@ def create_app(
     from vigil.plugins import load_defaults
 
     load_defaults()
+    register_screens()
     cfg = config or WebConfig.from_env()
     database = db or Database(settings.database_url)
     app = FastAPI(title="Vigil review", docs_url=None, redoc_url=None, openapi_url=None)

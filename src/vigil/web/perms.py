@@ -32,6 +32,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "custody.view": frozenset({"supervisor", "investigator", "auditor"}),
     "members.manage": frozenset({"administrator", "supervisor"}),
     "ingest.run": frozenset({"supervisor", "investigator"}),
+    "persons.view": _CASE_WORKERS,
+    "persons.act": frozenset({"supervisor", "investigator"}),
     # installation-wide
     "case.create": frozenset({"administrator", "supervisor"}),
     "audit.view": frozenset({"administrator", "auditor"}),

@@ -57,3 +57,23 @@ class Triage(Protocol):
 
 
 TRIAGE: Registry[Triage] = Registry("web triage provider")
+
+
+_BUILTIN = ("triage", "persons", "faces", "places")
+
+
+def register_defaults() -> None:
+    """Register the built-in capability screens whose packages are present (idempotent)."""
+    import importlib
+
+    for name in _BUILTIN:
+        if name in SCREENS:
+            continue
+        try:
+            module = importlib.import_module(f"vigil.web.capabilities.{name}")
+        except ImportError:
+            continue
+        SCREENS.register(module.screen())
+        provider = getattr(module, "triage_provider", None)
+        if provider is not None and provider().name not in TRIAGE:
+            TRIAGE.register(provider())

@@ -12,7 +12,7 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.web import media
 from vigil.web.auth import Ctx, Guard
-from vigil.web.screens import TRIAGE
+from vigil.web.screens import SCREENS, TRIAGE
 from vigil.web.state import app_state, reading
 from vigil.web.templating import exposure, render
 
@@ -82,10 +82,16 @@ def item_detail(
         occurrences = store.item_occurrences(session, case_id, item_id)
         warnings = store.item_warnings(session, case_id, item_id)
         notes = store.list_notes(session, case_id, item_id) if ctx.user.can("notes.view") else []
+    grading = None
+    if "triage" in SCREENS:
+        from vigil.web.capabilities.triage import grade_status
+
+        grading = {"status": grade_status(st.db, case.name, item_id)}
     return render(
         request,
         "item.html",
         ctx.user,
+        grading=grading,
         case_id=case_id,
         case=case,
         item=item,

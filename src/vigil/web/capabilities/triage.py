@@ -1,0 +1,162 @@
+"""Known vs fresh: groups (fresh first), grading votes with trusted grades and conflicts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from vigil.errors import NotReady, PermissionDenied
+from vigil.store import web as store
+from vigil.web.auth import Ctx, Guard
+from vigil.web.screens import Screen
+from vigil.web.state import app_state, reading
+from vigil.web.templating import render
+
+
+class HashsetTriage:
+    """The item list's known/fresh provider, backed by the triage outcomes."""
+
+    name = "hashsets"
+
+    def known_ids(self, case_id: int) -> Select[Any]:
+        from vigil.store.hashsets import TriageOutcome
+
+        return select(TriageOutcome.item_id).where(
+            TriageOutcome.case_id == case_id, TriageOutcome.outcome == "known"
+        )
+
+    def fresh_ids(self, case_id: int) -> Select[Any]:
+        from vigil.store.hashsets import TriageOutcome
+
+        return select(TriageOutcome.item_id).where(
+            TriageOutcome.case_id == case_id, TriageOutcome.outcome == "fresh"
+        )
+
+    def labels(self, session: Session, case_id: int, item_ids: list[int]) -> dict[int, str]:
+        from vigil.store.hashsets import TriageOutcome
+
+        if not item_ids:
+            return {}
+        rows = session.execute(
+            select(TriageOutcome.item_id, TriageOutcome.outcome, TriageOutcome.category).where(
+                TriageOutcome.case_id == case_id, TriageOutcome.item_id.in_(item_ids)
+            )
+        )
+        out: dict[int, str] = {}
+        for item_id, outcome, category in rows:
+            text = outcome.replace("_", "-")
+            out[int(item_id)] = f"{text} {category}" if category else text
+        return out
+
+
+def grade_status(db: Any, case_name: str, item_id: int) -> Any | None:
+    """The grade status of one item (None when nobody graded it)."""
+    from vigil.triage.grades import case_grades
+
+    return next((g for g in case_grades(db, case_name) if g.item_id == item_id), None)
+
+
+def router() -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/cases/{case_id}/triage", response_class=HTMLResponse)
+    def triage(
+        request: Request,
+        case_id: int,
+        ctx: Annotated[Ctx, Depends(Guard("item.view"))],
+        show_known: bool = False,
+    ) -> Response:
+        from vigil.triage.report import list_groups
+
+        st = app_state(request)
+        if show_known and not ctx.user.can("media.known"):
+            raise PermissionDenied("your role may not show known material")
+        with reading(st.db) as session:
+            case = store.get_case_by_id(session, case_id)
+            try:
+                groups = list_groups(session, case_id)
+                ready = True
+            except NotReady as exc:
+                groups, ready, message = [], False, str(exc)
+        known_hidden = sum(1 for g in groups if g["outcome"] == "known") if not show_known else 0
+        if not show_known:
+            groups = [g for g in groups if g["outcome"] != "known"]
+        return render(
+            request,
+            "cap/triage.html",
+            ctx.user,
+            case_id=case_id,
+            case=case,
+            groups=groups[:500],
+            total_groups=len(groups),
+            ready=ready,
+            message="" if ready else message,
+            known_hidden=known_hidden,
+            show_known=show_known,
+        )
+
+    @r.get("/cases/{case_id}/grades", response_class=HTMLResponse)
+    def grades(
+        request: Request, case_id: int, ctx: Annotated[Ctx, Depends(Guard("item.view"))]
+    ) -> Response:
+        from vigil.triage.grades import TRUSTED_VOTES, case_grades
+
+        st = app_state(request)
+        with reading(st.db) as session:
+            case = store.get_case_by_id(session, case_id)
+        rows = case_grades(st.db, case.name)
+        return render(
+            request,
+            "cap/grades.html",
+            ctx.user,
+            case_id=case_id,
+            case=case,
+            rows=rows,
+            required=TRUSTED_VOTES,
+        )
+
+    @r.post("/cases/{case_id}/items/{item_id}/grade", response_class=HTMLResponse)
+    def grade(
+        request: Request,
+        case_id: int,
+        item_id: int,
+        ctx: Annotated[Ctx, Depends(Guard("review.write"))],
+        grade: Annotated[str, Form(max_length=20)] = "",
+        system: Annotated[str, Form(max_length=10)] = "uk",
+    ) -> Response:
+        from vigil.triage.grades import record_grade
+
+        st = app_state(request)
+        with reading(st.db) as session:
+            case = store.get_case_by_id(session, case_id)
+            store.item_in_case(session, case_id, item_id)
+        status = record_grade(st.db, case.name, item_id, ctx.user.username, grade, system=system)
+        return render(
+            request,
+            "fragments/grade.html",
+            ctx.user,
+            case_id=case_id,
+            item_id=item_id,
+            status=status,
+            system=system,
+        )
+
+    return r
+
+
+def triage_provider() -> HashsetTriage:
+    return HashsetTriage()
+
+
+def screen() -> Screen:
+    return Screen(
+        name="triage",
+        title="Known / fresh",
+        router=router,
+        case_path="triage",
+        permission="item.view",
+    )

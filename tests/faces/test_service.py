@@ -358,3 +358,19 @@ def test_the_same_photo_in_an_earlier_case_is_a_link(
         service.link_case(db, settings, "op-a", "tester", pipeline=pipeline)[0]["matched_case"]
         == "op-b"
     )
+
+
+def test_refresh_case_clusters_and_searches(
+    db: Database, settings: Settings, build_case: Builder, pipeline: FacePipeline
+) -> None:
+    from vigil.store.repo import ensure_case
+
+    with db.write() as s:
+        ensure_case(s, "no-faces", "tester")
+    assert service.refresh_case(settings, db, "no-faces", "tester", pipeline=pipeline) is None
+    build_case("op-a", {"hopper_1.jpg": photo_bytes("hopper_1.jpg")})
+    build_case("op-b", {"h.jpg": variant_bytes("hopper_1.jpg", seed=5)})
+    report = service.refresh_case(settings, db, "op-b", "tester", pipeline=pipeline)
+    assert report is not None
+    assert len(report.clusters) == 1
+    assert [lk["matched_case"] for lk in report.links] == ["op-a"]

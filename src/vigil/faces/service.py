@@ -312,6 +312,18 @@ class Candidate:
         }
 
 
+def prefetch(
+    session: Session, hit_lists: Sequence[Sequence[Hit]], threshold: float
+) -> tuple[dict[int, dict[str, Any]], dict[int, set[int]]]:
+    """Embedding descriptions and item → cases for every hit within the threshold."""
+    ids = {h.embedding_id for hits in hit_lists for h in hits if h.distance <= threshold}
+    info = store.describe_embeddings(session, ids)
+    cases = store.item_case_ids(
+        session, [d["item_id"] for d in info.values() if d["item_id"] is not None]
+    )
+    return info, cases
+
+
 def candidates_for(
     session: Session,
     hits: Sequence[Hit],
@@ -320,15 +332,16 @@ def candidates_for(
     exclude_case_id: int | None = None,
     exclude_face_ids: Iterable[int] = (),
     limit: int = 10,
+    lookup: tuple[dict[int, dict[str, Any]], dict[int, set[int]]] | None = None,
 ) -> list[Candidate]:
-    """Turn index hits into ranked candidates within ``threshold`` (identities and faces)."""
+    """Turn index hits into ranked candidates within ``threshold`` (identities and faces).
+
+    ``lookup`` is what :func:`prefetch` returns for many hit lists at once (saves queries).
+    """
     close = [h for h in hits if h.distance <= threshold]
     if not close:
         return []
-    info = store.describe_embeddings(session, [h.embedding_id for h in close])
-    cases = store.item_case_ids(
-        session, [d["item_id"] for d in info.values() if d["item_id"] is not None]
-    )
+    info, cases = lookup if lookup is not None else prefetch(session, [close], threshold)
     skip_faces = set(exclude_face_ids)
     best_identity: dict[int, float] = {}
     faces: list[Candidate] = []
@@ -392,6 +405,7 @@ def link_case(
             for fid in members:
                 group_of[fid] = cl.label
         best: dict[tuple[object, str], tuple[Candidate, int]] = {}
+        lookup = prefetch(session, all_hits, thr.value)
         for (face, _e), hits in zip(rows, all_hits, strict=True):
             group: object = group_of.get(face.id, f"face{face.id}")
             for cand in candidates_for(
@@ -400,6 +414,7 @@ def link_case(
                 thr.value,
                 exclude_case_id=case.id,
                 limit=per_cluster,
+                lookup=lookup,
             ):
                 key = (group, f"{cand.kind}:{cand.identity_id or cand.face_id}")
                 if key not in best or cand.distance < best[key][0].distance:
@@ -444,6 +459,33 @@ def link_case(
             },
         )
         return out
+
+
+def refresh_case(
+    settings: Settings,
+    db: Database,
+    case_name: str,
+    actor: str,
+    *,
+    pipeline: FacePipeline | None = None,
+) -> ClusterReport | None:
+    """Re-cluster a case and search it against other cases and the library (after an ingest).
+
+    Returns None when the case has no faces from the current model (nothing to do). This is
+    what ``vigil faces cluster`` runs; an ingest that ran the ``faces`` analyzer can call it so
+    that a new case is searched without anyone asking.
+    """
+    from vigil.faces.pipeline import default_pipeline
+
+    pipe = pipeline or default_pipeline()
+    try:
+        report = cluster_case(db, case_name, actor, pipeline=pipe)
+    except NotReady:
+        return None
+    if report.faces == 0:
+        return report
+    report.links = link_case(db, settings, case_name, actor, pipeline=pipe)
+    return report
 
 
 def link_dict(session: Session, link: store.FaceLink, cluster: int | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import httpx2
 import numpy as np
 from fastapi.testclient import TestClient
 from PIL import Image
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.settings import Settings
@@ -79,17 +80,77 @@ def add_item(
     return item.id
 
 
-def seed_capabilities(s: Session, ids: dict[str, int]) -> dict[str, dict[int, int]]:
-    """One record per case for each capability screen's path parameters."""
-    extra: dict[str, dict[int, int]] = {}
+def seed_capabilities(
+    s: Session, ids: dict[str, int], items: dict[str, list[int]]
+) -> dict[str, dict[int, int]]:
+    """One record per case for each capability screen's path parameters: a person; two faces
+    (synthetic 4-d vectors from a test model card) in two clusters and a candidate link to a
+    library identity."""
+    from vigil.store import faces as fstore
     from vigil.store.persons import Person
 
-    extra["person_id"] = {}
+    extra: dict[str, dict[int, int]] = {"person_id": {}, "face_id": {}, "label": {}, "link_id": {}}
+    det = fstore.ensure_model(s, "detector", "test-detector", "1", "d" * 64)
+    emb = fstore.ensure_model(s, "embedder", "test-embedder", "1", "e" * 64, dim=4)
     for name, case_id in ids.items():
         person = Person(case_id=case_id, label=f"synthetic person of {name}")
         s.add(person)
         s.flush()
         extra["person_id"][case_id] = person.id
+        face_ids = []
+        for k, item_id in enumerate(items[name][:2]):
+            scan = fstore.add_scan(
+                s,
+                item_id,
+                detector_id=det.id,
+                embedder_id=emb.id,
+                analyzer_version="test",
+                frames=1,
+                status="ok",
+                dim=4,
+                faces=[
+                    {
+                        "vector": [1.0, float(k), 0.0, 0.0],
+                        "box": (20, 20, 70, 70),
+                        "score": 1.0,
+                        "landmarks": [[30, 30]],
+                        "blur": 100.0,
+                        "size": 50,
+                        "quality": 0.9,
+                    }
+                ],
+            )
+            face_ids.append(
+                s.execute(
+                    select(fstore.FaceRow.id).where(fstore.FaceRow.scan_id == scan.id)
+                ).scalar_one()
+            )
+        fstore.replace_clusters(s, case_id, emb.id, 0.5, [(f, [f]) for f in face_ids])
+        ident = fstore.add_identity(
+            s,
+            f"V-{name}",
+            kind="victim",
+            status="unidentified",
+            series=[],
+            agency=None,
+            notes=None,
+            actor="test",
+        )
+        link, _ = fstore.upsert_link(
+            s,
+            case_id=case_id,
+            face_id=face_ids[0],
+            identity_id=ident.id,
+            matched_face_id=None,
+            matched_case_id=None,
+            distance=0.3,
+            rank=1,
+            threshold=0.5,
+            model_id=emb.id,
+        )
+        extra["face_id"][case_id] = face_ids[0]
+        extra["label"][case_id] = 0
+        extra["link_id"][case_id] = link.id
     return extra
 
 
@@ -123,7 +184,7 @@ def build_world(tmp_path: Path, photos: int = 4) -> World:
                 add_item(s, case.id, src.id, 1000 * case.id + n, media, "photo")
                 for n in range(photos)
             ] + [add_item(s, case.id, src.id, 1000 * case.id + 99, media, "document")]
-        extra = seed_capabilities(s, ids)
+        extra = seed_capabilities(s, ids, items)
         for role in store.ROLES:
             store.add_member(s, ids["case-a"], users[role])
         store.add_member(s, ids["case-b"], outsider.id)

@@ -214,6 +214,8 @@ def test_scan_back_fills_a_case_ingested_without_faces(tmp_path: Path) -> None:
     assert vigil("faces", "list", "op-old", "--json") == []
     first = vigil("faces", "scan", "op-old", "--json")
     assert first["faces"] == 1  # type: ignore[index]
+    assert first["clusters"] == 1  # type: ignore[index]
+    assert first["candidate_links"] == 0  # type: ignore[index]
     assert first["scanned"] >= 1  # type: ignore[index]
     faces = vigil("faces", "list", "op-old", "--json")
     assert [f["path"] for f in faces] == ["a.jpg"]  # type: ignore[index,union-attr]

@@ -47,36 +47,58 @@ def _pipeline() -> Any:
 
 
 @app.command("scan")
-def scan(case: CaseArg, as_json: JsonOpt = False) -> None:
+def scan(
+    case: CaseArg,
+    search: Annotated[
+        bool,
+        typer.Option(
+            "--search/--no-search",
+            help="When new faces were found, re-cluster the case and search other cases.",
+        ),
+    ] = True,
+    as_json: JsonOpt = False,
+) -> None:
     """Find faces in the case's photos and videos not scanned yet (re-reads the evidence).
 
-    Same as `vigil analyze CASE --analyzer faces`. Costs ~0.4 s per 1 MP photo plus ~0.1-0.2 s
-    per face on one core; videos are sampled every 2 s. Unreadable items become warnings.
+    Same as `vigil analyze CASE --analyzer faces`, followed (when new faces were found) by
+    `vigil faces cluster CASE`, which searches them against other cases and the library.
+    Costs ~1 s per 1 MP photo on one core; videos are sampled every 2 s. Unreadable items
+    become warnings.
     To find faces during ingest instead: vigil ingest PATH --case CASE --analyzer faces
 
     Example: vigil faces scan op-birch
     """
-    from vigil.faces.service import scan_case
+    from vigil.faces.service import refresh_case, scan_case
 
     rt = runtime()
     report = scan_case(rt.settings, rt.db, case, rt.actor)
-    data = {
+    data: dict[str, Any] = {
         "case": case,
         "pending": report.pending,
         "scanned": report.scanned,
         "failed": report.failed,
         "faces": report.faces,
+        "clusters": None,
+        "candidate_links": None,
     }
+    if search and report.faces:
+        refreshed = refresh_case(rt.settings, rt.db, case, rt.actor, pipeline=_pipeline())
+        if refreshed is not None:
+            data["clusters"] = len(refreshed.clusters)
+            data["candidate_links"] = len(refreshed.links)
     if as_json:
         emit_json(data)
-    else:
-        emit_lines(
-            [
-                f"{case}: {report.scanned} of {report.pending} pending items scanned, "
-                f"{report.failed} failed (see `vigil case warnings {case}`), "
-                f"{report.faces} faces found"
-            ]
+        return
+    lines = [
+        f"{case}: {report.scanned} of {report.pending} pending items scanned, "
+        f"{report.failed} failed (see `vigil case warnings {case}`), {report.faces} faces found"
+    ]
+    if data["clusters"] is not None:
+        lines.append(
+            f"re-clustered: {data['clusters']} clusters; {data['candidate_links']} candidate "
+            f"links to review with `vigil faces links {case}`"
         )
+    emit_lines(lines)
 
 
 @app.command("cluster")

@@ -264,3 +264,13 @@ def test_readers_never_crash_on_fuzz(data: bytes) -> None:
     for fmt in FORMATS:
         with contextlib.suppress(VigilError):
             fmt.read(data)
+
+
+def test_utf16_with_bom_and_lowercase_keys() -> None:
+    doc = {
+        "@odata.context": "x/2.0.xml/UK/$metadata#Media",
+        "value": [{"mediaid": 7, "md5": MD5[2], "category": "B"}],
+    }
+    ps = vics.read(json.dumps(doc).encode("utf-16"))
+    assert ps.variant == "2.0/UK"
+    assert [(e.media_id, e.md5, e.category) for e in ps.entries] == [("7", MD5[2], "B")]

@@ -154,6 +154,10 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
     assert section["faces"] == 1
     assert section["confirmed_identities"] == ["V-0001"]
     assert "Faces" in str(vigil("case", "summary", "op-two"))
+    shown = vigil("victims", "show", "V-0001", "--json")
+    assert len(shown["reference_list"]) == 3  # type: ignore[index]
+    assert [(lk["case"], lk["status"]) for lk in shown["links"]] == [("op-two", "confirmed")]  # type: ignore[index]
+    assert "V-0001" in str(vigil("victims", "show", "V-0001"))
     updated = vigil("victims", "update", "V-0001", "--status", "safeguarded", "--json")
     assert updated["status"] == "safeguarded"  # type: ignore[index]
 
@@ -166,6 +170,7 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
         "faces.search_image",
         "faces.search_case",
         "faces.link_decide",
+        "victims.show",
     ):
         assert action in audit_actions, action
 

@@ -520,6 +520,61 @@ def victims_list(
         )
 
 
+@victims_app.command("show")
+def victims_show(
+    identity: Annotated[str, typer.Argument(help="Identity code or id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """One identity: status, series, agency, reference faces and every link to it.
+
+    Example: vigil victims show V-0001 --json
+    """
+    from vigil.faces.service import identity_dict, link_dict
+    from vigil.store import faces as store
+    from vigil.store.models import Case
+
+    rt = runtime()
+    with rt.db.read() as s:
+        ident = store.get_identity(s, identity)
+        data = identity_dict(s, ident)
+        data["reference_list"] = [
+            {
+                "face": r.face_id,
+                "source": r.source,
+                "added_by": r.added_by,
+                "added_at": r.added_at.isoformat(),
+            }
+            for r in store.identity_references(s, ident.id)
+        ]
+        links = []
+        for link in store.identity_links(s, ident.id):
+            row = link_dict(s, link)
+            case = s.get(Case, link.case_id)
+            row["case"] = case.name if case else None
+            links.append(row)
+        data["links"] = links
+    from vigil.store import audit
+
+    with rt.db.write() as s:  # viewing a victim record is itself recorded
+        audit.append(s, rt.actor, "victims.show", details={"identity_id": data["id"]})
+    if as_json:
+        emit_json(data)
+        return
+    lines = [
+        f"{data['code']} [{data['status']}] {data['kind']} series="
+        f"{','.join(data['series']) or '-'} agency={data['agency'] or '-'}",
+        f"{len(data['reference_list'])} reference faces:",
+    ]
+    lines += [f"  {r['source']} (added by {r['added_by']})" for r in data["reference_list"]]
+    lines.append(f"{len(links)} links:")
+    lines += [
+        f"  link #{r['link']} [{r['status']}] face #{r['face']} in {r['case']} "
+        f"distance {r['distance']:.3f}"
+        for r in links
+    ]
+    emit_lines(lines)
+
+
 @victims_app.command("link")
 def victims_link(
     identity: Annotated[str, typer.Argument(help="Identity code or id.")],

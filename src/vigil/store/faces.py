@@ -761,6 +761,26 @@ def list_identities(
     return rows
 
 
+def identity_references(session: Session, identity_id: int) -> list[IdentityReference]:
+    """An identity's references, oldest first."""
+    stmt = (
+        select(IdentityReference)
+        .where(IdentityReference.identity_id == identity_id)
+        .order_by(IdentityReference.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def identity_links(session: Session, identity_id: int) -> list[FaceLink]:
+    """Links (any status) that point at an identity, closest first."""
+    stmt = (
+        select(FaceLink)
+        .where(FaceLink.identity_id == identity_id)
+        .order_by(FaceLink.distance, FaceLink.id)
+    )
+    return list(session.execute(stmt).scalars())
+
+
 def agency_name(session: Session, agency_id: int | None) -> str | None:
     """An agency's name (None for None)."""
     if agency_id is None:

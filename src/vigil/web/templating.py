@@ -80,6 +80,7 @@ def render(
         "mask": (lambda v: mask(v, user.role)) if user else (lambda v: "•••"),
         "nav": [s for s in SCREENS if s.case_path and user and user.can(s.permission)],
         "config": st.config,
+        "screens": SCREENS.names(),
     }
     if user is not None and not template.startswith("fragments/"):
         ctx.update(exposure(request, user))

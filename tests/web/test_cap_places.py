@@ -1,0 +1,68 @@
+"""Places and leads screen: device groups, GPS clusters masked by role, item-to-place links."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from vigil.store import audit
+from vigil.store import places as pstore
+from vigil.store.models import MediaItem
+
+from ._support import World, login_as
+
+
+def seed_metadata(world: World) -> str:
+    with world.app_db.write() as s:
+        for n, item_id in enumerate(world.items_a[:3]):
+            item = s.get(MediaItem, item_id)
+            assert item is not None
+            item.camera_make, item.camera_model = "TestCam", "Model 1"
+            item.gps_lat, item.gps_lon = 51.5012345 + n * 0.00001, -0.1412345
+            item.captured_at = f"2024-05-0{n + 1}T10:00:00"
+        place = pstore.add_place(s, name="Synthetic room", created_by="test", key="P-TEST")
+        return place.key
+
+
+def test_leads_and_gps_masking(client: TestClient, world: World) -> None:
+    seed_metadata(world)
+    login_as(client, world, "investigator1")
+    page = client.get(f"/cases/{world.case_a}/places").text
+    assert "TestCam Model 1" in page
+    assert "51.50" in page  # position visible to investigators
+    login_as(client, world, "analyst1")
+    masked = client.get(f"/cases/{world.case_a}/places").text
+    assert "TestCam Model 1" in masked
+    assert "51.50" not in masked
+
+
+def test_place_link_confirm_and_cross_case(client: TestClient, world: World) -> None:
+    key = seed_metadata(world)
+    csrf = login_as(client, world, "investigator1")
+    item = world.items_a[0]
+    page = client.get(f"/cases/{world.case_a}/items/{item}/places")
+    assert page.status_code == 200
+    assert "no scene features" in page.text
+    resp = client.post(
+        f"/cases/{world.case_a}/items/{item}/places/link",
+        data={"place": key, "status": "confirmed", "note": "same wallpaper", "csrf_token": csrf},
+    )
+    assert resp.status_code == 303
+    leads = client.get(f"/cases/{world.case_a}/places").text
+    assert "P-TEST" in leads
+    assert "confirmed" in leads
+    other = world.items_b[0]
+    resp = client.post(
+        f"/cases/{world.case_a}/items/{other}/places/link",
+        data={"place": key, "status": "confirmed", "csrf_token": csrf},
+    )
+    assert resp.status_code == 404
+    draw = client.post(
+        f"/cases/{world.case_a}/items/{item}/places/draw",
+        data={"query_feature": 1, "feature_id": 2},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert draw.status_code == 404  # not this item's features
+    with world.app_db.read() as s:
+        links = [e.details for e in audit.iter_entries(s) if e.action == "places.link"]
+    assert len(links) == 1
+    assert '"status":"confirmed"' in links[0]

@@ -500,6 +500,7 @@ def link_dict(session: Session, link: store.FaceLink, cluster: int | None = None
     if link.matched_case_id is not None:
         c = session.get(Case, link.matched_case_id)
         other_case = c.name if c else None
+    face = session.get(store.FaceRow, link.face_id)
     return {
         "link": link.id,
         "face": link.face_id,
@@ -511,6 +512,7 @@ def link_dict(session: Session, link: store.FaceLink, cluster: int | None = None
         "distance": round(link.distance, 4),
         "rank": link.rank,
         "threshold": link.threshold,
+        "face_quality": face.quality if face else None,
         "status": link.status,
     }
 

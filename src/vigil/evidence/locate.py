@@ -12,29 +12,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import select
-
 from vigil.errors import IntegrityError, NotFound
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import SEP, Walker
 from vigil.ingest.analyzers import Blob
 from vigil.settings import IngestLimits
+from vigil.store import repo
 from vigil.store.db import Database
-from vigil.store.models import EvidenceSource, MediaItem, Occurrence
+from vigil.store.models import MediaItem
 
 
 def _candidates(db: Database, item_id: int) -> tuple[MediaItem, list[tuple[str, bytes]]]:
     with db.read() as s:
-        item = s.get(MediaItem, item_id)
-        if item is None:
-            raise NotFound(f"no media item #{item_id}")
-        rows = s.execute(
-            select(EvidenceSource.path, Occurrence.raw_path)
-            .join(Occurrence, Occurrence.source_id == EvidenceSource.id)
-            .where(Occurrence.item_id == item_id)
-            .order_by(Occurrence.depth, Occurrence.id)
-        ).all()
-    return item, [(p, bytes(r)) for p, r in rows]
+        return repo.item_places(s, item_id)
 
 
 def _verify(data: bytes, item: MediaItem, where: str) -> None:

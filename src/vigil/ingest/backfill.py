@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from vigil.errors import VigilError
 from vigil.evidence.locate import open_item
 from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput
 from vigil.settings import Settings
 from vigil.store import audit, repo
 from vigil.store.db import Database
-from vigil.store.models import ItemAnalysis
 
 
 @dataclass
@@ -32,15 +29,7 @@ def pending_items(db: Database, case_name: str, analyzer_name: str) -> tuple[int
     with db.read() as s:
         case = repo.get_case(s, case_name)
         items = repo.case_items(s, case.id, kinds=analyzer.kinds)
-        done = {
-            item_id
-            for item_id, version in s.execute(
-                select(ItemAnalysis.item_id, ItemAnalysis.version).where(
-                    ItemAnalysis.analyzer == analyzer.name
-                )
-            ).all()
-            if version == analyzer.version
-        }
+        done = repo.analysed_item_ids(s, analyzer.name, analyzer.version)
     return case.id, [i.id for i in items if i.id not in done and i.status == "ok"]
 
 
@@ -67,22 +56,7 @@ def backfill(
                 analyzer.persist(s, item_id, output)
             for code, message in output.warnings:
                 repo.add_item_warning(s, case_id, item_id, code, message)
-            row = s.execute(
-                select(ItemAnalysis).where(
-                    ItemAnalysis.item_id == item_id, ItemAnalysis.analyzer == analyzer.name
-                )
-            ).scalar_one_or_none()
-            if row is None:
-                s.add(
-                    ItemAnalysis(
-                        item_id=item_id,
-                        analyzer=analyzer.name,
-                        version=analyzer.version,
-                        status="ok" if ok else "failed",
-                    )
-                )
-            else:
-                row.version, row.status = analyzer.version, "ok" if ok else "failed"
+            repo.record_analysis(s, item_id, analyzer.name, analyzer.version, ok=ok)
         report.done += ok
         report.failed += not ok
     with db.write() as s:

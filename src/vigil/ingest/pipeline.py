@@ -42,7 +42,6 @@ from vigil.settings import Settings
 from vigil.store import audit, repo
 from vigil.store.base import utcnow
 from vigil.store.db import Database
-from vigil.store.models import EvidenceSource, ItemAnalysis, Job
 
 EXTRACTOR_VERSION = "ingest-1"
 
@@ -308,10 +307,10 @@ def ingest(
         # An interrupted or failed job stays open: re-running the command resumes it.
         job_status = "done" if status == "done" else ("failed" if error else "running")
         with db.write() as s:
-            src = s.get(EvidenceSource, source_id)
+            src = repo.get_source(s, source_id)
             if src is not None:
                 repo.mark_source(s, src, status="complete" if status == "done" else status)
-            job_row = s.get(Job, job_id)
+            job_row = repo.get_job(s, job_id)
             if job_row is not None:
                 repo.finish_job(
                     s,
@@ -396,19 +395,12 @@ def _write_batch(
                             ok = output.payload is not None
                             if ok:
                                 ANALYZERS.get(name).persist(s, item_id, output)
-                            s.add(
-                                ItemAnalysis(
-                                    item_id=item_id,
-                                    analyzer=name,
-                                    version=version,
-                                    status="ok" if ok else "failed",
-                                )
-                            )
+                            repo.record_analysis(s, item_id, name, version, ok=ok)
                     else:
                         report.duplicates += 1
                     report.bytes += d.size
                     if entry.raw_path == top_raw:
-                        src = s.get(EvidenceSource, source_id)
+                        src = repo.get_source(s, source_id)
                         if src is not None:
                             repo.mark_source(
                                 s, src, status=src.status, size=d.size, sha256=d.sha256

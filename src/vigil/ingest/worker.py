@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine
 
 from vigil.content.probe import MediaMeta, probe
 from vigil.content.types import HEAD_SIZE, sniff
@@ -19,8 +19,8 @@ from vigil.errors import VigilError
 from vigil.evidence.hashing import Digests, digest_stream
 from vigil.evidence.readonly import open_readonly
 from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput, Blob
+from vigil.store import repo
 from vigil.store.db import make_engine
-from vigil.store.models import MediaItem
 
 
 @dataclass
@@ -75,18 +75,9 @@ def init_worker(db_url: str | None, analyzers: tuple[str, ...], deep: bool) -> N
     _STATE.deep = deep
 
 
-_KNOWN = select(MediaItem.id).where(MediaItem.sha256 == bindparam("sha256")).limit(1)
-
-
 def _is_known(sha256: str) -> bool:
     """Whether the content is already stored (one indexed lookup on a kept-open connection)."""
-    conn = _STATE.conn
-    if conn is None:
-        return False
-    try:
-        return conn.execute(_KNOWN, {"sha256": sha256}).first() is not None
-    finally:
-        conn.rollback()  # never hold a read snapshot between files
+    return _STATE.conn is not None and repo.is_known(_STATE.conn, sha256)
 
 
 def process(task: Task) -> Result:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import InvalidInput, NotFound
@@ -22,6 +22,7 @@ from vigil.store.models import (
     Agency,
     Case,
     EvidenceSource,
+    ItemAnalysis,
     ItemWarning,
     Job,
     MediaItem,
@@ -453,3 +454,66 @@ def mark_source(
         source.sha256 = sha256
     if status == "complete":
         source.completed_at = dt.datetime.now(dt.UTC)
+
+
+# --- analyzer bookkeeping ---------------------------------------------------------------------
+
+
+def record_analysis(
+    session: Session, item_id: int, analyzer: str, version: str, *, ok: bool
+) -> None:
+    """Note that ``analyzer`` at ``version`` processed the item (replacing an older version's row)."""
+    row = session.execute(
+        select(ItemAnalysis).where(
+            ItemAnalysis.item_id == item_id, ItemAnalysis.analyzer == analyzer
+        )
+    ).scalar_one_or_none()
+    status = "ok" if ok else "failed"
+    if row is None:
+        session.add(
+            ItemAnalysis(item_id=item_id, analyzer=analyzer, version=version, status=status)
+        )
+    else:
+        row.version, row.status = version, status
+
+
+def analysed_item_ids(session: Session, analyzer: str, version: str) -> set[int]:
+    """Items already processed by ``analyzer`` at exactly ``version``."""
+    stmt = select(ItemAnalysis.item_id).where(
+        ItemAnalysis.analyzer == analyzer, ItemAnalysis.version == version
+    )
+    return set(session.execute(stmt).scalars())
+
+
+KNOWN_SHA256 = select(MediaItem.id).where(MediaItem.sha256 == bindparam("sha256")).limit(1)
+"""Prepared lookup used by ingest workers on a kept-open, read-only connection."""
+
+
+def is_known(conn: Connection, sha256: str) -> bool:
+    """Whether content with this SHA-256 is already stored (does not keep a read snapshot)."""
+    try:
+        return conn.execute(KNOWN_SHA256, {"sha256": sha256}).first() is not None
+    finally:
+        conn.rollback()
+
+
+def item_places(session: Session, item_id: int) -> tuple[MediaItem, list[tuple[str, bytes]]]:
+    """The item and every (source path, raw path) it was found at, shallowest first."""
+    item = get_item(session, item_id)
+    rows = session.execute(
+        select(EvidenceSource.path, Occurrence.raw_path)
+        .join(Occurrence, Occurrence.source_id == EvidenceSource.id)
+        .where(Occurrence.item_id == item_id)
+        .order_by(Occurrence.depth, Occurrence.id)
+    ).all()
+    return item, [(path, bytes(raw)) for path, raw in rows]
+
+
+def get_source(session: Session, source_id: int) -> EvidenceSource | None:
+    """The evidence source with this id, if any."""
+    return session.get(EvidenceSource, source_id)
+
+
+def get_job(session: Session, job_id: int) -> Job | None:
+    """The job with this id, if any."""
+    return session.get(Job, job_id)

@@ -192,3 +192,15 @@ def test_large_members_spool_inside_the_spool_dir_and_are_cleaned_up_by_reader(
     assert entry.spool is not None
     assert entry.spool.parent == tmp_path / "spool"
     assert entry.spool.read_bytes() == payload
+
+
+def test_single_file_gzip_bomb_is_cut_at_the_ratio_limit(tmp_path: Path) -> None:
+    import gzip
+
+    root = tmp_path / "ev"
+    root.mkdir()
+    (root / "zeros.bin.gz").write_bytes(gzip.compress(b"\0" * (16 * 1024 * 1024)))
+    (root / "small.txt.gz").write_bytes(gzip.compress(b"hello " * 10))
+    found = walk(root, tmp_path)
+    assert "zip_bomb" in codes(found[b"zeros.bin.gz!/zeros.bin"])
+    assert found[b"small.txt.gz!/small.txt"].data == b"hello " * 10

@@ -86,6 +86,26 @@ class Entry:
         )
 
 
+class _Decompressing:
+    """A decompressing reader that closes the compressed stream under it too."""
+
+    def __init__(self, raw: BinaryIO, wrap: Callable[[BinaryIO], BinaryIO]) -> None:
+        self._raw = raw
+        self._stream = wrap(raw)
+
+    def read(self, n: int = -1) -> bytes:
+        return self._stream.read(n)
+
+    def __enter__(self) -> _Decompressing:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self._stream.close()
+        finally:
+            self._raw.close()
+
+
 class _Budget:
     """Bytes and members read out of one top-level archive, against the limits."""
 
@@ -368,10 +388,18 @@ class Walker:
         return None
 
     def _read_member(
-        self, stream: BinaryIO, declared: int, budget: _Budget, head: bytes = b""
+        self,
+        stream: BinaryIO,
+        declared: int,
+        budget: _Budget,
+        head: bytes = b"",
+        cap: int | None = None,
     ) -> tuple[bytes | None, Path | None, int, tuple[str, str] | None]:
         """Read one member with a hard cap (headers may lie); small ones stay in memory."""
-        cap = min(self.limits.max_member_size, self.limits.max_archive_total - budget.total)
+        cap = min(
+            self.limits.max_member_size if cap is None else cap,
+            self.limits.max_archive_total - budget.total,
+        )
         limit_mem = self.limits.spool_in_memory
         buf = io.BytesIO()
         spool_file: BinaryIO | None = None
@@ -430,7 +458,13 @@ class Walker:
         packed: int | None,
         mtime: dt.datetime | None,
         open_member: Callable[[], BinaryIO],
+        cap: int | None = None,
     ) -> Iterator[Entry]:
+        """Entries for one member (and, if it is an archive, its own members).
+
+        ``cap`` bounds what may be read when the member's size is unknown up front (single-file
+        gzip/bzip2/xz streams); otherwise the declared size and the limits decide.
+        """
         warnings = self._member_warnings(name)
         seen = self._member_names.get(raw, 0)
         self._member_names[raw] = seen + 1
@@ -455,7 +489,7 @@ class Walker:
                 if kind not in ARCHIVE_TYPES:
                     yield entry
                     return
-                data, spool, _, problem = self._read_member(fh, size, budget, head)
+                data, spool, _, problem = self._read_member(fh, size, budget, head, cap)
             yield entry
             if problem is None:
                 yield from self._maybe_nested(raw, data, spool, depth, budget)
@@ -472,7 +506,7 @@ class Walker:
             )
             return
         with open_member() as fh:
-            data, spool, real, problem = self._read_member(fh, size, budget)
+            data, spool, real, problem = self._read_member(fh, size, budget, cap=cap)
         if problem:
             yield Entry(
                 raw,
@@ -668,20 +702,11 @@ class Walker:
         }
 
         def open_member() -> BinaryIO:
-            return decompress[kind](opener())
+            return cast(BinaryIO, _Decompressing(opener(), decompress[kind]))
 
-        # The uncompressed size is unknown up front: the bounded reader enforces the caps, and
-        # the ratio is checked on what was actually produced.
-        cap_ratio = self.limits.max_compression_ratio * max(packed_size or 0, 1)
-        saved = self.limits
+        # The uncompressed size is unknown up front: the bounded reader stops at the ratio limit
+        # times the packed size (at least 1 MiB), so a small bomb cannot expand unnoticed.
+        cap = None
         if packed_size:
-            self.limits = IngestLimits(
-                **{
-                    **saved.__dict__,
-                    "max_member_size": int(min(saved.max_member_size, max(cap_ratio, 1024 * 1024))),
-                }
-            )
-        try:
-            yield from self._member_entries(raw, stem, depth, budget, 0, None, None, open_member)
-        finally:
-            self.limits = saved
+            cap = int(max(self.limits.max_compression_ratio * packed_size, 1024 * 1024))
+        yield from self._member_entries(raw, stem, depth, budget, 0, None, None, open_member, cap)

@@ -277,3 +277,12 @@ def test_seeking_gives_the_same_frames_as_decoding_everything(
     sequential = [(t, int(px.mean())) for t, px in sample_frames(video, every_s=8.0)]
     assert [t for t, _m in seek] == pytest.approx([0.0, 8.0, 16.0, 24.0])
     assert seek == sequential
+
+
+def test_detector_card_describes_the_rotation_policy(pipeline: FacePipeline) -> None:
+    card = pipeline.detector_card
+    assert "upsample=1" in card.version
+    assert "rotations=[" in card.version  # retries use the cheaper detector, and say so
+    off = FacePipeline(pipeline.detector, pipeline.embedder, try_rotations=False).detector_card
+    assert off.version.endswith("rotations=off")
+    assert off.sha256 == card.sha256

@@ -10,7 +10,9 @@ Chromium comes from Debian (``scripts/install-system-deps.sh`` installs it; neve
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import socket
 import threading
 import time
@@ -62,6 +64,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, Database]]:
     for n in range(6):
         (evidence / f"IMG_{n:04d}.png").write_bytes(synthetic_png(100 + n, size=320))
     (evidence / "notes.txt").write_text("generated text file\n", encoding="utf-8")
+    faces = Path(__file__).resolve().parents[1] / "faces" / "data"  # public-domain adults
+    for photo in sorted(faces.glob("*.jpg")):
+        shutil.copyfile(photo, evidence / f"portrait_{photo.name}")
     settings = Settings.load(tmp_path / "home", workers=1)
     db = Database(settings.database_url)
     with db.write() as s:
@@ -85,11 +90,67 @@ def server(tmp_path: Path) -> Iterator[tuple[str, Path, Database]]:
         db.dispose()
 
 
-def test_review_walkthrough_in_chromium(server: tuple[str, Path, Database]) -> None:
+def run_cli(args: list[str]) -> None:
+    from vigil.cli.main import main
+
+    assert main(args) == 0, args
+
+
+def analyse(evidence: Path, tmp: Path) -> None:
+    """What a unit runs after ingest (known vs fresh, faces, persons), through the CLI."""
+    known = hashlib.md5((evidence / "IMG_0000.png").read_bytes()).hexdigest()  # noqa: S324
+    (tmp / "known.txt").write_text(f"md5\n{known}\n", encoding="utf-8")
+    run_cli(
+        [
+            "hashsets",
+            "import",
+            str(tmp / "known.txt"),
+            "--name",
+            "test-known",
+            "--format",
+            "digest_list",
+            "--scheme",
+            "unspecified",
+            "--source",
+            "generated",
+        ]
+    )
+    run_cli(["match", "op-browser"])
+    run_cli(["faces", "scan", "op-browser"])
+    run_cli(["faces", "cluster", "op-browser", "--no-search"])
+    op = tmp / "op"
+    run_cli(["persons", "generate", str(op), "--persons", "30", "--followup", "0"])
+    run_cli(
+        [
+            "persons",
+            "import",
+            str(op / "records.csv"),
+            "--case",
+            "op-browser",
+            "--mapping",
+            str(op / "mapping.yaml"),
+            "--source",
+            "synthetic",
+            "--legal-basis",
+            "test data",
+            "--received-from",
+            "generator",
+        ]
+    )
+    run_cli(["persons", "link", "--case", "op-browser"])
+
+
+def test_review_walkthrough_in_chromium(
+    server: tuple[str, Path, Database], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     base, evidence, db = server
+    monkeypatch.setenv("VIGIL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VIGIL_USER", "sup")
     SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
         context = browser.new_context(
@@ -127,17 +188,19 @@ def test_review_walkthrough_in_chromium(server: tuple[str, Path, Database]) -> N
         page.fill("#ingest-form input[name=path]", str(evidence))
         page.click("#ingest-form button")
         for _ in range(120):
-            if page.locator("#count-items").inner_text().strip() not in ("0", ""):
+            if page.locator("#count-items").inner_text().strip() == "13":
                 break
             time.sleep(0.5)
             page.reload()
-        expect(page.locator("#count-items")).to_have_text("7")
+        expect(page.locator("#count-items")).to_have_text("13")
+        analyse(evidence, tmp_path)
+        page.reload()
         page.screenshot(path=str(SHOTS / "03-case-overview.png"), full_page=True)
 
         page.click(".case-nav >> text=Items")
         tiles = page.locator(".tile img.blurred")
-        expect(tiles).to_have_count(7)  # 6 photos + 1 text file (placeholder)
-        expect(page.locator(".tile button.reveal")).to_have_count(6)
+        expect(tiles).to_have_count(12)  # 6 + 6 photos + 1 text file, 1 known photo hidden
+        expect(page.locator(".tile button.reveal")).to_have_count(11)
         for n in range(tiles.count()):
             expect(tiles.nth(n)).to_have_js_property("complete", True)
             assert tiles.nth(n).evaluate("img => img.naturalWidth") > 0
@@ -149,16 +212,54 @@ def test_review_walkthrough_in_chromium(server: tuple[str, Path, Database]) -> N
         page.locator(".tile button.hide").first.click()
         expect(page.locator(".tile img.clear")).to_have_count(0)
 
+        # known vs fresh: grade the first fresh group's representative
+        page.click(".case-nav >> text=Known / fresh")
+        expect(page.locator("body")).to_contain_text("1 known groups are hidden")
+        page.locator(".grade button.grade-btn:has-text('B')").first.click()
+        expect(page.locator(".grade-status").first).to_contain_text("sup=B")
+        page.screenshot(path=str(SHOTS / "06-known-fresh.png"), full_page=True)
+
+        # faces: clusters of the public-domain portraits; split one face off a cluster
+        page.click(".case-nav >> text=Faces")
+        expect(page.locator("section.cluster").first).to_be_visible()
+        crops = page.locator("section.cluster img.blurred")
+        for n in range(crops.count()):
+            crops.nth(n).scroll_into_view_if_needed()
+            expect(crops.nth(n)).to_have_js_property("complete", True)
+            assert crops.nth(n).evaluate("img => img.naturalWidth") > 0
+        page.screenshot(path=str(SHOTS / "07-faces.png"), full_page=True)
+        split = page.locator("button:has-text('not the same (split)')")
+        if split.count():
+            split.first.click()
+            expect(page.locator("body")).to_contain_text("not the same person")
+            page.click("text=Re-cluster with feedback")
+            expect(page.locator("h1")).to_have_text("Face clusters")
+
+        # persons: prioritise, open the top person, record an outcome
+        page.click(".case-nav >> text=Persons")
+        page.click("#prioritise")
+        expect(page.locator("table.list tr").nth(1)).to_be_visible()
+        page.screenshot(path=str(SHOTS / "08-persons.png"), full_page=True)
+        page.locator("table.list tr").nth(1).locator("a").first.click()
+        page.select_option("#outcome-form select[name=stage]", "referred")
+        page.click("#outcome-form button")
+        expect(page.locator("#stage")).to_have_text("referred")
+        page.screenshot(path=str(SHOTS / "09-person.png"), full_page=True)
+        page.goto(page.url.split("/persons/")[0] + "/funnel")
+        expect(page.locator("svg.chart")).to_be_visible()
+        page.screenshot(path=str(SHOTS / "10-funnel.png"), full_page=True)
+
+        page.click(".case-nav >> text=Items")
         page.locator(".caption a").first.click()
         expect(page.locator("h1")).to_contain_text("Item #")
         page.fill("textarea[name=text]", "Pattern image; no further action.")
         page.click("text=Save note")
         expect(page.locator(".note")).to_contain_text("Pattern image; no further action.")
-        page.screenshot(path=str(SHOTS / "06-item-detail.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "11-item-detail.png"), full_page=True)
 
         page.click(".case-nav >> text=Custody")
         expect(page.locator("body")).to_contain_text("media.reveal")
-        page.screenshot(path=str(SHOTS / "07-custody.png"), full_page=True)
+        page.screenshot(path=str(SHOTS / "12-custody.png"), full_page=True)
 
         with page.expect_download() as info:
             page.click("#report-pdf")
@@ -169,10 +270,11 @@ def test_review_walkthrough_in_chromium(server: tuple[str, Path, Database]) -> N
         report = context.new_page()
         report.goto(page.url.rsplit("/custody", 1)[0] + "/report.html")
         expect(report.locator("h1")).to_contain_text("Case report: op-browser")
-        report.screenshot(path=str(SHOTS / "08-report.png"), full_page=True)
+        report.screenshot(path=str(SHOTS / "13-report.png"), full_page=True)
         browser.close()
     assert errors == [], errors
     with db.read() as s:
         actions = {e.action for e in audit.iter_entries(s)}
     assert {"web.login", "case.create", "case.member_add", "web.ingest_done"} <= actions
     assert {"media.reveal", "note.add", "report.export"} <= actions
+    assert {"grade.vote", "faces.cluster", "persons.prioritise", "persons.outcome"} <= actions

@@ -24,7 +24,7 @@ from vigil.store.db import Database
 class CaseView:
     """A snapshot of one case's items."""
 
-    signature: tuple[int, int, int]
+    signature: tuple[int, ...]
     built_at: float
     built_wall: float
     order: list[int]
@@ -76,7 +76,9 @@ class CaseIndex:
     def view(self, db: Database, case_id: int, triage: Any | None) -> CaseView:
         """The current view of a case (rebuilt when stale)."""
         with db.read() as session:
-            signature = store.case_signature(session, case_id)
+            signature: tuple[int, ...] = store.case_signature(session, case_id)
+            if triage is not None:
+                signature = (*signature, triage.version(session, case_id))
         cached = self._views.get(case_id)
         if cached is not None and self._fresh(cached, signature):
             return cached
@@ -88,10 +90,12 @@ class CaseIndex:
             self._views[case_id] = built
             return built
 
-    def _fresh(self, view: CaseView, signature: tuple[int, int, int]) -> bool:
+    def _fresh(self, view: CaseView, signature: tuple[int, ...]) -> bool:
         age = time.monotonic() - view.built_at
         if age > self.ttl:
             return False
+        if view.signature[3:] != signature[3:]:
+            return False  # known/fresh results changed: never show stale ones
         return view.signature == signature or age < self.min_rebuild
 
     def invalidate(self, case_id: int | None = None) -> None:
@@ -103,7 +107,7 @@ class CaseIndex:
 
     @staticmethod
     def _build(
-        db: Database, case_id: int, triage: Any | None, signature: tuple[int, int, int]
+        db: Database, case_id: int, triage: Any | None, signature: tuple[int, ...]
     ) -> CaseView:
         with db.read() as session:
             facts = store.case_item_facts(session, case_id)

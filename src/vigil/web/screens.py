@@ -55,6 +55,10 @@ class Triage(Protocol):
     def labels(self, session: Session, case_id: int, item_ids: list[int]) -> dict[int, str]:
         """A short label per item (``known: A1``, ``fresh``, ``conflict``)."""
 
+    def version(self, session: Session, case_id: int) -> int:
+        """A number that changes whenever the known/fresh results of the case change (the item
+        list cache is rebuilt then)."""
+
 
 TRIAGE: Registry[Triage] = Registry("web triage provider")
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotReady, PermissionDenied
@@ -35,6 +35,17 @@ class HashsetTriage:
         return select(TriageOutcome.item_id).where(
             TriageOutcome.case_id == case_id, TriageOutcome.outcome == "fresh"
         )
+
+    def version(self, session: Session, case_id: int) -> int:
+        """Changes whenever matching re-ran for the case (its audit entry's sequence number)."""
+        from vigil.store.models import AuditEntry
+
+        seq = session.execute(
+            select(func.max(AuditEntry.seq)).where(
+                AuditEntry.action == "triage.match", AuditEntry.case_id == case_id
+            )
+        ).scalar_one_or_none()
+        return int(seq or 0)
 
     def labels(self, session: Session, case_id: int, item_ids: list[int]) -> dict[int, str]:
         from vigil.store.hashsets import TriageOutcome

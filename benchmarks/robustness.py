@@ -6,8 +6,8 @@ a full decode (as a hash set made by another tool would hold). Each edited copy 
 file and hashed the way Vigil ingest does (reduced-scale decode), then searched in an exact
 index of all originals: recall = share of edited copies whose own original is found. Flips and
 rotations are also searched with the eight dihedral variants of the query (PDQ's DCT-domain
-trick). The false-match rate compares ``--unrelated`` other generated pictures with every
-original.
+trick). The false-match rate compares ``--unrelated`` other generated pictures (thumbnails of
+128 x 96 px, to keep 100,000 of them affordable) with every original.
 
     python benchmarks/robustness.py [--originals 200] [--unrelated 100000]
 
@@ -91,7 +91,7 @@ DIHEDRAL = ("flip_horizontal", "flip_vertical", "rotate_90")
 
 
 def _unrelated_hash(j: int) -> str | None:
-    got = hash_pixels(scene(5_000_000 + j, 256, 192))
+    got = hash_pixels(scene(5_000_000 + j, 128, 96))
     return got.value if isinstance(got, Hashed) else None
 
 

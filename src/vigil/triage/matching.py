@@ -243,6 +243,8 @@ def run_matching(
             "grade": None,
             "series": None,
             "distance": None,
+            "group_id": None,
+            "group_distance": None,
         }
         if best is not None:
             entry = entries[best.entry_id]

@@ -262,7 +262,11 @@ def main() -> None:
         wall = asyncio.run(run())
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=15)
     result: dict[str, Any] = {
         "benchmark": "web",
         "backend": url.split(":", 1)[0],

@@ -88,3 +88,31 @@ def test_one_misspelt_record_is_not_split_off_by_a_single_conflict() -> None:
     res = cluster(range(1, 6), _edges(pairs), params=PARAMS, veto=veto)
     assert _sets(res) == {frozenset({1, 2, 3, 4, 5})}
     assert res.blocked == []
+
+
+def test_vectorised_path_matches_the_exact_procedure_on_random_graphs() -> None:
+    from vigil.persons.linkage import _cluster_exact
+
+    rng = np.random.default_rng(3)
+    for _ in range(30):
+        n = int(rng.integers(5, 60))
+        m = int(rng.integers(0, 3 * n))
+        pairs = [
+            (int(a), int(b), float(w))
+            for a, b, w in zip(
+                rng.integers(0, n, m), rng.integers(0, n, m), rng.uniform(0, 40, m), strict=True
+            )
+            if a != b
+        ]
+        edges = _edges(pairs)
+        veto = rng.random(len(pairs)) < 0.1
+        cannot = [(int(a), int(b)) for a, b in rng.integers(0, n, (2, 2))]
+        must = [(int(a), int(b)) for a, b in rng.integers(0, n, (1, 2)) if a != b]
+        kw = {"params": PARAMS, "cannot_link": cannot, "must_link": must, "veto": veto}
+        fast = cluster(range(n), edges, **kw)  # type: ignore[arg-type]
+        exact = _cluster_exact(range(n), edges, **kw)  # type: ignore[arg-type]
+        assert _sets(fast) == _sets(exact)
+        assert sorted(fast.kept_edges.tolist()) == sorted(exact.kept_edges.tolist())
+        assert {(w.left, w.right) for w in fast.weak_links} == {
+            (w.left, w.right) for w in exact.weak_links
+        }

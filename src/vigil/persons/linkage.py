@@ -400,7 +400,79 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
         settings["probability_two_random_records_match"] = float(
             settings["probability_two_random_records_match"] * sample.num_rows / n_full
         )
+    _set_identifier_u(settings, identifier_u(table))
     return Model(settings)
+
+
+IDENTIFIER_LEVELS = (
+    "same card and e-mail",
+    "same phone and card or e-mail",
+    "same e-mail",
+    "same card",
+    "same phone",
+)
+
+
+def identifier_u(table: pa.Table) -> dict[str, float]:
+    """``u`` of the identifier levels from value frequencies in the whole table.
+
+    Random sampling (Splink's ``estimate_u``) almost never draws two records sharing a card
+    or an e-mail once there are more than ~10^5 records, so those levels' ``u`` would be left
+    at defaults and the strongest evidence would be under-weighted at scale. Here ``u`` is the
+    share of all record pairs that share the value(s): Σ C(n_v, 2) / C(N, 2), counted with
+    true matches included (an upper bound, so the weight errs low), floored at 1 / C(N, 2).
+    """
+    import duckdb
+
+    n = table.num_rows
+    pairs = max(1.0, n * (n - 1) / 2)
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("t", table)
+
+        def shared(*cols: str) -> float:
+            nonnull = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+            sql = (
+                f"SELECT coalesce(sum(c * (c - 1) / 2), 0) FROM "  # noqa: S608
+                f"(SELECT count(*) AS c FROM t WHERE {nonnull} GROUP BY {', '.join(cols)})"
+            )
+            row = con.execute(sql).fetchone()
+            return float(row[0]) if row else 0.0
+
+        ce = shared("card_token", "email")
+        cp = shared("card_token", "phone")
+        ep = shared("email", "phone")
+        cep = shared("card_token", "email", "phone")
+        e = shared("email")
+        c = shared("card_token")
+        p = shared("phone")
+    finally:
+        con.close()
+    floor = 1.0 / pairs
+    # each level takes the pairs not taken by the levels before it
+    counts = {
+        "same card and e-mail": ce,
+        "same phone and card or e-mail": cp + ep - 2 * cep,
+        "same e-mail": e - ce - (ep - cep),
+        "same card": c - ce - (cp - cep),
+        "same phone": p - (cp + ep - cep),
+    }
+    return {label: max(k / pairs, floor) for label, k in counts.items()}
+
+
+def _set_identifier_u(settings: dict[str, Any], u: dict[str, float]) -> None:
+    for comp in settings["comparisons"]:
+        if comp.get("output_column_name") != "identifiers":
+            continue
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for lv in levels:
+            label = lv.get("label_for_charts")
+            if label in u:
+                lv["u_probability"] = u[label]
+        rest = 1.0 - sum(u.values())
+        for lv in levels:
+            if lv.get("label_for_charts") == "none shared":
+                lv["u_probability"] = max(rest, 0.5)
 
 
 def _edges_from(table: pa.Table) -> Edges:
@@ -546,11 +618,14 @@ class _UnionFind:
         return ra
 
 
-def _bridges(n: int, adj: dict[int, list[tuple[int, int]]]) -> set[int]:
-    """Edge ids that are bridges of the graph on nodes 0..n-1 (iterative Tarjan)."""
+def _bridges(n: int, adj: dict[int, list[tuple[int, int]]]) -> dict[int, int]:
+    """Bridges of the graph on nodes 0..n-1 (iterative Tarjan): edge id → number of nodes on
+    the side of the bridge below it in the DFS tree (the other side is the rest of that
+    connected component)."""
     disc = [-1] * n
     low = [0] * n
-    out: set[int] = set()
+    size = [1] * n
+    out: dict[int, int] = {}
     t = 0
     for start in range(n):
         if disc[start] != -1:
@@ -577,25 +652,13 @@ def _bridges(n: int, adj: dict[int, list[tuple[int, int]]]) -> set[int]:
                 if stack:
                     parent = stack[-1][0]
                     low[parent] = min(low[parent], low[node])
+                    size[parent] += size[node]
                     if low[node] > disc[parent]:
-                        out.add(via)
+                        out[via] = size[node]
     return out
 
 
-def _side_size(adj: dict[int, list[tuple[int, int]]], start: int, banned: int) -> int:
-    """Number of nodes reachable from ``start`` without crossing edge ``banned``."""
-    seen = {start}
-    stack = [start]
-    while stack:
-        node = stack.pop()
-        for nxt, eid in adj.get(node, []):
-            if eid != banned and nxt not in seen:
-                seen.add(nxt)
-                stack.append(nxt)
-    return len(seen)
-
-
-def cluster(
+def _cluster_exact(
     ids: Iterable[int],
     edges: Edges,
     *,
@@ -696,18 +759,19 @@ def cluster(
             merge(pos[a], pos[b])
     used: list[int] = []
     blocked: list[BlockedMerge] = []
+    find = uf.find
     for e in order.tolist():
         a, b = left_pos[e], right_pos[e]
         if a < 0 or b < 0:
             continue
-        ra, rb = uf.find(a), uf.find(b)
+        ra, rb = find(a), find(b)
         if ra == rb:
             used.append(e)
             continue
-        if decided_block(ra, rb):
+        if forbid and decided_block(ra, rb):
             blocked.append(BlockedMerge(int(id_arr[a]), int(id_arr[b]), float(edges.weight[e]), e))
             continue
-        if conflict_block(ra, rb):
+        if has_veto and conflict_block(ra, rb):
             continue
         merge(a, b)
         used.append(e)
@@ -720,10 +784,18 @@ def cluster(
         by_root[uf.find(left_pos[e])].append(e)
     cut: set[int] = set()
     weak: list[WeakLink] = []
-    for _root, elist in by_root.items():
+    must_by_root: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for pair in must:
+        must_by_root[uf.find(pair[0])].append(pair)
+    for root, elist in by_root.items():
         if all(edges.weight[e] >= params.strong_weight for e in elist):
             continue
-        nodes = sorted({left_pos[e] for e in elist} | {right_pos[e] for e in elist})
+        pseudo = must_by_root.get(root, [])
+        nodes = sorted(
+            {left_pos[e] for e in elist}
+            | {right_pos[e] for e in elist}
+            | {x for pair in pseudo for x in pair}
+        )
         local = {v: i for i, v in enumerate(nodes)}
         adj: dict[int, list[tuple[int, int]]] = defaultdict(list)
         for e in elist:
@@ -732,12 +804,16 @@ def cluster(
                 continue
             adj[la].append((lb, e))
             adj[lb].append((la, e))
-        for e in _bridges(len(nodes), adj):
+        for k, (x, y) in enumerate(pseudo):  # decisions hold groups together like edges
+            adj[local[x]].append((local[y], -1 - k))
+            adj[local[y]].append((local[x], -1 - k))
+        for e, below in _bridges(len(nodes), adj).items():
+            if e < 0:
+                continue
             key = (min(left_pos[e], right_pos[e]), max(left_pos[e], right_pos[e]))
             if edges.weight[e] >= params.strong_weight or key in must:
                 continue
-            a_side = _side_size(adj, local[left_pos[e]], e)
-            if a_side >= 2 and len(nodes) - a_side >= 2:
+            if below >= 2 and len(nodes) - below >= 2:
                 cut.add(e)
     # rebuild components without the cut edges
     uf2 = _UnionFind(n)
@@ -773,6 +849,108 @@ def cluster(
         weak_links=weak,
         blocked=blocked,
         kept_edges=np.asarray(kept, dtype=np.int64),
+    )
+
+
+def _positions(id_arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Index of each value in the sorted ``id_arr``, or -1 where absent."""
+    if id_arr.size == 0:
+        return np.full(values.shape, -1, dtype=np.int64)
+    pos = np.searchsorted(id_arr, values)
+    pos_c = np.minimum(pos, id_arr.size - 1)
+    return np.where(id_arr[pos_c] == values, pos_c, -1).astype(np.int64)
+
+
+def cluster(
+    ids: Iterable[int],
+    edges: Edges,
+    *,
+    params: LinkParams | None = None,
+    cannot_link: Iterable[tuple[int, int]] = (),
+    must_link: Iterable[tuple[int, int]] = (),
+    veto: np.ndarray | None = None,
+) -> Clusters:
+    """Cluster record ``ids`` using ``edges`` under investigators' constraints.
+
+    Merges follow the edges at or above ``link_weight``, strongest first, never joining two
+    records under a ``cannot_link`` decision and never joining two groups whose conflicting
+    pairs (``veto``: two different first names or dates of birth) are at least as many as their
+    agreeing pairs; ``must_link`` pairs are always joined. A bridge weaker than
+    ``strong_weight`` with at least two records on each side is cut and reported as a
+    :class:`WeakLink`.
+
+    Connected components that involve no constraint and no weak edge come out of a vectorised
+    pass (scipy); only the others go through the exact, order-dependent procedure.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    params = params or LinkParams()
+    id_arr = np.unique(np.asarray(list(ids), dtype=np.int64))
+    n = int(id_arr.size)
+    cannot = list(cannot_link)
+    must = list(must_link)
+    lp = _positions(id_arr, edges.left)
+    rp = _positions(id_arr, edges.right)
+    valid = (lp >= 0) & (rp >= 0)
+    vetoed = veto if veto is not None else np.zeros(len(edges), dtype=bool)
+    ok = valid & (edges.weight >= params.link_weight) & ~vetoed
+    ma = _positions(id_arr, np.asarray([a for a, _ in must], dtype=np.int64))
+    mb = _positions(id_arr, np.asarray([b for _, b in must], dtype=np.int64))
+    mvalid = (ma >= 0) & (mb >= 0)
+    rows = np.concatenate([lp[ok], ma[mvalid]])
+    cols = np.concatenate([rp[ok], mb[mvalid]])
+    graph = coo_matrix((np.ones(rows.size, dtype=np.int8), (rows, cols)), shape=(n, n))
+    ncomp, comp = connected_components(graph, directed=False)
+    size = np.bincount(comp, minlength=ncomp)
+    need = np.zeros(ncomp, dtype=bool)
+    inside = valid & vetoed
+    inside[inside] = comp[lp[inside]] == comp[rp[inside]]
+    need[comp[lp[inside]]] = True
+    ca = _positions(id_arr, np.asarray([a for a, _ in cannot], dtype=np.int64))
+    cb = _positions(id_arr, np.asarray([b for _, b in cannot], dtype=np.int64))
+    both = (ca >= 0) & (cb >= 0)
+    same = both.copy()
+    same[both] = comp[ca[both]] == comp[cb[both]]
+    need[comp[ca[same]]] = True
+    weak = ok & (edges.weight < params.strong_weight)
+    weak[weak] = size[comp[lp[weak]]] >= 4
+    need[comp[lp[weak]]] = True
+    # the exact procedure on the components that need it
+    node_need = need[comp]
+    sub_mask = valid & node_need[np.maximum(lp, 0)] & node_need[np.maximum(rp, 0)]
+    sub_idx = np.nonzero(sub_mask)[0]
+    sub_ids = id_arr[node_need]
+    sub_edges = Edges(
+        left=edges.left[sub_idx],
+        right=edges.right[sub_idx],
+        weight=edges.weight[sub_idx],
+        mw={k: v[sub_idx] for k, v in edges.mw.items()},
+    )
+    sub_set = set(sub_ids.tolist())
+    exact = _cluster_exact(
+        sub_ids.tolist(),
+        sub_edges,
+        params=params,
+        cannot_link=[(a, b) for a, b in cannot if a in sub_set and b in sub_set],
+        must_link=[(a, b) for a, b in must if a in sub_set and b in sub_set],
+        veto=vetoed[sub_idx],
+    )
+    raw = comp.astype(np.int64)
+    raw[node_need] = ncomp + exact.labels
+    _uniq, labels = np.unique(raw, return_inverse=True)
+    fast_kept = np.nonzero(ok & ~node_need[np.maximum(lp, 0)])[0]
+    kept = np.sort(np.concatenate([fast_kept, sub_idx[exact.kept_edges]]))
+    for w in exact.weak_links:
+        w.edge_index = int(sub_idx[w.edge_index])
+    for bm in exact.blocked:
+        bm.edge_index = int(sub_idx[bm.edge_index])
+    return Clusters(
+        ids=id_arr,
+        labels=labels.astype(np.int64),
+        weak_links=exact.weak_links,
+        blocked=exact.blocked,
+        kept_edges=kept.astype(np.int64),
     )
 
 

@@ -121,7 +121,7 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
     text = vigil("faces", "search", str(query))
     assert "identity V-0001" in str(text)
 
-    # a new case is searched automatically when clustered: candidate links, never merges
+    # a new case is searched automatically: candidate links, never merges
     second = tmp_path / "second"
     second.mkdir()
     (second / "a.jpg").write_bytes(photo_bytes("obama_3.jpg"))
@@ -137,6 +137,10 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
         "--quiet",
         "--json",
     )
+    # the ingest itself searched the new case (the analyzer's follow-up): candidates only
+    auto = vigil("faces", "links", "op-two", "--json")
+    assert auto
+    assert {lk["status"] for lk in auto} == {"candidate"}  # type: ignore[index, union-attr]
     out = vigil("faces", "cluster", "op-two", "--json")
     links = out["candidate_links"]  # type: ignore[index]
     assert links

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from vigil.errors import VigilError
 from vigil.faces.pipeline import FacePipeline, FaceResult, default_pipeline
 from vigil.ingest.analyzers import AnalyzerOutput, Blob
+from vigil.settings import Settings
+from vigil.store.db import Database
 
 ANALYZER_VERSION = "1"
 
@@ -96,6 +98,13 @@ class FaceAnalyzer:
         if not isinstance(payload, FacePayload):
             return
         store_payload(session, item_id, payload)
+
+    def after_case(self, settings: Settings, db: Database, case_name: str, actor: str) -> None:
+        """After an ingest that ran this analyzer: cluster the case and search it against
+        earlier cases and the victim library (candidate links only, never merges)."""
+        from vigil.faces.service import refresh_case
+
+        refresh_case(settings, db, case_name, actor)
 
     def examples(self) -> Sequence[Blob]:
         """A generated photo without faces (a colour gradient) for the contract test."""

@@ -21,6 +21,8 @@ from typing import Any, BinaryIO, Protocol, runtime_checkable
 from sqlalchemy.orm import Session
 
 from vigil.registry import Registry
+from vigil.settings import Settings
+from vigil.store.db import Database
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,18 @@ class Analyzer(Protocol):
 
     def examples(self) -> Sequence[Blob]:
         """Blobs built from generated content, for the contract test."""
+        ...
+
+
+class CaseFollowUp(Protocol):
+    """Optional capability of an analyzer: case-level work once an ingest that ran it finishes.
+
+    For example the faces analyzer re-clusters the case and searches it against earlier cases
+    and the victim library, so a new seizure produces candidate links without anyone asking.
+    """
+
+    def after_case(self, settings: Settings, db: Database, case_name: str, actor: str) -> None:
+        """Called in the writer process after a successful ingest (errors become warnings)."""
         ...
 
 

@@ -325,7 +325,39 @@ def ingest(
                     },
                 )
         _cleanup_spool(spool_dir)
+    if status == "done":
+        _follow_up(settings, db, case_name, actor, chosen, case_id, source_id, report)
     return report
+
+
+def _follow_up(
+    settings: Settings,
+    db: Database,
+    case_name: str,
+    actor: str,
+    chosen: Sequence[str],
+    case_id: int,
+    source_id: int,
+    report: IngestReport,
+) -> None:
+    """Run the case-level follow-up of analyzers that have one (see ``CaseFollowUp``)."""
+    for name in chosen:
+        hook = getattr(ANALYZERS.get(name), "after_case", None)
+        if hook is None:
+            continue
+        try:
+            hook(settings, db, case_name, actor)
+        except Exception as exc:  # noqa: BLE001 - a follow-up failure must not undo the ingest
+            with db.write() as s:
+                repo.add_warning(
+                    s,
+                    case_id=case_id,
+                    source_id=source_id,
+                    code=f"{name}_follow_up_failed",
+                    message=f"{type(exc).__name__}: {exc}",
+                    raw_path=b"",
+                )
+            report.warnings += 1
 
 
 def _cleanup_spool(spool_dir: Path) -> None:

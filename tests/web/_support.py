@@ -154,8 +154,8 @@ def seed_capabilities(
     return extra
 
 
-def build_world(tmp_path: Path, photos: int = 4) -> World:
-    settings = Settings.load(tmp_path / "home")
+def build_world(tmp_path: Path, photos: int = 4, database_url: str | None = None) -> World:
+    settings = Settings.load(tmp_path / "home", database_url=database_url)
     db = Database(settings.database_url)
     digest = hash_password(PASSWORD)
     media: dict[int, bytes] = {}

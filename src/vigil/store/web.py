@@ -22,6 +22,7 @@ from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.store.base import Base, utcnow
 from vigil.store.models import (
     Agency,
+    AuditEntry,
     Case,
     CaseMember,
     EvidenceSource,
@@ -641,3 +642,9 @@ def id_set(session: Session, stmt: Select[Any] | None) -> set[int]:
     if stmt is None:
         return set()
     return {int(i) for i in session.execute(stmt).scalars() if i is not None}
+
+
+def recent_audit(session: Session, limit: int = 200) -> list[AuditEntry]:
+    """The newest audit entries, newest first."""
+    stmt = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(max(1, limit))
+    return list(session.execute(stmt).scalars())

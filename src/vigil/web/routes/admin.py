@@ -6,12 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
 from vigil.errors import InvalidInput, PermissionDenied
 from vigil.store import audit
 from vigil.store import web as store
-from vigil.store.models import AuditEntry
 from vigil.web.auth import Ctx, Guard
 from vigil.web.passwords import hash_password
 from vigil.web.state import app_state, reading
@@ -107,11 +105,7 @@ def audit_log(
     st = app_state(request)
     limit = max(1, min(limit, 5000))
     with reading(st.db) as session:
-        entries = list(
-            session.execute(
-                select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)
-            ).scalars()
-        )
+        entries = store.recent_audit(session, limit)
         try:
             report = audit.verify(session)
             chain = f"intact: {report.entries} entries, head {report.head_hash[:16]}…"

@@ -36,7 +36,7 @@ def summary_sections(session: Any, case_id: int) -> list[tuple[str, list[str]]]:
             lines = list(section.render(section.build(session, case_id)))
         except Exception as exc:  # noqa: BLE001 - one failing section must not hide the case
             lines = [f"(section unavailable: {type(exc).__name__}: {exc})"]
-        out.append((section.name, lines))
+        out.append((str(getattr(section, "title", "") or section.name), lines))
     return out
 
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import (
@@ -98,11 +99,11 @@ def create_app(
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> Response:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
-        return _error_page(request, status, str(exc))
+        return await run_in_threadpool(_error_page, request, status, str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        return _error_page(request, exc.status_code, str(exc.detail))
+        return await run_in_threadpool(_error_page, request, exc.status_code, str(exc.detail))
 
     return app
 

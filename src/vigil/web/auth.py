@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import NotFound, PermissionDenied
 from vigil.store import audit
@@ -158,6 +159,13 @@ class Guard:
         self.audit_view = audit_view
 
     async def __call__(self, request: Request) -> Ctx:
+        given = ""
+        if request.method in UNSAFE_METHODS and request.cookies.get(SESSION_COOKIE):
+            given = await submitted_csrf(request)
+        # the checks read and write the store: keep them off the event loop
+        return await run_in_threadpool(self._check, request, given)
+
+    def _check(self, request: Request, given: str) -> Ctx:
         principal = current_principal(request)
         if principal is None:
             raise LoginRequired()
@@ -166,11 +174,9 @@ class Guard:
         for name in request.path_params:
             if name.endswith("_id") and _int_param(request, name) is None:
                 raise NotFound(f"no such {name.removesuffix('_id')}")
-        if request.method in UNSAFE_METHODS:
-            given = await submitted_csrf(request)
-            if not tokens_match(principal.csrf_token, given):
-                self._deny(request, principal, case_id, "csrf token missing or wrong")
-                raise CsrfFailed("the form has expired or was not sent from Vigil: reload the page")
+        if request.method in UNSAFE_METHODS and not tokens_match(principal.csrf_token, given):
+            self._deny(request, principal, case_id, "csrf token missing or wrong")
+            raise CsrfFailed("the form has expired or was not sent from Vigil: reload the page")
         if not principal.can(self.permission):
             self._deny(
                 request, principal, case_id, f"role {principal.role} lacks {self.permission}"

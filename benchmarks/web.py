@@ -14,11 +14,14 @@ What it does:
    127.0.0.1 (so the load generator does not share the server's interpreter);
 3. starts R concurrent reviewers (httpx async clients), each logging in through the real form
    (Argon2 verify) and then looping, without think time, over the screens a reviewer uses:
-   case overview, a random page of the item list, a random item's detail, and the blurred
-   thumbnails of one item-list page (4 per loop); every request is authorised and audited
-   (one hash-chained audit entry per view, in the same store).
+   case overview (and its capability-summary fragment, which the browser loads right after),
+   a random page of the item list, a random item's detail, and the blurred thumbnails of one
+   item-list page (4 per loop); every request is authorised and audited (one hash-chained
+   audit entry per view, in the same store).
 
-Reports p50 / p95 / p99 page times (HTML pages) and thumbnail times, requests per second and
+Reports p50 / p95 / p99 page times (HTML pages: overview, item list, item), per-screen p50/p95
+(including the summary fragment, whose first build on a large case waits for the slowest
+capability summary), thumbnail times, requests per second and
 errors (any status other than 200, or a transport error). Goal from the issue: p95 < 300 ms,
 0 errors. The machine is shared: figures are pessimistic; compare runs on the same machine.
 """
@@ -148,6 +151,7 @@ async def reviewer(
     thumbs: list[float],
     errors: list[str],
     rng: random.Random,
+    by_kind: dict[str, list[float]],
 ) -> None:
     import httpx
 
@@ -171,6 +175,7 @@ async def reviewer(
             page = rng.randint(1, max_page)
             urls = [
                 f"/cases/{case_id}",
+                f"/cases/{case_id}/sections",
                 f"/cases/{case_id}/items?page={page}",
                 f"/cases/{case_id}/items/{rng.randint(1, items)}",
             ]
@@ -182,7 +187,18 @@ async def reviewer(
                         errors.append(f"{url} {resp.status_code}")
                 except httpx.HTTPError as exc:
                     errors.append(f"{url} {type(exc).__name__}")
-                pages.append(time.perf_counter() - t0)
+                if not url.endswith("/sections"):
+                    pages.append(time.perf_counter() - t0)
+                kind = (
+                    "items"
+                    if "?page=" in url
+                    else "overview"
+                    if url.count("/") == 2
+                    else "sections"
+                    if url.endswith("/sections")
+                    else "item"
+                )
+                by_kind.setdefault(kind, []).append(time.perf_counter() - t0)
                 if "/items?page=" in url and resp.status_code == 200:
                     found = re.findall(r'src="(/cases/\d+/items/\d+/thumb)"', resp.text)
                     for thumb in found[:4]:
@@ -236,6 +252,7 @@ def main() -> None:
         pages: list[float] = []
         thumbs: list[float] = []
         errors: list[str] = []
+        by_kind: dict[str, list[float]] = {}
 
         async def run() -> float:
             until = time.monotonic() + args.duration
@@ -253,6 +270,7 @@ def main() -> None:
                         thumbs,
                         errors,
                         random.Random(r),
+                        by_kind,
                     )
                     for r in range(args.reviewers)
                 ]
@@ -287,6 +305,9 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
+    for kind, values in sorted(by_kind.items()):
+        result[f"{kind}_p50_ms"] = round(pct(values, 0.50), 1)
+        result[f"{kind}_p95_ms"] = round(pct(values, 0.95), 1)
     if pages:
         result["page_mean_ms"] = round(statistics.fmean(pages) * 1000, 1)
     print(json.dumps(result))

@@ -135,7 +135,7 @@ def audit_event(
     if request.url.query:
         body["query"] = request.url.query[:500]
     body.update(details or {})
-    with st.db.write() as session:
+    with st.writing() as session:
         audit.append(
             session, principal.username, action, case_id=case_id, item_id=item_id, details=body
         )

@@ -66,6 +66,7 @@ class CaseIndex:
         self.ttl = ttl
         self.min_rebuild = min_rebuild
         self._views: dict[int, CaseView] = {}
+        self._sections: dict[int, tuple[tuple[int, ...], float, float, Any]] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -98,12 +99,41 @@ class CaseIndex:
             return False  # known/fresh results changed: never show stale ones
         return view.signature == signature or age < self.min_rebuild
 
+    def sections(
+        self, db: Database, case_id: int, view: CaseView, build: Any
+    ) -> tuple[float, list[tuple[str, list[str]]]]:
+        """Capability summary sections of a case, cached like the view (some take seconds on a
+        large case): (build time, sections)."""
+        key = -case_id - 1  # separate namespace from the view locks
+        cached = self._sections.get(case_id)
+        if (
+            cached is not None
+            and cached[0] == view.signature
+            and (time.monotonic() - cached[1] < self.ttl * 4)
+        ):
+            return cached[2], cached[3]
+        with self._lock(key):
+            cached = self._sections.get(case_id)
+            if (
+                cached is not None
+                and cached[0] == view.signature
+                and (time.monotonic() - cached[1] < self.ttl * 4)
+            ):
+                return cached[2], cached[3]
+            with db.read() as session:
+                data = build(session, case_id)
+            entry = (view.signature, time.monotonic(), time.time(), data)
+            self._sections[case_id] = entry
+            return entry[2], entry[3]
+
     def invalidate(self, case_id: int | None = None) -> None:
         """Forget one case (or all), e.g. after a change made through the app."""
         if case_id is None:
             self._views.clear()
+            self._sections.clear()
         else:
             self._views.pop(case_id, None)
+            self._sections.pop(case_id, None)
 
     @staticmethod
     def _build(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +33,19 @@ class AppState:
     thumb_cache: dict[int, bytes] = field(default_factory=dict)
     case_index: CaseIndex = field(default_factory=CaseIndex)
     extras: dict[str, Any] = field(default_factory=dict)
+    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    """Serialises this process's audit writes: SQLite allows one writer, and letting request
+    threads race for it means busy-waiting with back-off (multi-second tails under load)."""
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """A write transaction, queued in-process first when the store is SQLite."""
+        if self.db.url.startswith("sqlite"):
+            with self.write_lock, self.db.write() as session:
+                yield session
+        else:
+            with self.db.write() as session:
+                yield session
 
 
 def app_state(request: Request) -> AppState:

@@ -134,7 +134,7 @@ def router() -> APIRouter:
             uri = media.data_uri(_crop(st, face, clear=True))
         except (VigilError, OSError, ValueError) as exc:
             error = f"the face could not be read from the evidence: {exc}"
-        with st.db.write() as session:
+        with st.writing() as session:
             if not error:
                 store.record_reveal(session, ctx.user.user_id, case_id, face.item_id)
             audit.append(

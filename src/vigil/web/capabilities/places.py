@@ -153,7 +153,7 @@ def router() -> APIRouter:
             summary = f"{v.inliers} inliers of {v.matches} matches ({v.model})"
         except (VigilError, OSError, ValueError) as exc:
             error, summary = f"the drawing could not be made: {exc}", ""
-        with st.db.write() as session:
+        with st.writing() as session:
             if not error:
                 store.record_reveal(session, ctx.user.user_id, case_id, item_id)
             audit.append(
@@ -191,7 +191,7 @@ def router() -> APIRouter:
         st = app_state(request)
         if not place.strip():
             raise InvalidInput("say which place (its key or id)")
-        with st.db.write() as session:
+        with st.writing() as session:
             store.item_in_case(session, case_id, item_id)
             p = pstore.get_place(session, place.strip())
             evidence = {"inliers": inliers} if inliers is not None else None

@@ -38,7 +38,7 @@ def add_user(
     st = app_state(request)
     store.check_role(role)
     digest = hash_password(password)
-    with st.db.write() as session:
+    with st.writing() as session:
         user = store.create_user(session, username, role, digest, agency=agency.strip() or None)
         audit.append(
             session,
@@ -78,7 +78,7 @@ def change_member(
     st = app_state(request)
     if action not in {"add", "remove"}:
         raise InvalidInput("action must be add or remove")
-    with st.db.write() as session:
+    with st.writing() as session:
         case = store.get_case_by_id(session, case_id)
         allowed_ids = _manageable_cases(ctx, session)
         if allowed_ids is not None and case.id not in allowed_ids:

@@ -70,7 +70,7 @@ def login(
         by_user = store.recent_failures(session, since=since, username=name)
         by_client = store.recent_failures(session, since=since, client=client)
     if by_user >= st.config.max_failures_per_user or by_client >= st.config.max_failures_per_client:
-        with st.db.write() as session:
+        with st.writing() as session:
             store.record_login_attempt(session, name, client, success=False)
             audit.append(
                 session,
@@ -92,7 +92,7 @@ def login(
         user = store.find_user(session, name)
         stored = user.password_hash if user is not None and user.active else None
     ok = verify_password(stored, password)
-    with st.db.write() as session:
+    with st.writing() as session:
         store.record_login_attempt(session, name, client, success=ok)
         if not ok or user is None:
             audit.append(
@@ -136,7 +136,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, ctx: Annotated[Ctx, Depends(Guard("account.self"))]) -> Response:
     st = app_state(request)
-    with st.db.write() as session:
+    with st.writing() as session:
         store.revoke_session(session, ctx.user.session_id)
         audit.append(
             session, ctx.user.username, "web.logout", details={"session": ctx.user.session_id}
@@ -165,7 +165,7 @@ def change_password(
     if not verify_password(stored, current):
         raise InvalidInput("the current password is wrong")
     digest = hash_password(new)
-    with st.db.write() as session:
+    with st.writing() as session:
         row = store.get_user(session, ctx.user.username)
         row.password_hash = digest
         ended = store.revoke_user_sessions(session, row.id)

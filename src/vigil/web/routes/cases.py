@@ -59,7 +59,7 @@ def create_case(
     name = name.strip()
     if not name:
         raise InvalidInput("a case needs a name")
-    with st.db.write() as session:
+    with st.writing() as session:
         if any(c.name == name for c in store.list_cases(session)):
             raise Conflict(f"case {name!r} already exists")
         case = Case(name=name, description=description.strip() or None)
@@ -84,7 +84,6 @@ def overview(
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
         sources = store.case_sources(session, case_id)
-        sections = summary_sections(session, case_id)
         members = store.case_members(session, case_id)
     counts = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
     return render(
@@ -95,8 +94,25 @@ def overview(
         case=case,
         counts=counts,
         sources=sources,
-        sections=sections,
         members=members,
+    )
+
+
+@router.get("/cases/{case_id}/sections", response_class=HTMLResponse)
+def sections(
+    request: Request, case_id: int, ctx: Annotated[Ctx, Depends(Guard("case.view"))]
+) -> Response:
+    """The capability summary sections, loaded after the overview (some are slow to build)."""
+    st = app_state(request)
+    view = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
+    built, rows = st.case_index.sections(st.db, case_id, view, summary_sections)
+    return render(
+        request,
+        "fragments/sections.html",
+        ctx.user,
+        case_id=case_id,
+        sections=rows,
+        built=built,
     )
 
 
@@ -120,7 +136,7 @@ def add_note(
     item_id: Annotated[int | None, Form()] = None,
 ) -> Response:
     st = app_state(request)
-    with st.db.write() as session:
+    with st.writing() as session:
         if item_id is not None:
             store.item_in_case(session, case_id, item_id)
         note = store.add_note(session, case_id, ctx.user.user_id, text, item_id=item_id)

@@ -50,7 +50,7 @@ def _run(st: AppState, path: Path, case_name: str, case_id: int, actor: str) -> 
     except (VigilError, OSError) as exc:
         details = {"path": str(path), "error": str(exc)}
         action = "web.ingest_failed"
-    with st.db.write() as session:
+    with st.writing() as session:
         audit.append(session, actor, action, case_id=case_id, details=details)
 
 
@@ -65,7 +65,7 @@ def start_ingest(
     target = resolve_evidence_path(path, st.config.evidence_roots)
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
-    with st.db.write() as session:
+    with st.writing() as session:
         audit.append(
             session,
             ctx.user.username,

@@ -162,7 +162,7 @@ def reveal(
             uri = media.data_uri(media.clear_image(st.load_media(st.db, item_id)))
         except (VigilError, OSError, ValueError) as exc:
             error = f"the image could not be read from the evidence: {exc}"
-    with st.db.write() as session:
+    with st.writing() as session:
         if not error:
             store.record_reveal(session, ctx.user.user_id, case_id, item_id)
         audit.append(

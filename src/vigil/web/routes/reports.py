@@ -30,7 +30,7 @@ def _report(request: Request, ctx: Ctx, case_id: int) -> court.CaseReport:
 
 def _export(request: Request, ctx: Ctx, case_id: int, data: bytes, fmt: str, name: str) -> None:
     st = app_state(request)
-    with st.db.write() as session:
+    with st.writing() as session:
         audit.append(
             session,
             ctx.user.username,

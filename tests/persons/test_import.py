@@ -130,3 +130,16 @@ def test_provenance_and_mapping_are_validated(tmp_path: Path) -> None:
     bad.write_text("columns: [", encoding="utf-8")
     with pytest.raises(InvalidInput, match="YAML"):
         Mapping.load(bad)
+
+
+def test_overlong_fields_are_cut_with_a_warning(db: Database, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text(
+        HEADER + f"{'A' * 400} Smith,SW1A 1AA,{CARD},a@example.com,,,1\n", encoding="utf-8"
+    )
+    rep = _import(db, path)
+    assert rep.rows_imported == 1
+    assert {(w.line, w.code) for w in rep.warnings} == {(2, "field_truncated")}
+    assert any(w.message.startswith("name cut to 300") for w in rep.warnings)
+    with db.read() as s:
+        assert len(s.execute(select(PersonRecord.name)).scalar_one()) == 300

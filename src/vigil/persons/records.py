@@ -105,6 +105,18 @@ def file_sha256(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _clip(values: dict[str, Any], table: Table, warnings: list[tuple[str, str]]) -> None:
+    """Cut strings longer than their column (a warning says so) rather than fail the batch."""
+    for col in table.columns:
+        limit = getattr(col.type, "length", None)
+        value = values.get(col.name)
+        if limit and isinstance(value, str) and len(value) > limit:
+            values[col.name] = value[:limit]
+            warnings.append(
+                ("field_truncated", f"{col.name} cut to {limit} characters (was {len(value)})")
+            )
+
+
 def _get(raw: dict[str, Any], mapping: Mapping, name: str) -> str | None:
     col = mapping.columns.get(name)
     if col is None:
@@ -200,6 +212,7 @@ def parse_record(raw: dict[str, Any], mapping: Mapping, vault: CardVault) -> _Pa
         if cb
         else (False if "chargeback" in mapping.columns else None)
     )
+    _clip(v, cast(Table, PersonRecord.__table__), warnings)
     return _Parsed(v, warnings)
 
 
@@ -446,6 +459,7 @@ def _parse_reference(kind: str, raw: dict[str, Any], mapping: Mapping, vault: Ca
         v["site"] = g("site")
         bins = [b.strip() for b in (g("bins") or "").replace(";", "|").split("|") if b.strip()]
         v["extra"] = {"bins": bins}
+    _clip(v, cast(Table, PersonRef.__table__), warnings)
     return _Parsed(v, warnings)
 
 

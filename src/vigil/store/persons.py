@@ -281,7 +281,7 @@ class PersonAssessment(Base):
     policy_sha256: Mapped[str] = mapped_column(String(64))
     band: Mapped[str] = mapped_column(String(40))
     score: Mapped[float] = mapped_column(Float)
-    confidence: Mapped[str] = mapped_column(String(30))
+    confidence: Mapped[str] = mapped_column(String(80))
     factors: Mapped[list[dict[str, Any]]] = mapped_column(type_=JSON)
     flags: Mapped[list[dict[str, Any]]] = mapped_column(type_=JSON)
     current: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -69,13 +69,11 @@ def _full_plan(mih: MihIndex, t: int) -> list[tuple[int, int]]:
 def test_mih_equals_brute_force_on_clustered_data(chunks: int) -> None:
     rng = np.random.default_rng(chunks)
     centres = rng.integers(0, 2**63, size=(20, 4), dtype=np.uint64)
-    rows = []
-    for _ in range(3000):
-        c = centres[rng.integers(0, 20)].copy()
-        for b in rng.choice(256, rng.integers(0, 40), replace=False):
-            c[b // 64] ^= np.uint64(1) << np.uint64(63 - b % 64)
-        rows.append(c)
-    words = np.asarray(rows, dtype=np.uint64)
+    n = 3000
+    words = centres[rng.integers(0, 20, n)].copy()
+    for _ in range(20):  # up to 20 flipped bits per row (repeats may cancel)
+        bit = rng.integers(0, 256, n)
+        words[np.arange(n), bit // 64] ^= np.uint64(1) << (63 - bit % 64).astype(np.uint64)
     ids = np.arange(len(words), dtype=np.int64) + 100
     mih = MihIndex(words, ids, chunks=chunks)
     oracle = LinearHammingIndex(words, ids)

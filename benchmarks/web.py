@@ -212,6 +212,15 @@ async def reviewer(
                         thumbs.append(time.perf_counter() - t1)
 
 
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -254,6 +263,33 @@ def main() -> None:
         errors: list[str] = []
         by_kind: dict[str, list[float]] = {}
 
+        cold: dict[str, float] = {}
+
+        async def warm_up() -> None:
+            """One reviewer opens the case once: the per-case caches are built (cold figures)."""
+            async with httpx.AsyncClient(base_url=base, timeout=120) as c:
+                form = await c.get("/login")
+                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+                assert token is not None
+                await c.post(
+                    "/login",
+                    data={
+                        "username": "reviewer0",
+                        "password": PASSWORD,
+                        "csrf_token": token.group(1),
+                    },
+                )
+                for name, url in (
+                    ("overview", f"/cases/{case_id}"),
+                    ("sections", f"/cases/{case_id}/sections"),
+                    ("items", f"/cases/{case_id}/items?page=1"),
+                ):
+                    t0 = time.perf_counter()
+                    resp = await c.get(url)
+                    cold[f"cold_{name}_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+                    if resp.status_code != 200:
+                        errors.append(f"warm-up {url} {resp.status_code}")
+
         async def run() -> float:
             until = time.monotonic() + args.duration
             t0 = time.perf_counter()
@@ -277,7 +313,10 @@ def main() -> None:
             )
             return time.perf_counter() - t0
 
+        asyncio.run(warm_up())
+        cpu0 = server_cpu_s(server.pid)
         wall = asyncio.run(run())
+        cpu1 = server_cpu_s(server.pid)
     finally:
         server.terminate()
         try:
@@ -299,6 +338,10 @@ def main() -> None:
         "page_p99_ms": round(pct(pages, 0.99), 1),
         "thumb_p50_ms": round(pct(thumbs, 0.50), 1),
         "thumb_p95_ms": round(pct(thumbs, 0.95), 1),
+        "server_cpu_ms_per_request": round(
+            (cpu1 - cpu0) * 1000 / max(1, len(pages) + len(thumbs)), 1
+        ),
+        **cold,
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
         "goal": "page p95 < 300 ms, 0 errors",

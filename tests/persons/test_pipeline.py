@@ -128,6 +128,7 @@ def test_referral_packages_outcomes_and_funnel(linked: Operation, tmp_path: Path
     html = (folder / "referral.html").read_text()
     assert "corroborate" in html
     assert "AUC" in html
+    assert "matched via record" in html  # P1/P2 need a reference factor, shown with its evidence
     first = manifest["persons"][0]
     routing.record_outcome(linked.db, first, "suspect", "t")
     routing.record_outcome(linked.db, first, "charged", "t", children=2)

@@ -515,6 +515,7 @@ def show(
     ]
     for f in data["factors"]:
         lines.append(f"  factor {f['rule']} (+{f['weight']}): {f['description']}")
+        lines.append(f"    evidence: {policy_mod.describe_evidence(f['evidence'])}")
     for f in data["flags"]:
         lines.append(f"  flag record {f['record_id']}: {f['text']}")
     for r in data["records"]:

@@ -457,3 +457,35 @@ def current_assessment(db: Database, person_id: int) -> PersonAssessment | None:
             .order_by(PersonAssessment.id.desc())
             .limit(1)
         ).scalar_one_or_none()
+
+
+def describe_evidence(evidence: list[dict[str, Any]]) -> str:
+    """One readable line per piece of a factor's evidence (for packages and the CLI)."""
+    parts = []
+    for ev in evidence:
+        if "ref_id" in ev:
+            comps = ev.get("comparisons") or {}
+            why = ", ".join(
+                f"{name} {c['level']} ({c['match_weight']:+.1f})"
+                for name, c in comps.items()
+                if c.get("level") != "missing"
+            )
+            category = ev.get("category") if ev.get("category") != ev["kind"] else ""
+            parts.append(
+                f"{ev['kind']} {category or ''} {ev.get('detail') or ''}".strip()
+                + f" [reference {ev.get('reference') or ev['ref_id']}, batch {ev.get('batch_id')}]"
+                + f" matched via record {ev.get('via_record')} with weight "
+                + f"{ev.get('match_weight')}: {why}"
+            )
+        elif "alert_id" in ev:
+            parts.append(
+                f"alert {ev['alert_id']}: record {ev['record_id']} matches known person "
+                f"{ev['known_person']} (weight {ev['match_weight']}): {'; '.join(ev['reasons'])}"
+            )
+        elif "sites" in ev:
+            parts.append(f"sites: {', '.join(ev['sites'])}")
+        else:
+            recs = ", ".join(str(r) for r in ev.get("records", []))
+            extra = ", ".join(f"{k} {v}" for k, v in ev.items() if k != "records")
+            parts.append(f"records {recs}" + (f" ({extra})" if extra else ""))
+    return "; ".join(parts)

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.persons.cards import mask_card
 from vigil.persons.normalise import uk_postcode_parts
-from vigil.persons.policy import CORROBORATE
+from vigil.persons.policy import CORROBORATE, describe_evidence
 from vigil.store import audit, repo
 from vigil.store.base import utcnow
 from vigil.store.db import Database
@@ -368,10 +368,7 @@ def refer_case(
                         "flags": "|".join(flags_by_rec.get(r.id, [])),
                     }
                 )
-            factors = [
-                {**f, "evidence_text": json.dumps(f["evidence"], default=str)[:600]}
-                for f in a.factors
-            ]
+            factors = [{**f, "evidence_text": describe_evidence(f["evidence"])} for f in a.factors]
             persons_view.append(
                 {
                     "id": p.id,

@@ -62,3 +62,20 @@ def test_vpdq_analyzer_payload() -> None:
     bad = analyzer.analyze(type(blob)("0" * 64, 4, "mp4", "video", data=b"junk"))
     assert bad.warnings
     assert bad.warnings[0][0].startswith("vpdq_")
+
+
+def test_truncated_stream_keeps_frames_before_the_cut() -> None:
+    video = make_video([scene(s, 320, 240) for s in range(10)], fps=4, container_format="mpegts")
+    full = hash_video(video)
+    cut = hash_video(video[: int(len(video) * 0.6)])
+    assert isinstance(full, VideoHashes)
+    assert isinstance(cut, VideoHashes)
+    assert 3 <= len(cut.frames) < len(full.frames)
+    assert [f.value for f in cut.frames] == [f.value for f in full.frames][: len(cut.frames)]
+
+
+def test_truncated_mp4_without_index_is_unhashable() -> None:
+    video = make_video([scene(s, 320, 240) for s in range(6)], fps=4)
+    got = hash_video(video[: len(video) // 2])  # the MP4 index (moov) is written last
+    assert isinstance(got, Unhashable)
+    assert got.code == "vpdq_decode_error"

@@ -72,6 +72,8 @@ class VpdqAnalyzer:
             )
         frames = [(f.frame, f.timestamp_s, f.value, f.quality) for f in result.frames]
         warnings: list[tuple[str, str]] = []
+        if result.damaged:
+            warnings.append(("vpdq_damaged", f"video partly hashed: {result.damaged}"))
         if result.low_quality:
             warnings.append(
                 (
@@ -119,7 +121,12 @@ class VpdqAnalyzer:
 
 
 def make_video(
-    images: Sequence[Any], *, fps: int = 4, seconds_per_image: float = 1.0, codec: str = "mpeg4"
+    images: Sequence[Any],
+    *,
+    fps: int = 4,
+    seconds_per_image: float = 1.0,
+    codec: str = "mpeg4",
+    container_format: str = "mp4",
 ) -> bytes:
     """Encode generated RGB frames as a small MP4 (for tests, examples and benchmarks)."""
     import av
@@ -127,7 +134,7 @@ def make_video(
 
     buf = io.BytesIO()
     height, width = images[0].shape[:2]
-    with av.open(buf, mode="w", format="mp4") as container:
+    with av.open(buf, mode="w", format=container_format) as container:
         stream: Any = container.add_stream(codec, rate=fps)
         stream.width = width - width % 2
         stream.height = height - height % 2

@@ -53,6 +53,8 @@ class VideoHashes:
     sampled: int = 0
     low_quality: int = 0
     duration_s: float | None = None
+    damaged: str | None = None
+    """Why decoding stopped early (the frames before the damage are kept), else None."""
 
     def distinct(self) -> list[str]:
         """Distinct frame hashes, in first-seen order."""
@@ -148,7 +150,9 @@ def hash_video(
         if out.sampled == 0:
             return Unhashable("vpdq_decode_error", f"video could not be decoded: {exc}")
         # keep what was decoded before the damage; the caller records a warning
-        out.duration_s = None
+        out.damaged = f"decoding stopped after {out.sampled} sampled frames: {exc}"
+        if not out.frames:
+            return Unhashable("vpdq_low_quality", f"unhashable: low quality ({out.damaged})")
         return out
     if out.sampled == 0:
         return Unhashable("vpdq_no_frames", "no video frames could be decoded")

@@ -3,17 +3,21 @@ pairs into persons, and every decision keeps its explanation.
 
 Pipeline (:func:`link`):
 
-1. **Train** (Splink, EM): ``u`` by random sampling, the prior from deterministic rules, ``m`` by
-   expectation maximisation in two sessions (blocked on card token, then on postcode), on a sample
-   of at most ``train_sample`` records. Two levels are *fixed* rather than learnt, because EM
-   cannot see the households that share a card: a clear first-name conflict and a clear
-   date-of-birth conflict are strong evidence of two people.
+1. **Train** (Splink, EM): ``u`` by random sampling (identifier levels: from value frequencies
+   over all records, see :func:`identifier_u`), the prior from deterministic rules, ``m`` by
+   expectation maximisation in sessions blocked on card token, postcode and surname + date of
+   birth, on a sample of at most ``train_sample`` records. Two levels are *fixed* rather than
+   learnt, because EM cannot see the households that share a card: a clear first-name conflict
+   and a clear date-of-birth conflict are strong evidence of two people.
 2. **Predict** (Splink): blocked pairs (card token, e-mail, phone, surname + date of birth,
    postcode) are scored; the per-comparison match weights (``mw_*``) are kept as the explanation
    of every edge.
 3. **Cluster** (:func:`cluster`): edges above ``link_weight`` are merged strongest first in a
    union-find that refuses any merge that would join two records an investigator marked "not the
-   same person" (and always joins "same person" decisions). Then, in every cluster, an edge that
+   same person" (and always joins "same person" decisions), and any merge of two groups whose
+   conflicting pairs (first name / date of birth) are at least as many as their agreeing pairs.
+   Components without constraints or weak edges are resolved in one vectorised pass; the exact
+   procedure (:func:`_cluster_exact`) runs on the others. Then, in every cluster, an edge that
    is a *bridge* (removing it splits the cluster) and weaker than ``strong_weight`` is cut: the
    two sides become separate persons and the edge is kept as a *weak-link flag* for review
    instead of a silent merge.
@@ -667,7 +671,8 @@ def _cluster_exact(
     must_link: Iterable[tuple[int, int]] = (),
     veto: np.ndarray | None = None,
 ) -> Clusters:
-    """Cluster record ``ids`` using ``edges`` under investigators' constraints (see module doc).
+    """The exact, order-dependent clustering (reference for :func:`cluster`, which calls it on
+    the components that need it).
 
     ``veto`` marks edges with a hard conflict found by the model (two different first names or
     dates of birth). Two groups are never merged when the conflicting pairs between them are at

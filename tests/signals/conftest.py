@@ -12,12 +12,8 @@ import pytest
 def shared_dir() -> Path | None:
     """``$VIGIL_SHARED`` or ``../shared`` next to the repository, if it exists."""
     env = os.environ.get("VIGIL_SHARED")
-    candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[2] / ".." / "shared")
-    for cand in candidates:
-        if (cand / "data" / "pdq-vectors").is_dir():
-            return cand.resolve()
-    return None
+    cand = Path(env) if env else Path(__file__).resolve().parents[2] / ".." / "shared"
+    return cand.resolve() if (cand / "data" / "pdq-vectors").is_dir() else None
 
 
 @pytest.fixture(scope="session")

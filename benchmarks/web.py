@@ -17,7 +17,9 @@ What it does:
    case overview (and its capability-summary fragment, which the browser loads right after),
    a random page of the item list, a random item's detail, and the blurred thumbnails of one
    item-list page (4 per loop); every request is authorised and audited (one hash-chained
-   audit entry per view, in the same store).
+   audit entry per view, in the same store). ``--think S`` adds a pause of 0.5-1.5 x S seconds
+   after each page (a person looking at it); the default 0 sends requests back to back, a
+   saturation test.
 
 Reports p50 / p95 / p99 page times (HTML pages: overview, item list, item), per-screen p50/p95
 (including the summary fragment, whose first build on a large case waits for the slowest
@@ -152,6 +154,7 @@ async def reviewer(
     errors: list[str],
     rng: random.Random,
     by_kind: dict[str, list[float]],
+    think: float = 0.0,
 ) -> None:
     import httpx
 
@@ -199,6 +202,8 @@ async def reviewer(
                     else "item"
                 )
                 by_kind.setdefault(kind, []).append(time.perf_counter() - t0)
+                if think:
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
                 if "/items?page=" in url and resp.status_code == 200:
                     found = re.findall(r'src="(/cases/\d+/items/\d+/thumb)"', resp.text)
                     for thumb in found[:4]:
@@ -234,6 +239,12 @@ def main() -> None:
     parser.add_argument("--reviewers", type=int, default=50)
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a reviewer looks at a page before the next (0: back-to-back)",
+    )
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     if args.quick:
@@ -307,6 +318,7 @@ def main() -> None:
                         errors,
                         random.Random(r),
                         by_kind,
+                        args.think,
                     )
                     for r in range(args.reviewers)
                 ]
@@ -329,6 +341,7 @@ def main() -> None:
         "backend": url.split(":", 1)[0],
         "items": args.items,
         "reviewers": args.reviewers,
+        "think_s": args.think,
         "duration_s": round(wall, 1),
         "page_requests": len(pages),
         "thumb_requests": len(thumbs),

@@ -62,7 +62,7 @@ class CaseView:
 class CaseIndex:
     """Thread-safe cache of :class:`CaseView` per case id."""
 
-    def __init__(self, ttl: float = 30.0, min_rebuild: float = 5.0) -> None:
+    def __init__(self, ttl: float = 300.0, min_rebuild: float = 5.0) -> None:
         self.ttl = ttl
         self.min_rebuild = min_rebuild
         self._views: dict[int, CaseView] = {}
@@ -83,13 +83,23 @@ class CaseIndex:
         cached = self._views.get(case_id)
         if cached is not None and self._fresh(cached, signature):
             return cached
-        with self._lock(case_id):
+        lock = self._lock(case_id)
+        if cached is not None and cached.signature[3:] == signature[3:]:
+            if not lock.acquire(blocking=False):
+                # another request is rebuilding after new evidence arrived: serve the last
+                # view (its "as of" time says so) rather than queue every reviewer behind it
+                return cached
+        else:
+            lock.acquire()  # no view yet, or known/fresh changed: wait for the new one
+        try:
             cached = self._views.get(case_id)
             if cached is not None and self._fresh(cached, signature):
                 return cached
             built = self._build(db, case_id, triage, signature)
             self._views[case_id] = built
             return built
+        finally:
+            lock.release()
 
     def _fresh(self, view: CaseView, signature: tuple[int, ...]) -> bool:
         age = time.monotonic() - view.built_at

@@ -28,4 +28,7 @@ def load_defaults() -> None:
     from vigil.persons import register_defaults as register_persons
 
     register_persons()  # offender identification: the `persons` case-summary section
+    from vigil.places.analyzer import register_defaults as register_places
+
+    register_places()  # location identification: the `scene` analyzer, `places` summary section
     # end of capability registrations ---------------------------------------------------------

@@ -121,6 +121,10 @@ from vigil.cli import hashsets as _hashsets  # noqa: E402
 
 app.add_typer(_hashsets.app, name="hashsets")
 _hashsets.register(app)  # match, triage, grade, grades
+from vigil.cli import places as _places  # noqa: E402
+
+app.add_typer(_places.app, name="places")
+app.add_typer(_places.camera_app, name="camera")
 # --- end of sub-command groups ------------------------------------------------------------
 
 

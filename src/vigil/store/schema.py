@@ -9,4 +9,5 @@ from vigil.store import faces  # noqa: F401
 from vigil.store import hashsets  # noqa: F401
 from vigil.store import models  # noqa: F401
 from vigil.store import persons  # noqa: F401
+from vigil.store import places  # noqa: F401
 from vigil.store import web  # noqa: F401

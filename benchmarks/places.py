@@ -1,0 +1,201 @@
+"""Same-place search benchmark over the set made by ``benchmarks/gen_places.py``.
+
+    python benchmarks/gen_places.py /tmp/places_bench --scenes 200 --distractors 9800
+    python benchmarks/places.py /tmp/places_bench --distractors 1000     # "1k" (1,200 indexed)
+    python benchmarks/places.py /tmp/places_bench --distractors 9800     # "10k" (10,000 indexed)
+
+Indexes the scenes' base views plus the first N distractors, then runs every query through the
+full pipeline (decode, RootSIFT extraction, VLAD shortlist, mutual-NN + MAGSAC verification) and
+prints one JSON line: recall@1 / recall@10 (the query's room ranked first / in the top 10 by
+verified inliers), the shortlist recall (room within the VLAD shortlist: the bound on recall),
+time per query (mean and p95, extraction included and search only), bytes stored per image and
+the inlier statistics of true and best false candidates. Features of indexed images are cached
+in ``<data>/cache/`` (a ``VSF1`` record per image) so that re-runs only pay for the queries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from vigil.content.decode import decode
+from vigil.places.features import FeatureParams, SceneFeatures, extract
+from vigil.places.search import SearchParams, search
+from vigil.places.vlad import GlobalIndex, train_vocabulary
+
+_PARAMS = FeatureParams()
+
+
+def _extract_file(path: str) -> bytes:
+    pixels = decode(Path(path), min_side=_PARAMS.max_side).pixels
+    return extract(pixels, _PARAMS).to_bytes()
+
+
+def _init(params: FeatureParams) -> None:
+    global _PARAMS
+    _PARAMS = params
+
+
+def load_cache(path: Path) -> dict[str, bytes]:
+    out: dict[str, bytes] = {}
+    if not path.exists():
+        return out
+    data = path.read_bytes()
+    off = 0
+    while off < len(data):
+        (nlen,) = struct.unpack_from("<H", data, off)
+        name = data[off + 2 : off + 2 + nlen].decode()
+        off += 2 + nlen
+        (rlen,) = struct.unpack_from("<I", data, off)
+        out[name] = data[off + 4 : off + 4 + rlen]
+        off += 4 + rlen
+    return out
+
+
+def append_cache(path: Path, items: Iterable[tuple[str, bytes]]) -> None:
+    with path.open("ab") as fh:
+        for name, rec in items:
+            raw = name.encode()
+            fh.write(struct.pack("<H", len(raw)) + raw + struct.pack("<I", len(rec)) + rec)
+
+
+def features_for(root: Path, names: list[str], params: FeatureParams, workers: int
+                 ) -> dict[str, bytes]:  # fmt: skip
+    cache_dir = root / "cache"
+    cache_dir.mkdir(exist_ok=True)
+    cache = (
+        cache_dir / f"vsf1_{params.max_side}_{params.max_keypoints}_{params.contrast_threshold}.bin"
+    )
+    have = load_cache(cache)
+    missing = [n for n in names if n not in have]
+    if missing:
+        start = time.time()
+        with ProcessPoolExecutor(workers, initializer=_init, initargs=(params,)) as pool:
+            batch: list[tuple[str, bytes]] = []
+            paths = [str(root / n) for n in missing]
+            for i, rec in enumerate(pool.map(_extract_file, paths, chunksize=8)):
+                batch.append((missing[i], rec))
+                if len(batch) >= 200:
+                    append_cache(cache, batch)
+                    have.update(batch)
+                    batch = []
+                    print(f"features {i + 1}/{len(missing)} {time.time() - start:.0f}s",
+                          file=sys.stderr)  # fmt: skip
+            append_cache(cache, batch)
+            have.update(batch)
+    return have
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("data", type=Path)
+    ap.add_argument("--distractors", type=int, default=1000)
+    ap.add_argument("--queries", type=int, default=0, help="limit (0 = all)")
+    ap.add_argument("--shortlist", type=int, default=50)
+    ap.add_argument("--max-keypoints", type=int, default=FeatureParams.max_keypoints)
+    ap.add_argument("--no-regions", action="store_true")
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
+    ap.add_argument("--early-stop", type=int, default=0)
+    ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
+    ap.add_argument("--k", type=int, default=128, help="visual words")
+    ap.add_argument("--pca-dim", type=int, default=256)
+    args = ap.parse_args(argv)
+    root: Path = args.data
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    scenes = manifest["scenes"]
+    distractors = manifest["distractors"][: args.distractors]
+    if len(distractors) < args.distractors:
+        print(f"only {len(distractors)} distractors generated", file=sys.stderr)
+    names = [s["file"] for s in scenes] + distractors
+    params = FeatureParams(max_keypoints=args.max_keypoints)
+    recs = features_for(root, names, params, args.workers)
+    feats = {i: SceneFeatures.from_bytes(recs[n]) for i, n in enumerate(names)}
+    scene_key = {int(s["id"]): i for i, s in enumerate(scenes)}
+
+    t0 = time.time()
+    rng = np.random.default_rng(3)
+    sample_keys = rng.choice(len(names), min(2000, len(names)), replace=False)
+    vocab = train_vocabulary([feats[int(k)] for k in sample_keys], k=args.k, pca_dim=args.pca_dim)
+    index = GlobalIndex(vocab, regions=not args.no_regions)
+    for key, f in feats.items():
+        index.add(key, f)
+    build_s = time.time() - t0
+
+    def load(keys: Iterable[int]) -> Mapping[int, SceneFeatures]:
+        return {k: feats[k] for k in keys}
+
+    queries = manifest["queries"]
+    if args.queries:
+        queries = queries[: args.queries]
+    sp = SearchParams(shortlist=args.shortlist, top=10, include_unverified=True,
+                      early_stop=args.early_stop)  # fmt: skip
+    ranks: list[int] = []
+    short_hits = 0
+    short_ranks: list[int] = []
+    total_ms: list[float] = []
+    search_ms: list[float] = []
+    true_inliers: list[int] = []
+    false_inliers: list[int] = []
+    for q in queries:
+        t_start = time.perf_counter()
+        pixels = decode(root / q["file"], min_side=params.max_side).pixels
+        qf = extract(pixels, params)
+        t_mid = time.perf_counter()
+        cands = [] if args.vlad_only else search(qf, index, load, sp)
+        t_end = time.perf_counter()
+        total_ms.append(1000 * (t_end - t_start))
+        search_ms.append(1000 * (t_end - t_mid))
+        truth = scene_key[int(q["scene"])]
+        short = [k for k, _ in index.search(qf, top=max(args.shortlist, 100))]
+        short_rank = short.index(truth) if truth in short else 10**6
+        short_ranks.append(short_rank)
+        short_hits += short_rank < args.shortlist
+        verified = [c for c in cands if c.verified]
+        rank = next((i for i, c in enumerate(verified) if c.key == truth), -1)
+        ranks.append(rank)
+        true_inliers += [c.inliers for c in cands if c.key == truth]
+        false_inliers.append(max([c.inliers for c in cands if c.key != truth], default=0))
+    n = len(queries)
+    ranks_a = np.array(ranks)
+    feature_bytes = float(np.mean([len(recs[nm]) for nm in names]))
+    global_bytes = index.vectors.shape[1] * 2 * len(index.keys) / len(names)
+    result = {
+        "benchmark": "places",
+        "indexed": len(names),
+        "scenes": len(scenes),
+        "distractors": len(distractors),
+        "queries": n,
+        "recall_at_1": round(float(np.mean(ranks_a == 0)), 4),
+        "recall_at_10": round(float(np.mean((ranks_a >= 0) & (ranks_a < 10))), 4),
+        "shortlist": args.shortlist,
+        "shortlist_recall": round(short_hits / max(1, n), 4),
+        "vlad_recall_at": {
+            str(k): round(float(np.mean(np.array(short_ranks) < k)), 4)
+            for k in (1, 10, 20, 30, 50, 100)
+        },
+        "ms_per_query_mean": round(float(np.mean(total_ms)), 1),
+        "ms_per_query_p95": round(float(np.percentile(total_ms, 95)), 1),
+        "ms_search_only_mean": round(float(np.mean(search_ms)), 1),
+        "bytes_per_image_features": round(feature_bytes),
+        "bytes_per_image_global": round(global_bytes),
+        "index_build_s": round(build_s, 1),
+        "true_inliers_median": float(np.median(true_inliers)) if true_inliers else 0.0,
+        "best_false_inliers_p95": float(np.percentile(false_inliers, 95)) if false_inliers else 0,
+        "max_keypoints": params.max_keypoints,
+        "regions": not args.no_regions,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Camera identification: sensor-noise (PRNU) fingerprints and the PCE test (:mod:`.prnu`)."""

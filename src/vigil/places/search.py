@@ -1,0 +1,80 @@
+"""Two-stage scene search: a global VLAD shortlist, then geometric verification of each candidate.
+
+The searcher does not know where features live: it takes a :class:`~vigil.places.vlad.GlobalIndex`
+and a ``load(keys) -> {key: SceneFeatures}`` callable (the case store, a benchmark pack file ...).
+Candidates are ranked by verified inliers (then by global similarity); a candidate below the
+inlier threshold is still returned with ``verified = False`` when asked (``include_unverified``),
+so a reviewer can see the near misses, but it is never presented as a link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from vigil.places.features import SceneFeatures
+from vigil.places.verify import DEFAULT_MIN_INLIERS, Model, Verification, verify
+from vigil.places.vlad import GlobalIndex
+
+FeatureLoader = Callable[[Iterable[int]], Mapping[int, SceneFeatures]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate image of the same place, with its evidence."""
+
+    key: int
+    """Scene-feature row id of the candidate."""
+    global_similarity: float
+    """VLAD similarity that put it on the shortlist (-1..1)."""
+    shortlist_rank: int
+    verification: Verification
+    verified: bool
+
+    @property
+    def inliers(self) -> int:
+        return self.verification.inliers
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    shortlist: int = 50
+    """Candidates taken from the global index for verification."""
+    top: int = 10
+    """Candidates returned."""
+    min_inliers: int = DEFAULT_MIN_INLIERS
+    model: Model = "homography"
+    include_unverified: bool = False
+    early_stop: int = 0
+    """Stop verifying once this many candidates have at least 4 x min_inliers (0 = never)."""
+
+
+def search(
+    query: SceneFeatures,
+    index: GlobalIndex,
+    load: FeatureLoader,
+    params: SearchParams = SearchParams(),
+    exclude_keys: set[int] | None = None,
+) -> list[Candidate]:
+    """Shortlist ``query`` in ``index`` and verify the shortlist; best first."""
+    shortlist = index.search(query, top=params.shortlist + len(exclude_keys or ()))
+    shortlist = [(k, s) for k, s in shortlist if not exclude_keys or k not in exclude_keys]
+    shortlist = shortlist[: params.shortlist]
+    feats = load([k for k, _ in shortlist])
+    q_unit = query.unit_descriptors()
+    out: list[Candidate] = []
+    strong = 0
+    for rank, (key, sim) in enumerate(shortlist):
+        cand = feats.get(key)
+        if cand is None:
+            continue
+        ver = verify(query, cand, model=params.model, query_unit=q_unit)
+        ok = ver.verified(params.min_inliers)
+        if ok or params.include_unverified:
+            out.append(Candidate(key, sim, rank, ver, ok))
+        if params.early_stop and ver.inliers >= 4 * params.min_inliers:
+            strong += 1
+            if strong >= params.early_stop:
+                break
+    out.sort(key=lambda c: (-c.verification.inliers, -c.global_similarity))
+    return out[: params.top]

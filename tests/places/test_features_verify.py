@@ -1,0 +1,135 @@
+"""Local features (VSF1 records) and geometric verification on generated scenes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vigil.errors import DamagedInput, WrongFormat
+from vigil.places.draw import draw_pair, encode_png
+from vigil.places.features import FeatureParams, SceneFeatures, extract
+from vigil.places.verify import mutual_matches, verify
+
+from .helpers import occlude, scene, variant
+
+PARAMS = FeatureParams(max_keypoints=400)
+
+
+def test_record_roundtrip_is_exact_and_compact() -> None:
+    f = extract(scene(1), PARAMS)
+    assert 100 < len(f) <= 400
+    data = f.to_bytes()
+    assert len(data) == 16 + 132 * len(f)
+    back = SceneFeatures.from_bytes(data)
+    np.testing.assert_array_equal(back.descriptors, f.descriptors)
+    assert np.abs(back.xy - f.xy).max() <= 1 / 32
+    assert (back.width, back.height) == (f.width, f.height)
+    assert back.scale == pytest.approx(f.scale)
+
+
+def test_damaged_and_foreign_records_are_refused() -> None:
+    data = extract(scene(2), PARAMS).to_bytes()
+    with pytest.raises(DamagedInput):
+        SceneFeatures.from_bytes(data[:-5])
+    with pytest.raises(WrongFormat):
+        SceneFeatures.from_bytes(b"PK\x03\x04" + data[4:])
+
+
+def test_rootsift_descriptors_are_unit_vectors_without_saturation() -> None:
+    f = extract(scene(3), PARAMS)
+    assert f.descriptors.max() < 255
+    norms = np.linalg.norm(f.unit_descriptors(), axis=1)
+    np.testing.assert_allclose(norms, 1.0, atol=1e-5)
+
+
+def test_large_image_is_reduced_and_points_map_back() -> None:
+    big = np.repeat(np.repeat(scene(4), 3, axis=0), 3, axis=1)  # 1440 x 1080
+    f = extract(big, PARAMS)
+    assert max(f.width, f.height) == PARAMS.max_side
+    assert f.scale == pytest.approx(640 / 1440)
+    pts = f.original_xy()
+    assert pts[:, 0].max() <= 1440 and pts[:, 1].max() <= 1080
+
+
+def test_excluded_boxes_get_no_keypoints() -> None:
+    img = scene(5)
+    f = extract(img, PARAMS, exclude=[(0, 0, 240, 360)])
+    assert len(f) > 50
+    assert f.original_xy()[:, 0].min() >= 240 - 1
+
+
+def test_blank_image_has_no_features() -> None:
+    f = extract(np.full((100, 120, 3), 128, np.uint8), PARAMS)
+    assert len(f) == 0
+    assert SceneFeatures.from_bytes(f.to_bytes()).descriptors.shape == (0, 128)
+    assert verify(f, f).inliers == 0
+
+
+def test_keypoints_are_spread_so_a_busy_foreground_cannot_take_them_all() -> None:
+    img = scene(6)
+    noisy = occlude(img, 0.45, seed=3)
+    f = extract(noisy, FeatureParams(max_keypoints=200))
+    xs = f.xy[:, 0] / f.width
+    ys = f.xy[:, 1] / f.height
+    cells = {(int(x * 4), int(y * 4)) for x, y in zip(xs, ys, strict=True)}
+    assert len(cells) >= 12
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_same_scene_is_verified_under_occlusion_crop_warp_light_and_jpeg(seed: int) -> None:
+    base = scene(seed)
+    query = variant(base, seed, crop=0.45, occluded=0.4, quality=60)
+    fq, fb = extract(query, PARAMS), extract(base, PARAMS)
+    same = verify(fq, fb)
+    assert same.inliers >= 25, same
+    assert same.verified()
+    assert len(same.query_points) == same.inliers == len(same.candidate_points)
+    assert 0 < same.coverage <= 1
+    others = [verify(fq, extract(scene(seed + 100 + k), PARAMS)).inliers for k in range(3)]
+    assert max(others) < 15
+    assert same.inliers > 2 * max(others)
+
+
+def test_inlier_points_are_where_the_scene_really_maps() -> None:
+    base = scene(21)
+    shifted = np.ascontiguousarray(base[40:, 60:])  # a pure crop: candidate = query + (60, 40)
+    v = verify(extract(shifted, PARAMS), extract(base, PARAMS))
+    q = np.array(v.query_points)
+    c = np.array(v.candidate_points)
+    assert v.inliers > 50
+    err = np.linalg.norm(c - q - np.array([60, 40]), axis=1)
+    assert float(np.median(err)) < 0.5
+    assert float(err.max()) < 6.0  # within the 4 px model threshold (+ fixed-point rounding)
+    assert v.matrix is not None
+
+
+def test_fundamental_model_also_verifies() -> None:
+    base = scene(31)
+    v = verify(extract(variant(base, 3), PARAMS), extract(base, PARAMS), model="fundamental")
+    assert v.model == "fundamental"
+    assert v.inliers >= 20
+
+
+def test_mutual_matches_are_mutual() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(50, 128)).astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b = np.concatenate([a[:30] + 0.01, rng.normal(size=(20, 128)).astype(np.float32)])
+    b /= np.linalg.norm(b, axis=1, keepdims=True)
+    pairs = mutual_matches(a, b.astype(np.float32))
+    assert {(int(i), int(j)) for i, j in pairs} == {(i, i) for i in range(30)}
+
+
+def test_drawing_shows_both_images_lines_and_caption() -> None:
+    base = scene(41)
+    query = variant(base, 41)
+    v = verify(extract(query, PARAMS), extract(base, PARAMS))
+    img = draw_pair(query, base, v, height=240, label="rank 1")
+    assert img.shape[0] == 240 + 28
+    assert img.dtype == np.uint8
+    # inlier lines are drawn in green between the two halves
+    left_w = round(query.shape[1] * 240 / query.shape[0])
+    gap = img[:240, left_w : left_w + 8]
+    assert (gap[..., 1].astype(int) - gap[..., 0] > 100).any()
+    png = encode_png(img)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

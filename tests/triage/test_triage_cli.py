@@ -90,3 +90,10 @@ def test_grades_and_errors(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert "imported 1 entries" in r.output
     assert "line 2:" in r.output
+    r = runner.invoke(app, ["hashsets", "show", "bad", "--json"])
+    info = json.loads(r.output)
+    assert info["entries"] == 1
+    assert info["warnings"][0].startswith("line 2:")
+    r = runner.invoke(app, ["hashsets", "show", "vics"])
+    assert "category 1 (Child abuse material): 1" in r.output
+    assert main(["hashsets", "show", "nope"]) == ReturnCode.NOT_FOUND

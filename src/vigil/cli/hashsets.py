@@ -148,6 +148,36 @@ def list_cmd(as_json: JsonOpt = False) -> None:
     )
 
 
+@app.command("show")
+def show_cmd(
+    name: Annotated[str, typer.Argument(help="Hash-set name.")], as_json: JsonOpt = False
+) -> None:
+    """Provenance, counts by category and the line-numbered import warnings of one set.
+
+    Example: vigil hashsets show caid --json
+    """
+    from vigil.hashsets.categories import label
+    from vigil.hashsets.service import show_set
+
+    info = show_set(runtime().db, name)
+    if as_json:
+        emit_json(info)
+        return
+    lines = [
+        f"{info['name']}: {info['entries']} entries ({info['with_pdq']} with PDQ), "
+        f"{info['format']} {info['variant'] or ''}",
+        f"scheme {info['scheme']} ({info['scheme_source']}); source {info['source']}; "
+        f"licence {info['licence'] or '-'}",
+        f"imported by {info['imported_by']} at {info['imported_at'][:19]}, file SHA-256 "
+        f"{info['file_sha256']}",
+    ]
+    for code, n in info["by_category"].items():
+        shown = label(info["scheme"], None if code == "none" else code)
+        lines.append(f"  category {code} ({shown}): {n}")
+    lines += [f"warning: {w}" for w in info["warnings"]]
+    emit_lines(lines)
+
+
 @app.command("remove")
 def remove_cmd(name: Annotated[str, typer.Argument(help="Hash-set name.")]) -> None:
     """Remove a hash set (its matches go with it; re-run `vigil match`).

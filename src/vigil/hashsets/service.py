@@ -200,6 +200,47 @@ def remove_set(db: Database, name: str, *, actor: str) -> int:
     return count
 
 
+def show_set(db: Database, name: str) -> dict[str, Any]:
+    """One hash set's provenance, counts by category and the import warnings kept with it."""
+    with db.read() as s:
+        hs = get_hash_set(s, name)
+        if hs is None:
+            raise NotFound(f"no hash set named {name!r}")
+        by_category: dict[str, int] = {}
+        for (code,) in s.execute(
+            select(HashSetEntry.category).where(HashSetEntry.set_id == hs.id)
+        ).all():
+            key = "none" if code is None else str(code)
+            by_category[key] = by_category.get(key, 0) + 1
+        with_pdq = sum(
+            1
+            for _ in s.execute(
+                select(HashSetEntry.id).where(
+                    HashSetEntry.set_id == hs.id, HashSetEntry.pdq.is_not(None)
+                )
+            )
+        )
+        meta = dict(hs.meta or {})
+        return {
+            "name": hs.name,
+            "format": hs.format,
+            "variant": hs.format_variant,
+            "scheme": hs.scheme,
+            "scheme_source": meta.get("scheme_source"),
+            "source": hs.source,
+            "licence": hs.licence,
+            "description": hs.description,
+            "imported_by": hs.imported_by,
+            "imported_at": hs.imported_at.isoformat(),
+            "file_sha256": hs.file_sha256,
+            "entries": hs.entry_count,
+            "with_pdq": with_pdq,
+            "by_category": dict(sorted(by_category.items())),
+            "warning_count": hs.warning_count,
+            "warnings": list(meta.get("warnings", [])),
+        }
+
+
 def describe_sets(db: Database) -> list[dict[str, Any]]:
     """Every loaded hash set with its provenance, for listings."""
     with db.read() as s:

@@ -255,3 +255,34 @@ def test_pdq_index_cache_is_reused_and_rebuilt(
         index = hashset_pdq_index(s, idx_dir)
     assert index is not None
     assert len(index) == 2
+
+
+def test_video_frames_match_pdq_entries(tmp_path: Path, settings: Settings, db: Database) -> None:
+    from sqlalchemy import select
+
+    from vigil.signals.vpdq import VideoHashes, hash_video
+
+    frames = [scene(s, 320, 240) for s in (40, 41, 42)]
+    video = make_video(frames, fps=4)
+    other = make_video([scene(s, 320, 240) for s in (50, 51, 52)], fps=4)
+    evidence = tmp_path / "ev"
+    evidence.mkdir()
+    (evidence / "clip.mp4").write_bytes(video)
+    (evidence / "other.mp4").write_bytes(other)
+    hashed = hash_video(video)
+    assert isinstance(hashed, VideoHashes)
+    known_frame = hashed.frames[1]
+    (tmp_path / "frames.csv").write_text(f"{known_frame.value},{known_frame.quality},frame\n")
+    import_file(db, tmp_path / "frames.csv", name="frames", actor="tester")
+    ingest(settings, db, evidence, "vid", "tester", workers=0)
+    report = run_matching(db, "vid", "tester")
+    assert report.outcomes == {"near_known": 1, "fresh": 1}
+    with db.read() as s:
+        (match,) = s.execute(select(ItemMatch)).scalars().all()
+        item = s.get(MediaItem, match.item_id)
+    assert item is not None
+    assert item.size == len(video)
+    assert match.signal_type == "vpdq"
+    assert match.frames_matched is not None
+    assert match.frames_matched >= 1
+    assert match.distance <= 31

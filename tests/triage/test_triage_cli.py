@@ -41,6 +41,17 @@ def _setup(tmp_path: Path) -> None:
 
 def test_match_triage_summary_and_export(tmp_path: Path) -> None:
     _setup(tmp_path)
+    # the ingest already matched the case against the loaded sets (PDQ analyzer follow-up)
+    r = runner.invoke(app, ["triage", "cli", "--json"])
+    assert r.exit_code == 0, r.output
+    assert sorted(g["outcome"] for g in json.loads(r.output)) == [
+        "fresh",
+        "fresh",
+        "fresh",
+        "fresh",
+        "known",
+        "near_known",
+    ]
     r = runner.invoke(app, ["match", "cli", "--json"])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["groups"] == {"fresh": 4, "near_known": 1, "known": 1}
@@ -68,7 +79,13 @@ def test_match_triage_summary_and_export(tmp_path: Path) -> None:
 
 def test_grades_and_errors(tmp_path: Path) -> None:
     _setup(tmp_path)
-    assert main(["triage", "cli"]) == ReturnCode.NOT_READY
+    # a case ingested without analyzers has not been matched: triage says so
+    r = runner.invoke(
+        app,
+        ["ingest", str(tmp_path / "seizure"), "--case", "raw", "-q", "-j", "0", "--no-analyzers"],
+    )
+    assert r.exit_code == 0, r.output
+    assert main(["triage", "raw"]) == ReturnCode.NOT_READY
     assert main(["match", "nope"]) == ReturnCode.NOT_FOUND
     r = runner.invoke(app, ["match", "cli"])
     assert r.exit_code == 0, r.output

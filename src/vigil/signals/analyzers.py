@@ -9,9 +9,11 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from vigil.ingest.analyzers import AnalyzerOutput, Blob
+from vigil.settings import Settings
 from vigil.signals import pdq, vpdq
 from vigil.signals.base import Hashed, Unhashable
 from vigil.signals.synthetic import jpeg_bytes, scene
+from vigil.store.db import Database
 from vigil.store.hashsets import replace_item_signals
 
 
@@ -43,6 +45,20 @@ class PdqAnalyzer:
             "hasher_version": self.version,
         }
         replace_item_signals(session, item_id, "pdq", [row])
+
+    def after_case(self, settings: Settings, db: Database, case_name: str, actor: str) -> None:
+        """After an ingest: check the case against every loaded hash set and rebuild its
+        known / near-known / fresh groups, so triage is ready without another command."""
+        from vigil.hashsets.categories import CategoryMap
+        from vigil.triage.matching import run_matching
+
+        run_matching(
+            db,
+            case_name,
+            actor,
+            category_map=CategoryMap.load(settings.data_dir / "category-map.json"),
+            index_dir=settings.index_dir,
+        )
 
     def examples(self) -> Sequence[Blob]:
         import hashlib

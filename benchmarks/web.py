@@ -148,7 +148,8 @@ async def reviewer(
     case_id: int,
     items: int,
     page_size: int,
-    until: float,
+    duration: float,
+    gate: asyncio.Barrier,
     pages: list[float],
     thumbs: list[float],
     errors: list[str],
@@ -167,12 +168,16 @@ async def reviewer(
                 "/login",
                 data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)},
             )
-            if resp.status_code != 303:
+            logged_in = resp.status_code == 303
+            if not logged_in:
                 errors.append(f"login {resp.status_code}")
-                return
         except (httpx.HTTPError, AssertionError) as exc:
             errors.append(f"login {type(exc).__name__}: {exc}")
+            logged_in = False
+        await gate.wait()  # every reviewer logs in first; then all review at once
+        if not logged_in:
             return
+        until = time.monotonic() + duration
         max_page = max(1, items // page_size)
         while time.monotonic() < until:
             page = rng.randint(1, max_page)
@@ -302,7 +307,7 @@ def main() -> None:
                         errors.append(f"warm-up {url} {resp.status_code}")
 
         async def run() -> float:
-            until = time.monotonic() + args.duration
+            gate = asyncio.Barrier(args.reviewers)
             t0 = time.perf_counter()
             await asyncio.gather(
                 *[
@@ -312,7 +317,8 @@ def main() -> None:
                         case_id,
                         args.items,
                         48,
-                        until,
+                        args.duration,
+                        gate,
                         pages,
                         thumbs,
                         errors,

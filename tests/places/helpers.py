@@ -77,3 +77,14 @@ def jpeg_bytes(img: U8, quality: int = 90) -> bytes:
 
 def jpeg_roundtrip(img: U8, quality: int) -> U8:
     return np.asarray(Image.open(io.BytesIO(jpeg_bytes(img, quality))).convert("RGB"), np.uint8)
+
+
+CAM_H, CAM_W = 144, 176
+
+
+def camera_shot(k: npt.NDArray[np.float64], rng: np.random.Generator) -> U8:
+    """A synthetic camera photo: a smooth generated scene times (1 + PRNU pattern k), 8-bit."""
+    base = cv2.GaussianBlur(rng.normal(0, 1, (CAM_H, CAM_W, 3)), (0, 0), 10)
+    base = (base - base.min()) / (np.ptp(base) + 1e-9)
+    img = (40 + 150 * base) * (1 + k) + rng.normal(0, 1.0, (CAM_H, CAM_W, 3))
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)

@@ -135,7 +135,7 @@ def train_vocabulary(
     alld = np.concatenate(descs)
     if len(alld) > max_descriptors:
         alld = alld[rng.choice(len(alld), max_descriptors, replace=False)]
-    k = max(1, min(k, len(alld) // 8))
+    k = max(1, min(k, len(alld) // 39))  # faiss wants >= 39 points per centroid
     threads = faiss.omp_get_max_threads()
     if len(alld) < 50_000:
         faiss.omp_set_num_threads(1)  # small jobs: thread start-up and spinning cost more

@@ -1,0 +1,222 @@
+"""End to end through the CLI: ingest (scene analyzer on by default), search a photo and an item
+with drawings, reference-collection import with bad rows, places and links, metadata leads,
+camera fingerprints; JSON output, exit codes and audit entries."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from vigil.cli.main import app, main
+from vigil.settings import Settings
+from vigil.store.db import Database
+from vigil.store.models import AuditEntry
+
+from .helpers import CAM_H as H
+from .helpers import CAM_W as W
+from .helpers import camera_shot, jpeg_bytes, scene, variant
+
+runner = CliRunner()
+
+
+def vigil(*args: str) -> object:
+    result = runner.invoke(app, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout) if "--json" in args else result.stdout
+
+
+def exif_jpeg(img: np.ndarray, *, make: str, model: str, when: str, gps: bool) -> bytes:
+    ex = Image.Exif()
+    ex[0x010F], ex[0x0110] = make, model
+    ex.get_ifd(0x8769)[0x9003] = when
+    if gps:
+        g = ex.get_ifd(0x8825)
+        g[1], g[2], g[3], g[4] = "N", (51.0, 30.0, 26.5), "W", (0.0, 7.0, 39.6)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, "JPEG", quality=92, exif=ex)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def evidence(tmp_path: Path) -> Path:
+    folder = tmp_path / "seized"
+    folder.mkdir()
+    when = ["2024:05:01 10:00:00", "2024:05:03 18:30:00", "2024:06:01 09:00:00"]
+    for i in range(3):
+        data = exif_jpeg(scene(i), make="Canon", model="EOS 5D", when=when[i], gps=i < 2)
+        (folder / f"room_{i}.jpg").write_bytes(data)
+    (folder / "phone_shot.jpg").write_bytes(jpeg_bytes(variant(scene(0), 7), 85))
+    (folder / "blank.png").write_bytes(jpeg_bytes(np.full((60, 80, 3), 120, np.uint8)))
+    (folder / "broken.jpg").write_bytes(jpeg_bytes(scene(9))[:2000])
+    return folder
+
+
+def test_places_end_to_end(evidence: Path, tmp_path: Path) -> None:
+    vigil("ingest", str(evidence), "--case", "op-room", "--workers", "0", "--json", "--quiet")
+
+    # search with a new photo of room 0 (not evidence), drawing the evidence
+    query = tmp_path / "query.jpg"
+    query.write_bytes(jpeg_bytes(variant(scene(0), 99, occluded=0.4), 70))
+    draw_dir = tmp_path / "why"
+    res = vigil("places", "search", str(query), "--draw", str(draw_dir), "--json")
+    assert isinstance(res, dict)
+    cands = res["candidates"]
+    assert cands, res
+    paths = [Path(c["path"]).name for c in cands]
+    assert set(paths) <= {"room_0.jpg", "phone_shot.jpg"}
+    assert all(c["verified"] and c["inliers"] >= 15 for c in cands)
+    assert cands[0]["cases"] == ["op-room"]
+    drawing = Path(cands[0]["drawing"])
+    assert drawing.read_bytes()[:4] == b"\x89PNG"
+    assert res["index"]["images"] == 4  # 3 rooms + phone shot (the blank image has no features)
+
+    # search with an ingested item: the phone shot finds room 0 and not itself
+    items = {Path(c["path"]).name: c["item_id"] for c in cands}
+    phone_id = items.get("phone_shot.jpg")
+    room0_id = items.get("room_0.jpg")
+    assert room0_id is not None
+    if phone_id is not None:
+        res2 = vigil("places", "search", "--item", str(phone_id), "--json")
+        assert isinstance(res2, dict)
+        ids = [c["item_id"] for c in res2["candidates"]]
+        assert ids[0] == room0_id and phone_id not in ids
+
+    # text output explains it is a lead
+    text = vigil("places", "search", str(query))
+    assert "candidate leads only" in str(text)
+
+    # a place, a confirmed link
+    place = vigil("places", "add", "Hotel Example room 12", "--type", "hotel_room",
+                  "--lat", "51 30 26.5 N", "--lon", "-0.1277", "--agency", "NCA", "--json")  # fmt: skip
+    assert isinstance(place, dict)
+    assert place["lat"] == pytest.approx(51.5073611)
+    link = vigil("places", "link", str(room0_id), place["key"], "--status", "confirmed", "--json")
+    assert isinstance(link, dict) and link["status"] == "confirmed" and link["was"] is None
+    listed = vigil("places", "list", "--json")
+    assert isinstance(listed, list) and listed[0]["links"] == {"confirmed": 1}
+
+    # a reference collection with good and bad rows
+    ref_dir = tmp_path / "hotels"
+    ref_dir.mkdir()
+    (ref_dir / "r1.jpg").write_bytes(jpeg_bytes(scene(1), 90))
+    (ref_dir / "r5.jpg").write_bytes(jpeg_bytes(scene(5), 90))
+    rows = [
+        ["image", "place_id", "place_name", "address", "lat", "lon", "photographer"],
+        ["r1.jpg", "H-001", "Hotel One room 3", "1 High St", "48.8566", "2.3522", "staff"],
+        ["r5.jpg", "H-002", "Hotel Two room 9", "", "", "", "guest"],
+        ["missing.jpg", "H-003", "", "", "", "", ""],
+        ["../../etc/passwd", "H-004", "", "", "", "", ""],
+        ["r1.jpg", "", "", "", "", "", ""],
+        ["r9.jpg", "H-005", "", "", "95.0", "2.0", ""],
+    ]
+    csv_path = tmp_path / "hotels.csv"
+    with csv_path.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    rep = vigil("places", "import", "hotels", str(ref_dir), "--csv", str(csv_path),
+                "--provenance", "generated test images", "--json")  # fmt: skip
+    assert isinstance(rep, dict)
+    assert rep["imported"] == 2 and rep["places_created"] == 2
+    lines = sorted(w["line"] for w in rep["warnings"])
+    assert lines == [4, 5, 6, 7]
+    assert any("leaves the collection folder" in w["message"] for w in rep["warnings"])
+    again = vigil("places", "import", "hotels", str(ref_dir), "--csv", str(csv_path), "--json")
+    assert isinstance(again, dict) and again["imported"] == 0 and again["skipped_existing"] == 2
+
+    # a photo of room 1 now also finds the reference image and its place
+    q1 = tmp_path / "q1.jpg"
+    q1.write_bytes(jpeg_bytes(variant(scene(1), 5), 75))
+    res3 = vigil("places", "search", str(q1), "--json")
+    assert isinstance(res3, dict)
+    kinds = {(c["kind"], c.get("place_key")) for c in res3["candidates"]}
+    assert ("reference", "H-001") in kinds
+    assert ("item", None) in kinds
+    # restricted to one case: references stay, other cases' items would not
+    res4 = vigil("places", "search", str(q1), "--case", "op-room", "--json")
+    assert isinstance(res4, dict) and res4["candidates"]
+
+    # pair drawing
+    pair = tmp_path / "pair.png"
+    out = vigil("places", "draw", str(q1), f"item:{room0_id}", "-o", str(pair), "--json")
+    assert isinstance(out, dict) and pair.exists() and out["inliers"] < 15
+
+    # metadata leads
+    devices = vigil("places", "devices", "op-room", "--json")
+    assert isinstance(devices, list)
+    assert devices[0]["device"] == "Canon EOS 5D" and devices[0]["count"] == 3
+    assert devices[0]["first_capture"] == "2024-05-01T10:00:00"
+    assert devices[0]["last_capture"] == "2024-06-01T09:00:00"
+    gj, kml = tmp_path / "op.geojson", tmp_path / "op.kml"
+    locs = vigil("places", "locations", "op-room", "--geojson", str(gj), "--kml", str(kml),
+                 "--json")  # fmt: skip
+    assert isinstance(locs, dict) and locs["positions"] == 2 and len(locs["clusters"]) == 1
+    assert json.loads(gj.read_text())["features"][0]["geometry"]["coordinates"][1] == (
+        pytest.approx(51.5073611)
+    )
+    assert "<Placemark>" in kml.read_text()
+
+    # summary section
+    summary = vigil("case", "summary", "op-room")
+    assert "scene features" in str(summary)
+
+    # every action is in the audit log
+    db = Database(Settings.load().database_url)
+    with db.read() as s:
+        actions = set(s.scalars(select(AuditEntry.action)))
+    db.dispose()
+    assert {"places.search", "places.add", "places.link", "places.reference_import",
+            "places.locations_export"} <= actions  # fmt: skip
+
+
+def test_search_errors_have_exit_codes(tmp_path: Path) -> None:
+    assert main(["places", "search"]) == 3
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not an image")
+    assert main(["places", "search", str(bad)]) == 3
+    # nothing indexed yet
+    good = tmp_path / "good.jpg"
+    good.write_bytes(jpeg_bytes(scene(1)))
+    assert main(["places", "search", str(good)]) == 8
+    assert main(["places", "link", "1", "nope"]) == 4
+    assert main(["places", "add", "X", "--lat", "91", "--lon", "0"]) == 3
+
+
+def test_camera_fingerprint_and_test(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    k1, k2 = rng.normal(0, 0.012, (H, W, 3)), rng.normal(0, 0.012, (H, W, 3))
+    cam = tmp_path / "phone"
+    cam.mkdir()
+    for i in range(20):
+        Image.fromarray(camera_shot(k1, rng)).save(cam / f"IMG_{i:03d}.png")
+    (cam / "odd_size.png").write_bytes(jpeg_bytes(np.zeros((10, 10, 3), np.uint8)))
+    (cam / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    fp = tmp_path / "phone.vpf"
+    rep = vigil("camera", "fingerprint", str(cam), "-o", str(fp), "--name", "phone-1",
+                "--make", "Acme", "--json")  # fmt: skip
+    assert isinstance(rep, dict) and rep["n_images"] == 20 and len(rep["warnings"]) == 2
+    same = tmp_path / "same.png"
+    Image.fromarray(camera_shot(k1, rng)).save(same)
+    other = tmp_path / "other.png"
+    Image.fromarray(camera_shot(k2, rng)).save(other)
+    r1 = vigil("camera", "test", str(same), "--fingerprint", str(fp), "--json")
+    r2 = vigil("camera", "test", str(other), "--name", "phone-1", "--json")
+    assert isinstance(r1, dict) and isinstance(r2, dict)
+    assert r1["candidate_same_camera"] and r1["pce"] > 60
+    assert not r2["candidate_same_camera"] and r2["pce"] < 60
+    assert any("resized" in n for n in r2["notes"])
+    listed = vigil("camera", "list", "--json")
+    assert isinstance(listed, list) and listed[0]["name"] == "phone-1"
+    # too few photos, and a clash of names
+    few = tmp_path / "few"
+    few.mkdir()
+    for i in range(3):
+        Image.fromarray(camera_shot(k2, rng)).save(few / f"{i}.png")
+    assert main(["camera", "fingerprint", str(few), "-o", str(tmp_path / "x.vpf")]) == 3
+    assert main(["camera", "fingerprint", str(cam), "--name", "phone-1"]) == 5

@@ -228,3 +228,42 @@ def build_evidence(
         if not has_disk:
             img.unlink(missing_ok=True)
     return DemoLayout(root, photos, photos, has_disk)
+
+
+def build_hash_sets(evidence: Path, out_dir: Path) -> list[Path]:
+    """Synthetic hash sets for the demo, made from the demo evidence itself (no real material).
+
+    * ``demo-known.csv`` (ICSE-style): exact MD5/SHA-1 of three demo photos, category codes only.
+    * ``demo-near.pdq.csv``: PDQ hashes of *re-encoded, resized* copies of two other photos, so
+      the originals in the evidence match perceptually (near-known) but not by digest.
+    """
+    import hashlib
+
+    from vigil.signals.base import Hashed
+    from vigil.signals.pdq import hash_image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = [
+        "MD5;SHA1;PhotoDNA;Image ID;Is distributed;Victim identified;Offender identified;Series name;Category"
+    ]
+    for n, name in enumerate(("IMG_1000.JPG", "IMG_1001.JPG", "IMG_1002.JPG")):
+        data = (evidence / "DCIM" / name).read_bytes()
+        md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        sha1 = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+        rows.append(f"{md5};{sha1};;DEMO-{n + 1:04d};true;false;false;DEMO-SERIES-A;{1 + n % 2}")
+    known = out_dir / "demo-known.csv"
+    known.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    pdq_rows = ["hash,quality,label"]
+    for name in sorted(p.name for p in (evidence / "DCIM").glob("IMG_*.JPG"))[4:]:
+        img = Image.open(evidence / "DCIM" / name).convert("RGB")
+        variant = img.resize((img.width * 9 // 10, img.height * 9 // 10))
+        buf = io.BytesIO()
+        variant.save(buf, "JPEG", quality=60)
+        outcome = hash_image(buf.getvalue())
+        if isinstance(outcome, Hashed) and outcome.quality is not None and outcome.quality >= 70:
+            pdq_rows.append(f"{outcome.value},{outcome.quality},demo-variant-of-{name}")
+        if len(pdq_rows) == 3:
+            break
+    near = out_dir / "demo-near.pdq.csv"
+    near.write_text("\n".join(pdq_rows) + "\n", encoding="utf-8")
+    return [known, near]

@@ -27,6 +27,12 @@ def test_demo_then_summary_warnings_and_audit(
     assert data["by_kind"]["photo"] >= 30
     assert data["duplicates"]["items_seen_more_than_once"] >= 3
     assert data["warnings"]["by_code"]["zip_bomb"] == 1
+    # the demo's synthetic hash sets were loaded and the ingest matched the case against them
+    triage = data["sections"]["known_vs_fresh"]
+    assert triage["hash_sets"] == 2
+    assert triage["items"]["known"] == 3
+    assert triage["items"]["near_known"] == 2
+    assert triage["items"]["fresh"] > 20
 
     result = runner.invoke(app, ["case", "warnings", "d1", "--code", "unsafe_path", "--json"])
     rows = json.loads(result.output)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from vigil import __version__
-from vigil.cli.context import runtime
+from vigil.cli.context import Runtime, runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.ingest.analyzers import ANALYZERS
 from vigil.plugins import load_defaults
@@ -124,7 +124,8 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Build a synthetic seizure (generated pictures, video, archives, a disk image and bad input),
-    ingest it, and print the case summary. Nothing real is involved.
+    load two synthetic hash sets made from it, ingest it (matching runs after ingest), and print
+    the case summary with known / near-known / fresh groups. Nothing real is involved.
 
     Example: vigil demo && vigil case warnings demo
     """
@@ -143,6 +144,7 @@ def demo(
     try:
         if not root.exists() or not any(root.iterdir()):
             build_evidence(root)
+        _load_demo_hash_sets(rt, root)
         report = run_ingest(
             rt.settings,
             rt.db,
@@ -172,6 +174,26 @@ def demo(
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _load_demo_hash_sets(rt: Runtime, evidence: Path) -> None:
+    """Load the demo's synthetic hash sets (once per installation) so triage has something known."""
+    from vigil.demo import build_hash_sets
+    from vigil.hashsets.service import describe_sets, import_file
+
+    present = {s["name"] for s in describe_sets(rt.db)}
+    paths = build_hash_sets(evidence, rt.settings.data_dir / "demo-hash-sets")
+    for name, path in zip(("demo-known", "demo-near"), paths, strict=True):
+        if name not in present:
+            import_file(
+                rt.db,
+                path,
+                name=name,
+                actor=rt.actor,
+                source="vigil demo (synthetic)",
+                licence="generated test data",
+                scheme="vics_us" if name == "demo-known" else None,
+            )
 
 
 def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:

@@ -18,6 +18,7 @@ people were accused on payment records alone. Codes:
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -153,12 +154,15 @@ def compute_flags(
             postcodes[token].add(pc)
     # bursts: records per (breach, site) inside each breach window
     in_window: dict[int, list[int]] = defaultdict(list)
+    timed = sorted((r for r in recs if r[11] is not None), key=lambda r: r[11])
+    stamps = [r[11] for r in timed]
     for bi, (_name, start, end, site, extra, _b) in enumerate(breaches):
         bins = (extra or {}).get("bins") or []
-        for r in recs:
-            ts, rsite, rbin = r[11], r[12], r[13]
-            if ts is None or start is None or end is None or not (start <= ts <= end):
-                continue
+        if start is None or end is None:
+            continue
+        # records inside the window, found by binary search on the sorted timestamps
+        for r in timed[bisect.bisect_left(stamps, start) : bisect.bisect_right(stamps, end)]:
+            rsite, rbin = r[12], r[13]
             if site and rsite != site:
                 continue
             if bins and not (rbin and any(rbin.startswith(b) for b in bins)):

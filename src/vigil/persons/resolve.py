@@ -275,7 +275,8 @@ def _write_links(
             )
             for label, pid in zip(new_labels[i : i + 500], ids, strict=True):
                 label_to_pid[label] = int(pid)
-        reused = [(label, pid) for label, pid in label_to_pid.items() if label not in new_labels]
+        fresh = set(new_labels)
+        reused = [(label, pid) for label, pid in label_to_pid.items() if label not in fresh]
         for label, pid in reused:
             recs = groups[label]
             s.execute(

@@ -102,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=0, help="limit (0 = all)")
     ap.add_argument("--shortlist", type=int, default=50)
     ap.add_argument("--max-keypoints", type=int, default=FeatureParams.max_keypoints)
-    ap.add_argument("--no-regions", action="store_true")
+    ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--early-stop", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="verification threads")
     ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
     ap.add_argument("--k", type=int, default=128, help="visual words")
     ap.add_argument("--pca-dim", type=int, default=256)
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(3)
     sample_keys = rng.choice(len(names), min(2000, len(names)), replace=False)
     vocab = train_vocabulary([feats[int(k)] for k in sample_keys], k=args.k, pca_dim=args.pca_dim)
-    index = GlobalIndex(vocab, regions=not args.no_regions)
+    index = GlobalIndex(vocab, regions=args.regions)
     for key, f in feats.items():
         index.add(key, f)
     build_s = time.time() - t0
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries:
         queries = queries[: args.queries]
     sp = SearchParams(shortlist=args.shortlist, top=10, include_unverified=True,
-                      early_stop=args.early_stop)  # fmt: skip
+                      early_stop=args.early_stop, threads=args.threads)  # fmt: skip
     ranks: list[int] = []
     short_hits = 0
     short_ranks: list[int] = []
@@ -191,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         "true_inliers_median": float(np.median(true_inliers)) if true_inliers else 0.0,
         "best_false_inliers_p95": float(np.percentile(false_inliers, 95)) if false_inliers else 0,
         "max_keypoints": params.max_keypoints,
-        "regions": not args.no_regions,
+        "regions": args.regions,
+        "threads": args.threads,
     }
     print(json.dumps(result))
     return 0

@@ -104,3 +104,17 @@ def test_vocabulary_needs_features() -> None:
     empty = extract(np.full((50, 50, 3), 9, np.uint8), PARAMS)
     with pytest.raises(NotReady):
         train_vocabulary([empty])
+
+
+def test_threaded_verification_gives_the_same_ranking(index: GlobalIndex, collection) -> None:
+    q = extract(variant(scene(8, 400, 300), 77, occluded=0.35), PARAMS)
+
+    def load(keys):
+        return {k: collection[k] for k in keys}
+
+    one = search(q, index, load, SearchParams(shortlist=12, top=12, include_unverified=True))
+    two = search(q, index, load, SearchParams(shortlist=12, top=12, include_unverified=True,
+                                              threads=3))  # fmt: skip
+    assert [(c.key, c.inliers, c.verified) for c in one] == [
+        (c.key, c.inliers, c.verified) for c in two
+    ]

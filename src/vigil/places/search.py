@@ -46,7 +46,10 @@ class SearchParams:
     model: Model = "homography"
     include_unverified: bool = False
     early_stop: int = 0
-    """Stop verifying once this many candidates have at least 4 x min_inliers (0 = never)."""
+    """Stop verifying once this many candidates have at least 4 x min_inliers (0 = never).
+    Only used with ``threads == 1``."""
+    threads: int = 1
+    """Verify this many candidates at once (NumPy and OpenCV release the GIL)."""
 
 
 def search(
@@ -64,6 +67,21 @@ def search(
     q_unit = query.unit_descriptors()
     out: list[Candidate] = []
     strong = 0
+    if params.threads > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = [(r, k, s) for r, (k, s) in enumerate(shortlist) if k in feats]
+
+        def one(job: tuple[int, int, float]) -> Candidate:
+            rank, key, sim = job
+            ver = verify(query, feats[key], model=params.model, query_unit=q_unit)
+            return Candidate(key, sim, rank, ver, ver.verified(params.min_inliers))
+
+        with ThreadPoolExecutor(params.threads) as pool:
+            done = list(pool.map(one, todo))
+        out = [c for c in done if c.verified or params.include_unverified]
+        out.sort(key=lambda c: (-c.verification.inliers, -c.global_similarity))
+        return out[: params.top]
     for rank, (key, sim) in enumerate(shortlist):
         cand = feats.get(key)
         if cand is None:

@@ -97,7 +97,7 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
         sample_ids = rng.choice(ordered, min(TRAIN_SAMPLE, len(ordered)), replace=False)
         sample = _features(db, (int(i) for i in sample_ids))
         vocab = train_vocabulary(list(sample.values()))
-        idx = GlobalIndex(vocab, regions=True, trained_on=len(sample))
+        idx = GlobalIndex(vocab, regions=False, trained_on=len(sample))
         todo = sorted(wanted)
     else:
         assert idx is not None  # noqa: S101

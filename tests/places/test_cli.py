@@ -165,6 +165,7 @@ def test_places_end_to_end(evidence: Path, tmp_path: Path) -> None:
     # summary section
     summary = vigil("case", "summary", "op-room")
     assert "scene features" in str(summary)
+    assert "2 item(s) with GPS, 1 camera device(s)" in str(summary)
 
     # every action is in the audit log
     db = Database(Settings.load().database_url)

@@ -58,6 +58,38 @@ def _case_rows(session: Session, case_id: int) -> list[tuple[MediaItem, str]]:
     return out
 
 
+def lead_counts(session: Session, case_id: int) -> dict[str, int]:
+    """Counts for the case summary, computed in SQL (cheap at 100k+ items)."""
+    from sqlalchemy import and_, func, or_
+
+    in_case = (
+        select(Occurrence.item_id)
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id.is_not(None))
+    )
+    gps = session.scalar(
+        select(func.count(MediaItem.id)).where(
+            MediaItem.id.in_(in_case),
+            MediaItem.gps_lat.between(-90, 90),
+            MediaItem.gps_lon.between(-180, 180),
+            or_(MediaItem.gps_lat != 0, MediaItem.gps_lon != 0),
+        )
+    )
+    devices = session.execute(
+        select(MediaItem.camera_make, MediaItem.camera_model, MediaItem.camera_serial)
+        .where(
+            MediaItem.id.in_(in_case),
+            or_(
+                and_(MediaItem.camera_make.is_not(None), MediaItem.camera_make != ""),
+                and_(MediaItem.camera_model.is_not(None), MediaItem.camera_model != ""),
+                and_(MediaItem.camera_serial.is_not(None), MediaItem.camera_serial != ""),
+            ),
+        )
+        .distinct()
+    ).all()
+    return {"items_with_gps": int(gps or 0), "devices": len(devices)}
+
+
 def case_devices(session: Session, case_id: int) -> list[dict[str, Any]]:
     """Items grouped by camera make/model/serial with their capture-time range, largest first."""
     groups: dict[tuple[str, str, str], dict[str, Any]] = {}

@@ -9,12 +9,11 @@ from sqlalchemy.orm import Session
 
 def summary_build(session: Session, case_id: int) -> dict[str, Any]:
     """Counts only: items with scene features, place links by status, GPS and device leads."""
-    from vigil.places.leads import case_devices, case_positions
+    from vigil.places.leads import lead_counts
     from vigil.store import places as store
 
     data: dict[str, Any] = dict(store.scene_counts(session, case_id))
-    data["items_with_gps"] = len(case_positions(session, case_id))
-    data["devices"] = len(case_devices(session, case_id))
+    data.update(lead_counts(session, case_id))
     return data
 
 

@@ -321,7 +321,7 @@ def scene_counts(session: Session, case_id: int) -> dict[str, int]:
     )
     analysed = int(session.scalar(q) or 0)
     links = session.execute(
-        select(PlaceLink.status, func.count())
+        select(PlaceLink.status, func.count(func.distinct(PlaceLink.id)))
         .join(Occurrence, Occurrence.item_id == PlaceLink.item_id)
         .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
         .where(EvidenceSource.case_id == case_id)

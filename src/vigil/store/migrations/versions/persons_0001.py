@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "persons_0001"
 down_revision = "0001_foundation"
 branch_labels = ("persons",)

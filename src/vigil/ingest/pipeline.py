@@ -37,7 +37,7 @@ from vigil.errors import InvalidInput, NotFound
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import Entry, Walker, display_path
 from vigil.ingest.analyzers import ANALYZERS
-from vigil.ingest.worker import Result, Task, init_worker, meta_fields, process
+from vigil.ingest.worker import Result, Task, init_worker, meta_fields, process_many
 from vigil.settings import Settings
 from vigil.store import audit, repo
 from vigil.store.base import utcnow
@@ -88,8 +88,15 @@ def source_kind(path: Path) -> str:
 _END = object()
 
 
+CHUNK_FILES = 24
+"""Files handed to a worker in one task (amortises process-pool overhead over small files)."""
+CHUNK_BYTES = 48 * 1024 * 1024
+"""A chunk is sent early once its files add up to this many bytes."""
+
+
 class _Producer(threading.Thread):
-    """Walks the source and feeds the pool; puts results (or content-less entries) on a queue."""
+    """Walks the source and feeds the pool in chunks; puts results (or content-less entries) on a
+    queue for the writer."""
 
     def __init__(self, walker: Walker, pool: ProcessPoolExecutor | None, inflight: int) -> None:
         super().__init__(daemon=True, name="vigil-walker")
@@ -101,10 +108,11 @@ class _Producer(threading.Thread):
         self.discovered_bytes = 0
         self.discovered_files = 0
         self.stop = threading.Event()
-        self.spools: dict[int, Path] = {}
 
     def run(self) -> None:
         seq = 0
+        chunk: list[tuple[Entry, Task]] = []
+        chunk_bytes = 0
         try:
             for entry in self.walker:
                 if self.stop.is_set():
@@ -125,29 +133,42 @@ class _Producer(threading.Thread):
                     data=entry.data,
                 )
                 entry.data = None  # the task owns the bytes now
-                self.slots.acquire()
-                if self.pool is None:
-                    self._done(entry, process(task))
-                else:
-                    future = self.pool.submit(process, task)
-                    future.add_done_callback(partial(self._finished, entry))
+                chunk.append((entry, task))
+                chunk_bytes += entry.size or 0
+                if self.pool is None or len(chunk) >= CHUNK_FILES or chunk_bytes >= CHUNK_BYTES:
+                    self._submit(chunk)
+                    chunk, chunk_bytes = [], 0
+            if chunk and not self.stop.is_set():
+                self._submit(chunk)
         except Exception as exc:  # noqa: BLE001 - reported to the writer, which re-raises
             self.out.put(("error", exc))
         finally:
-            # Wait until every submitted file has come back before saying "end".
+            # Wait until every submitted chunk has come back before saying "end".
             for _ in range(self.inflight):
                 self.slots.acquire()
             self.out.put(("end", None))
 
-    def _finished(self, entry: Entry, future: Future[Result]) -> None:
-        try:
-            result = future.result()
-        except Exception as exc:  # noqa: BLE001 - a crashed worker becomes a warning on the file
-            result = Result(0, entry.raw_path, error=f"worker failed: {type(exc).__name__}: {exc}")
-        self._done(entry, result)
+    def _submit(self, chunk: list[tuple[Entry, Task]]) -> None:
+        self.slots.acquire()
+        entries = [e for e, _t in chunk]
+        tasks = [t for _e, t in chunk]
+        if self.pool is None:
+            self._done(entries, process_many(tasks))
+        else:
+            future = self.pool.submit(process_many, tasks)
+            future.add_done_callback(partial(self._finished, entries))
 
-    def _done(self, entry: Entry, result: Result) -> None:
-        self.out.put(("result", (entry, result)))
+    def _finished(self, entries: list[Entry], future: Future[list[Result]]) -> None:
+        try:
+            results = future.result()
+        except Exception as exc:  # noqa: BLE001 - a crashed worker becomes a warning on its files
+            error = f"worker failed: {type(exc).__name__}: {exc}"
+            results = [Result(0, e.raw_path, error=error) for e in entries]
+        self._done(entries, results)
+
+    def _done(self, entries: list[Entry], results: list[Result]) -> None:
+        for entry, result in zip(entries, results, strict=True):
+            self.out.put(("result", (entry, result)))
         self.slots.release()
 
 
@@ -251,7 +272,7 @@ def ingest(
         )
     else:
         init_worker(db.url, chosen, deep)
-    producer = _Producer(walker, pool, inflight=max(4, n_workers * 6))
+    producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))
     _pre_files, pre_bytes = _prescan(root)
     batch: list[tuple[Entry, Result | None]] = []
     last_flush = time.monotonic()

@@ -7,6 +7,7 @@ analysed a second time.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from vigil.content.probe import MediaMeta, probe
-from vigil.content.types import HEAD_SIZE, sniff
+from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import VigilError
 from vigil.evidence.hashing import Digests, digest_stream
 from vigil.evidence.readonly import open_readonly
@@ -75,18 +76,18 @@ def init_worker(db_url: str | None, analyzers: tuple[str, ...], deep: bool) -> N
     _STATE.deep = deep
 
 
-def _is_known(sha256: str) -> bool:
-    """Whether the content is already stored (one indexed lookup on a kept-open connection)."""
-    return _STATE.conn is not None and repo.is_known(_STATE.conn, sha256)
+def _known(sha256s: list[str]) -> set[str]:
+    """Which of these contents are already stored (one query on a kept-open connection)."""
+    if _STATE.conn is None or not sha256s:
+        return set()
+    return repo.known_sha256s(_STATE.conn, sha256s)
 
 
-def process(task: Task) -> Result:
-    """Digest, sniff, probe and analyse one file. Failures become warnings, never exceptions."""
+def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None]:
+    """Read and digest one file; the content type comes from its first bytes."""
     result = Result(task.seq, task.raw_path)
     try:
         if task.data is not None:
-            import io
-
             digests, head = digest_stream(io.BytesIO(task.data), keep=HEAD_SIZE)
             source: Path | bytes = task.data
         else:
@@ -96,13 +97,18 @@ def process(task: Task) -> Result:
             source = path
     except OSError as exc:
         result.error = f"file could not be read: {exc.strerror or exc}"
-        return result
+        return result, None, None
     result.digests = digests
     ctype = sniff(head)
     result.content_type, result.kind, result.mime = ctype.name, ctype.kind, ctype.mime
-    result.known = _is_known(digests.sha256)
-    if result.known:
-        return result
+    return result, source, ctype
+
+
+def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
+    """Probe metadata and run the analyzers for content not stored before."""
+    digests = result.digests
+    if digests is None:
+        return
     try:
         result.meta = probe(source, ctype.kind, ctype.name, deep=_STATE.deep)
     except Exception as exc:  # noqa: BLE001 - a decoder crash on one file must not stop the job
@@ -116,7 +122,7 @@ def process(task: Task) -> Result:
         kind=ctype.kind,
         path=source if isinstance(source, Path) else None,
         data=source if isinstance(source, bytes) else None,
-        display_path=task.raw_path.decode("utf-8", "backslashreplace"),
+        display_path=result.raw_path.decode("utf-8", "backslashreplace"),
     )
     damaged = result.meta is not None and result.meta.damaged
     for name in _STATE.analyzers:
@@ -135,7 +141,25 @@ def process(task: Task) -> Result:
                 analyzer.version,
                 AnalyzerOutput(None, [(f"{name}_failed", f"{type(exc).__name__}: {exc}")]),
             )
-    return result
+
+
+def process(task: Task) -> Result:
+    """Digest, sniff, probe and analyse one file. Failures become warnings, never exceptions."""
+    return process_many([task])[0]
+
+
+def process_many(tasks: list[Task]) -> list[Result]:
+    """Process a chunk of files: digest all, ask the store once which are known, describe the rest."""
+    digested = [_digest(task) for task in tasks]
+    shas = [r.digests.sha256 for r, _s, _c in digested if r.digests is not None]
+    known = _known(shas)
+    for result, source, ctype in digested:
+        if result.digests is None or source is None or ctype is None:
+            continue
+        result.known = result.digests.sha256 in known
+        if not result.known:
+            _describe(result, source, ctype)
+    return [r for r, _s, _c in digested]
 
 
 def meta_fields(meta: MediaMeta | None) -> dict[str, Any]:

@@ -485,14 +485,16 @@ def analysed_item_ids(session: Session, analyzer: str, version: str) -> set[int]
     return set(session.execute(stmt).scalars())
 
 
-KNOWN_SHA256 = select(MediaItem.id).where(MediaItem.sha256 == bindparam("sha256")).limit(1)
+KNOWN_SHA256S = select(MediaItem.sha256).where(
+    MediaItem.sha256.in_(bindparam("shas", expanding=True))
+)
 """Prepared lookup used by ingest workers on a kept-open, read-only connection."""
 
 
-def is_known(conn: Connection, sha256: str) -> bool:
-    """Whether content with this SHA-256 is already stored (does not keep a read snapshot)."""
+def known_sha256s(conn: Connection, sha256s: Sequence[str]) -> set[str]:
+    """Which of these SHA-256 digests are already stored (does not keep a read snapshot)."""
     try:
-        return conn.execute(KNOWN_SHA256, {"sha256": sha256}).first() is not None
+        return set(conn.execute(KNOWN_SHA256S, {"shas": list(sha256s)}).scalars())
     finally:
         conn.rollback()
 

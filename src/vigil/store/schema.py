@@ -5,9 +5,11 @@ Capability packages add their ``vigil.store.<capability>`` module here.
 
 from __future__ import annotations
 
-from vigil.store import faces  # noqa: F401
-from vigil.store import hashsets  # noqa: F401
-from vigil.store import models  # noqa: F401
-from vigil.store import persons  # noqa: F401
-from vigil.store import places  # noqa: F401
-from vigil.store import web  # noqa: F401
+from vigil.store import (
+    faces,  # noqa: F401
+    hashsets,  # noqa: F401
+    models,  # noqa: F401
+    persons,  # noqa: F401
+    places,  # noqa: F401
+    web,  # noqa: F401
+)

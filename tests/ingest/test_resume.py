@@ -58,6 +58,23 @@ def _run(home: Path, *args: str) -> None:
     assert done.returncode == 0, done.stderr.decode()
 
 
+def _children(pid: int) -> list[int]:
+    """Direct child processes of ``pid`` (Linux /proc)."""
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        kids += [int(k) for k in text]
+    return kids
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return False
+    return state != "Z"
+
+
 def _count(db_file: Path) -> int:
     try:
         with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=1) as conn:
@@ -91,8 +108,15 @@ def test_sigkill_then_resume_equals_uninterrupted(
     deadline = time.monotonic() + 120
     while _count(db_file) < 50 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
+    workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    # its worker processes notice and exit instead of lingering as orphans
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert workers, "the killed ingest should have had worker processes"
+    assert not [w for w in workers if _alive(w)], "orphaned ingest workers survived the kill"
     at_kill = _count(db_file)
     assert 0 < at_kill < total, f"the kill must land mid-ingest (recorded {at_kill} of {total})"
 

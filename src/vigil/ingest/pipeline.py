@@ -268,7 +268,7 @@ def ingest(
             max_workers=n_workers,
             mp_context=get_context("spawn"),
             initializer=init_worker,
-            initargs=(db.url, chosen, deep),
+            initargs=(db.url, chosen, deep, os.getpid()),
         )
     else:
         init_worker(db.url, chosen, deep)

@@ -8,6 +8,9 @@ analysed a second time.
 from __future__ import annotations
 
 import io
+import os
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +67,28 @@ class _State:
 _STATE = _State()
 
 
-def init_worker(db_url: str | None, analyzers: tuple[str, ...], deep: bool) -> None:
-    """Process initializer: plug-ins, a read-only use of the database, options."""
+def _exit_with_parent(parent_pid: int) -> None:
+    """Stop this worker soon after the ingest process is gone (even after ``kill -9``), so an
+    interrupted ingest leaves no orphaned workers holding memory and evidence files open."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="vigil-parent-watch").start()
+
+
+def init_worker(
+    db_url: str | None, analyzers: tuple[str, ...], deep: bool, parent_pid: int | None = None
+) -> None:
+    """Process initializer: plug-ins, a read-only use of the database, options.
+
+    ``parent_pid`` is given for pool workers (not for in-process use): the worker exits when
+    that process dies.
+    """
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     if analyzers:  # plug-in modules can be heavy (models); load them only when needed
         from vigil.plugins import load_defaults
 

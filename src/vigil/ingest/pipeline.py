@@ -190,20 +190,18 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         yield bar
 
 
-def _prescan(path: Path) -> tuple[int, int]:
-    """Files and bytes directly on disk (archive members are added as they are found)."""
+def _prescan_bytes(path: Path) -> int:
+    """Bytes directly on disk, for the progress total (archive members are added as found)."""
     if not path.is_dir():
-        return 1, path.stat().st_size
-    files = total = 0
+        return path.stat().st_size
+    total = 0
     for root, _dirs, names in os.walk(path):
         for name in names:
             try:
-                st = os.lstat(os.path.join(root, name))
+                total += os.lstat(os.path.join(root, name)).st_size
             except OSError:
                 continue
-            files += 1
-            total += st.st_size
-    return files, total
+    return total
 
 
 def ingest(
@@ -273,7 +271,7 @@ def ingest(
     else:
         init_worker(db.url, chosen, deep)
     producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))
-    _pre_files, pre_bytes = _prescan(root)
+    pre_bytes = _prescan_bytes(root)
     batch: list[tuple[Entry, Result | None]] = []
     last_flush = time.monotonic()
     status = "failed"

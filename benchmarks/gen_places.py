@@ -283,15 +283,35 @@ def _rotation(yaw: float, pitch: float, roll: float) -> F64:
     return rz @ rx @ ry  # camera-to-world
 
 
+def _footprint(p: Plane, pos: F64, rot: F64, f: float, w: int, h: int
+               ) -> tuple[int, int, int, int] | None:  # fmt: skip
+    """Pixel box holding the plane's image (None: the whole frame, a corner is behind us)."""
+    corners = np.array([p.origin, p.origin + p.u, p.origin + p.v, p.origin + p.u + p.v])
+    cam = (corners - pos) @ rot  # world-to-camera (rot is camera-to-world)
+    if np.any(cam[:, 2] <= 1e-3):
+        return None
+    x = cam[:, 0] / cam[:, 2] * f + w / 2
+    y = cam[:, 1] / cam[:, 2] * f + h / 2
+    x0, x1 = max(0, int(np.floor(x.min())) - 1), min(w, int(np.ceil(x.max())) + 2)
+    y0, y1 = max(0, int(np.floor(y.min())) - 1), min(h, int(np.ceil(y.max())) + 2)
+    return (x0, y0, x1, y1)
+
+
 def render(planes: list[Plane], pos: F64, rot: F64, w: int = WIDTH, h: int = HEIGHT,
            focal: float = 0.8) -> U8:  # fmt: skip
     f = focal * w
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     d_cam = np.stack([(xs - w / 2) / f, (ys - h / 2) / f, np.ones_like(xs)], axis=-1)
-    d = (d_cam.reshape(-1, 3) @ rot.T.astype(np.float32)).astype(np.float32)
-    depth = np.full(h * w, np.inf, np.float32)
-    out = np.zeros((h * w, 3), np.uint8)
+    d_all = (d_cam.reshape(-1, 3) @ rot.T.astype(np.float32)).astype(np.float32).reshape(h, w, 3)
+    depth_all = np.full((h, w), np.inf, np.float32)
+    out_all = np.zeros((h, w, 3), np.uint8)
     for p in planes:
+        box = _footprint(p, pos, rot, f, w, h)
+        x0, y0, x1, y1 = box if box is not None else (0, 0, w, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        d = d_all[y0:y1, x0:x1].reshape(-1, 3)
+        depth = depth_all[y0:y1, x0:x1].reshape(-1)
         n = np.cross(p.u, p.v)
         basis = np.stack([n, p.u / float(p.u @ p.u), p.v / float(p.v @ p.v)], axis=1)
         proj = d @ basis.astype(np.float32)  # (d.n, d.u', d.v')
@@ -309,9 +329,11 @@ def render(planes: list[Plane], pos: F64, rot: F64, w: int = WIDTH, h: int = HEI
         mx = np.pad(s[idx] * tw, (0, pad)).astype(np.float32).reshape(-1, 1024)
         my = np.pad(r[idx] * th, (0, pad)).astype(np.float32).reshape(-1, 1024)
         sampled = cv2.remap(p.texture, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        out[idx] = sampled.reshape(-1, 3)[: idx.size]
-        depth[idx] = t[idx]
-    return out.reshape(h, w, 3)
+        bw = x1 - x0
+        rows, cols = idx // bw + y0, idx % bw + x0
+        out_all[rows, cols] = sampled.reshape(-1, 3)[: idx.size]
+        depth_all[rows, cols] = t[idx]
+    return out_all
 
 
 def base_pose(rng: np.random.Generator) -> tuple[F64, F64]:
@@ -424,7 +446,7 @@ def _init_worker() -> None:
 def _decor(seed: int, family: int, slot: int) -> Decor:
     key = (family, slot)
     if key not in _DECOR:
-        if len(_DECOR) > 64:
+        if len(_DECOR) > DECOR_POOL + 8:  # holds every distractor design (~3 MB each)
             _DECOR.clear()
         _DECOR[key] = make_decor(np.random.default_rng([seed, family, slot]))
     return _DECOR[key]

@@ -1,4 +1,4 @@
-"""Detection, alignment, embedding, rotation retries, quality and video sampling on real faces."""
+"""Detection, alignment, embedding, rotation retries, quality and video frames on real faces."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from vigil.content.decode import decode
 from vigil.faces.analyzer import FaceAnalyzer, FacePayload
 from vigil.faces.dlib_models import DlibHogDetector, DlibResNetEmbedder
 from vigil.faces.model import Detector, Embedder, weights_sha256
-from vigil.faces.pipeline import FacePipeline, _rotate_cw, _unrotate_point, sample_frames
+from vigil.faces.pipeline import FacePipeline, _rotate_cw, _unrotate_point
 
 from .helpers import DATA, PEOPLE, blob_of, photo_bytes
 
@@ -223,7 +223,7 @@ def _make_video(path: Path, frames: list[np.ndarray], fps: int) -> None:
             container.mux(packet)
 
 
-def test_video_frames_sampled_with_times(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
+def test_video_faces_carry_their_frame_times(tmp_path: Path, analyzer: FaceAnalyzer) -> None:
     face = np.asarray(Image.open(DATA / "obama_1.jpg").convert("RGB").resize((320, 400)))
     blank = np.full_like(face, 90)
     fps = 4
@@ -231,8 +231,6 @@ def test_video_frames_sampled_with_times(tmp_path: Path, analyzer: FaceAnalyzer)
     frames = [blank] * fps + [face] * (2 * fps) + [blank] * fps
     video = tmp_path / "clip.mp4"
     _make_video(video, frames, fps)
-    times = [t for t, _px in sample_frames(video, every_s=1.0)]
-    assert times == pytest.approx([0.0, 1.0, 2.0, 3.0])
     out = analyzer.analyze(blob_of(video.read_bytes(), "clip.mp4", kind="video", ctype="mp4"))
     assert isinstance(out.payload, FacePayload)
     assert out.payload.frames == 4
@@ -246,37 +244,6 @@ def test_corrupt_video_is_a_warning(analyzer: FaceAnalyzer) -> None:
     assert out.payload is None or out.payload.faces == []
     assert out.warnings
     assert all(code.startswith("faces_") for code, _msg in out.warnings)
-
-
-def _numbered_frames(seconds: int, fps: int) -> list[np.ndarray]:
-    """Frames whose grey level encodes their index (so a decoded frame can be identified)."""
-    return [np.full((64, 64, 3), (i * 5) % 250, dtype=np.uint8) for i in range(seconds * fps)]
-
-
-def test_long_video_samples_are_spread_over_the_whole_video(tmp_path: Path) -> None:
-    video = tmp_path / "long.mp4"
-    _make_video(video, _numbered_frames(20, 2), fps=2)
-    info: dict[str, float] = {}
-    times = [t for t, _px in sample_frames(video, every_s=1.0, max_frames=5, info=info)]
-    assert len(times) <= 5
-    assert times[0] == 0.0
-    assert times[-1] >= 15.0  # the end of the video is covered, not just its first 5 s
-    assert info["truncated"] == 0.0
-    assert info["every_s"] == pytest.approx(info["duration"] / 4)
-
-
-def test_seeking_gives_the_same_frames_as_decoding_everything(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import vigil.faces.pipeline as pipeline_mod
-
-    video = tmp_path / "sparse.mp4"
-    _make_video(video, _numbered_frames(30, 2), fps=2)
-    seek = [(t, int(px.mean())) for t, px in sample_frames(video, every_s=8.0)]
-    monkeypatch.setattr(pipeline_mod, "SEEK_FROM_S", 1e9)
-    sequential = [(t, int(px.mean())) for t, px in sample_frames(video, every_s=8.0)]
-    assert [t for t, _m in seek] == pytest.approx([0.0, 8.0, 16.0, 24.0])
-    assert seek == sequential
 
 
 def test_detector_card_describes_the_rotation_policy(pipeline: FacePipeline) -> None:

@@ -79,7 +79,7 @@ class SceneAnalyzer:
         warnings: list[tuple[str, str]] = []
         try:
             if blob.kind == "video":
-                from vigil.faces.pipeline import sample_frames
+                from vigil.content.video import sample_frames
 
                 try:
                     for i, (t, pixels) in enumerate(

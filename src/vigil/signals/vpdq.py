@@ -101,6 +101,17 @@ def sample_frames(
 ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
     """Yield ``(frame number, seconds, RGB pixels)`` for keyframes and one frame per interval.
 
+    This is deliberately not :func:`vigil.content.video.sample_frames` (the faces and places
+    sampler): its output must stay bit-identical to what the vPDQ conformance tests compare
+    with Meta's reference hashes, and the two differ in nearly every rule. Here the next sample
+    is due ``every_s`` after the previous one (there, at the next multiple of ``every_s``), every
+    keyframe is also kept, ``max_frames`` is a hard cap (there, it widens the interval to cover
+    the whole video), every frame is decoded so that frame numbers are decode positions (there,
+    intervals of 8 s or more seek), a missing timestamp counts as 25 fps (there, one interval),
+    and PyAV errors reach :func:`hash_video` unwrapped, a file without a video stream yielding
+    nothing (there, :class:`~vigil.errors.WrongFormat` / :class:`~vigil.errors.DamagedInput`).
+    A shared sampler would need a switch for each of these, i.e. two samplers in one.
+
     Raises:
         av.error.FFmpegError: the container or stream cannot be read (callers turn this into
             an :class:`Unhashable`).

@@ -29,7 +29,15 @@ import numpy as np
 
 from vigil.content.decode import decode
 from vigil.places.features import FeatureParams, SceneFeatures, extract
+from vigil.places.ivf import (
+    DEFAULT_COARSE,
+    DEFAULT_FINE,
+    DEFAULT_HT,
+    HammingIndex,
+    train_hamming_vocabulary,
+)
 from vigil.places.search import SearchParams, search
+from vigil.places.verify import DEFAULT_MIN_INLIERS, DEFAULT_THRESHOLD
 from vigil.places.vlad import GlobalIndex, train_vocabulary
 
 _PARAMS = FeatureParams()
@@ -105,10 +113,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--early-stop", type=int, default=0)
+    ap.add_argument("--min-inliers", type=int, default=DEFAULT_MIN_INLIERS)
+    ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
     ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
-    ap.add_argument("--k", type=int, default=128, help="visual words")
-    ap.add_argument("--pca-dim", type=int, default=256)
+    ap.add_argument("--shortlister", choices=("ivf", "vlad"), default="ivf",
+                    help="ivf: inverted file with Hamming embedding (default); vlad: global VLAD")  # fmt: skip
+    ap.add_argument("--k", type=int, default=128, help="VLAD visual words")
+    ap.add_argument("--k1", type=int, default=DEFAULT_COARSE, help="coarse words (ivf only)")
+    ap.add_argument("--k2", type=int, default=DEFAULT_FINE, help="fine words per coarse one (ivf)")
+    ap.add_argument("--pca-dim", type=int, default=256, help="VLAD only")
+    ap.add_argument("--ht", type=int, default=DEFAULT_HT, help="Hamming threshold (ivf only)")
+    ap.add_argument("--ma", type=int, default=1, help="query multiple assignment (ivf only)")
     args = ap.parse_args(argv)
     root: Path = args.data
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
@@ -125,11 +141,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.time()
     rng = np.random.default_rng(3)
     sample_keys = rng.choice(len(names), min(2000, len(names)), replace=False)
-    vocab = train_vocabulary([feats[int(k)] for k in sample_keys], k=args.k, pca_dim=args.pca_dim)
-    index = GlobalIndex(vocab, regions=args.regions)
+    sample = [feats[int(k)] for k in sample_keys]
+    index: GlobalIndex | HammingIndex
+    if args.shortlister == "vlad":
+        vocab = train_vocabulary(sample, k=args.k, pca_dim=args.pca_dim)
+        index = GlobalIndex(vocab, regions=args.regions)
+    else:
+        hvocab = train_hamming_vocabulary(sample, k1=args.k1, k2=args.k2)
+        index = HammingIndex(hvocab, ht=args.ht, multiple_assignment=args.ma)
     for key, f in feats.items():
         index.add(key, f)
+    index.search(feats[0], top=1)  # folds pending additions in (part of the build)
     build_s = time.time() - t0
+    train_words = index.vocab.k
 
     def load(keys: Iterable[int]) -> Mapping[int, SceneFeatures]:
         return {k: feats[k] for k in keys}
@@ -138,14 +162,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.queries:
         queries = queries[: args.queries]
     sp = SearchParams(shortlist=args.shortlist, top=10, include_unverified=True,
-                      early_stop=args.early_stop, threads=args.threads)  # fmt: skip
+                      early_stop=args.early_stop, threads=args.threads,
+                      min_inliers=args.min_inliers, threshold=args.threshold)  # fmt: skip
     ranks: list[int] = []
     short_hits = 0
     short_ranks: list[int] = []
     total_ms: list[float] = []
     search_ms: list[float] = []
+    shortlist_ms: list[float] = []
     true_inliers: list[int] = []
     false_inliers: list[int] = []
+    unrelated_inliers: list[int] = []
+    unrelated_links = 0
+    chain_links = 0
+    chain_of = {i: int(s["chain"]) for i, s in enumerate(scenes)}
     for q in queries:
         t_start = time.perf_counter()
         pixels = decode(root / q["file"], min_side=params.max_side).pixels
@@ -156,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         total_ms.append(1000 * (t_end - t_start))
         search_ms.append(1000 * (t_end - t_mid))
         truth = scene_key[int(q["scene"])]
+        t_short = time.perf_counter()
         short = [k for k, _ in index.search(qf, top=max(args.shortlist, 100))]
+        shortlist_ms.append(1000 * (time.perf_counter() - t_short))
         short_rank = short.index(truth) if truth in short else 10**6
         short_ranks.append(short_rank)
         short_hits += short_rank < args.shortlist
@@ -165,10 +197,19 @@ def main(argv: list[str] | None = None) -> int:
         ranks.append(rank)
         true_inliers += [c.inliers for c in cands if c.key == truth]
         false_inliers.append(max([c.inliers for c in cands if c.key != truth], default=0))
+        # a wrong link to an unrelated image (not a room of the same chain, which genuinely
+        # shares wallpaper, carpet and bedding with the query's room)
+        unrelated = [c for c in cands if chain_of.get(c.key, -1) != chain_of[truth]]
+        unrelated_inliers.append(max([c.inliers for c in unrelated], default=0))
+        unrelated_links += sum(c.verified for c in unrelated)
+        chain_links += sum(c.verified for c in cands if c.key != truth and c not in unrelated)
     n = len(queries)
     ranks_a = np.array(ranks)
     feature_bytes = float(np.mean([len(recs[nm]) for nm in names]))
-    global_bytes = index.vectors.shape[1] * 2 * len(index.keys) / len(names)
+    if isinstance(index, GlobalIndex):
+        global_bytes = index.vectors.shape[1] * 2 * len(index.keys) / len(names)
+    else:
+        global_bytes = 12 * index.postings / len(names)
     result = {
         "benchmark": "places",
         "indexed": len(names),
@@ -186,12 +227,20 @@ def main(argv: list[str] | None = None) -> int:
         "ms_per_query_mean": round(float(np.mean(total_ms)), 1),
         "ms_per_query_p95": round(float(np.percentile(total_ms, 95)), 1),
         "ms_search_only_mean": round(float(np.mean(search_ms)), 1),
+        "ms_shortlist_mean": round(float(np.mean(shortlist_ms)), 1),
         "bytes_per_image_features": round(feature_bytes),
         "bytes_per_image_global": round(global_bytes),
         "index_build_s": round(build_s, 1),
         "true_inliers_median": float(np.median(true_inliers)) if true_inliers else 0.0,
         "best_false_inliers_p95": float(np.percentile(false_inliers, 95)) if false_inliers else 0,
+        "verified_unrelated_links": unrelated_links,
+        "verified_same_chain_links": chain_links,
+        "best_unrelated_inliers_max": max(unrelated_inliers, default=0),
+        "min_inliers": sp.min_inliers,
+        "verify_threshold_px": args.threshold,
         "max_keypoints": params.max_keypoints,
+        "shortlister": args.shortlister,
+        "words": train_words,
         "regions": args.regions,
         "threads": args.threads,
     }

@@ -62,9 +62,7 @@ def search_cmd(
         str | None, typer.Option(help="Only this case's items (plus all reference collections).")
     ] = None,
     top: Annotated[int, typer.Option(help="Candidates to show.")] = 10,
-    shortlist: Annotated[
-        int, typer.Option(help="Global shortlist size verified geometrically.")
-    ] = 50,
+    shortlist: Annotated[int, typer.Option(help="Shortlist size verified geometrically.")] = 50,
     min_inliers: Annotated[int, typer.Option(help="Inliers needed to call a pair verified.")] = 15,
     model: Annotated[str, typer.Option(help="homography (default) or fundamental.")] = "homography",
     near_misses: Annotated[
@@ -81,7 +79,7 @@ def search_cmd(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find images of the same place: VLAD shortlist, then RootSIFT + MAGSAC++ verification.
+    """Find images of the same place: local-feature vote shortlist, then RootSIFT + MAGSAC++ check.
 
     Candidates are ranked by verified inliers (geometrically consistent matches); a pair with
     fewer than --min-inliers is not reported as verified. People in the foreground, crops,
@@ -216,8 +214,8 @@ def index_cmd(
     if as_json:
         emit_json(st.__dict__)
     else:
-        emit_lines([f"scene index {st.path}: {st.images} images ({st.vectors} vectors, dim "
-                    f"{st.dim}); +{st.added} -{st.removed}"
+        emit_lines([f"scene index {st.path}: {st.images} images ({st.postings} local features, "
+                    f"{st.words} visual words); +{st.added} -{st.removed}"
                     + ("; vocabulary re-learnt" if st.retrained else "")])  # fmt: skip
 
 

@@ -1,7 +1,8 @@
-"""Two-stage scene search: a global VLAD shortlist, then geometric verification of each candidate.
+"""Two-stage scene search: a shortlist from an index, then geometric verification of each candidate.
 
-The searcher does not know where features live: it takes a :class:`~vigil.places.vlad.GlobalIndex`
-and a ``load(keys) -> {key: SceneFeatures}`` callable (the case store, a benchmark pack file ...).
+The searcher does not know where features live: it takes a :class:`Shortlister` (the default
+:class:`~vigil.places.ivf.HammingIndex`, or :class:`~vigil.places.vlad.GlobalIndex`) and a
+``load(keys) -> {key: SceneFeatures}`` callable (the case store, a benchmark pack file ...).
 Candidates are ranked by verified inliers (then by global similarity); a candidate below the
 inlier threshold is still returned with ``verified = False`` when asked (``include_unverified``),
 so a reviewer can see the near misses, but it is never presented as a link.
@@ -11,12 +12,41 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from vigil.places.features import SceneFeatures
-from vigil.places.verify import DEFAULT_MIN_INLIERS, Model, Verification, verify
-from vigil.places.vlad import GlobalIndex
+from vigil.places.verify import (
+    DEFAULT_MIN_INLIERS,
+    DEFAULT_THRESHOLD,
+    Model,
+    Verification,
+    verify,
+)
 
 FeatureLoader = Callable[[Iterable[int]], Mapping[int, SceneFeatures]]
+
+
+class Shortlister(Protocol):
+    """An index that proposes candidate images for verification (tests/places/test_shortlist.py
+    is the conformance suite every implementation passes)."""
+
+    trained_on: int
+    """How many images its vocabulary was learnt from."""
+
+    def __len__(self) -> int: ...
+
+    def key_set(self) -> set[int]: ...
+
+    def add(self, key: int, features: SceneFeatures) -> None: ...
+
+    def remove(self, keys: set[int]) -> None: ...
+
+    def search(self, features: SceneFeatures, top: int = 50) -> list[tuple[int, float]]:
+        """The ``top`` most promising keys as (key, score), best first."""
+        ...
+
+    def save(self, path: Path) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -26,7 +56,7 @@ class Candidate:
     key: int
     """Scene-feature row id of the candidate."""
     global_similarity: float
-    """VLAD similarity that put it on the shortlist (-1..1)."""
+    """Shortlist score that put it on the shortlist (vote score, or VLAD similarity -1..1)."""
     shortlist_rank: int
     verification: Verification
     verified: bool
@@ -44,6 +74,8 @@ class SearchParams:
     """Candidates returned."""
     min_inliers: int = DEFAULT_MIN_INLIERS
     model: Model = "homography"
+    threshold: float = DEFAULT_THRESHOLD
+    """Reprojection error (feature-image pixels) under which a match is an inlier."""
     include_unverified: bool = False
     early_stop: int = 0
     """Stop verifying once this many candidates have at least 4 x min_inliers (0 = never).
@@ -54,7 +86,7 @@ class SearchParams:
 
 def search(
     query: SceneFeatures,
-    index: GlobalIndex,
+    index: Shortlister,
     load: FeatureLoader,
     params: SearchParams = SearchParams(),
     exclude_keys: set[int] | None = None,
@@ -74,7 +106,9 @@ def search(
 
         def one(job: tuple[int, int, float]) -> Candidate:
             rank, key, sim = job
-            ver = verify(query, feats[key], model=params.model, query_unit=q_unit)
+            ver = verify(
+                query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold
+            )
             return Candidate(key, sim, rank, ver, ver.verified(params.min_inliers))
 
         with ThreadPoolExecutor(params.threads) as pool:
@@ -86,7 +120,7 @@ def search(
         cand = feats.get(key)
         if cand is None:
             continue
-        ver = verify(query, cand, model=params.model, query_unit=q_unit)
+        ver = verify(query, cand, model=params.model, query_unit=q_unit, threshold=params.threshold)
         ok = ver.verified(params.min_inliers)
         if ok or params.include_unverified:
             out.append(Candidate(key, sim, rank, ver, ok))

@@ -2,7 +2,7 @@
 item against every case and every reference collection, drawings, reference-collection import
 and links to places.
 
-The global index (``<data>/indexes/scenes.vgi``, format in :mod:`vigil.places.vlad`) is derived
+The shortlist index (``<data>/indexes/scenes.vhe``, format in :mod:`vigil.places.ivf`) is derived
 data: it is refreshed from the ``scene_features`` table before each search (new rows encoded,
 deleted ones dropped) and re-trained when the collection has grown well beyond what its
 vocabulary was learnt on; deleting the file only costs a rebuild.
@@ -28,15 +28,15 @@ from vigil.errors import InvalidInput, NotFound, NotReady, VigilError
 from vigil.places.analyzer import EXTRACTOR
 from vigil.places.draw import draw_pair, encode_png
 from vigil.places.features import DEFAULT_PARAMS, SceneFeatures, extract
+from vigil.places.ivf import HammingIndex, train_hamming_vocabulary
 from vigil.places.search import Candidate, SearchParams, search
-from vigil.places.vlad import GlobalIndex, train_vocabulary
 from vigil.settings import Settings
 from vigil.store import audit
 from vigil.store import places as store
 from vigil.store.db import Database
 
 U8 = npt.NDArray[np.uint8]
-INDEX_NAME = "scenes.vgi"
+INDEX_NAME = "scenes.vhe"
 TRAIN_SAMPLE = 2000
 """Images sampled to learn the vocabulary and PCA."""
 
@@ -45,17 +45,17 @@ def index_path(settings: Settings) -> Path:
     return settings.index_dir / INDEX_NAME
 
 
-_CACHE: dict[Path, tuple[float, GlobalIndex]] = {}
+_CACHE: dict[Path, tuple[float, HammingIndex]] = {}
 
 
-def _load_index(path: Path) -> GlobalIndex | None:
+def _load_index(path: Path) -> HammingIndex | None:
     if not path.exists():
         return None
     mtime = path.stat().st_mtime
     hit = _CACHE.get(path)
     if hit and hit[0] == mtime:
         return hit[1]
-    idx = GlobalIndex.load(path)
+    idx = HammingIndex.load(path)
     _CACHE[path] = (mtime, idx)
     return idx
 
@@ -64,12 +64,14 @@ def _load_index(path: Path) -> GlobalIndex | None:
 class IndexStatus:
     path: str
     images: int
-    vectors: int
+    postings: int
+    """Indexed local descriptors (one posting each)."""
     added: int
     removed: int
     retrained: bool
     trained_on: int
-    dim: int
+    words: int
+    """Visual words of the vocabulary."""
 
 
 def _features(db: Database, ids: Iterable[int]) -> dict[int, SceneFeatures]:
@@ -96,8 +98,8 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
         ordered = sorted(wanted)
         sample_ids = rng.choice(ordered, min(TRAIN_SAMPLE, len(ordered)), replace=False)
         sample = _features(db, (int(i) for i in sample_ids))
-        vocab = train_vocabulary(list(sample.values()))
-        idx = GlobalIndex(vocab, regions=False, trained_on=len(sample))
+        vocab = train_hamming_vocabulary(list(sample.values()))
+        idx = HammingIndex(vocab, trained_on=len(sample))
         todo = sorted(wanted)
     else:
         assert idx is not None  # noqa: S101
@@ -116,8 +118,8 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
     if retrain or added or removed:
         idx.save(path)
         _CACHE[path] = (path.stat().st_mtime, idx)
-    return IndexStatus(str(path), len(idx), len(idx.keys), added, removed, retrain,
-                       idx.trained_on, idx.vocab.dim)  # fmt: skip
+    return IndexStatus(str(path), len(idx), idx.postings, added, removed, retrain,
+                       idx.trained_on, idx.vocab.k)  # fmt: skip
 
 
 # --- people masking ---------------------------------------------------------------------------
@@ -270,7 +272,7 @@ def target_pixels(settings: Settings, db: Database, feature_id: int) -> U8:
     assert item_id is not None  # noqa: S101
     with open_item(db, item_id, spool_dir=settings.spool_dir) as blob:
         if blob.kind == "video":
-            from vigil.faces.pipeline import sample_frames
+            from vigil.content.video import sample_frames
 
             for i, (_, pixels) in enumerate(sample_frames(blob.source(), every_s=10.0,
                                                           max_frames=12), 1):  # fmt: skip

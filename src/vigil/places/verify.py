@@ -32,6 +32,8 @@ MIN_SIMILARITY = 0.80
 """Mutual neighbours whose cosine similarity is below this are not counted as matches."""
 DEFAULT_MIN_INLIERS = 15
 """Default inlier count at which a pair is reported as verified (see docs/places.md)."""
+DEFAULT_THRESHOLD = 4.0
+"""Default reprojection error (feature-image pixels, images <= 640 px) of a homography inlier."""
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def verify(
     candidate: SceneFeatures,
     *,
     model: Model = "homography",
-    threshold: float = 4.0,
+    threshold: float = DEFAULT_THRESHOLD,
     query_unit: npt.NDArray[np.float32] | None = None,
     candidate_unit: npt.NDArray[np.float32] | None = None,
     seed: int = 0,

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-# explicit re-export: vigil.places.service still imports sample_frames from here
-from vigil.content.video import sample_frames as sample_frames
+from vigil.content.video import sample_frames
 from vigil.errors import BackendError, DamagedInput
 from vigil.faces.model import Detection, Detector, Embedder, ModelCard, RGBImage
 

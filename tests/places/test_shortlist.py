@@ -76,7 +76,25 @@ def test_ivf_scores_equal_the_brute_force_oracle(collection, seed: int) -> None:
     for key, value in oracle.items():
         assert got[key] == pytest.approx(value, rel=1e-4)
     ranked = sorted(oracle, key=lambda k: (-oracle[k], k))[:10]
+    index.rerank = 0
     assert [k for k, _ in index.search(q, top=10)] == ranked
+
+
+@pytest.mark.parametrize(("seed", "occluded"), [(10, 0.45)])
+def test_ivf_geometric_rerank_lifts_the_scene_above_better_voted_ones(
+    collection, seed: int, occluded: float
+) -> None:
+    index = build("ivf", collection)
+    assert isinstance(index, HammingIndex)
+    q = extract(variant(scene(seed, 400, 300), seed + 7, occluded=occluded, crop=0.4), PARAMS)
+    index.rerank = 0
+    by_votes = [k for k, _ in index.search(q, top=24)]
+    assert by_votes.index(100 + seed) > 0  # hard queries: other scenes collect more votes
+    index.rerank = 24
+    reranked = index.search(q, top=24)
+    assert reranked[0][0] == 100 + seed
+    assert sorted(k for k, _ in reranked) == sorted(by_votes)  # same images, new order
+    assert [s for _, s in reranked] == sorted((s for _, s in reranked), reverse=True)
 
 
 def test_ivf_oracle_holds_after_removal_and_more_additions(collection) -> None:
@@ -90,6 +108,7 @@ def test_ivf_oracle_holds_after_removal_and_more_additions(collection) -> None:
     assert index.key_set() == set(held)
     q = extract(variant(scene(41, 400, 300), 3, occluded=0.3), PARAMS)
     oracle = brute_force_scores(index, q, held)
+    index.rerank = 0
     got = dict(index.search(q, top=len(held)))
     assert set(got) == set(oracle)
     for key, value in oracle.items():

@@ -78,7 +78,9 @@ def mutual_matches_scored(
         return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
     sim = a @ b.T
     best_b = np.argmax(sim, axis=1)
-    best_a = np.argmax(sim, axis=0)
+    # the reverse direction as a second product: a column-wise argmax over the freshly written
+    # product walks memory with a stride and costs more than the multiplication itself
+    best_a = np.argmax(b @ a.T, axis=1)
     idx = np.arange(len(a))
     s = sim[idx, best_b]
     good = (best_a[best_b] == idx) & (s >= min_similarity)

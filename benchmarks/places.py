@@ -37,7 +37,7 @@ from vigil.places.ivf import (
     train_hamming_vocabulary,
 )
 from vigil.places.search import SearchParams, search
-from vigil.places.verify import DEFAULT_MIN_INLIERS, DEFAULT_THRESHOLD
+from vigil.places.verify import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_INLIERS, DEFAULT_THRESHOLD
 from vigil.places.vlad import GlobalIndex, train_vocabulary
 
 _PARAMS = FeatureParams()
@@ -108,12 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("data", type=Path)
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--queries", type=int, default=0, help="limit (0 = all)")
-    ap.add_argument("--shortlist", type=int, default=50)
+    ap.add_argument("--shortlist", type=int, default=SearchParams.shortlist)
     ap.add_argument("--max-keypoints", type=int, default=FeatureParams.max_keypoints)
     ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--early-stop", type=int, default=0)
+    ap.add_argument("--details", type=Path, help="write every query's candidates here (JSONL)")
     ap.add_argument("--min-inliers", type=int, default=DEFAULT_MIN_INLIERS)
+    ap.add_argument("--min-coverage", type=float, default=DEFAULT_MIN_COVERAGE)
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
     ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         queries = queries[: args.queries]
     sp = SearchParams(shortlist=args.shortlist, top=10, include_unverified=True,
                       early_stop=args.early_stop, threads=args.threads,
-                      min_inliers=args.min_inliers, threshold=args.threshold)  # fmt: skip
+                      min_inliers=args.min_inliers, min_coverage=args.min_coverage,
+                      threshold=args.threshold)  # fmt: skip
     ranks: list[int] = []
     short_hits = 0
     short_ranks: list[int] = []
@@ -176,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     unrelated_links = 0
     chain_links = 0
     chain_of = {i: int(s["chain"]) for i, s in enumerate(scenes)}
+    details = args.details.open("w", encoding="utf-8") if args.details else None
     for q in queries:
         t_start = time.perf_counter()
         pixels = decode(root / q["file"], min_side=params.max_side).pixels
@@ -202,14 +206,23 @@ def main(argv: list[str] | None = None) -> int:
         unrelated = [c for c in cands if chain_of.get(c.key, -1) != chain_of[truth]]
         unrelated_inliers.append(max([c.inliers for c in unrelated], default=0))
         unrelated_links += sum(c.verified for c in unrelated)
+        if details is not None:
+            kinds = {c.key: "true" if c.key == truth else "unrelated" if c in unrelated else "chain"
+                     for c in cands}  # fmt: skip
+            details.write(json.dumps({"query": q["file"], "candidates": [
+                {"key": c.key, "kind": kinds[c.key], "inliers": c.inliers, "verified": c.verified,
+                 "coverage": round(c.verification.coverage, 4), "shortlist_rank": c.shortlist_rank}
+                for c in cands]}) + "\n")  # fmt: skip
         chain_links += sum(c.verified for c in cands if c.key != truth and c not in unrelated)
+    if details is not None:
+        details.close()
     n = len(queries)
     ranks_a = np.array(ranks)
     feature_bytes = float(np.mean([len(recs[nm]) for nm in names]))
     if isinstance(index, GlobalIndex):
         global_bytes = index.vectors.shape[1] * 2 * len(index.keys) / len(names)
     else:
-        global_bytes = 12 * index.postings / len(names)
+        global_bytes = 16 * index.postings / len(names)
     result = {
         "benchmark": "places",
         "indexed": len(names),
@@ -237,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "verified_same_chain_links": chain_links,
         "best_unrelated_inliers_max": max(unrelated_inliers, default=0),
         "min_inliers": sp.min_inliers,
+        "min_coverage": sp.min_coverage,
         "verify_threshold_px": args.threshold,
         "max_keypoints": params.max_keypoints,
         "shortlister": args.shortlister,

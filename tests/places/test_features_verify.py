@@ -133,3 +133,21 @@ def test_drawing_shows_both_images_lines_and_caption() -> None:
     assert (gap[..., 1].astype(int) - gap[..., 0] > 100).any()
     png = encode_png(img)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("size", [70, 90])
+def test_one_shared_object_is_a_small_region_not_a_verified_place(size: int) -> None:
+    """The same print hung in two different rooms: many inliers, all inside the print."""
+    import cv2
+
+    from .helpers import jpeg_roundtrip
+
+    picture = cv2.resize(scene(99, 300, 300), (size, size), interpolation=cv2.INTER_AREA)
+    room_a, room_b = scene(1, 480, 360).copy(), scene(2, 480, 360).copy()
+    room_a[40 : 40 + size, 60 : 60 + size] = picture
+    room_b[200 : 200 + size, 300 : 300 + size] = picture
+    v = verify(extract(jpeg_roundtrip(room_a, 80)), extract(jpeg_roundtrip(room_b, 80)))
+    assert v.inliers >= 15  # the print itself is matched ...
+    assert v.coverage < 0.04  # ... but it spans a small part of the image
+    assert not v.verified() and v.small_region()
+    assert v.verified(min_coverage=0.0)  # without the coverage rule it would be a link

@@ -62,8 +62,17 @@ def search_cmd(
         str | None, typer.Option(help="Only this case's items (plus all reference collections).")
     ] = None,
     top: Annotated[int, typer.Option(help="Candidates to show.")] = 10,
-    shortlist: Annotated[int, typer.Option(help="Shortlist size verified geometrically.")] = 50,
+    shortlist: Annotated[
+        int, typer.Option(help="Shortlist size verified geometrically (more: slower, finds more).")
+    ] = 30,
     min_inliers: Annotated[int, typer.Option(help="Inliers needed to call a pair verified.")] = 15,
+    min_coverage: Annotated[
+        float,
+        typer.Option(
+            help="Share of the query image the inliers must span (smaller: a shared "
+            "object such as a print, not the room)."
+        ),
+    ] = 0.04,
     model: Annotated[str, typer.Option(help="homography (default) or fundamental.")] = "homography",
     near_misses: Annotated[
         bool, typer.Option("--near-misses", help="Also list unverified shortlist entries.")
@@ -82,7 +91,8 @@ def search_cmd(
     """Find images of the same place: local-feature vote shortlist, then RootSIFT + MAGSAC++ check.
 
     Candidates are ranked by verified inliers (geometrically consistent matches); a pair with
-    fewer than --min-inliers is not reported as verified. People in the foreground, crops,
+    fewer than --min-inliers, or whose inliers span less than --min-coverage of the image (one
+    shared object such as the same print in another room), is not reported as verified. People in the foreground, crops,
     viewpoint and lighting changes and re-compression are tolerated; drawings show why.
 
     Examples:
@@ -99,7 +109,7 @@ def search_cmd(
         raise InvalidInput("--model must be homography or fundamental")
     rt = runtime()
     params = SearchParams(shortlist=shortlist, top=top, min_inliers=min_inliers,
-                          model=model, include_unverified=near_misses)  # type: ignore[arg-type]  # fmt: skip
+                          min_coverage=min_coverage, model=model, include_unverified=near_misses)  # type: ignore[arg-type]  # fmt: skip
     boxes = [_parse_box(b) for b in exclude or []]
     queries: list[tuple[Any, dict[str, Any], set[int]]] = []
     pixels = None
@@ -144,6 +154,9 @@ def search_cmd(
                     f"reference {c.get('collection')}: {c.get('path')} -> place "
                     f"{c.get('place_key')} {c.get('place_name') or ''}")  # fmt: skip
             flag = "verified" if c["verified"] else "not verified"
+            if c.get("small_region"):
+                flag += (f": the matches span only {100 * c['coverage']:.0f}% of the image, "
+                         "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
             lines.append(f"  {c['rank']:>2}. {c['inliers']:>4} inliers ({flag}) {what}"
                          + (f"  drawing: {c['drawing']}" if c.get("drawing") else ""))  # fmt: skip
     lines.append(

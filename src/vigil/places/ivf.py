@@ -17,7 +17,11 @@ geometric consistency", ECCV 2008):
   that fell on the other side of a word boundary;
 * an image's score is the sum of its votes divided by the square root of its descriptor count.
 
-The score only ranks the shortlist; geometric verification (:mod:`vigil.places.verify`) decides.
+The ``rerank`` best-voted images (default 300) are then re-ordered by how many of their matches
+one similarity transform explains (RANSAC over the keypoint positions kept in the postings: a
+cheap geometric check, ~20 us per image), which lifts the room over images that merely share
+its wallpaper, prints or bedding. The score only ranks the shortlist; geometric verification
+(:mod:`vigil.places.verify`) decides.
 :func:`brute_force_scores` computes the same scores by comparing the query with every indexed
 image directly; the tests hold the inverted file to it.
 

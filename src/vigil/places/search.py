@@ -17,6 +17,7 @@ from typing import Protocol
 
 from vigil.places.features import SceneFeatures
 from vigil.places.verify import (
+    DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_INLIERS,
     DEFAULT_THRESHOLD,
     Model,
@@ -68,11 +69,13 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SearchParams:
-    shortlist: int = 50
+    shortlist: int = 30
     """Candidates taken from the global index for verification."""
     top: int = 10
     """Candidates returned."""
     min_inliers: int = DEFAULT_MIN_INLIERS
+    min_coverage: float = DEFAULT_MIN_COVERAGE
+    """Share of the query image the inliers' convex hull must cover (0 = any)."""
     model: Model = "homography"
     threshold: float = DEFAULT_THRESHOLD
     """Reprojection error (feature-image pixels) under which a match is an inlier."""
@@ -109,7 +112,9 @@ def search(
             ver = verify(
                 query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold
             )
-            return Candidate(key, sim, rank, ver, ver.verified(params.min_inliers))
+            return Candidate(
+                key, sim, rank, ver, ver.verified(params.min_inliers, params.min_coverage)
+            )
 
         with ThreadPoolExecutor(params.threads) as pool:
             done = list(pool.map(one, todo))
@@ -121,7 +126,7 @@ def search(
         if cand is None:
             continue
         ver = verify(query, cand, model=params.model, query_unit=q_unit, threshold=params.threshold)
-        ok = ver.verified(params.min_inliers)
+        ok = ver.verified(params.min_inliers, params.min_coverage)
         if ok or params.include_unverified:
             out.append(Candidate(key, sim, rank, ver, ok))
         if params.early_stop and ver.inliers >= 4 * params.min_inliers:

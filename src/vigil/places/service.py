@@ -158,7 +158,9 @@ class SearchResult:
     query_features: SceneFeatures | None = None
 
 
-def _candidate_dict(c: Candidate, info: Mapping[str, Any], rank: int) -> dict[str, Any]:
+def _candidate_dict(
+    c: Candidate, info: Mapping[str, Any], rank: int, params: SearchParams
+) -> dict[str, Any]:
     v = c.verification
     return {
         "rank": rank,
@@ -169,6 +171,7 @@ def _candidate_dict(c: Candidate, info: Mapping[str, Any], rank: int) -> dict[st
         "verified": c.verified,
         "model": v.model,
         "coverage": round(v.coverage, 3),
+        "small_region": v.inliers >= params.min_inliers and v.coverage < params.min_coverage,
         "global_similarity": round(c.global_similarity, 4),
         "shortlist_rank": c.shortlist_rank,
     }
@@ -206,7 +209,7 @@ def search_features(
     cands = search(query, idx, load, params, exclude_keys=excluded or None)
     with db.read() as s:
         info = store.describe_features(s, [c.key for c in cands])
-    out = [_candidate_dict(c, info.get(c.key, {}), n) for n, c in enumerate(cands, 1)]
+    out = [_candidate_dict(c, info.get(c.key, {}), n, params) for n, c in enumerate(cands, 1)]
     with db.write() as s:
         audit.append(
             s, actor, "places.search",

@@ -213,10 +213,12 @@ def draw_cmd(
 
 @app.command("index")
 def index_cmd(
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-learn the vocabulary.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-learn the vocabulary (~1 min at 10k images).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bring the global scene index up to date (searches do this themselves).
+    """Bring the scene shortlist index up to date (searches do this themselves).
 
     Example: vigil places index --rebuild
     """

@@ -66,3 +66,34 @@ def test_place_link_confirm_and_cross_case(client: TestClient, world: World) -> 
         links = [e.details for e in audit.iter_entries(s) if e.action == "places.link"]
     assert len(links) == 1
     assert '"status":"confirmed"' in links[0]
+
+
+def test_candidates_page_explains_a_small_region_match(
+    client: TestClient, world: World, monkeypatch
+) -> None:
+    """A candidate whose matches sit in one small region is shown as a shared object, not a link."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from vigil.places import service
+    from vigil.places.features import SceneFeatures
+
+    feats = SceneFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), 64, 48, 1.0)
+    monkeypatch.setattr(service, "item_features", lambda db, item_id: [(7, feats)])
+    rows = [
+        {"rank": 1, "feature_id": 11, "kind": "item", "inliers": 40, "matches": 90,
+         "verified": True, "small_region": False, "coverage": 0.31},
+        {"rank": 2, "feature_id": 12, "kind": "item", "inliers": 35, "matches": 80,
+         "verified": False, "small_region": True, "coverage": 0.02},
+    ]  # fmt: skip
+    monkeypatch.setattr(
+        service,
+        "search_features",
+        lambda *a, **k: SimpleNamespace(candidates=[dict(r) for r in rows]),
+    )
+    login_as(client, world, "investigator1")
+    page = client.get(f"/cases/{world.case_a}/items/{world.items_a[0]}/places")
+    assert page.status_code == 200
+    assert "spread over at least 4% of the image" in page.text
+    assert page.text.count("no: small region, probably a shared object") == 1

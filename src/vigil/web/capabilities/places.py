@@ -116,6 +116,7 @@ def router() -> APIRouter:
             scanned=bool(stored),
             rows=rows,
             min_inliers=params.min_inliers,
+            min_coverage=params.min_coverage,
         )
 
     @r.post("/cases/{case_id}/items/{item_id}/places/draw", response_class=HTMLResponse)

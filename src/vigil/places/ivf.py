@@ -13,8 +13,8 @@ geometric consistency", ECCV 2008):
   smoothed ``idf = log(1 + n / df)``;
 * each query descriptor votes at most once per indexed image, with its best match there (so a
   repeated wallpaper motif cannot outvote the rest of the room: "burstiness"), and its votes
-  are divided by the square root of the number of images it votes for (a generic stripe on
-  a foreground person's clothes matches everywhere and should weigh little anywhere);
+  are divided by the number of images it votes for, to the power 1.5 (a generic stripe on a
+  foreground person's clothes matches everywhere and should weigh little anywhere);
   query descriptors may be assigned to their ``multiple_assignment`` nearest words;
 * an image's score is the sum of its votes divided by the square root of its descriptor count.
 
@@ -82,6 +82,11 @@ because a similarity only approximates a change of viewpoint. (On the generated 
 images, 8 or 20 pixels, a full affine model or a RANSAC homography all ranked the same within
 one query in a hundred; the homography cost seven times as much.)"""
 RERANK_ITERATIONS = 200
+SPREAD_POWER = 1.5
+"""A query feature's votes are divided by (images it votes for) ** SPREAD_POWER. On the generated
+benchmark at 10k images the room was in the top 30 for 0.85 of the queries without this,
+0.92 with 0.5, 0.948 with 1.0, 0.953 with 1.5 and 0.955 with 2.0 (tuned on that set: check
+it on real reference photos)."""
 MIN_CONSISTENT = 4
 FIXED_POINT = 16.0
 
@@ -404,11 +409,11 @@ class HammingIndex:
         first[1:] = pair[order[1:]] != pair[order[:-1]]
         best = order[first]
         # a query feature that matches in many images (a generic stripe or dot on someone's
-        # clothes) says little about any of them: divide its votes by the square root of the
-        # number of images it votes for
+        # clothes) says little about any of them: divide its votes by the number of images it
+        # votes for (to the power SPREAD_POWER)
         qb = qdesc[which[best]]
         spread = np.bincount(qb, minlength=int(qdesc.max()) + 1)[qb].astype(np.float32)
-        wb = w[best] / np.sqrt(spread)
+        wb = w[best] / spread**SPREAD_POWER
         total_w = np.bincount(owner[best], weights=wb, minlength=len(self.keys))
         score = total_w / np.sqrt(np.maximum(self.counts.astype(np.float64), 1.0))
         slots = np.flatnonzero(total_w > 0)
@@ -590,7 +595,7 @@ def brute_force_scores(
     out: dict[int, float] = {}
     for j, key in enumerate(keys):
         voted = best[:, j] > 0
-        total = float((best[voted, j] / np.sqrt(spread[voted])).sum())
+        total = float((best[voted, j] / spread[voted].astype(np.float64) ** SPREAD_POWER).sum())
         if total > 0:
             out[key] = total / float(np.sqrt(max(len(collection[key]), 1)))
     return out

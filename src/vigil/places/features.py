@@ -89,10 +89,14 @@ class SceneFeatures:
         """Keypoint positions in original-image pixels."""
         return np.asarray(self.xy / np.float32(self.scale), dtype=np.float32)
 
+    def fixed_xy(self) -> npt.NDArray[np.uint16]:
+        """Keypoint positions in 1/16 feature-image pixels, as ``VSF1`` stores them."""
+        return np.clip(np.round(self.xy * FIXED_POINT), 0, 65535).astype(np.uint16)
+
     def to_bytes(self) -> bytes:
         """Encode as a ``VSF1`` record."""
         n = len(self)
-        fixed = np.clip(np.round(self.xy * FIXED_POINT), 0, 65535).astype("<u2")
+        fixed = self.fixed_xy().astype("<u2")
         head = _HEADER.pack(MAGIC, self.width, self.height, float(self.scale), n)
         return head + fixed.tobytes() + np.ascontiguousarray(self.descriptors, np.uint8).tobytes()
 

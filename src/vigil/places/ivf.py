@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import DamagedInput, InvalidInput, NotReady, WrongFormat
-from vigil.places.features import SceneFeatures
+from vigil.places.features import FIXED_POINT, SceneFeatures
 
 MAGIC = b"VHE1"
 VERSION = 1
@@ -88,7 +88,6 @@ benchmark at 10k images the room was in the top 30 for 0.85 of the queries witho
 0.92 with 0.5, 0.948 with 1.0, 0.953 with 1.5 and 0.955 with 2.0 (tuned on that set: check
 it on real reference photos)."""
 MIN_CONSISTENT = 4
-FIXED_POINT = 16.0
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -291,6 +290,7 @@ class HammingIndex:
         default_factory=list, repr=False
     )
     _slot: dict[int, int] = field(default_factory=dict, repr=False)
+    """Slot of every key, queued ones included (a queued image's slot is fixed when queued)."""
 
     def __post_init__(self) -> None:
         k = self.vocab.k
@@ -302,10 +302,10 @@ class HammingIndex:
 
     # -- contents ------------------------------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.keys) + len(self._pending)
+        return len(self._slot)
 
     def key_set(self) -> set[int]:
-        return {int(k) for k in self.keys.tolist()} | {p[0] for p in self._pending}
+        return set(self._slot)
 
     @property
     def postings(self) -> int:
@@ -313,11 +313,11 @@ class HammingIndex:
 
     def add(self, key: int, features: SceneFeatures) -> None:
         """Queue one image for the inverted file (merged on the next search or save)."""
-        if key in self._slot or any(p[0] == key for p in self._pending):
+        if key in self._slot:
             raise InvalidInput(f"scene features #{key} are already indexed")
         enc = _encode(self.vocab, features, 1)
-        fixed = np.clip(np.round(features.xy * FIXED_POINT), 0, 65535).astype(np.uint16)
-        self._pending.append((int(key), enc.words[:, 0], enc.signatures[:, 0], fixed))
+        self._slot[int(key)] = len(self.keys) + len(self._pending)
+        self._pending.append((int(key), enc.words[:, 0], enc.signatures[:, 0], features.fixed_xy()))
 
     def remove(self, keys: set[int]) -> None:
         """Drop images (and their postings) from the index."""
@@ -356,9 +356,8 @@ class HammingIndex:
             [np.full(len(p[1]), base + i, np.int32) for i, p in enumerate(self._pending)]
         )
         new_xy = np.concatenate([p[3] for p in self._pending]).reshape(-1, 2)
-        for i, (_, words, _, _) in enumerate(self._pending):
+        for _, words, _, _ in self._pending:
             self.df += np.bincount(np.unique(words), minlength=self.vocab.k).astype(np.uint32)
-            self._slot[self._pending[i][0]] = base + i
         old_words = np.repeat(np.arange(self.vocab.k), np.diff(self.offsets))
         words = np.concatenate([old_words, new_words])
         order = np.argsort(words, kind="stable")

@@ -48,16 +48,14 @@ the default cap of 1,000 keypoints).
 
 from __future__ import annotations
 
-import json
-import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from vigil.errors import DamagedInput, InvalidInput, NotReady, WrongFormat
+from vigil.errors import DamagedInput, InvalidInput, NotReady
+from vigil.places import indexfile
 from vigil.places.features import FIXED_POINT, SceneFeatures
 
 MAGIC = b"VHE1"
@@ -497,31 +495,17 @@ class HammingIndex:
             "ht": self.ht, "sigma": self.sigma, "multiple_assignment": self.multiple_assignment,
             "trained_on": self.trained_on,
         }  # fmt: skip
-        head = json.dumps(header, sort_keys=True).encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            fh.write(MAGIC + struct.pack("<I", len(head)) + head)
-            for arr, dtype in (
-                (self.vocab.coarse, "<f4"), (self.vocab.centroids, "<f4"), (self.vocab.projection, "<f4"),
-                (self.vocab.medians, "<f4"), (self.keys, "<i8"), (self.counts, "<u4"),
-                (self.df, "<u4"), (self.offsets, "<i8"), (self.owners, "<i4"), (self.sigs, "<u8"), (self.xy, "<u2"),
-            ):  # fmt: skip
-                fh.write(np.ascontiguousarray(arr, dtype).tobytes())
-        os.replace(tmp, path)
+        indexfile.write(path, MAGIC, header, [
+            (self.vocab.coarse, "<f4"), (self.vocab.centroids, "<f4"), (self.vocab.projection, "<f4"),
+            (self.vocab.medians, "<f4"), (self.keys, "<i8"), (self.counts, "<u4"),
+            (self.df, "<u4"), (self.offsets, "<i8"), (self.owners, "<i4"), (self.sigs, "<u8"), (self.xy, "<u2"),
+        ])  # fmt: skip
 
     @classmethod
     def load(cls, path: Path) -> HammingIndex:
         """Read a ``VHE1`` file; raise :class:`WrongFormat` / :class:`DamagedInput`."""
+        header, data, offset = indexfile.read(path, MAGIC)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotReady(f"no scene index at {path}: run `vigil places index`") from None
-        if data[:4] != MAGIC or len(data) < 8:
-            raise WrongFormat(f"{path}: not a VHE1 scene index")
-        (hlen,) = struct.unpack_from("<I", data, 4)
-        try:
-            header = json.loads(data[8 : 8 + hlen])
             k1, k2, n, p = (int(header[x]) for x in ("k1", "k2", "n", "p"))
             k = k1 * k2
             ht, sigma, ma = (
@@ -538,14 +522,7 @@ class HammingIndex:
             ("medians", k * BITS, "<f4"), ("keys", n, "<i8"), ("counts", n, "<u4"),
             ("df", k, "<u4"), ("offsets", k + 1, "<i8"), ("owners", p, "<i4"), ("sigs", p, "<u8"), ("xy", 2 * p, "<u2"),
         ]  # fmt: skip
-        size = sum(count * np.dtype(dt).itemsize for _, count, dt in layout)
-        if len(data) != 8 + hlen + size:
-            raise DamagedInput(f"{path}: VHE1 file is truncated or has trailing bytes")
-        off = 8 + hlen
-        arrays: dict[str, npt.NDArray[np.generic]] = {}
-        for name, count, dt in layout:
-            arrays[name] = np.frombuffer(data, dtype=dt, count=count, offset=off).copy()
-            off += count * np.dtype(dt).itemsize
+        arrays = indexfile.arrays(path, MAGIC, data, offset, layout)
         offsets = arrays["offsets"].astype(np.int64)
         owners = arrays["owners"].astype(np.int32)
         if (offsets[0] != 0 or offsets[-1] != p or np.any(np.diff(offsets) < 0)

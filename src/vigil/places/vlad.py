@@ -25,16 +25,14 @@ The header holds ``k``, ``pca_dim``, ``dim``, ``n``, ``regions``, ``trained_on``
 
 from __future__ import annotations
 
-import json
-import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from vigil.errors import DamagedInput, InvalidInput, NotReady, WrongFormat
+from vigil.errors import DamagedInput, InvalidInput, NotReady
+from vigil.places import indexfile
 from vigil.places.features import SceneFeatures
 
 MAGIC = b"VGI1"
@@ -229,31 +227,17 @@ class GlobalIndex:
             "regions": self.regions,
             "trained_on": self.trained_on,
         }
-        head = json.dumps(header, sort_keys=True).encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        with tmp.open("wb") as fh:
-            fh.write(MAGIC + struct.pack("<I", len(head)) + head)
-            fh.write(np.ascontiguousarray(self.vocab.centroids, "<f4").tobytes())
-            if pca_dim and self.vocab.pca_mean is not None and self.vocab.pca_matrix is not None:
-                fh.write(np.ascontiguousarray(self.vocab.pca_mean, "<f4").tobytes())
-                fh.write(np.ascontiguousarray(self.vocab.pca_matrix, "<f4").tobytes())
-            fh.write(np.ascontiguousarray(self.keys, "<i8").tobytes())
-            fh.write(np.ascontiguousarray(self.vectors, "<f2").tobytes())
-        os.replace(tmp, path)
+        parts: list[tuple[npt.ArrayLike, str]] = [(self.vocab.centroids, "<f4")]
+        if pca_dim and self.vocab.pca_mean is not None and self.vocab.pca_matrix is not None:
+            parts += [(self.vocab.pca_mean, "<f4"), (self.vocab.pca_matrix, "<f4")]
+        parts += [(self.keys, "<i8"), (self.vectors, "<f2")]
+        indexfile.write(path, MAGIC, header, parts)
 
     @classmethod
     def load(cls, path: Path) -> GlobalIndex:
         """Read a ``VGI1`` file; raise :class:`WrongFormat` / :class:`DamagedInput`."""
+        header, data, offset = indexfile.read(path, MAGIC)
         try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise NotReady(f"no scene index at {path}: run `vigil places index`") from None
-        if data[:4] != MAGIC or len(data) < 8:
-            raise WrongFormat(f"{path}: not a VGI1 scene index")
-        (hlen,) = struct.unpack_from("<I", data, 4)
-        try:
-            header = json.loads(data[8 : 8 + hlen])
             k, pca_dim, dim, n = (int(header[x]) for x in ("k", "pca_dim", "dim", "n"))
             regions = bool(header["regions"])
         except (ValueError, KeyError, TypeError) as exc:
@@ -261,28 +245,16 @@ class GlobalIndex:
         if header.get("version") != VERSION:
             raise InvalidInput(f"{path}: unsupported VGI1 version {header.get('version')}")
         raw_dim = k * 128
-        sizes = [k * 128 * 4]
+        layout = [("centroids", k * 128, "<f4")]
         if pca_dim:
-            sizes += [raw_dim * 4, pca_dim * raw_dim * 4]
-        sizes += [n * 8, n * dim * 2]
-        if len(data) != 8 + hlen + sum(sizes):
-            raise DamagedInput(f"{path}: VGI1 file is truncated or has trailing bytes")
-        off = 8 + hlen
-
-        def take(count: int, dtype: str) -> npt.NDArray[np.generic]:
-            nonlocal off
-            arr = np.frombuffer(data, dtype=dtype, count=count, offset=off)
-            off += arr.nbytes
-            return arr
-
-        centroids = take(k * 128, "<f4").reshape(k, 128).astype(np.float32)
-        vocab = Vocabulary(centroids)
+            layout += [("pca_mean", raw_dim, "<f4"), ("pca_matrix", pca_dim * raw_dim, "<f4")]
+        layout += [("keys", n, "<i8"), ("vectors", n * dim, "<f2")]
+        arr = indexfile.arrays(path, MAGIC, data, offset, layout)
+        vocab = Vocabulary(arr["centroids"].reshape(k, 128).astype(np.float32))
         if pca_dim:
-            vocab.pca_mean = take(raw_dim, "<f4").astype(np.float32)
-            vocab.pca_matrix = (
-                take(pca_dim * raw_dim, "<f4").reshape(pca_dim, raw_dim).astype(np.float32)
-            )
-        keys = take(n, "<i8").astype(np.int64)
-        vectors = take(n * dim, "<f2").reshape(n, dim).astype(np.float32)
+            vocab.pca_mean = arr["pca_mean"].astype(np.float32)
+            vocab.pca_matrix = arr["pca_matrix"].reshape(pca_dim, raw_dim).astype(np.float32)
+        keys = arr["keys"].astype(np.int64)
+        vectors = arr["vectors"].reshape(n, dim).astype(np.float32)
         return cls(vocab=vocab, regions=regions, keys=keys, vectors=vectors,
                    trained_on=int(header.get("trained_on", 0)))  # fmt: skip

@@ -223,3 +223,14 @@ def test_threaded_verification_gives_the_same_ranking(index: Shortlister, collec
     assert [(c.key, c.inliers, c.verified) for c in one] == [
         (c.key, c.inliers, c.verified) for c in two
     ]
+
+
+@pytest.mark.parametrize(("kind", "magic"), [("vlad", b"VGI1"), ("ivf", b"VHE1")])
+@pytest.mark.parametrize("head", [b"[1, 2]", b"{not json", b'{"version": 1}'])
+def test_bad_headers_are_refused(kind: str, magic: bytes, head: bytes, tmp_path: Path) -> None:
+    import struct
+
+    path = tmp_path / "scenes.idx"
+    path.write_bytes(magic + struct.pack("<I", len(head)) + head)
+    with pytest.raises(DamagedInput, match=r"bad V[GH][IE]1 header"):
+        LOADERS[kind](path)

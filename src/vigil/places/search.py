@@ -100,38 +100,29 @@ def search(
     shortlist = shortlist[: params.shortlist]
     feats = load([k for k, _ in shortlist])
     q_unit = query.unit_descriptors()
-    out: list[Candidate] = []
-    strong = 0
+    todo = [(r, k, s) for r, (k, s) in enumerate(shortlist) if k in feats]
+
+    def check(job: tuple[int, int, float]) -> Candidate:
+        rank, key, sim = job
+        ver = verify(
+            query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold
+        )
+        return Candidate(key, sim, rank, ver, ver.verified(params.min_inliers, params.min_coverage))
+
+    done: list[Candidate] = []
     if params.threads > 1:
         from concurrent.futures import ThreadPoolExecutor
 
-        todo = [(r, k, s) for r, (k, s) in enumerate(shortlist) if k in feats]
-
-        def one(job: tuple[int, int, float]) -> Candidate:
-            rank, key, sim = job
-            ver = verify(
-                query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold
-            )
-            return Candidate(
-                key, sim, rank, ver, ver.verified(params.min_inliers, params.min_coverage)
-            )
-
         with ThreadPoolExecutor(params.threads) as pool:
-            done = list(pool.map(one, todo))
-        out = [c for c in done if c.verified or params.include_unverified]
-        out.sort(key=lambda c: (-c.verification.inliers, -c.global_similarity))
-        return out[: params.top]
-    for rank, (key, sim) in enumerate(shortlist):
-        cand = feats.get(key)
-        if cand is None:
-            continue
-        ver = verify(query, cand, model=params.model, query_unit=q_unit, threshold=params.threshold)
-        ok = ver.verified(params.min_inliers, params.min_coverage)
-        if ok or params.include_unverified:
-            out.append(Candidate(key, sim, rank, ver, ok))
-        if params.early_stop and ver.inliers >= 4 * params.min_inliers:
-            strong += 1
-            if strong >= params.early_stop:
-                break
+            done = list(pool.map(check, todo))
+    else:
+        strong = 0
+        for job in todo:
+            done.append(check(job))
+            if params.early_stop and done[-1].inliers >= 4 * params.min_inliers:
+                strong += 1
+                if strong >= params.early_stop:
+                    break
+    out = [c for c in done if c.verified or params.include_unverified]
     out.sort(key=lambda c: (-c.verification.inliers, -c.global_similarity))
     return out[: params.top]

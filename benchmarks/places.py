@@ -37,7 +37,12 @@ from vigil.places.ivf import (
     train_hamming_vocabulary,
 )
 from vigil.places.search import SearchParams, search
-from vigil.places.verify import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_INLIERS, DEFAULT_THRESHOLD
+from vigil.places.verify import (
+    DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_INLIERS,
+    DEFAULT_MIN_SEED,
+    DEFAULT_THRESHOLD,
+)
 from vigil.places.vlad import GlobalIndex, train_vocabulary
 
 _PARAMS = FeatureParams()
@@ -116,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--details", type=Path, help="write every query's candidates here (JSONL)")
     ap.add_argument("--min-inliers", type=int, default=DEFAULT_MIN_INLIERS)
     ap.add_argument("--min-coverage", type=float, default=DEFAULT_MIN_COVERAGE)
+    ap.add_argument("--min-seed", type=int, default=DEFAULT_MIN_SEED,
+                    help="inliers of the first fit, before guided matching")  # fmt: skip
+    ap.add_argument("--no-guided", action="store_true", help="verify without guided matching")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
     ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
@@ -166,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     sp = SearchParams(shortlist=args.shortlist, top=10, include_unverified=True,
                       early_stop=args.early_stop, threads=args.threads,
                       min_inliers=args.min_inliers, min_coverage=args.min_coverage,
+                      min_seed=args.min_seed, guided=not args.no_guided,
                       threshold=args.threshold)  # fmt: skip
     ranks: list[int] = []
     short_hits = 0
@@ -211,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
                      for c in cands}  # fmt: skip
             details.write(json.dumps({"query": q["file"], "candidates": [
                 {"key": c.key, "kind": kinds[c.key], "inliers": c.inliers, "verified": c.verified,
+                 "first_fit": c.verification.first_fit_inliers,
                  "coverage": round(c.verification.coverage, 4), "shortlist_rank": c.shortlist_rank}
                 for c in cands]}) + "\n")  # fmt: skip
         chain_links += sum(c.verified for c in cands if c.key != truth and c not in unrelated)
@@ -251,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         "best_unrelated_inliers_max": max(unrelated_inliers, default=0),
         "min_inliers": sp.min_inliers,
         "min_coverage": sp.min_coverage,
+        "min_seed": sp.min_seed,
+        "guided": sp.guided,
         "verify_threshold_px": args.threshold,
         "max_keypoints": params.max_keypoints,
         "shortlister": args.shortlister,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from vigil.errors import DamagedInput, WrongFormat
 from vigil.places.draw import draw_pair, encode_png
 from vigil.places.features import FeatureParams, SceneFeatures, extract
-from vigil.places.verify import mutual_matches, verify
+from vigil.places.verify import Verification, guided_matches, mutual_matches, verify
 
 from .helpers import occlude, scene, variant
 
@@ -118,6 +119,11 @@ def test_mutual_matches_are_mutual() -> None:
     b /= np.linalg.norm(b, axis=1, keepdims=True)
     pairs = mutual_matches(a, b.astype(np.float32))
     assert {(int(i), int(j)) for i, j in pairs} == {(i, i) for i in range(30)}
+    # identical descriptors tie: one candidate point is never matched twice
+    twins = np.concatenate([a[:1], a[:1], a[1:5]])
+    tied = mutual_matches(twins, a[:5].copy())
+    assert len({int(j) for _, j in tied}) == len(tied)
+    assert {(int(i), int(j)) for i, j in tied} == {(0, 0), (2, 1), (3, 2), (4, 3), (5, 4)}
 
 
 def test_drawing_shows_both_images_lines_and_caption() -> None:
@@ -138,7 +144,6 @@ def test_drawing_shows_both_images_lines_and_caption() -> None:
 @pytest.mark.parametrize("size", [70, 90])
 def test_one_shared_object_is_a_small_region_not_a_verified_place(size: int) -> None:
     """The same print hung in two different rooms: many inliers, all inside the print."""
-    import cv2
 
     from .helpers import jpeg_roundtrip
 
@@ -151,3 +156,73 @@ def test_one_shared_object_is_a_small_region_not_a_verified_place(size: int) -> 
     assert v.coverage < 0.04  # ... but it spans a small part of the image
     assert not v.verified() and v.small_region()
     assert v.verified(min_coverage=0.0)  # without the coverage rule it would be a link
+
+
+def test_guided_matching_prefers_the_predicted_repeat_of_a_motif() -> None:
+    """Each query point has its true match near where H puts it and a slightly more similar
+    repeat of the same motif elsewhere: plain nearest neighbours pick the repeat, guided
+    matching the true one."""
+    rng = np.random.default_rng(5)
+    q = rng.uniform(20, 300, (40, 2)).astype(np.float32)
+    h = np.array([[1.1, 0.05, 12.0], [-0.03, 0.95, -7.0], [1e-4, 0.0, 1.0]])
+    proj = cv2.perspectiveTransform(q.reshape(-1, 1, 2).astype(np.float64), h).reshape(-1, 2)
+    true_c = proj + rng.normal(0, 1.0, proj.shape)  # within the 6 px radius
+    repeat_c = proj + np.array([60.0, 0.0])  # the same motif, one repeat to the right
+    cand = np.concatenate([true_c, repeat_c]).astype(np.float32)
+    sim = np.full((40, 80), 0.3, np.float32)
+    sim[np.arange(40), np.arange(40)] = 0.90
+    sim[np.arange(40), 40 + np.arange(40)] = 0.95  # the repeat looks more similar
+    sim[7, 7] = 0.70  # below the similarity floor: never a match
+    pairs, sims = guided_matches(q, cand, sim, h)
+    got = {(int(i), int(j)) for i, j in pairs}
+    assert got == {(i, i) for i in range(40) if i != 7}
+    assert np.all(sims >= 0.8) and np.all(np.diff(sims) <= 0)
+    # the plain nearest neighbour would have taken the repeat
+    assert np.all(np.argmax(sim, axis=1)[np.arange(40) != 7] >= 40)
+    # one candidate point cannot serve two query points: the more similar one keeps it
+    q2 = q.copy()
+    q2[1] = q[0] + 1.0  # query points 0 and 1 now both land next to candidate point 0
+    sim2 = sim.copy()
+    sim2[1, 0] = 0.99
+    pairs2, _ = guided_matches(q2, cand, sim2, h)
+    owners = [int(i) for i, j in pairs2 if j == 0]
+    assert owners == [1]
+
+
+def test_guided_verification_keeps_the_first_fit_as_evidence() -> None:
+    rng = np.random.default_rng(3)
+    motif = scene(503, 48, 48)
+    base = np.tile(motif, (9, 11, 1))[:360, :480].copy()  # wallpaper: one motif repeated
+    unique = scene(903, 480, 360)
+    for _ in range(6):
+        x, y = int(rng.integers(0, 420)), int(rng.integers(0, 300))
+        base[y : y + 60, x : x + 60] = unique[y : y + 60, x : x + 60]
+    query = variant(base, 3, crop=0.5, occluded=0.35, quality=70)
+    fq, fb = extract(query, PARAMS), extract(base, PARAMS)
+    plain = verify(fq, fb, guided=False)
+    guided = verify(fq, fb, min_seed=8)
+    assert plain.seed_inliers is None and not plain.guided
+    assert plain.first_fit_inliers == plain.inliers >= 8
+    assert guided.guided and guided.seed_inliers == plain.inliers
+    assert guided.inliers > plain.inliers
+    assert len(guided.query_points) == guided.inliers
+    # guided inliers sit where the fitted homography maps them
+    hm = np.array(guided.matrix)
+    qp = np.array(guided.query_points, np.float64) * fq.scale
+    cp = np.array(guided.candidate_points, np.float64) * fb.scale
+    err = np.linalg.norm(cv2.perspectiveTransform(qp.reshape(-1, 1, 2), hm).reshape(-1, 2) - cp,
+                         axis=1)  # fmt: skip
+    assert float(np.median(err)) < 4.0
+    # below the seed, guided matching does not run
+    assert not verify(fq, fb, min_seed=plain.inliers + 1).guided
+
+
+def test_a_pair_needs_its_first_fit_to_reach_the_seed_to_be_verified() -> None:
+    strong = Verification(matches=80, inliers=40, model="homography", coverage=0.3, seed_inliers=12)
+    weak = Verification(matches=80, inliers=40, model="homography", coverage=0.3, seed_inliers=9)
+    plain = Verification(matches=80, inliers=16, model="homography", coverage=0.3)
+    assert strong.verified() and strong.first_fit_inliers == 12
+    assert not weak.verified()  # 40 guided inliers but the geometry came from 9 matches
+    assert weak.verified(min_seed=9)
+    assert plain.verified() and plain.first_fit_inliers == 16
+    assert not plain.verified(min_inliers=17)

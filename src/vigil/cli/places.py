@@ -157,6 +157,8 @@ def search_cmd(
             if c.get("small_region"):
                 flag += (f": the matches span only {100 * c['coverage']:.0f}% of the image, "
                          "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
+            if c.get("guided"):
+                flag += f"; {c['first_fit_inliers']} before guided matching"
             lines.append(f"  {c['rank']:>2}. {c['inliers']:>4} inliers ({flag}) {what}"
                          + (f"  drawing: {c['drawing']}" if c.get("drawing") else ""))  # fmt: skip
     lines.append(

@@ -19,6 +19,7 @@ from vigil.places.features import SceneFeatures
 from vigil.places.verify import (
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_INLIERS,
+    DEFAULT_MIN_SEED,
     DEFAULT_THRESHOLD,
     Model,
     Verification,
@@ -76,6 +77,10 @@ class SearchParams:
     min_inliers: int = DEFAULT_MIN_INLIERS
     min_coverage: float = DEFAULT_MIN_COVERAGE
     """Share of the query image the inliers' convex hull must cover (0 = any)."""
+    min_seed: int = DEFAULT_MIN_SEED
+    """Inliers the first fit (before guided matching) must have for a verified pair."""
+    guided: bool = True
+    """Extend a first fit of ``min_seed`` inliers by guided matching (homography only)."""
     model: Model = "homography"
     threshold: float = DEFAULT_THRESHOLD
     """Reprojection error (feature-image pixels) under which a match is an inlier."""
@@ -105,9 +110,11 @@ def search(
     def check(job: tuple[int, int, float]) -> Candidate:
         rank, key, sim = job
         ver = verify(
-            query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold
-        )
-        return Candidate(key, sim, rank, ver, ver.verified(params.min_inliers, params.min_coverage))
+            query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold,
+            min_seed=params.min_seed, guided=params.guided,
+        )  # fmt: skip
+        ok = ver.verified(params.min_inliers, params.min_coverage, params.min_seed)
+        return Candidate(key, sim, rank, ver, ok)
 
     done: list[Candidate] = []
     if params.threads > 1:

@@ -167,6 +167,8 @@ def _candidate_dict(
         "feature_id": c.key,
         **info,
         "inliers": v.inliers,
+        "first_fit_inliers": v.first_fit_inliers,
+        "guided": v.guided,
         "matches": v.matches,
         "verified": c.verified,
         "model": v.model,

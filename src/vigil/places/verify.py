@@ -13,16 +13,29 @@ not a plane, so a homography explains the dominant surface (wall, bed, floor) an
 lower bound of the shared structure; ``model="fundamental"`` fits an epipolar geometry instead
 (more permissive, so more chance coincidences: keep a higher threshold). The inlier count is
 evidence, not a verdict: a reviewer confirms links (see :func:`vigil.places.draw.draw_pair`).
+
+**Guided matching.** On a repeated motif (wallpaper, a checked bedspread) a keypoint's nearest
+neighbour is often another repeat of the motif, so mutual neighbours keep few of the true matches
+and a hard view may end with 11-14 inliers. When the first fit has at least ``min_seed`` inliers
+(default 11: unrelated rooms reached 12 at most in 4,728 generated pairs), its homography
+predicts where every query keypoint should lie in the candidate. Matches are then searched again,
+only within ``GUIDE_RADIUS`` pixels of that prediction (mutual best similarity there, at least
+``MIN_SIMILARITY``), and a second MAGSAC++ fit over these guided matches gives the final inliers
+when it explains more than the first. On the generated benchmark this verified 95.2 % of the
+true pairs instead of 91.4 %, with 2 unrelated pairs of 4,728 verified instead of 0, because a
+link still needs ``min_seed`` inliers found without any guidance (see docs/places.md).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial import cKDTree
 
 from vigil.places.features import SceneFeatures
 
@@ -40,6 +53,12 @@ images, 0.04 kept 336 of 338 verified true pairs and dropped 237 of 288 verified
 unrelated rooms that share a print with the query (see docs/places.md)."""
 DEFAULT_THRESHOLD = 4.0
 """Default reprojection error (feature-image pixels, images <= 640 px) of a homography inlier."""
+DEFAULT_MIN_SEED = 11
+"""Default inliers the first fit (mutual neighbours, no guidance) must have: below it a pair is
+never verified and guided matching does not run."""
+GUIDE_RADIUS = 6.0
+"""Guided matching looks for a keypoint's match within this many feature-image pixels of where
+the first homography puts it."""
 
 
 @dataclass(frozen=True)
@@ -59,13 +78,33 @@ class Verification:
     """Inlier positions in the candidate, in original-image pixels."""
     coverage: float = 0.0
     """Area of the inliers' convex hull in the query, as a fraction of the image."""
+    seed_inliers: int | None = None
+    """Inliers of the first fit over mutual neighbours, before guided matching (``None``: no
+    guided matching ran, so ``inliers`` is that count)."""
+
+    @property
+    def first_fit_inliers(self) -> int:
+        """Inliers found without guidance (the evidence that the geometry is not a chance)."""
+        return self.inliers if self.seed_inliers is None else self.seed_inliers
+
+    @property
+    def guided(self) -> bool:
+        """Whether guided matching produced the final inliers."""
+        return self.seed_inliers is not None
 
     def verified(
-        self, min_inliers: int = DEFAULT_MIN_INLIERS, min_coverage: float = DEFAULT_MIN_COVERAGE
+        self,
+        min_inliers: int = DEFAULT_MIN_INLIERS,
+        min_coverage: float = DEFAULT_MIN_COVERAGE,
+        min_seed: int = DEFAULT_MIN_SEED,
     ) -> bool:
         """Whether this pair passes the inlier threshold with inliers spread over at least
-        ``min_coverage`` of the query image."""
-        return self.inliers >= min_inliers and self.coverage >= min_coverage
+        ``min_coverage`` of the query image, and its first fit had ``min_seed`` inliers."""
+        return (
+            self.inliers >= min_inliers
+            and self.coverage >= min_coverage
+            and self.first_fit_inliers >= min(min_seed, min_inliers)
+        )
 
     def small_region(self, min_coverage: float = DEFAULT_MIN_COVERAGE) -> bool:
         """Enough inliers but packed into a small region: probably a shared object."""
@@ -87,18 +126,79 @@ def mutual_matches_scored(
     min_similarity: float = MIN_SIMILARITY,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """Mutual nearest neighbours (i, j) and their cosine similarities."""
+    pairs, sims, _ = _mutual(a, b, min_similarity)
+    return pairs, sims
+
+
+def _mutual(
+    a: npt.NDArray[np.float32], b: npt.NDArray[np.float32], min_similarity: float
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Mutual nearest neighbours, their similarities and the whole similarity matrix."""
     if len(a) == 0 or len(b) == 0:
-        return np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
+        return (
+            np.zeros((0, 2), np.int64),
+            np.zeros(0, np.float32),
+            np.zeros((len(a), len(b)), np.float32),
+        )
     sim = a @ b.T
     best_b = np.argmax(sim, axis=1)
-    # the reverse direction as a second product: a column-wise argmax over the freshly written
-    # product walks memory with a stride and costs more than the multiplication itself
-    best_a = np.argmax(b @ a.T, axis=1)
+    # i is j's best match when sim[i, j] equals the column maximum. A column-wise *max* is a
+    # contiguous row-by-row reduction (~0.3 ms for 1000 x 1000); a column-wise argmax walks
+    # memory with a stride and a second product b @ a.T costs as much as the first (~2.5 ms)
+    col_max = sim.max(axis=0)
     idx = np.arange(len(a))
     s = sim[idx, best_b]
-    good = (best_a[best_b] == idx) & (s >= min_similarity)
-    pairs = np.stack([idx[good], best_b[good]], axis=1).astype(np.int64)
-    return pairs, np.asarray(s[good], np.float32)
+    good = (s >= col_max[best_b]) & (s >= min_similarity)
+    i, j = idx[good], best_b[good]
+    # ties (identical descriptors): like argmax, the lowest i keeps the candidate point
+    _, first = np.unique(j, return_index=True)
+    i, j = i[first], j[first]
+    order = np.argsort(i, kind="stable")
+    i, j = i[order], j[order]
+    pairs = np.stack([i, j], axis=1).astype(np.int64)
+    return pairs, np.asarray(sim[i, j], np.float32), sim
+
+
+def guided_matches(
+    query_xy: npt.NDArray[np.float32],
+    candidate_xy: npt.NDArray[np.float32],
+    sim: npt.NDArray[np.float32],
+    homography: npt.NDArray[np.float64],
+    radius: float = GUIDE_RADIUS,
+    min_similarity: float = MIN_SIMILARITY,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Matches (i, j) searched only near where ``homography`` maps each query keypoint.
+
+    A pair is kept when candidate keypoint ``j`` lies within ``radius`` of the projection of
+    query keypoint ``i``, their similarity ``sim[i, j]`` is at least ``min_similarity``, and each
+    is the other's most similar keypoint among such pairs. Best first.
+    """
+    empty = np.zeros((0, 2), np.int64), np.zeros(0, np.float32)
+    if len(query_xy) == 0 or len(candidate_xy) == 0:
+        return empty
+    proj = cv2.perspectiveTransform(
+        np.asarray(query_xy, np.float64).reshape(-1, 1, 2), np.asarray(homography, np.float64)
+    ).reshape(-1, 2)
+    finite = np.all(np.isfinite(proj), axis=1)
+    proj[~finite] = -1e9  # points at infinity find no neighbour
+    near = cKDTree(np.asarray(candidate_xy, np.float64)).query_ball_point(proj, r=radius)
+    counts = np.fromiter((len(n) for n in near), np.int64, count=len(near))
+    qi = np.repeat(np.arange(len(near), dtype=np.int64), counts)
+    cj = np.fromiter(itertools.chain.from_iterable(near), np.int64, count=int(counts.sum()))
+    s = sim[qi, cj]
+    keep = s >= min_similarity
+    qi, cj, s = qi[keep], cj[keep], s[keep]
+    if len(qi) == 0:
+        return empty
+    order = np.argsort(-s, kind="stable")
+    qi, cj, s = qi[order], cj[order], s[order]
+    # the first (most similar) pair of each query point and of each candidate point
+    first_q = np.zeros(len(qi), bool)
+    first_q[np.unique(qi, return_index=True)[1]] = True
+    first_c = np.zeros(len(cj), bool)
+    first_c[np.unique(cj, return_index=True)[1]] = True
+    both = first_q & first_c
+    return np.stack([qi[both], cj[both]], axis=1), np.asarray(s[both], np.float32)
 
 
 def _usac(threshold: float, seed: int) -> Any:
@@ -162,15 +262,20 @@ def verify(
     query_unit: npt.NDArray[np.float32] | None = None,
     candidate_unit: npt.NDArray[np.float32] | None = None,
     seed: int = 0,
+    min_seed: int = DEFAULT_MIN_SEED,
+    guided: bool = True,
 ) -> Verification:
     """Match ``query`` against ``candidate`` and fit a geometric model with MAGSAC++.
 
     ``threshold`` is the reprojection error in feature-image pixels (images <= 640 px).
     Precomputed unit descriptors may be passed to save work when one query meets many candidates.
+    With ``guided`` (homography only), a first fit with at least ``min_seed`` inliers is
+    extended by guided matching (see the module's notes); ``seed_inliers`` then records the
+    first fit's count.
     """
     qa = query.unit_descriptors() if query_unit is None else query_unit
     cb = candidate.unit_descriptors() if candidate_unit is None else candidate_unit
-    pairs, sims = mutual_matches_scored(qa, cb)
+    pairs, sims, sim = _mutual(qa, cb, MIN_SIMILARITY)
     n = len(pairs)
     minimum = 4 if model == "homography" else 8
     if n < minimum:
@@ -183,6 +288,17 @@ def verify(
     if mat is None or mask is None:
         return Verification(matches=n, inliers=0, model=model)
     inl = mask.ravel().astype(bool)
+    first = int(inl.sum())
+    seed_inliers: int | None = None
+    if guided and model == "homography" and first >= min_seed:
+        gpairs, _ = guided_matches(query.xy, candidate.xy, sim, np.asarray(mat, np.float64))
+        if len(gpairs) > first:
+            gsrc = np.ascontiguousarray(query.xy[gpairs[:, 0]], np.float32)
+            gdst = np.ascontiguousarray(candidate.xy[gpairs[:, 1]], np.float32)
+            gmat, gmask = _fit(gsrc, gdst, model, threshold, seed)
+            if gmat is not None and gmask is not None and int(gmask.sum()) > first:
+                mat, src, dst, inl = gmat, gsrc, gdst, gmask.ravel().astype(bool)
+                seed_inliers = first
     qpts = src[inl] / np.float32(query.scale)
     cpts = dst[inl] / np.float32(candidate.scale)
     return Verification(
@@ -193,4 +309,5 @@ def verify(
         query_points=[(float(x), float(y)) for x, y in qpts],
         candidate_points=[(float(x), float(y)) for x, y in cpts],
         coverage=_hull_fraction(src[inl], query.width, query.height),
+        seed_inliers=seed_inliers,
     )

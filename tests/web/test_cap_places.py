@@ -83,7 +83,8 @@ def test_candidates_page_explains_a_small_region_match(
     monkeypatch.setattr(service, "item_features", lambda db, item_id: [(7, feats)])
     rows = [
         {"rank": 1, "feature_id": 11, "kind": "item", "inliers": 40, "matches": 90,
-         "verified": True, "small_region": False, "coverage": 0.31},
+         "verified": True, "small_region": False, "coverage": 0.31, "guided": True,
+         "first_fit_inliers": 13},
         {"rank": 2, "feature_id": 12, "kind": "item", "inliers": 35, "matches": 80,
          "verified": False, "small_region": True, "coverage": 0.02},
     ]  # fmt: skip
@@ -97,3 +98,5 @@ def test_candidates_page_explains_a_small_region_match(
     assert page.status_code == 200
     assert "spread over at least 4% of the image" in page.text
     assert page.text.count("no: small region, probably a shared object") == 1
+    # a guided count shows the first fit it grew from
+    assert "(first fit 13)" in page.text and "at least 11 of them found before guided" in page.text

@@ -117,6 +117,7 @@ def router() -> APIRouter:
             rows=rows,
             min_inliers=params.min_inliers,
             min_coverage=params.min_coverage,
+            min_seed=min(params.min_seed, params.min_inliers),
         )
 
     @r.post("/cases/{case_id}/items/{item_id}/places/draw", response_class=HTMLResponse)

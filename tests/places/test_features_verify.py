@@ -204,6 +204,7 @@ def test_guided_verification_keeps_the_first_fit_as_evidence() -> None:
     assert plain.seed_inliers is None and not plain.guided
     assert plain.first_fit_inliers == plain.inliers >= 8
     assert guided.guided and guided.seed_inliers == plain.inliers
+    assert guided.seed_coverage == pytest.approx(plain.coverage)
     assert guided.inliers > plain.inliers
     assert len(guided.query_points) == guided.inliers
     # guided inliers sit where the fitted homography maps them
@@ -226,3 +227,8 @@ def test_a_pair_needs_its_first_fit_to_reach_the_seed_to_be_verified() -> None:
     assert weak.verified(min_seed=9)
     assert plain.verified() and plain.first_fit_inliers == 16
     assert not plain.verified(min_inliers=17)
+    # a first fit packed on one small object (a shared print) cannot grow into a room
+    print_grown = Verification(matches=80, inliers=40, model="homography", coverage=0.3,
+                               seed_inliers=14, seed_coverage=0.01)  # fmt: skip
+    assert not print_grown.verified()
+    assert print_grown.verified(min_coverage=0.02)

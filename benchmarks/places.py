@@ -123,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-coverage", type=float, default=DEFAULT_MIN_COVERAGE)
     ap.add_argument("--min-seed", type=int, default=DEFAULT_MIN_SEED,
                     help="inliers of the first fit, before guided matching")  # fmt: skip
-    ap.add_argument("--no-guided", action="store_true", help="verify without guided matching")
+    ap.add_argument("--guided", action="store_true", help="verify with guided matching")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
     ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     sp = SearchParams(shortlist=args.shortlist, top=10, include_unverified=True,
                       early_stop=args.early_stop, threads=args.threads,
                       min_inliers=args.min_inliers, min_coverage=args.min_coverage,
-                      min_seed=args.min_seed, guided=not args.no_guided,
+                      min_seed=args.min_seed, guided=args.guided,
                       threshold=args.threshold)  # fmt: skip
     ranks: list[int] = []
     short_hits = 0

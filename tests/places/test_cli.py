@@ -89,6 +89,15 @@ def test_places_end_to_end(evidence: Path, tmp_path: Path) -> None:
         ids = [c["item_id"] for c in res2["candidates"]]
         assert ids[0] == room0_id and phone_id not in ids
 
+    assert all(c["guided"] is False and c["first_fit_inliers"] == c["inliers"] for c in cands)
+    # --guided: the same room, its count grown from a first fit that is reported with it
+    guided = vigil("places", "search", str(query), "--guided", "--json")
+    assert isinstance(guided, dict)
+    top = guided["candidates"][0]
+    assert Path(top["path"]).name == Path(cands[0]["path"]).name
+    assert top["first_fit_inliers"] >= 11 and top["inliers"] >= top["first_fit_inliers"]
+    assert top["guided"] and top["inliers"] > top["first_fit_inliers"], top
+
     # text output explains it is a lead
     text = vigil("places", "search", str(query))
     assert "candidate leads only" in str(text)

@@ -200,7 +200,7 @@ def test_guided_verification_keeps_the_first_fit_as_evidence() -> None:
     query = variant(base, 3, crop=0.5, occluded=0.35, quality=70)
     fq, fb = extract(query, PARAMS), extract(base, PARAMS)
     plain = verify(fq, fb, guided=False)
-    guided = verify(fq, fb, min_seed=8)
+    guided = verify(fq, fb, min_seed=8, guided=True)
     assert plain.seed_inliers is None and not plain.guided
     assert plain.first_fit_inliers == plain.inliers >= 8
     assert guided.guided and guided.seed_inliers == plain.inliers
@@ -215,7 +215,7 @@ def test_guided_verification_keeps_the_first_fit_as_evidence() -> None:
                          axis=1)  # fmt: skip
     assert float(np.median(err)) < 4.0
     # below the seed, guided matching does not run
-    assert not verify(fq, fb, min_seed=plain.inliers + 1).guided
+    assert not verify(fq, fb, min_seed=plain.inliers + 1, guided=True).guided
 
 
 def test_a_pair_needs_its_first_fit_to_reach_the_seed_to_be_verified() -> None:
@@ -232,3 +232,27 @@ def test_a_pair_needs_its_first_fit_to_reach_the_seed_to_be_verified() -> None:
                                seed_inliers=14, seed_coverage=0.01)  # fmt: skip
     assert not print_grown.verified()
     assert print_grown.verified(min_coverage=0.02)
+
+
+def test_local_distortion_matches_finite_differences_and_catches_folds() -> None:
+    from vigil.places.verify import MAX_ANISOTROPY, local_distortion
+
+    sim = np.array([[0.8, -0.6, 30.0], [0.6, 0.8, -10.0], [0.0, 0.0, 1.0]])  # rotation, scale 1
+    pts = np.array([[0, 0], [300, 0], [0, 200], [300, 200], [150, 100]], np.float32)
+    assert local_distortion(sim, pts) == pytest.approx((1.0, 1.0))
+    stretch = np.diag([3.5, 1.0, 1.0])
+    assert local_distortion(stretch, pts)[1] == pytest.approx(3.5) and MAX_ANISOTROPY < 3.5
+    persp = np.array([[1.0, 0.1, 5.0], [0.05, 1.1, 3.0], [8e-4, 3e-4, 1.0]])
+
+    def area_scale(x: float, y: float) -> float:  # determinant of the numeric Jacobian
+        eps = 1e-3
+        p = np.array([[x, y], [x + eps, y], [x, y + eps]], np.float64).reshape(-1, 1, 2)
+        m = cv2.perspectiveTransform(p, persp).reshape(-1, 2)
+        return float(np.linalg.det(np.stack([m[1] - m[0], m[2] - m[0]]) / eps))
+
+    dets = [area_scale(float(x), float(y)) for x, y in pts]
+    ratio, _ = local_distortion(persp, pts)
+    assert ratio == pytest.approx(max(dets) / min(dets), rel=1e-4)
+    # a homography whose vanishing line crosses the matched region folds it: never a view
+    fold = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-0.01, 0.0, 1.0]])  # line x = 100
+    assert local_distortion(fold, pts) == (float("inf"), float("inf"))

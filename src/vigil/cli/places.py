@@ -77,6 +77,14 @@ def search_cmd(
     near_misses: Annotated[
         bool, typer.Option("--near-misses", help="Also list unverified shortlist entries.")
     ] = False,
+    guided: Annotated[
+        bool,
+        typer.Option(
+            "--guided",
+            help="Extend each first fit of >= 11 inliers by guided matching: finds more "
+            "rooms with repeated wallpaper or bedding, but also more wrong links.",
+        ),
+    ] = False,
     mask_people: Annotated[
         bool, typer.Option("--mask-people", help="Ignore keypoints on detected faces/bodies.")
     ] = False,
@@ -109,7 +117,8 @@ def search_cmd(
         raise InvalidInput("--model must be homography or fundamental")
     rt = runtime()
     params = SearchParams(shortlist=shortlist, top=top, min_inliers=min_inliers,
-                          min_coverage=min_coverage, model=model, include_unverified=near_misses)  # type: ignore[arg-type]  # fmt: skip
+                          min_coverage=min_coverage, model=model,  # type: ignore[arg-type]
+                          include_unverified=near_misses, guided=guided)  # fmt: skip
     boxes = [_parse_box(b) for b in exclude or []]
     queries: list[tuple[Any, dict[str, Any], set[int]]] = []
     pixels = None

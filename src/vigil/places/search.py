@@ -79,8 +79,9 @@ class SearchParams:
     """Share of the query image the inliers' convex hull must cover (0 = any)."""
     min_seed: int = DEFAULT_MIN_SEED
     """Inliers the first fit (before guided matching) must have for a verified pair."""
-    guided: bool = True
-    """Extend a first fit of ``min_seed`` inliers by guided matching (homography only)."""
+    guided: bool = False
+    """Extend a first fit of ``min_seed`` inliers by guided matching (homography only; off by
+    default: it finds more rooms but links more unrelated ones, see docs/places.md)."""
     model: Model = "homography"
     threshold: float = DEFAULT_THRESHOLD
     """Reprojection error (feature-image pixels) under which a match is an inlier."""

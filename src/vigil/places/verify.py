@@ -262,6 +262,50 @@ def _plausible(h: npt.NDArray[np.float64]) -> bool:
     return 1e-3 < det < 1e3 and abs(float(h[2, 0])) < 0.02 and abs(float(h[2, 1])) < 0.02
 
 
+MAX_AREA_RATIO = 8.0
+"""Over the matched region, the homography's local area scale may vary by at most this factor."""
+MAX_ANISOTROPY = 3.0
+"""... and stretch one direction at most this much more than the other (foreshortening of a
+surface seen at ~70 degrees in one image and face-on in the other)."""
+
+
+def local_distortion(
+    h: npt.NDArray[np.float64], points: npt.NDArray[np.float32]
+) -> tuple[float, float]:
+    """How much ``h`` distorts the neighbourhood of ``points``: (max / min local area scale,
+    max anisotropy), or (inf, inf) when it folds (the local determinant changes sign) there.
+
+    Two photographs of one surface relate by a homography that is smooth over the part both
+    show: its local scale changes gradually and it never folds. A chance fit over unrelated
+    textures usually does one or the other (on the generated benchmark, median area ratio 1.35
+    and anisotropy 1.12 for true pairs; for chance fits, folds or ratios of 3-10).
+    """
+    if len(points) == 0:
+        return 1.0, 1.0
+    x = points[:, 0].astype(np.float64)
+    y = points[:, 1].astype(np.float64)
+    d = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+    u = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / d
+    v = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / d
+    a = (h[0, 0] - u * h[2, 0]) / d
+    b = (h[0, 1] - u * h[2, 1]) / d
+    c = (h[1, 0] - v * h[2, 0]) / d
+    e = (h[1, 1] - v * h[2, 1]) / d
+    det = a * e - b * c
+    if not np.all(np.isfinite(det)) or np.any(det <= 0):
+        return float("inf"), float("inf")
+    fro2 = a * a + b * b + c * c + e * e
+    disc = np.sqrt(np.maximum(fro2 * fro2 - 4 * det * det, 0.0))
+    s1 = np.sqrt((fro2 + disc) / 2)
+    s2 = np.sqrt(np.maximum((fro2 - disc) / 2, 1e-18))
+    return float(det.max() / det.min()), float((s1 / s2).max())
+
+
+def _smooth(h: npt.NDArray[np.float64], points: npt.NDArray[np.float32]) -> bool:
+    ratio, anisotropy = local_distortion(h, points)
+    return ratio <= MAX_AREA_RATIO and anisotropy <= MAX_ANISOTROPY
+
+
 def verify(
     query: SceneFeatures,
     candidate: SceneFeatures,
@@ -272,7 +316,7 @@ def verify(
     candidate_unit: npt.NDArray[np.float32] | None = None,
     seed: int = 0,
     min_seed: int = DEFAULT_MIN_SEED,
-    guided: bool = True,
+    guided: bool = False,
 ) -> Verification:
     """Match ``query`` against ``candidate`` and fit a geometric model with MAGSAC++.
 
@@ -297,6 +341,8 @@ def verify(
     if mat is None or mask is None:
         return Verification(matches=n, inliers=0, model=model)
     inl = mask.ravel().astype(bool)
+    if model == "homography" and not _smooth(np.asarray(mat, np.float64), src[inl]):
+        return Verification(matches=n, inliers=0, model=model)
     first = int(inl.sum())
     seed_inliers: int | None = None
     seed_coverage: float | None = None
@@ -306,7 +352,12 @@ def verify(
             gsrc = np.ascontiguousarray(query.xy[gpairs[:, 0]], np.float32)
             gdst = np.ascontiguousarray(candidate.xy[gpairs[:, 1]], np.float32)
             gmat, gmask = _fit(gsrc, gdst, model, threshold, seed)
-            if gmat is not None and gmask is not None and int(gmask.sum()) > first:
+            if (
+                gmat is not None
+                and gmask is not None
+                and int(gmask.sum()) > first
+                and _smooth(np.asarray(gmat, np.float64), gsrc[gmask.ravel().astype(bool)])
+            ):
                 seed_coverage = _hull_fraction(src[inl], query.width, query.height)
                 mat, src, dst, inl = gmat, gsrc, gdst, gmask.ravel().astype(bool)
                 seed_inliers = first

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.content.decode import decode
-from vigil.places.features import FeatureParams, SceneFeatures, extract
+from vigil.places.features import QUERY_PARAMS, FeatureParams, SceneFeatures, extract
 from vigil.places.ivf import (
     DEFAULT_COARSE,
     DEFAULT_FINE,
@@ -114,7 +114,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--queries", type=int, default=0, help="limit (0 = all)")
     ap.add_argument("--shortlist", type=int, default=SearchParams.shortlist)
-    ap.add_argument("--max-keypoints", type=int, default=FeatureParams.max_keypoints)
+    ap.add_argument("--max-keypoints", type=int, default=FeatureParams.max_keypoints,
+                    help="keypoints kept per indexed image")  # fmt: skip
+    ap.add_argument("--query-keypoints", type=int, default=QUERY_PARAMS.max_keypoints,
+                    help="keypoints kept per query (0 = same as --max-keypoints)")  # fmt: skip
     ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--early-stop", type=int, default=0)
@@ -144,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"only {len(distractors)} distractors generated", file=sys.stderr)
     names = [s["file"] for s in scenes] + distractors
     params = FeatureParams(max_keypoints=args.max_keypoints)
+    qparams = FeatureParams(max_keypoints=args.query_keypoints or args.max_keypoints)
     recs = features_for(root, names, params, args.workers)
     feats = {i: SceneFeatures.from_bytes(recs[n]) for i, n in enumerate(names)}
     scene_key = {int(s["id"]): i for i, s in enumerate(scenes)}
@@ -192,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     for q in queries:
         t_start = time.perf_counter()
         pixels = decode(root / q["file"], min_side=params.max_side).pixels
-        qf = extract(pixels, params)
+        qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
         cands = [] if args.vlad_only else search(qf, index, load, sp)
         t_end = time.perf_counter()
@@ -265,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "guided": sp.guided,
         "verify_threshold_px": args.threshold,
         "max_keypoints": params.max_keypoints,
+        "query_keypoints": qparams.max_keypoints,
         "shortlister": args.shortlister,
         "words": train_words,
         "regions": args.regions,

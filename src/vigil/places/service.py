@@ -27,7 +27,7 @@ from vigil.content.decode import decode
 from vigil.errors import InvalidInput, NotFound, NotReady, VigilError
 from vigil.places.analyzer import EXTRACTOR
 from vigil.places.draw import draw_pair, encode_png
-from vigil.places.features import DEFAULT_PARAMS, SceneFeatures, extract
+from vigil.places.features import DEFAULT_PARAMS, QUERY_PARAMS, SceneFeatures, extract
 from vigil.places.ivf import HammingIndex, train_hamming_vocabulary
 from vigil.places.search import Candidate, SearchParams, search
 from vigil.settings import Settings
@@ -240,7 +240,7 @@ def query_from_file(
     boxes = list(exclude or [])
     if mask_people:
         boxes += person_boxes(pixels)
-    feats = extract(pixels, DEFAULT_PARAMS, exclude=boxes or None)
+    feats = extract(pixels, QUERY_PARAMS, exclude=boxes or None)
     info = {"path": str(path), "sha256": hashlib.sha256(data).hexdigest(),
             "keypoints": len(feats), "masked_boxes": [list(b) for b in boxes]}  # fmt: skip
     return feats, info, pixels

@@ -23,7 +23,7 @@ keypoint should lie in the candidate. Matches are then searched again, only with
 ``MIN_SIMILARITY``), and a second MAGSAC++ fit over these guided matches gives the final inliers
 when it explains more than the first. A link still needs ``min_seed`` inliers found without any
 guidance, spread over at least half the coverage asked of the final inliers (so that a first
-fit on one shared print cannot grow into a room). At 10k indexed images it found the room for
+fit on one shared print cannot grow into a room). At 10k indexed images (1000 keypoints each) it found the room for
 92.0 % of the benchmark queries instead of 89.3 %, but verified 62 candidates of unrelated
 rooms instead of 23, hence off by default (see docs/places.md).
 

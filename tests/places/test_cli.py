@@ -230,3 +230,40 @@ def test_camera_fingerprint_and_test(tmp_path: Path) -> None:
         Image.fromarray(camera_shot(k2, rng)).save(few / f"{i}.png")
     assert main(["camera", "fingerprint", str(few), "-o", str(tmp_path / "x.vpf")]) == 3
     assert main(["camera", "fingerprint", str(cam), "--name", "phone-1"]) == 5
+
+
+def test_scan_replaces_features_analysed_under_an_older_keypoint_cap(evidence: Path) -> None:
+    """Items analysed before the keypoint cap changed become pending again; a scan stores
+    fresh features in place of the old rows (one set per item, old ids gone)."""
+    from sqlalchemy import update
+
+    from vigil.places.analyzer import SceneAnalyzer
+    from vigil.store.models import ItemAnalysis
+    from vigil.store.places import SceneFeature
+
+    vigil("ingest", str(evidence), "--case", "op-old", "--workers", "0", "--json", "--quiet")
+    db = Database(Settings.load().database_url)
+    with db.read() as s:
+        rows = s.scalars(select(SceneFeature)).all()
+        before = {r.id: r.item_id for r in rows}
+        old_item = max(rows, key=lambda r: r.n_keypoints).item_id  # a textured photo
+    assert before
+    # nothing pending at the current version
+    assert vigil("places", "scan", "op-old", "--json")["pending"] == 0  # type: ignore[index]
+    with db.write() as s:  # as if analysed by the earlier 1000-keypoint release
+        s.execute(update(ItemAnalysis).where(ItemAnalysis.item_id == old_item,
+                                             ItemAnalysis.analyzer == "scene").values(version="1"))  # fmt: skip
+    assert SceneAnalyzer.version != "1"
+    rep = vigil("places", "scan", "op-old", "--json")
+    assert rep["pending"] == 1 and rep["done"] == 1  # type: ignore[index]
+    with db.read() as s:
+        after = {r.id: r.item_id for r in s.scalars(select(SceneFeature)).all()}
+    old_ids = {fid for fid, item in before.items() if item == old_item}
+    new_ids = {fid for fid, item in after.items() if item == old_item}
+    assert len(new_ids) == len(old_ids) and not (new_ids & old_ids)
+    assert {f: i for f, i in after.items() if i != old_item} == {
+        f: i for f, i in before.items() if i != old_item
+    }
+    # the search index follows: the item is still found, under its new feature id
+    res = vigil("places", "search", "--item", str(old_item), "--json")
+    assert isinstance(res, dict) and res["query"]["feature_id"] in new_ids

@@ -63,7 +63,9 @@ class SceneAnalyzer:
     """Scene features for place linking (see module docstring for cost)."""
 
     name = "scene"
-    version = EXTRACTOR_VERSION
+    version = f"{EXTRACTOR_VERSION}-k{DEFAULT_PARAMS.max_keypoints}"
+    """The keypoint cap is part of the analysis version: when the default cap changes, items
+    analysed before become pending again for ``vigil places scan`` and get fresh features."""
     kinds = frozenset({"photo", "video"})
     default_enabled = True
 
@@ -103,14 +105,14 @@ class SceneAnalyzer:
         return AnalyzerOutput(payload, warnings)
 
     def persist(self, session: Session, item_id: int, output: AnalyzerOutput) -> None:
-        """Store the features (an item that already has them is left alone)."""
+        """Store the features, replacing the item's earlier rows of the same extractor (a
+        re-scan after the keypoint cap changed; a repeated analysis stores one set)."""
         payload = output.payload
         if not isinstance(payload, ScenePayload):
             return
         from vigil.store import places as store
 
-        if store.has_item_features(session, item_id, payload.extractor):
-            return
+        store.replace_item_features(session, item_id, payload.extractor)
         for fr in payload.frames:
             store.add_scene_feature(
                 session,

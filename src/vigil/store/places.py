@@ -167,13 +167,20 @@ class CameraFingerprint(Base):
 
 
 # --- scene features -----------------------------------------------------------------------------
-def has_item_features(session: Session, item_id: int, extractor: str) -> bool:
-    row = session.scalar(
-        select(SceneFeature.id).where(
+def replace_item_features(session: Session, item_id: int, extractor: str) -> int:
+    """Delete the item's feature rows of ``extractor`` (before storing new ones); how many.
+
+    Nothing else refers to feature row ids: the shortlist index drops the missing ids at its
+    next refresh."""
+    rows = session.scalars(
+        select(SceneFeature).where(
             SceneFeature.item_id == item_id, SceneFeature.extractor == extractor
         )
-    )
-    return row is not None
+    ).all()
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return len(rows)
 
 
 def add_scene_feature(

@@ -173,7 +173,7 @@ def _candidate_dict(
         "verified": c.verified,
         "model": v.model,
         "coverage": round(v.coverage, 3),
-        "small_region": v.inliers >= params.min_inliers and v.coverage < params.min_coverage,
+        "small_region": v.small_region(params.min_inliers, params.min_coverage),
         "global_similarity": round(c.global_similarity, 4),
         "shortlist_rank": c.shortlist_rank,
     }

@@ -114,13 +114,20 @@ class Verification:
         return (
             self.inliers >= min_inliers
             and self.coverage >= min_coverage
-            and self.first_fit_inliers >= min(min_seed, min_inliers)
+            and self.first_fit_inliers >= seed_needed(min_seed, min_inliers)
             and seed_cov >= min_coverage / 2
         )
 
-    def small_region(self, min_coverage: float = DEFAULT_MIN_COVERAGE) -> bool:
+    def small_region(
+        self, min_inliers: int = DEFAULT_MIN_INLIERS, min_coverage: float = DEFAULT_MIN_COVERAGE
+    ) -> bool:
         """Enough inliers but packed into a small region: probably a shared object."""
-        return self.inliers > 0 and self.coverage < min_coverage
+        return self.inliers >= min_inliers and self.coverage < min_coverage
+
+
+def seed_needed(min_seed: int, min_inliers: int) -> int:
+    """First-fit inliers a verified pair needs (never more than the final inliers it needs)."""
+    return min(min_seed, min_inliers)
 
 
 def mutual_matches(

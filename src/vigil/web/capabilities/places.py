@@ -78,6 +78,7 @@ def router() -> APIRouter:
     ) -> Response:
         from vigil.places import service
         from vigil.places.search import SearchParams
+        from vigil.places.verify import seed_needed
 
         st = app_state(request)
         with reading(st.db) as session:
@@ -117,7 +118,7 @@ def router() -> APIRouter:
             rows=rows,
             min_inliers=params.min_inliers,
             min_coverage=params.min_coverage,
-            min_seed=min(params.min_seed, params.min_inliers),
+            min_seed=seed_needed(params.min_seed, params.min_inliers),
         )
 
     @r.post("/cases/{case_id}/items/{item_id}/places/draw", response_class=HTMLResponse)

@@ -31,6 +31,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    delete,
     func,
     select,
 )
@@ -172,15 +173,12 @@ def replace_item_features(session: Session, item_id: int, extractor: str) -> int
 
     Nothing else refers to feature row ids: the shortlist index drops the missing ids at its
     next refresh."""
-    rows = session.scalars(
-        select(SceneFeature).where(
+    result = session.execute(
+        delete(SceneFeature).where(
             SceneFeature.item_id == item_id, SceneFeature.extractor == extractor
         )
-    ).all()
-    for row in rows:
-        session.delete(row)
-    session.flush()
-    return len(rows)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def add_scene_feature(

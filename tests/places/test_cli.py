@@ -194,6 +194,9 @@ def test_search_errors_have_exit_codes(tmp_path: Path) -> None:
     good = tmp_path / "good.jpg"
     good.write_bytes(jpeg_bytes(scene(1)))
     assert main(["places", "search", str(good)]) == 8
+    # parameters out of range are refused before any work, with the rule in the message
+    assert main(["places", "search", str(good), "--min-coverage", "4"]) == 3
+    assert main(["places", "search", str(good), "--shortlist", "0"]) == 3
     assert main(["places", "link", "1", "nope"]) == 4
     assert main(["places", "add", "X", "--lat", "91", "--lon", "0"]) == 3
 

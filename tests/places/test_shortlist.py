@@ -153,6 +153,22 @@ def test_unrelated_query_gets_no_verified_candidate(index: Shortlister, collecti
     assert not any(c.verified for c in cands)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("shortlist", 0), ("top", 0), ("min_inliers", 3), ("min_seed", 2), ("min_coverage", -0.1),
+     ("min_coverage", 1.5), ("threshold", 0.0), ("threads", 0), ("early_stop", -1),
+     ("model", "affine")],
+)  # fmt: skip
+def test_search_params_out_of_range_are_refused(field: str, value: object) -> None:
+    with pytest.raises(InvalidInput, match=field):
+        SearchParams(**{field: value})  # type: ignore[arg-type]
+
+
+def test_search_params_accept_their_bounds() -> None:
+    edge = SearchParams(shortlist=1, top=1, min_inliers=4, min_seed=4, min_coverage=1.0)
+    assert edge.min_coverage == 1.0 and SearchParams(min_coverage=0.0).min_coverage == 0.0
+
+
 def test_excluded_keys_are_not_returned(index: Shortlister, collection) -> None:
     q = collection[103]
     cands = search(q, index, lambda keys: {k: collection[k] for k in keys},

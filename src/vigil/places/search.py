@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from vigil.errors import InvalidInput
 from vigil.places.features import SceneFeatures
 from vigil.places.verify import (
     DEFAULT_MIN_COVERAGE,
@@ -91,6 +92,26 @@ class SearchParams:
     Only used with ``threads == 1``."""
     threads: int = 1
     """Verify this many candidates at once (NumPy and OpenCV release the GIL)."""
+
+    def __post_init__(self) -> None:
+        problems = [
+            f"{name} must be {rule}, got {value}"
+            for name, value, ok, rule in (
+                ("shortlist", self.shortlist, self.shortlist >= 1, "at least 1"),
+                ("top", self.top, self.top >= 1, "at least 1"),
+                ("min_inliers", self.min_inliers, self.min_inliers >= 4, "at least 4"),
+                ("min_seed", self.min_seed, self.min_seed >= 4, "at least 4"),
+                ("min_coverage", self.min_coverage, 0.0 <= self.min_coverage <= 1.0, "0..1"),
+                ("threshold", self.threshold, self.threshold > 0, "above 0 pixels"),
+                ("threads", self.threads, self.threads >= 1, "at least 1"),
+                ("early_stop", self.early_stop, self.early_stop >= 0, "0 or more"),
+            )
+            if not ok
+        ]
+        if self.model not in ("homography", "fundamental"):
+            problems.append(f"model must be homography or fundamental, got {self.model!r}")
+        if problems:
+            raise InvalidInput("search parameters: " + "; ".join(problems))
 
 
 def search(

@@ -28,6 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from vigil.content.decode import decode
+from vigil.places.defaults import (
+    DEFAULT_MIN_COVERAGE,
+    DEFAULT_MIN_INLIERS,
+    DEFAULT_MIN_SEED,
+    DEFAULT_THRESHOLD,
+)
 from vigil.places.features import QUERY_PARAMS, FeatureParams, SceneFeatures, extract
 from vigil.places.ivf import (
     DEFAULT_COARSE,
@@ -37,12 +43,6 @@ from vigil.places.ivf import (
     train_hamming_vocabulary,
 )
 from vigil.places.search import SearchParams, search
-from vigil.places.verify import (
-    DEFAULT_MIN_COVERAGE,
-    DEFAULT_MIN_INLIERS,
-    DEFAULT_MIN_SEED,
-    DEFAULT_THRESHOLD,
-)
 from vigil.places.vlad import GlobalIndex, train_vocabulary
 
 _PARAMS = FeatureParams()

@@ -8,8 +8,15 @@ import pytest
 
 from vigil.errors import DamagedInput, WrongFormat
 from vigil.places.draw import draw_pair, encode_png
-from vigil.places.features import FeatureParams, SceneFeatures, extract
-from vigil.places.verify import Verification, guided_matches, mutual_matches, verify
+from vigil.places.features import DESCRIPTOR_SCALE, FeatureParams, SceneFeatures, extract
+from vigil.places.verify import (
+    Verification,
+    distance_ratios,
+    guided_matches,
+    mutual_matches,
+    mutual_matches_scored,
+    verify,
+)
 
 from .helpers import occlude, scene, variant
 
@@ -124,6 +131,64 @@ def test_mutual_matches_are_mutual() -> None:
     tied = mutual_matches(twins, a[:5].copy())
     assert len({int(j) for _, j in tied}) == len(tied)
     assert {(int(i), int(j)) for i, j in tied} == {(0, 0), (2, 1), (3, 2), (4, 3), (5, 4)}
+
+
+def test_distance_ratios_match_a_sorted_oracle() -> None:
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(40, 128)).astype(np.float32)
+    a /= np.linalg.norm(a, axis=1, keepdims=True)
+    b = np.concatenate([a[:25] + rng.normal(0, 0.05, (25, 128)), rng.normal(size=(30, 128))])
+    b = (b / np.linalg.norm(b, axis=1, keepdims=True)).astype(np.float32)
+    sim = a @ b.T
+    pairs = mutual_matches(a, b)
+    got = distance_ratios(sim, pairs)
+    for (i, j), r in zip(pairs, got, strict=True):
+        d = np.sort(np.linalg.norm(b - a[i], axis=1))
+        assert np.linalg.norm(b[j] - a[i]) == pytest.approx(d[0], abs=1e-5)
+        assert r == pytest.approx(d[0] / d[1], abs=1e-3)
+    assert np.all(got < 1)  # a mutual nearest neighbour is nearer than the second neighbour
+    assert distance_ratios(sim, pairs[:0]).shape == (0,)
+
+
+def _synthetic_pair(
+    rng: np.random.Generator, true: int, motif: int
+) -> tuple[SceneFeatures, SceneFeatures]:
+    """``true`` distinctive correspondences under a shift, and ``motif`` repeated-pattern matches
+    (each query motif descriptor has two near-identical twins in the candidate, at random
+    places): the motif matches are *more* similar than the true ones, but ambiguous."""
+
+    def unit(x: np.ndarray) -> np.ndarray:
+        x = np.abs(x)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    base = unit(rng.normal(size=(true + motif, 128)))
+    q_desc = base.copy()
+    c_true = unit(base[:true] + rng.normal(0, 0.035, (true, 128)))
+    c_motif = np.concatenate([unit(base[true:] + rng.normal(0, 0.004, (motif, 128)))
+                              for _ in range(2)])  # fmt: skip
+    q_xy = rng.uniform(20, 600, (true + motif, 2)).astype(np.float32)
+    shift = np.array([15.0, -10.0], np.float32)
+    c_xy = np.concatenate([q_xy[:true] + shift, rng.uniform(20, 600, (2 * motif, 2))])
+
+    def feats(desc: np.ndarray, xy: np.ndarray) -> SceneFeatures:
+        quant = np.clip(np.round(desc * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
+        return SceneFeatures(xy.astype(np.float32), quant, 640, 640, 1.0)
+
+    return feats(q_desc, q_xy), feats(np.concatenate([c_true, c_motif]), c_xy)
+
+
+def test_distinctive_matches_are_sampled_first_so_a_repeated_motif_cannot_hide_the_room() -> None:
+    # 30 true matches among 430 (7 %): drawn in order of similarity, RANSAC would spend its
+    # iterations on the motif (a 4-sample of true matches only comes up once in ~40,000 draws)
+    q, c = _synthetic_pair(np.random.default_rng(11), true=30, motif=400)
+    pairs, sims = mutual_matches_scored(q.unit_descriptors(), c.unit_descriptors())
+    true_sims = sims[pairs[:, 0] < 30]
+    assert len(true_sims) == 30 and true_sims.max() < np.median(sims[pairs[:, 0] >= 30])
+    v = verify(q, c)
+    assert v.inliers >= 28
+    assert v.verified(min_coverage=0.0)
+    shift = np.array(v.candidate_points) - np.array(v.query_points)
+    assert np.allclose(np.median(shift, axis=0), [15.0, -10.0], atol=0.5)
 
 
 def test_drawing_shows_both_images_lines_and_caption() -> None:

@@ -15,6 +15,7 @@ import typer
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput
+from vigil.places.defaults import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_INLIERS, DEFAULT_SHORTLIST
 
 app = typer.Typer(
     help=(
@@ -64,15 +65,17 @@ def search_cmd(
     top: Annotated[int, typer.Option(help="Candidates to show.")] = 10,
     shortlist: Annotated[
         int, typer.Option(help="Shortlist size verified geometrically (more: slower, finds more).")
-    ] = 30,
-    min_inliers: Annotated[int, typer.Option(help="Inliers needed to call a pair verified.")] = 15,
+    ] = DEFAULT_SHORTLIST,
+    min_inliers: Annotated[
+        int, typer.Option(help="Inliers needed to call a pair verified.")
+    ] = DEFAULT_MIN_INLIERS,
     min_coverage: Annotated[
         float,
         typer.Option(
             help="Share of the query image the inliers must span (smaller: a shared "
             "object such as a print, not the room)."
         ),
-    ] = 0.04,
+    ] = DEFAULT_MIN_COVERAGE,
     model: Annotated[str, typer.Option(help="homography (default) or fundamental.")] = "homography",
     near_misses: Annotated[
         bool, typer.Option("--near-misses", help="Also list unverified shortlist entries.")

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Protocol
 
 from vigil.errors import InvalidInput
-from vigil.places.features import SceneFeatures
-from vigil.places.verify import (
+from vigil.places.defaults import (
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_INLIERS,
     DEFAULT_MIN_SEED,
+    DEFAULT_SHORTLIST,
     DEFAULT_THRESHOLD,
-    Model,
-    Verification,
-    verify,
 )
+from vigil.places.features import SceneFeatures
+from vigil.places.verify import Model, Verification, verify
 
 FeatureLoader = Callable[[Iterable[int]], Mapping[int, SceneFeatures]]
 
@@ -71,8 +70,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class SearchParams:
-    shortlist: int = 30
-    """Candidates taken from the global index for verification."""
+    shortlist: int = DEFAULT_SHORTLIST
+    """Candidates taken from the shortlist index for verification."""
     top: int = 10
     """Candidates returned."""
     min_inliers: int = DEFAULT_MIN_INLIERS

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vigil.errors import InvalidInput, NotFound, NotReady, VigilError
+from vigil.places.defaults import DEFAULT_MIN_INLIERS
 from vigil.store import audit
 from vigil.store import web as store
 from vigil.web.auth import Ctx, Guard
@@ -74,7 +75,7 @@ def router() -> APIRouter:
         case_id: int,
         item_id: int,
         ctx: Annotated[Ctx, Depends(Guard("item.view"))],
-        min_inliers: int = 15,
+        min_inliers: int = DEFAULT_MIN_INLIERS,
     ) -> Response:
         from vigil.places import service
         from vigil.places.search import SearchParams

@@ -191,6 +191,35 @@ def test_distinctive_matches_are_sampled_first_so_a_repeated_motif_cannot_hide_t
     assert np.allclose(np.median(shift, axis=0), [15.0, -10.0], atol=0.5)
 
 
+@pytest.mark.parametrize(
+    ("rounds", "expected_calls", "expected_inliers"),
+    [([40, 12], 2, 40), ([12, 10, 20, 5], 4, 20), ([3, 2], 2, 3), ([31, 0, 33, 0], 4, 33)],
+)
+def test_a_fit_near_the_threshold_gets_a_second_round(
+    monkeypatch: pytest.MonkeyPatch, rounds: list[int], expected_calls: int,
+    expected_inliers: int,
+) -> None:  # fmt: skip
+    """Two fits per pair (ratio and similarity order); a best fit within [min_inliers // 2,
+    2 * min_inliers) is close to the decision, so both run again with new draws."""
+    import vigil.places.verify as vmod
+
+    q, c = _synthetic_pair(np.random.default_rng(2), true=30, motif=40)
+    calls: list[int] = []
+
+    def fake_fit(src, dst, model, threshold, seed):  # type: ignore[no-untyped-def]
+        k = rounds[len(calls)]
+        calls.append(seed)
+        mask = np.zeros((len(src), 1), np.uint8)
+        mask[:k] = 1
+        return np.eye(3), mask
+
+    monkeypatch.setattr(vmod, "_fit", fake_fit)
+    v = verify(q, c, min_inliers=16, seed=5)
+    assert len(calls) == expected_calls
+    assert calls == [5, 5, 6, 6][:expected_calls]  # the second round draws anew
+    assert v.inliers == expected_inliers
+
+
 def test_drawing_shows_both_images_lines_and_caption() -> None:
     base = scene(41)
     query = variant(base, 41)

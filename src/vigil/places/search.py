@@ -132,7 +132,7 @@ def search(
         rank, key, sim = job
         ver = verify(
             query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold,
-            min_seed=params.min_seed, guided=params.guided,
+            min_seed=params.min_seed, guided=params.guided, min_inliers=params.min_inliers,
         )  # fmt: skip
         ok = ver.verified(params.min_inliers, params.min_coverage, params.min_seed)
         return Candidate(key, sim, rank, ver, ok)

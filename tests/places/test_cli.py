@@ -270,3 +270,33 @@ def test_scan_replaces_features_analysed_under_an_older_keypoint_cap(evidence: P
     # the search index follows: the item is still found, under its new feature id
     res = vigil("places", "search", "--item", str(old_item), "--json")
     assert isinstance(res, dict) and res["query"]["feature_id"] in new_ids
+
+
+def test_item_search_uses_a_query_sized_extraction_and_falls_back_to_stored(
+    evidence: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An item's stored record keeps more keypoints than a query needs: the search decodes the
+    item again and extracts the query's cap; without readable evidence it says so and uses
+    the stored record."""
+    import vigil.places.service as service
+    from vigil.places.features import FeatureParams
+
+    vigil("ingest", str(evidence), "--case", "op-q", "--workers", "0", "--json", "--quiet")
+    db = Database(Settings.load().database_url)
+    from vigil.store.places import SceneFeature
+
+    with db.read() as s:
+        rows = s.scalars(select(SceneFeature)).all()
+        stored_n = {r.item_id: r.n_keypoints for r in rows}
+    phone = next(i for i, n in stored_n.items() if n > 120)
+    monkeypatch.setattr(service, "QUERY_PARAMS", FeatureParams(max_keypoints=120))
+    res = vigil("places", "search", "--item", str(phone), "--json")
+    assert isinstance(res, dict)
+    assert res["query"]["query_features"] == "re-extracted"
+    assert res["query"]["keypoints"] <= 120 < stored_n[phone]
+    # the evidence goes missing: the stored record still answers, and the output says why
+    evidence.rename(evidence.with_name("moved_away"))
+    res = vigil("places", "search", "--item", str(phone), "--json")
+    assert isinstance(res, dict)
+    assert res["query"]["query_features"].startswith("stored: evidence not readable now")
+    assert res["query"]["keypoints"] == stored_n[phone]

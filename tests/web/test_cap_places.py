@@ -80,7 +80,9 @@ def test_candidates_page_explains_a_small_region_match(
     from vigil.places.features import SceneFeatures
 
     feats = SceneFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), 64, 48, 1.0)
-    monkeypatch.setattr(service, "item_features", lambda db, item_id: [(7, feats)])
+    monkeypatch.setattr(
+        service, "item_queries", lambda settings, db, item_id: [(7, feats, "stored")]
+    )
     rows = [
         {"rank": 1, "feature_id": 11, "kind": "item", "inliers": 40, "matches": 90,
          "verified": True, "small_region": False, "coverage": 0.31, "guided": True,

@@ -130,10 +130,11 @@ def search_cmd(
                                                       exclude=boxes)  # fmt: skip
         queries.append((feats, info, set()))
     elif item is not None:
-        stored = service.item_features(rt.db, item)
-        own = {fid for fid, _ in stored}
-        for fid, f in stored:
-            queries.append((f, {"item_id": item, "feature_id": fid, "keypoints": len(f)}, own))
+        stored = service.item_queries(rt.settings, rt.db, item)
+        own = {fid for fid, _, _ in stored}
+        for fid, f, source in stored:
+            queries.append((f, {"item_id": item, "feature_id": fid, "keypoints": len(f),
+                                "query_features": source}, own))  # fmt: skip
     results: list[dict[str, Any]] = []
     for feats, info, own in queries:
         res = service.search_features(rt.settings, rt.db, feats, params, query_info=info,
@@ -157,7 +158,9 @@ def search_cmd(
     for r in results:
         q = r["query"]
         lines.append(f"query {q.get('path') or 'item #' + str(q.get('item_id'))}: "
-                     f"{q['keypoints']} keypoints; index of {r['index']['images']} images")  # fmt: skip
+                     f"{q['keypoints']} keypoints"
+                     + (f" ({q['query_features']})" if q.get("query_features") else "")
+                     + f"; index of {r['index']['images']} images")  # fmt: skip
         if not r["candidates"]:
             lines.append("  no verified candidate (a miss is not proof of a different place)")
         for c in r["candidates"]:

@@ -86,19 +86,24 @@ def router() -> APIRouter:
             case = store.get_case_by_id(session, case_id)
             store.item_in_case(session, case_id, item_id)
         try:
-            stored = service.item_features(st.db, item_id)
+            stored = service.item_queries(st.settings, st.db, item_id)
         except NotReady:
             stored = []
         rows: list[dict[str, Any]] = []
-        own = {fid for fid, _f in stored}
+        own = {fid for fid, _f, _src in stored}
         params = SearchParams(min_inliers=max(4, min(min_inliers, 1000)))
-        for fid, feats in stored:
+        for fid, feats, source in stored:
             res = service.search_features(
                 st.settings,
                 st.db,
                 feats,
                 params,
-                query_info={"item_id": item_id, "feature_id": fid, "keypoints": len(feats)},
+                query_info={
+                    "item_id": item_id,
+                    "feature_id": fid,
+                    "keypoints": len(feats),
+                    "query_features": source,
+                },
                 actor=ctx.user.username,
                 exclude_keys=own,
                 case_name=case.name,

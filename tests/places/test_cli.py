@@ -300,3 +300,29 @@ def test_item_search_uses_a_query_sized_extraction_and_falls_back_to_stored(
     assert isinstance(res, dict)
     assert res["query"]["query_features"].startswith("stored: evidence not readable now")
     assert res["query"]["keypoints"] == stored_n[phone]
+
+
+def test_video_items_query_with_their_stored_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Re-sampling a video's frames means reading and hashing the whole file again: a video
+    item's search keeps its stored frame features and says so."""
+    from contextlib import nullcontext
+    from types import SimpleNamespace
+
+    import vigil.places.service as service
+    from vigil.places.features import FeatureParams, SceneFeatures
+
+    rng = np.random.default_rng(0)
+    big = SceneFeatures(rng.uniform(0, 600, (300, 2)).astype(np.float32),
+                        rng.integers(0, 255, (300, 128), dtype=np.uint8), 640, 480, 1.0)  # fmt: skip
+    rows = [SimpleNamespace(id=10 + i, frame=i, data=big.to_bytes()) for i in (1, 2)]
+    monkeypatch.setattr(service.store, "features_of_item", lambda s, item_id, ex: rows)
+    monkeypatch.setattr(service, "QUERY_PARAMS", FeatureParams(max_keypoints=100))
+
+    def never(*a: object, **k: object) -> None:
+        raise AssertionError("a video must not be read again")
+
+    monkeypatch.setattr(service, "_item_pixels", never)
+    db = SimpleNamespace(read=lambda: nullcontext(None))
+    got = service.item_queries(Settings.load(), db, 5)  # type: ignore[arg-type]
+    assert [fid for fid, _, _ in got] == [11, 12]
+    assert all(len(f) == 300 and src.startswith("stored: video") for _, f, src in got)

@@ -267,10 +267,10 @@ def item_queries(
     better with the strongest 1000 (``QUERY_PARAMS``): at 10k indexed images, recall@10 0.955
     in 161 ms with 33 links to unrelated rooms, against 0.9525 in 294 ms with 72 links using
     all 2000 (and 0.918 with every second stored keypoint: the stored order is by position, not
-    strength). So the item's pixels are decoded again (read-only, hash-checked, video frames
-    sampled once) and features extracted as for a query file. ``source`` says which was used:
-    ``"re-extracted"``, ``"stored"`` (the record is already small), or ``"stored: REASON"``
-    when the evidence cannot be read now.
+    strength). So a photo is decoded again (read-only, hash-checked) and its features
+    extracted as for a query file. ``source`` says which was used: ``"re-extracted"``,
+    ``"stored"`` (the record is already small), or ``"stored: REASON"`` (the evidence cannot be
+    read now; a video, whose frames would need the whole file read and decoded again).
     """
     with db.read() as s:
         rows = [(r.id, r.frame, r.data) for r in store.features_of_item(s, item_id, EXTRACTOR)]
@@ -280,8 +280,12 @@ def item_queries(
         item_features(db, item_id)  # raises NotReady with the back-fill hint
     if all(len(f) <= QUERY_PARAMS.max_keypoints for _, _, f in stored):
         return [(fid, f, "stored") for fid, _, f in stored]
+    if any(frame > 0 for _, frame, _ in stored):
+        # reading a whole video again (hash check included) to re-sample its frames costs
+        # more than the smaller queries save
+        return [(fid, f, "stored: video frames are not decoded again") for fid, _, f in stored]
     try:
-        pixels = _item_pixels(settings, db, item_id, {frame for _, frame, _ in stored})
+        pixels = _item_pixels(settings, db, item_id)
     except (VigilError, OSError) as exc:
         return [(fid, f, f"stored: evidence not readable now ({exc})") for fid, _, f in stored]
     out: list[tuple[int, SceneFeatures, str]] = []
@@ -293,22 +297,12 @@ def item_queries(
     return out
 
 
-def _item_pixels(settings: Settings, db: Database, item_id: int, frames: set[int]) -> dict[int, U8]:
-    """Pixels of an item (frame 0) or of the wanted sampled frames of a video (1, 2, ...)."""
+def _item_pixels(settings: Settings, db: Database, item_id: int) -> dict[int, U8]:
+    """Pixels of a photo item, as frame 0 (the evidence is re-read read-only and hash-checked)."""
     from vigil.evidence.locate import open_item
 
     with open_item(db, item_id, spool_dir=settings.spool_dir) as blob:
-        if blob.kind != "video":
-            return {0: decode(blob.source(), min_side=DEFAULT_PARAMS.max_side).pixels}
-        from vigil.content.video import sample_frames
-
-        out: dict[int, U8] = {}
-        for i, (_, px) in enumerate(sample_frames(blob.source(), every_s=10.0, max_frames=12), 1):
-            if i in frames:
-                out[i] = np.asarray(px, np.uint8)
-            if len(out) == len(frames):
-                break
-        return out
+        return {0: decode(blob.source(), min_side=DEFAULT_PARAMS.max_side).pixels}
 
 
 # --- pixels of a target, for drawings ----------------------------------------------------------

@@ -209,9 +209,9 @@ def test_a_fit_near_the_threshold_gets_a_second_round(
     def fake_fit(src, dst, model, threshold, seed):  # type: ignore[no-untyped-def]
         k = rounds[len(calls)]
         calls.append(seed)
-        mask = np.zeros((len(src), 1), np.uint8)
-        mask[:k] = 1
-        return np.eye(3), mask
+        inliers = np.zeros(len(src), bool)
+        inliers[:k] = True
+        return np.eye(3), inliers
 
     monkeypatch.setattr(vmod, "_fit", fake_fit)
     v = verify(q, c, min_inliers=16, seed=5)

@@ -285,19 +285,24 @@ def _usac(threshold: float, seed: int) -> Any:
 def _fit(
     src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32], model: Model, threshold: float,
     seed: int,
-) -> tuple[Any, Any]:  # fmt: skip
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:  # fmt: skip
+    """One MAGSAC++ fit: (3 x 3 matrix, inlier mask), or ``None`` when no model was found or a
+    homography is not a plausible view change (degenerate, folding or too distorted over its
+    inliers)."""
     try:
         if model == "homography":
             mat, mask = cv2.findHomography(src, dst, _usac(threshold, seed))
-            if mat is not None and not _plausible(np.asarray(mat, np.float64)):
-                return None, None
         else:
             mat, mask = cv2.findFundamentalMat(src, dst, _usac(threshold, seed))
-            if mat is not None and mat.shape != (3, 3):
-                mat = mat[:3]
     except cv2.error:
-        return None, None  # degenerate configuration (all points collinear ...)
-    return mat, mask
+        return None  # degenerate configuration (all points collinear ...)
+    if mat is None or mask is None:
+        return None
+    h = np.asarray(mat, np.float64)[:3]
+    inl = mask.ravel().astype(bool)
+    if model == "homography" and not (_plausible(h) and _smooth(h, src[inl])):
+        return None
+    return h, inl
 
 
 def _hull_fraction(points: npt.NDArray[np.float32], width: int, height: int) -> float:
@@ -378,7 +383,8 @@ def verify(
     fixes the random draws, so a result is reproducible) and the fit with more inliers is
     kept; a fit that folds or distorts implausibly counts as none. When the best fit has at
     least ``min_inliers // 2`` and fewer than ``2 * min_inliers`` inliers, the pair is close to
-    the decision and both fits run once more with other draws (``NEAR_THRESHOLD_ROUNDS``). ``threshold`` is the reprojection error in feature-image pixels (images <= 640 px).
+    the decision and both fits run once more with other draws (``NEAR_THRESHOLD_ROUNDS``).
+    ``threshold`` is the reprojection error in feature-image pixels (images <= 640 px).
     Precomputed unit descriptors may be passed to save work when one query meets many candidates.
     With ``guided`` (homography only), a first fit with at least ``min_seed`` inliers is
     extended by guided matching (see the module's notes); ``seed_inliers`` then records the
@@ -404,14 +410,9 @@ def verify(
         for order in orders:
             src = np.ascontiguousarray(query.xy[pairs[order, 0]], np.float32)
             dst = np.ascontiguousarray(candidate.xy[pairs[order, 1]], np.float32)
-            mat, mask = _fit(src, dst, model, threshold, seed + attempt)
-            if mat is None or mask is None:
-                continue
-            inl = mask.ravel().astype(bool)
-            if model == "homography" and not _smooth(np.asarray(mat, np.float64), src[inl]):
-                continue
-            if fitted is None or int(inl.sum()) > int(fitted[3].sum()):
-                fitted = (mat, src, dst, inl)
+            fit = _fit(src, dst, model, threshold, seed + attempt)
+            if fit is not None and (fitted is None or fit[1].sum() > fitted[3].sum()):
+                fitted = (fit[0], src, dst, fit[1])
     if fitted is None:
         return Verification(matches=n, inliers=0, model=model)
     mat, src, dst, inl = fitted
@@ -419,19 +420,14 @@ def verify(
     seed_inliers: int | None = None
     seed_coverage: float | None = None
     if guided and model == "homography" and first >= min_seed:
-        gpairs, _ = guided_matches(query.xy, candidate.xy, sim, np.asarray(mat, np.float64))
+        gpairs, _ = guided_matches(query.xy, candidate.xy, sim, mat)
         if len(gpairs) > first:
             gsrc = np.ascontiguousarray(query.xy[gpairs[:, 0]], np.float32)
             gdst = np.ascontiguousarray(candidate.xy[gpairs[:, 1]], np.float32)
-            gmat, gmask = _fit(gsrc, gdst, model, threshold, seed)
-            if (
-                gmat is not None
-                and gmask is not None
-                and int(gmask.sum()) > first
-                and _smooth(np.asarray(gmat, np.float64), gsrc[gmask.ravel().astype(bool)])
-            ):
+            gfit = _fit(gsrc, gdst, model, threshold, seed)
+            if gfit is not None and int(gfit[1].sum()) > first:
                 seed_coverage = _hull_fraction(src[inl], query.width, query.height)
-                mat, src, dst, inl = gmat, gsrc, gdst, gmask.ravel().astype(bool)
+                mat, src, dst, inl = gfit[0], gsrc, gdst, gfit[1]
                 seed_inliers = first
     qpts = src[inl] / np.float32(query.scale)
     cpts = dst[inl] / np.float32(candidate.scale)
@@ -439,7 +435,7 @@ def verify(
         matches=n,
         inliers=int(inl.sum()),
         model=model,
-        matrix=[[float(v) for v in row] for row in np.asarray(mat, np.float64)],
+        matrix=[[float(v) for v in row] for row in mat],
         query_points=[(float(x), float(y)) for x, y in qpts],
         candidate_points=[(float(x), float(y)) for x, y in cpts],
         coverage=_hull_fraction(src[inl], query.width, query.height),

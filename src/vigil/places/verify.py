@@ -289,13 +289,15 @@ def _fit(
     """One MAGSAC++ fit: (3 x 3 matrix, inlier mask), or ``None`` when no model was found or a
     homography is not a plausible view change (degenerate, folding or too distorted over its
     inliers)."""
+    found: Any  # OpenCV returns (None, None) when it finds no model, which its stubs omit
     try:
         if model == "homography":
-            mat, mask = cv2.findHomography(src, dst, _usac(threshold, seed))
+            found = cv2.findHomography(src, dst, _usac(threshold, seed))
         else:
-            mat, mask = cv2.findFundamentalMat(src, dst, _usac(threshold, seed))
+            found = cv2.findFundamentalMat(src, dst, _usac(threshold, seed))
     except cv2.error:
         return None  # degenerate configuration (all points collinear ...)
+    mat, mask = found
     if mat is None or mask is None:
         return None
     h = np.asarray(mat, np.float64)[:3]

@@ -197,6 +197,7 @@ def test_search_errors_have_exit_codes(tmp_path: Path) -> None:
     # parameters out of range are refused before any work, with the rule in the message
     assert main(["places", "search", str(good), "--min-coverage", "4"]) == 3
     assert main(["places", "search", str(good), "--shortlist", "0"]) == 3
+    assert main(["places", "search", str(good), "--model", "affine"]) == 3
     assert main(["places", "link", "1", "nope"]) == 4
     assert main(["places", "add", "X", "--lat", "91", "--lon", "0"]) == 3
 
@@ -314,14 +315,15 @@ def test_video_items_query_with_their_stored_frames(monkeypatch: pytest.MonkeyPa
     rng = np.random.default_rng(0)
     big = SceneFeatures(rng.uniform(0, 600, (300, 2)).astype(np.float32),
                         rng.integers(0, 255, (300, 128), dtype=np.uint8), 640, 480, 1.0)  # fmt: skip
-    rows = [SimpleNamespace(id=10 + i, frame=i, data=big.to_bytes()) for i in (1, 2)]
+    rows = [SimpleNamespace(id=10 + i, frame=i, data=big.to_bytes(), n_keypoints=len(big))
+            for i in (1, 2)]  # fmt: skip
     monkeypatch.setattr(service.store, "features_of_item", lambda s, item_id, ex: rows)
     monkeypatch.setattr(service, "QUERY_PARAMS", FeatureParams(max_keypoints=100))
 
     def never(*a: object, **k: object) -> None:
         raise AssertionError("a video must not be read again")
 
-    monkeypatch.setattr(service, "_item_pixels", never)
+    monkeypatch.setattr(service, "target_pixels", never)
     db = SimpleNamespace(read=lambda: nullcontext(None))
     got = service.item_queries(Settings.load(), db, 5)  # type: ignore[arg-type]
     assert [fid for fid, _, _ in got] == [11, 12]

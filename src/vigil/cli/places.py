@@ -116,12 +116,11 @@ def search_cmd(
 
     if (image is None) == (item is None):
         raise InvalidInput("give an IMAGE file or --item ID (one of them)")
-    if model not in ("homography", "fundamental"):
-        raise InvalidInput("--model must be homography or fundamental")
-    rt = runtime()
+    # SearchParams refuses out-of-range values (and an unknown --model) before any work
     params = SearchParams(shortlist=shortlist, top=top, min_inliers=min_inliers,
                           min_coverage=min_coverage, model=model,  # type: ignore[arg-type]
                           include_unverified=near_misses, guided=guided)  # fmt: skip
+    rt = runtime()
     boxes = [_parse_box(b) for b in exclude or []]
     queries: list[tuple[Any, dict[str, Any], set[int]]] = []
     pixels = None

@@ -246,16 +246,23 @@ def query_from_file(
     return feats, info, pixels
 
 
-def item_features(db: Database, item_id: int) -> list[tuple[int, SceneFeatures]]:
-    """Stored (feature id, features) of an item: one for a photo, one per sampled video frame."""
+def _stored_item_features(db: Database, item_id: int) -> list[tuple[int, int, SceneFeatures]]:
+    """(feature id, frame, features) of an item's stored records that have keypoints (frame 0
+    for a photo); raise :class:`NotReady` when there are none."""
     with db.read() as s:
         rows = store.features_of_item(s, item_id, EXTRACTOR)
-    if not rows:
+        out = [(r.id, r.frame, SceneFeatures.from_bytes(r.data)) for r in rows if r.n_keypoints > 0]
+    if not out:
         raise NotReady(
             f"item #{item_id} has no scene features yet: back-fill with "
             "`vigil places scan CASE` (or `vigil analyze CASE --analyzer scene`)"
         )
-    return [(r.id, SceneFeatures.from_bytes(r.data)) for r in rows if r.n_keypoints > 0]
+    return out
+
+
+def item_features(db: Database, item_id: int) -> list[tuple[int, SceneFeatures]]:
+    """Stored (feature id, features) of an item: one for a photo, one per sampled video frame."""
+    return [(fid, f) for fid, _, f in _stored_item_features(db, item_id)]
 
 
 def item_queries(
@@ -272,37 +279,22 @@ def item_queries(
     ``"stored"`` (the record is already small), or ``"stored: REASON"`` (the evidence cannot be
     read now; a video, whose frames would need the whole file read and decoded again).
     """
-    with db.read() as s:
-        rows = [(r.id, r.frame, r.data) for r in store.features_of_item(s, item_id, EXTRACTOR)]
-    stored = [(fid, frame, SceneFeatures.from_bytes(data)) for fid, frame, data in rows]
-    stored = [(fid, frame, f) for fid, frame, f in stored if len(f) > 0]
-    if not stored:
-        item_features(db, item_id)  # raises NotReady with the back-fill hint
+    stored = _stored_item_features(db, item_id)
     if all(len(f) <= QUERY_PARAMS.max_keypoints for _, _, f in stored):
         return [(fid, f, "stored") for fid, _, f in stored]
     if any(frame > 0 for _, frame, _ in stored):
         # reading a whole video again (hash check included) to re-sample its frames costs
         # more than the smaller queries save
         return [(fid, f, "stored: video frames are not decoded again") for fid, _, f in stored]
-    try:
-        pixels = _item_pixels(settings, db, item_id)
-    except (VigilError, OSError) as exc:
-        return [(fid, f, f"stored: evidence not readable now ({exc})") for fid, _, f in stored]
     out: list[tuple[int, SceneFeatures, str]] = []
-    for fid, frame, f in stored:
-        if frame in pixels:
-            out.append((fid, extract(pixels[frame], QUERY_PARAMS), "re-extracted"))
+    for fid, _, f in stored:  # a photo: one record
+        try:
+            pixels = target_pixels(settings, db, fid)
+        except (VigilError, OSError) as exc:
+            out.append((fid, f, f"stored: evidence not readable now ({exc})"))
         else:
-            out.append((fid, f, "stored: frame not decoded again"))
+            out.append((fid, extract(pixels, QUERY_PARAMS), "re-extracted"))
     return out
-
-
-def _item_pixels(settings: Settings, db: Database, item_id: int) -> dict[int, U8]:
-    """Pixels of a photo item, as frame 0 (the evidence is re-read read-only and hash-checked)."""
-    from vigil.evidence.locate import open_item
-
-    with open_item(db, item_id, spool_dir=settings.spool_dir) as blob:
-        return {0: decode(blob.source(), min_side=DEFAULT_PARAMS.max_side).pixels}
 
 
 # --- pixels of a target, for drawings ----------------------------------------------------------

@@ -6,7 +6,8 @@ duplicated or spliced ranges, truncation) and feeds them to the parser's public 
 Mutating valid seeds, not random bytes, gets the parsers past their first checks.
 
 A case **passes** when the parser returns or raises a :class:`vigil.errors.VigilError` within
-the time bound. Anything else is a crash, a case over the bound a hang; the offending input is
+the time bound (a library's Python warning about the bad file is counted, not failed; a
+``ResourceWarning`` - a leaked file - is a finding). Anything else is a crash, a case over the bound a hang; the offending input is
 written to ``$VIGIL_FUZZ_OUT`` (default: a temporary folder) so it can become a regression test.
 Peak RSS of the process is read after each batch.
 
@@ -24,6 +25,7 @@ import resource
 import tempfile
 import time
 import traceback
+import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -132,6 +134,8 @@ class FuzzReport:
     cases: int = 0
     rejected: int = 0
     """Cases that ended in a VigilError (a clear refusal: fine)."""
+    warned: int = 0
+    """Python warnings from a library (e.g. Pillow's "Truncated File Read"): allowed."""
     crashes: list[str] = field(default_factory=list)
     hangs: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
@@ -145,6 +149,7 @@ class FuzzReport:
             "parser": self.parser,
             "cases": self.cases,
             "rejected": self.rejected,
+            "library_warnings": self.warned,
             "crashes": len(self.crashes),
             "hangs": len(self.hangs),
             "lost_good_items": len(self.lost),
@@ -234,7 +239,14 @@ def run(
         t0 = time.monotonic()
         result: object = None
         try:
-            result = target(data)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = target(data)
+            for w in caught:
+                if issubclass(w.category, ResourceWarning):  # a leaked file is a defect
+                    report.crashes.append(f"case {index}: {w.category.__name__}: {w.message}")
+                else:  # a library's warning about a bad file: allowed, counted
+                    report.warned += 1
         except VigilError as exc:
             report.rejected += 1
             if check is not None:  # one bad item must never cost the good ones

@@ -32,6 +32,13 @@ class DamagedInput(InvalidInput):
     code = "damaged"
 
 
+class AmbiguousInput(InvalidInput):
+    """The input could mean two things and guessing could give a silently wrong answer (a list
+    of 64-hex values: SHA-256 or PDQ?); the message names the choices."""
+
+    code = "ambiguous"
+
+
 class UnsafeInput(InvalidInput):
     """The input tries something dangerous (zip bomb, path traversal, symlink loop)."""
 

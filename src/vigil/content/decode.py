@@ -113,7 +113,7 @@ def decode(
         orientation = 1
         try:
             orientation = int(img.getexif().get(0x0112, 1) or 1)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, SyntaxError):  # SyntaxError: broken EXIF/PNG
             orientation = 1
         if min_side is not None and img.format == "JPEG" and min(original) > 0:
             factor = min(original) / max(min_side, 1)
@@ -125,8 +125,11 @@ def decode(
         except (OSError, ValueError, SyntaxError) as exc:
             raise DamagedInput(f"image data truncated or corrupt: {exc}") from exc
         scale = img.size[0] / original[0] if original[0] else 1.0
-        if getattr(img, "n_frames", 1) > 1:
-            img.seek(0)
+        try:
+            if getattr(img, "n_frames", 1) > 1:
+                img.seek(0)
+        except (EOFError, IndexError, OSError, ValueError, TypeError, SyntaxError) as exc:
+            raise DamagedInput(f"image frames truncated or corrupt: {exc}") from exc
         rgb = to_rgb8(img)
         if apply_orientation and orientation != 1:
             rgb = _orient(rgb, orientation)

@@ -187,3 +187,37 @@ def test_cli_unlock(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
         entry = [e for e in audit.iter_entries(s) if e.action == "user.unlock"][-1]
     assert lock is None
     assert entry.actor == "duty-admin"
+
+
+@pytest.mark.slow
+def test_login_flood_keeps_server_memory_bounded(tmp_path: Path) -> None:
+    """60 concurrent wrong logins against the real `vigil serve` (Argon2, 64 MiB a check):
+    the server's peak RSS grows by at most about the bound's worth of checks (2 x 64 MiB plus
+    thread stacks and allocator slack), not the ~2.3 GB the unbounded route took."""
+    import httpx
+
+    from ._serve import status_kib, vigil_serve
+
+    env = {"VIGIL_ADMIN_PASSWORD": PASSWORD}
+    with vigil_serve(tmp_path / "home", env=env) as served:
+        with httpx.Client(base_url=served.base) as c:  # warm up: one real check
+            page = c.get("/login")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is not None
+            form = {"username": "admin", "password": "wrong password!!", "csrf_token": token[1]}
+            assert c.post("/login", data=form).status_code == 401
+            cookies = dict(c.cookies)
+        before = status_kib(served.proc.pid, "VmHWM")
+
+        def one(i: int) -> int:
+            data = {**form, "username": f"nobody{i}"}
+            with httpx.Client(base_url=served.base, cookies=cookies, timeout=60) as c:
+                return c.post("/login", data=data).status_code
+
+        with ThreadPoolExecutor(60) as pool:
+            statuses = list(pool.map(one, range(60)))
+        peak = status_kib(served.proc.pid, "VmHWM")
+    assert set(statuses) <= {401, 503, 429}, statuses
+    assert statuses.count(401) >= 2
+    grown_mib = (peak - before) / 1024
+    assert grown_mib < 400, f"server peak RSS grew by {grown_mib:.0f} MiB under a login flood"

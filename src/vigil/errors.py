@@ -85,3 +85,15 @@ class NotReady(VigilError):
     """A prerequisite step has not run yet (no index built, no model trained)."""
 
     code = "not_ready"
+
+
+class Busy(VigilError):
+    """Vigil is at a deliberate capacity bound (e.g. concurrent password checks) and refuses
+    more work for now rather than exhausting memory; the caller may retry after
+    ``retry_after`` seconds."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

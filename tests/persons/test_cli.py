@@ -141,3 +141,23 @@ def test_errors_map_to_exit_codes(tmp_path: Path) -> None:
         ]
     ) == (ReturnCode.INVALID_INPUT)
     assert main(["persons", "outcome", "999", "charged"]) == ReturnCode.NOT_FOUND
+
+
+def test_link_batch_without_card_or_shared_identifier(tmp_path: Path) -> None:
+    """Issue 14, defect 6: no card column mapped and no two records sharing any identifier."""
+    rows = ["ref,first,last,born"]
+    for i in range(120):
+        first = ("anna", "ben", "carla", "dev", "eli")[i % 5]
+        born = f"{1950 + i % 40}-0{1 + i % 9}-1{i % 10}"
+        rows += [f"a{i},{first},surname{i},{born}", f"b{i},{first},surname{i},{born}"]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(
+        "columns: {record_ref: ref, first_name: first, last_name: last, dob: born}\n",
+        encoding="utf-8",
+    )
+    args = ["persons", "import", str(tmp_path / "r.csv"), "--case", "op-bare"]
+    _ok([*args, "--mapping", str(tmp_path / "m.yaml"), *PROV])
+    linked = json.loads(_ok(["persons", "link", "--case", "op-bare", "--json"]))
+    assert linked["records"] == 240
+    assert linked["persons"] == 120
+    assert any("card_token: skipped" in n for n in linked["training_notes"])

@@ -125,6 +125,9 @@ class Model:
     """A trained Splink model (its settings JSON) plus level labels for explanations."""
 
     settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    """What training did with each round (trained on N pairs, skipped and why); not saved in
+    the settings JSON (Splink validates it), kept in the run statistics."""
 
     @property
     def prior(self) -> float:
@@ -371,6 +374,7 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
         sample = table.take(pa.array(idx))
     from splink import Linker, block_on
 
+    notes: list[str] = []
     session = _Session(params.backend, params.threads)
     try:
         sdf = session.register(sample, "records_train")
@@ -385,27 +389,93 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
                 recall=0.8,
             )
         except Exception as exc:  # noqa: BLE001 - Splink raises bare exceptions on degenerate data
-            log.warning("prior estimation failed (%s); keeping the default prior", exc)
+            notes.append(f"prior: kept the default ({_short(exc)})")
         linker.training.estimate_u_using_random_sampling(
             max_pairs=params.max_u_pairs, seed=params.seed
         )
-        for rule in (block_on("card_token"), block_on("postcode"), block_on("surname", "dob")):
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, fix_probability_two_random_records_match=True
-                )
-            except Exception as exc:  # noqa: BLE001
-                log.warning("EM session blocked on %s failed: %s", rule, exc)
-        settings = linker.misc.save_model_to_json()
+        settings: dict[str, Any] = linker.misc.save_model_to_json()
+        for cols in EM_ROUNDS:
+            settings = _em_round(sdf, sample, settings, cols, notes)
     finally:
         session.close()
+    for note in notes:
+        log.info("training: %s", note)
     if n_full > sample.num_rows:
         # the number of true pairs grows with N, all pairs with N^2
         settings["probability_two_random_records_match"] = float(
             settings["probability_two_random_records_match"] * sample.num_rows / n_full
         )
     _set_identifier_u(settings, identifier_u(table))
-    return Model(settings)
+    return Model(settings, notes=notes)
+
+
+EM_ROUNDS: tuple[tuple[str, ...], ...] = (("card_token",), ("postcode",), ("surname", "dob"))
+"""The blocking columns of the EM training rounds, in order."""
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def blocked_pairs(table: pa.Table, columns: Sequence[str]) -> int:
+    """Number of record pairs of ``table`` that agree on every one of ``columns`` (nulls never
+    agree): the pairs an EM round blocked on those columns would see."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("t", table.select(list(columns)))
+        nonnull = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+        row = con.execute(
+            f"SELECT coalesce(sum(c * (c - 1) / 2), 0) FROM "  # noqa: S608
+            f"(SELECT count(*) AS c FROM t WHERE {nonnull} GROUP BY {', '.join(columns)})"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
+
+
+def _em_round(
+    sdf: Any,
+    sample: pa.Table,
+    settings: dict[str, Any],
+    columns: tuple[str, ...],
+    notes: list[str],
+) -> dict[str, Any]:
+    """One EM round blocked on ``columns``, run on a *copy* of ``settings``.
+
+    Splink's EM training session removes the comparisons that use the blocking columns from
+    the linker's settings in place and puts them back only when training succeeds; a round
+    that fails (no pairs, or a degenerate table) would leave the model without those
+    comparisons, and prediction then fails on a missing ``mw_*`` column (issue 14, defect 6).
+    So every round gets its own linker on a deep copy of the settings; a round with no pairs
+    is skipped and a failing one is dropped, each with the reason in ``notes``, and the
+    settings as they were (the prior and the ``m``/``u`` of earlier rounds) are kept.
+    """
+    import copy
+
+    from splink import Linker, block_on
+
+    rule = " + ".join(columns)
+    pairs = blocked_pairs(sample, columns)
+    if pairs == 0:
+        notes.append(f"EM round blocked on {rule}: skipped, no two records share it")
+        return settings
+    try:
+        linker = Linker(sdf, copy.deepcopy(settings), log_level=None)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*columns), fix_probability_two_random_records_match=True
+        )
+        trained: dict[str, Any] = linker.misc.save_model_to_json()
+    except Exception as exc:  # noqa: BLE001 - Splink raises bare exceptions on degenerate data
+        notes.append(f"EM round blocked on {rule}: dropped ({_short(exc)}); m kept as before")
+        return settings
+    if len(trained.get("comparisons", [])) != len(settings.get("comparisons", [])):
+        notes.append(f"EM round blocked on {rule}: dropped (comparisons lost); m kept as before")
+        return settings
+    notes.append(f"EM round blocked on {rule}: trained on {pairs} pairs")
+    return trained
 
 
 IDENTIFIER_LEVELS = (

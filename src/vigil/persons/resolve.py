@@ -120,6 +120,8 @@ class LinkReport:
     weak_links: int
     blocked_by_decisions: int
     conflicts: int
+    training_notes: list[str] = field(default_factory=list)
+    """What each training round did (trained on N pairs, or skipped and why)."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -392,6 +394,7 @@ def _write_links(
             weak_links=len(clusters.weak_links),
             blocked_by_decisions=len(clusters.blocked),
             conflicts=sum(1 for f in flag_rows if f["kind"] == "conflict"),
+            training_notes=list(model.notes),
         )
         run.stats = {k: v for k, v in report.as_dict().items() if k != "timings"}
         audit.append(

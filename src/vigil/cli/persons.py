@@ -108,12 +108,21 @@ def generate(
     followup: Annotated[
         int, typer.Option(help="Also write a later batch with this many new persons.")
     ] = 100,
+    messy: Annotated[
+        bool,
+        typer.Option(
+            "--messy",
+            help="Add the errors of real typed records (name swaps, nicknames, OCR errors, "
+            "DOB transpositions and day/month swaps, postcode and address typos, missing "
+            "fields); truth.csv names each record's errors in its noise column.",
+        ),
+    ] = False,
 ) -> None:
     """Write synthetic records with ground truth (no real person) plus reference lists.
 
-    Example: vigil persons generate /tmp/op --persons 2000
+    Example: vigil persons generate /tmp/op --persons 2000 --messy --seed 7
     """
-    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed))
+    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed, messy=messy))
     paths = data.write(out)
     lines = [f"{name}: {path}" for name, path in paths.items()]
     if followup:

@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 
 from vigil.errors import BackendError, InvalidInput
+from vigil.persons.features import prepare
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,41 @@ COMPARISON_NAMES = ("first_name", "surname", "dob", "location", "identifiers")
 """The comparisons of the model, in order (``mw_<name>`` columns in predictions)."""
 
 VETO_COMPARISONS = ("first_name", "dob")
-"""A "conflict" level on one of these (two different first names, two different dates of birth)
-is a veto: the two records are kept apart even when card, address and surname agree (the
-household that shares a card). The pair is still kept as evidence."""
+"""The comparisons whose last level can veto a merge (see :meth:`Edges.vetoed`): two different
+given names, or two dates of birth far apart without a strong full-name agreement, keep two
+records apart even when card, address and surname agree (the household that shares a card).
+The pair is still kept as evidence and listed for review."""
+
+CONFLICT_LABELS = ("different", "conflict")
+"""Labels of the contradicting level (``conflict`` in models trained before issue 15)."""
+
+FULL_FIRST_NAME_LEVELS = ("exact", "names swapped", "nickname")
+"""First-name levels that agree on the full given name (not a near spelling, an initial or a
+sound: "Roy" and "Rory" may be father and son)."""
+
+SOFT_CONFLICT, HARD_CONFLICT, AMBIGUOUS = 1, 2, 3
+"""Conflict codes of :meth:`Edges.conflicts`: a first-name conflict is *soft* (a group may take
+a record that conflicts with fewer of its records than agree with it: one misspelt record);
+a date-of-birth conflict is *hard* (a person has one date of birth: any such conflict keeps
+two groups apart); an *ambiguous* pair (see :data:`THIN_FIRST_NAME_LEVELS`) counts like a soft
+conflict and is listed for review."""
+
+THIN_FIRST_NAME_LEVELS = ("missing", "initial agrees")
+"""A pair whose first-name evidence is only an initial or nothing, with no date of birth to
+compare, that shares nothing but a card (or nothing at all) besides surname and address, is
+*ambiguous*: a partner or child using the household's card looks exactly like this ("D
+Lindthorpe" on his partner's card). It is not merged on that pair's evidence; a shared e-mail
+or phone, a date of birth, or agreeing records of the same group decide instead."""
+SHAREABLE_IDENTIFIER_LEVELS = ("same card", "none shared", "missing")
+PERSONAL_IDENTIFIER_LEVELS = (
+    "same card and e-mail",
+    "same phone and card or e-mail",
+    "same e-mail",
+    "same phone",
+)
+"""Identifier levels that involve an e-mail or phone (a household shares a card more often)."""
+DOB_AGREES = ("exact", "one digit or transposition", "day and month swapped", "a day apart")
+
 
 DEFAULT_LINK_WEIGHT = 6.0
 DEFAULT_STRONG_WEIGHT = 14.0
@@ -98,25 +131,80 @@ class Edges:
     right: np.ndarray
     weight: np.ndarray
     mw: dict[str, np.ndarray]
+    gamma: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per comparison, Splink's level index (``gamma_*``: -1 missing, 0 the last level)."""
 
     def __len__(self) -> int:
         return int(self.left.shape[0])
 
-    def vetoed(self, model: Model) -> np.ndarray:
-        """Boolean mask of edges with a conflict level on a veto comparison."""
+    def level_is(self, model: Model, comparison: str, labels: Iterable[str]) -> np.ndarray:
+        """Boolean mask of the edges whose ``comparison`` level has one of ``labels``."""
+        wanted = set(labels)
         mask = np.zeros(len(self), dtype=bool)
-        for name in VETO_COMPARISONS:
-            w = model.weight_of(name, "conflict")
+        if comparison in self.gamma:
+            for g, label in model.gamma_labels(comparison).items():
+                if label in wanted:
+                    mask |= self.gamma[comparison] == g
+            return mask
+        for label in wanted:  # edges built without levels: the level's weight identifies it
+            if label == "missing":  # the null level has weight 0 exactly
+                mask |= self.mw[comparison] == 0
+                continue
+            w = model.weight_of(comparison, label)
             if w is not None:
-                mask |= np.abs(self.mw[name] - w) < 0.01
+                mask |= np.abs(self.mw[comparison] - w) < 0.01
         return mask
+
+    def vetoed(self, model: Model, strong_weight: float = DEFAULT_STRONG_WEIGHT) -> np.ndarray:
+        """Boolean mask of the edges whose evidence really contradicts (see :meth:`conflicts`)."""
+        return self.conflicts(model, strong_weight) > 0
+
+    def conflicts(self, model: Model, strong_weight: float = DEFAULT_STRONG_WEIGHT) -> np.ndarray:
+        """Per edge, 0 or the conflict code (:data:`SOFT_CONFLICT`, :data:`HARD_CONFLICT`).
+
+        * ambiguous: only an initial or no first name, no date of birth, and nothing but a
+          card shared (see :data:`THIN_FIRST_NAME_LEVELS`);
+        * soft: the first names differ after every error-aware level (swap, nickname, typo,
+          sound, initial, prefix) failed: two different given names, unless the dates of
+          birth agree and an e-mail or phone is shared (then the name is a graded penalty);
+        * hard: the dates of birth differ beyond a typo, a transposition, a day/month swap or a
+          day, unless the full first name agrees and the rest of the evidence (the weight
+          without the date of birth) reaches ``strong_weight``: then the date is a graded
+          penalty (the pair's weight already carries it), not a veto.
+        """
+        codes = np.zeros(len(self), dtype=np.int8)
+        thin = self.level_is(model, "first_name", THIN_FIRST_NAME_LEVELS)
+        if thin.any():
+            thin &= self.level_is(model, "dob", ("missing",))
+            thin &= self.level_is(model, "identifiers", SHAREABLE_IDENTIFIER_LEVELS)
+            codes[thin] = AMBIGUOUS
+        first_conflict = self.level_is(model, "first_name", CONFLICT_LABELS)
+        if first_conflict.any():
+            # a misread first name beside the same date of birth and the same e-mail or phone
+            # is a penalty, not two people
+            first_conflict &= ~(
+                self.level_is(model, "dob", DOB_AGREES)
+                & self.level_is(model, "identifiers", PERSONAL_IDENTIFIER_LEVELS)
+            )
+        codes[first_conflict] = SOFT_CONFLICT
+        dob_conflict = self.level_is(model, "dob", CONFLICT_LABELS)
+        if dob_conflict.any():
+            full_first = self.level_is(model, "first_name", FULL_FIRST_NAME_LEVELS)
+            rest = self.weight - self.mw["dob"]
+            dob_conflict &= ~(full_first & (rest >= strong_weight))
+            codes[dob_conflict] = HARD_CONFLICT
+        return codes
 
     def explanation(self, i: int, model: Model) -> dict[str, Any]:
         """The per-comparison evidence of edge ``i``: level label and match weight."""
         parts = {}
         for name in COMPARISON_NAMES:
             w = float(self.mw[name][i])
-            parts[name] = {"level": model.label_for_weight(name, w), "match_weight": round(w, 2)}
+            if name in self.gamma:
+                label = model.gamma_labels(name).get(int(self.gamma[name][i]), "missing")
+            else:
+                label = model.label_for_weight(name, w)
+            parts[name] = {"level": label, "match_weight": round(w, 2)}
         return {"match_weight": round(float(self.weight[i]), 2), "comparisons": parts}
 
 
@@ -163,6 +251,20 @@ class Model:
         self.__dict__["_weights"] = out
         return out
 
+    def gamma_labels(self, comparison: str) -> dict[int, str]:
+        """Splink's level index (``gamma_*``) → label, for ``comparison`` (-1 is missing)."""
+        cache: dict[str, dict[int, str]] = self.__dict__.setdefault("_gamma", {})
+        if comparison not in cache:
+            out = {-1: "missing"}
+            for comp in self.settings["comparisons"]:
+                if comp["output_column_name"] != comparison:
+                    continue
+                levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+                for i, lv in enumerate(levels):
+                    out[len(levels) - 1 - i] = str(lv.get("label_for_charts", ""))
+            cache[comparison] = out
+        return cache[comparison]
+
     def weight_of(self, comparison: str, label: str) -> float | None:
         """The match weight of ``comparison``'s level labelled ``label`` (None if absent)."""
         for lab, w in self.level_weights().get(comparison, []):
@@ -184,24 +286,56 @@ class Model:
 
 
 def _comparisons() -> list[Any]:
+    """The comparisons, each level an error the records are known to carry (issue 15)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
+    swapped = cll.ColumnsReversedLevel("first_name", "surname", symmetrical=True).configure(
+        label_for_charts="names swapped"
+    )
+
+    def near(a: str, b: str) -> str:
+        return f"(damerau_levenshtein({a}, {b}) <= 1 or jaro_winkler_similarity({a}, {b}) >= 0.88)"
+
+    def swapped_typo() -> Any:
+        return cll.CustomLevel(
+            f"{near('first_name_l', 'surname_r')} and {near('surname_l', 'first_name_r')}",
+            label_for_charts="swapped with a typo",
+            base_dialect_str="duckdb",
+        )
 
     first = cl.CustomComparison(
         output_column_name="first_name",
         comparison_levels=[
             cll.NullLevel("first_name"),
             cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
+            swapped,
+            swapped_typo(),
+            cll.ArrayIntersectLevel("first_roots", 1).configure(label_for_charts="nickname"),
             cll.DamerauLevenshteinLevel("first_name", 1).configure(label_for_charts="one edit"),
             cll.JaroWinklerLevel("first_name", 0.92).configure(label_for_charts="jw>=0.92"),
+            cll.ExactMatchLevel("first_sx").configure(label_for_charts="sounds alike"),
             cll.CustomLevel(
-                "(length(first_name_l) = 1 or length(first_name_r) = 1) "
-                "and substr(first_name_l, 1, 1) = substr(first_name_r, 1, 1)",
+                "(length(first_name_l) = 1 and contains(first_initials_r, first_name_l)) "
+                "or (length(first_name_r) = 1 and contains(first_initials_l, first_name_r))",
                 label_for_charts="initial agrees",
+                base_dialect_str="duckdb",
             ),
             cll.JaroWinklerLevel("first_name", 0.88).configure(label_for_charts="jw>=0.88"),
+            cll.CustomLevel(
+                "(length(first_name_l) >= 3 and starts_with(first_name_r, first_name_l)) "
+                "or (length(first_name_r) >= 3 and starts_with(first_name_l, first_name_r))",
+                label_for_charts="one starts the other",
+                base_dialect_str="duckdb",
+            ),
+            cll.CustomLevel(
+                "least(length(first_name_l), length(first_name_r)) >= 5 "
+                "and damerau_levenshtein(first_name_l, first_name_r) <= 2",
+                label_for_charts="two edits",
+                base_dialect_str="duckdb",
+            ),
             cll.ElseLevel().configure(
-                label_for_charts="conflict",
+                label_for_charts="different",
                 m_probability=FIRST_NAME_CONFLICT_M,
                 fix_m_probability=True,
             ),
@@ -212,7 +346,12 @@ def _comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("surname"),
             cll.ExactMatchLevel("surname").configure(label_for_charts="exact"),
+            cll.ColumnsReversedLevel("first_name", "surname", symmetrical=True).configure(
+                label_for_charts="names swapped"
+            ),
+            swapped_typo(),
             cll.JaroWinklerLevel("surname", 0.92).configure(label_for_charts="jw>=0.92"),
+            cll.ExactMatchLevel("surname_sx").configure(label_for_charts="sounds alike"),
             cll.JaroWinklerLevel("surname", 0.8).configure(label_for_charts="jw>=0.80"),
             cll.ElseLevel().configure(label_for_charts="different"),
         ],
@@ -222,9 +361,21 @@ def _comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob").configure(label_for_charts="exact"),
-            cll.DamerauLevenshteinLevel("dob", 1).configure(label_for_charts="one digit apart"),
+            cll.DamerauLevenshteinLevel("dob", 1).configure(
+                label_for_charts="one digit or transposition"
+            ),
+            cll.CustomLevel(
+                "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) "
+                "and substr(dob_l, 6, 2) = substr(dob_r, 9, 2) "
+                "and substr(dob_l, 9, 2) = substr(dob_r, 6, 2)",
+                label_for_charts="day and month swapped",
+            ),
+            cll.AbsoluteDateDifferenceLevel(
+                "dob", input_is_string=True, threshold=1, metric="day"
+            ).configure(label_for_charts="a day apart"),
+            cll.DamerauLevenshteinLevel("dob", 2).configure(label_for_charts="two digits apart"),
             cll.ElseLevel().configure(
-                label_for_charts="conflict", m_probability=DOB_CONFLICT_M, fix_m_probability=True
+                label_for_charts="different", m_probability=DOB_CONFLICT_M, fix_m_probability=True
             ),
         ],
     )
@@ -235,8 +386,14 @@ def _comparisons() -> list[Any]:
             cll.And(
                 cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)
             ).configure(label_for_charts="same postcode and address"),
+            cll.And(
+                cll.DamerauLevenshteinLevel("postcode", 1), cll.JaroWinklerLevel("address", 0.9)
+            ).configure(label_for_charts="postcode typo, same address"),
             cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode"),
             cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address"),
+            cll.DamerauLevenshteinLevel("postcode", 1).configure(
+                label_for_charts="postcode one typo apart"
+            ),
             cll.ExactMatchLevel("district").configure(label_for_charts="same postcode district"),
             cll.ElseLevel().configure(label_for_charts="different"),
         ],
@@ -261,16 +418,27 @@ def _comparisons() -> list[Any]:
     return [first, surname, dob, location, identifiers]
 
 
+BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("card_token",),
+    ("email",),
+    ("phone",),
+    ("surname", "dob"),
+    ("postcode",),
+    ("name_key",),
+    ("surname_sx", "birth_year"),
+    ("pc_prefix", "surname_sx"),
+    ("addr_key",),
+)
+"""Columns of the blocking rules (a pair is scored when it agrees on all columns of any rule):
+the identifiers, surname + date of birth, postcode, sorted name tokens (survives a swap),
+phonetic surname + birth year (survives a postcode change), postcode prefix + phonetic
+surname (survives an inward-code typo) and the address key (survives a wrong postcode)."""
+
+
 def _blocking_rules() -> list[Any]:
     from splink import block_on
 
-    return [
-        block_on("card_token"),
-        block_on("email"),
-        block_on("phone"),
-        block_on("surname", "dob"),
-        block_on("postcode"),
-    ]
+    return [block_on(*cols) for cols in BLOCKING_RULES]
 
 
 def settings_creator(prior: float = 1e-5) -> Any:
@@ -372,6 +540,7 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
         rng = np.random.default_rng(params.seed)
         idx = np.sort(rng.choice(n_full, size=params.train_sample, replace=False))
         sample = table.take(pa.array(idx))
+    sample = prepare(sample)
     from splink import Linker, block_on
 
     notes: list[str] = []
@@ -564,6 +733,7 @@ def _edges_from(table: pa.Table) -> Edges:
 _EDGE_COLUMNS = ["unique_id_l", "unique_id_r", "match_weight"] + [
     f"mw_{n}" for n in COMPARISON_NAMES
 ]
+"""Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
 
 
 def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> Edges:
@@ -574,6 +744,7 @@ def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> 
     _quiet_splink()
     from splink import Linker
 
+    table = prepare(table)
     session = _Session(params.backend, params.threads)
     try:
         sdf = session.register(table, "records")
@@ -603,8 +774,8 @@ def predict_between(
 
     session = _Session(params.backend, params.threads)
     try:
-        sdf_old = session.register(existing, "existing_records")
-        sdf_new = session.register(new, "new_records")
+        sdf_old = session.register(prepare(existing), "existing_records")
+        sdf_new = session.register(prepare(new), "new_records")
         linker = Linker(sdf_old, model.settings, log_level=None)
         pred = linker.inference.predict_between(
             sdf_old, sdf_new, threshold_match_weight=params.link_weight, warning_mode="never"
@@ -744,11 +915,13 @@ def _cluster_exact(
     """The exact, order-dependent clustering (reference for :func:`cluster`, which calls it on
     the components that need it).
 
-    ``veto`` marks edges with a hard conflict found by the model (two different first names or
-    dates of birth). Two groups are never merged when the conflicting pairs between them are at
-    least as many as the agreeing pairs (edges at or above ``link_weight``): a household that
-    shares a card conflicts on every cross pair, whereas one misspelt record of a person agrees
-    with most of that person's other records. Investigators' ``cannot_link`` pairs always block.
+    ``veto`` marks edges with a conflict found by the model (booleans, or the codes of
+    :meth:`Edges.conflicts`). Two groups are never merged when any pair between them has a
+    hard conflict (two dates of birth far apart), or when the conflicting pairs between them
+    are at least as many as the agreeing pairs (edges at or above ``link_weight``): a household
+    that shares a card conflicts on every cross pair, whereas one misspelt record of a person
+    agrees with most of that person's other records. Investigators' ``cannot_link`` pairs
+    always block.
     """
     params = params or LinkParams()
     id_arr = np.asarray(sorted(set(int(i) for i in ids)), dtype=np.int64)
@@ -757,8 +930,11 @@ def _cluster_exact(
     left_pos = [pos.get(int(x), -1) for x in edges.left.tolist()]
     right_pos = [pos.get(int(x), -1) for x in edges.right.tolist()]
     ok = edges.weight >= params.link_weight
-    vetoed = veto if veto is not None else np.zeros(len(edges), dtype=bool)
+    vcode = np.asarray(veto, dtype=np.int8) if veto is not None else np.zeros(len(edges), np.int8)
+    vetoed = vcode > 0
     ok &= ~vetoed
+    # ambiguous pairs neither merge nor block: only real conflicts count against a merge
+    vetoed = (vcode == SOFT_CONFLICT) | (vcode == HARD_CONFLICT)
     keep = np.nonzero(ok)[0]
     order = keep[np.argsort(-edges.weight[keep], kind="stable")]
     uf = _UnionFind(n)
@@ -770,16 +946,16 @@ def _cluster_exact(
             forbid[pos[a]].add(pos[b])
             forbid[pos[b]].add(pos[a])
             decided_pos.add((min(pos[a], pos[b]), max(pos[a], pos[b])))
-    # adjacency of the nodes touched by a vetoed edge: (neighbour, is_veto)
+    # adjacency of the nodes touched by a vetoed edge: (neighbour, conflict code)
     has_veto: set[int] = set()
-    vadj: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    vadj: dict[int, list[tuple[int, int]]] = defaultdict(list)
     if vetoed.any():
         for e in np.nonzero(vetoed | ok)[0].tolist():
             a, b = left_pos[e], right_pos[e]
             if a < 0 or b < 0 or a == b:
                 continue
-            vadj[a].append((b, bool(vetoed[e])))
-            vadj[b].append((a, bool(vetoed[e])))
+            vadj[a].append((b, int(vcode[e])))
+            vadj[b].append((a, int(vcode[e])))
             if vetoed[e]:
                 has_veto.update((a, b))
     members: dict[int, list[int]] = {}
@@ -808,9 +984,11 @@ def _cluster_exact(
         small, other = (ra, rb) if len(group(ra)) <= len(group(rb)) else (rb, ra)
         conflicts = agrees = 0
         for x in group(small):
-            for y, is_veto in vadj.get(x, ()):
+            for y, code in vadj.get(x, ()):
                 if uf.find(y) == other:
-                    if is_veto:
+                    if code >= HARD_CONFLICT:
+                        return True
+                    if code:
                         conflicts += 1
                     else:
                         agrees += 1
@@ -968,8 +1146,9 @@ def cluster(
     lp = _positions(id_arr, edges.left)
     rp = _positions(id_arr, edges.right)
     valid = (lp >= 0) & (rp >= 0)
-    vetoed = veto if veto is not None else np.zeros(len(edges), dtype=bool)
-    ok = valid & (edges.weight >= params.link_weight) & ~vetoed
+    vcode = np.asarray(veto, dtype=np.int8) if veto is not None else np.zeros(len(edges), np.int8)
+    ok = valid & (edges.weight >= params.link_weight) & (vcode == 0)
+    vetoed = (vcode == SOFT_CONFLICT) | (vcode == HARD_CONFLICT)
     ma = _positions(id_arr, np.asarray([a for a, _ in must], dtype=np.int64))
     mb = _positions(id_arr, np.asarray([b for _, b in must], dtype=np.int64))
     mvalid = (ma >= 0) & (mb >= 0)
@@ -1001,6 +1180,7 @@ def cluster(
         right=edges.right[sub_idx],
         weight=edges.weight[sub_idx],
         mw={k: v[sub_idx] for k, v in edges.mw.items()},
+        gamma={k: v[sub_idx] for k, v in edges.gamma.items()},
     )
     sub_set = set(sub_ids.tolist())
     exact = _cluster_exact(
@@ -1009,7 +1189,7 @@ def cluster(
         params=params,
         cannot_link=[(a, b) for a, b in cannot if a in sub_set and b in sub_set],
         must_link=[(a, b) for a, b in must if a in sub_set and b in sub_set],
-        veto=vetoed[sub_idx],
+        veto=vcode[sub_idx],
     )
     raw = comp.astype(np.int64)
     raw[node_need] = ncomp + exact.labels
@@ -1065,7 +1245,7 @@ def link(
         params=params,
         cannot_link=cannot_link,
         must_link=must_link,
-        veto=edges.vetoed(model),
+        veto=edges.conflicts(model, params.strong_weight),
     )
     timings["cluster_s"] = time.perf_counter() - t2
     return LinkOutcome(model=model, edges=edges, clusters=clusters, timings=timings)

@@ -1198,7 +1198,9 @@ class _Gen:
         dob_text = ""
         if show_dob:
             dob_text = (
-                self.messy_dob(ident.dob, tags) if self.cfg.messy else ident.dob.strftime("%d/%m/%Y")
+                self.messy_dob(ident.dob, tags)
+                if self.cfg.messy
+                else ident.dob.strftime("%d/%m/%Y")
             )
         if tags:
             self.noise[ref] = tags
@@ -1307,6 +1309,8 @@ def generate(cfg: SynthConfig | None = None) -> SynthData:
         if rng.random() < cfg.household_rate:
             # a household member using the same card at the same address: a different person
             other = g.new_identity(f"H{i:07d}", kind="household")
+            while cfg.messy and other.first == ident.first:  # two people, two given names
+                other.first = rng.choice(FIRST_NAMES)
             other.last = ident.last
             other.addresses = [ident.addresses[0]]
             other.cards = [ident.cards[0]]

@@ -58,7 +58,7 @@ _SOUNDEX = {
         ("6", "r"),
     )
     for c in letters
-}  # noqa: E501
+}
 
 
 def soundex(word: str | None) -> str | None:

@@ -100,3 +100,21 @@ def test_blocked_pairs_counts_agreeing_non_null_pairs() -> None:
     ]
     assert linkage.blocked_pairs(_table(rows), ["surname", "dob"]) == 3
     assert linkage.blocked_pairs(_table(rows), ["card_token"]) == 0
+
+
+def test_pair_completeness_counts_true_pairs_any_rule_covers() -> None:
+    rows = [
+        # a swapped name with a different postcode: only the sorted-name key covers it
+        {"unique_id": 1, "first_name": "sophie", "surname": "burford", "postcode": "AB12CD"},
+        {"unique_id": 2, "first_name": "burford", "surname": "sophie", "postcode": "XY98ZW"},
+        # nothing shared at all: not covered
+        {"unique_id": 3, "first_name": "tom", "surname": "ash", "dob": "1970-01-01"},
+        {"unique_id": 4, "first_name": "thomas", "surname": "asch", "dob": "1971-02-02"},
+        {"unique_id": 5, "first_name": "ann", "surname": "lee", "card_token": "c1"},
+    ]
+    out = linkage.pair_completeness(_table(rows), ["p1", "p1", "p2", "p2", "p3"])
+    assert (out["true_pairs"], out["covered_pairs"]) == (2, 1)
+    assert out["pair_completeness"] == 0.5
+    assert out["pairs_only_this_rule_covers"]["name_key"] == 1
+    with pytest.raises(InvalidInput):
+        linkage.pair_completeness(_table(rows), ["p1"])

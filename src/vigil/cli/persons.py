@@ -282,7 +282,8 @@ def link(
 
 @app.command("review")
 def review(case: CaseOpt, as_json: JsonOpt = False) -> None:
-    """Links the clustering did not make on its own: cut weak links, refused merges, conflicts.
+    """Links the clustering did not make on its own: cut weak links, refused merges, conflicts,
+    ambiguous household records (an initial or no first name tied by a shared card alone).
 
     Decide each with `vigil persons decide A B --same|--not-same --reason ...`.
 

@@ -84,7 +84,7 @@ a date-of-birth conflict is *hard* (a person has one date of birth: any such con
 two groups apart); an *ambiguous* pair (see :data:`THIN_FIRST_NAME_LEVELS`) counts like a soft
 conflict and is listed for review."""
 
-THIN_FIRST_NAME_LEVELS = ("missing", "initial agrees")
+THIN_FIRST_NAME_LEVELS = ("missing", "same initial", "initial agrees")
 """A pair whose first-name evidence is only an initial or nothing, with no date of birth to
 compare, that shares nothing but a card (or nothing at all) besides surname and address, is
 *ambiguous*: a partner or child using the household's card looks exactly like this ("D
@@ -323,6 +323,10 @@ def _comparisons() -> list[Any]:
         output_column_name="first_name",
         comparison_levels=[
             cll.NullLevel("first_name"),
+            cll.CustomLevel(
+                "length(first_name_l) = 1 and first_name_l = first_name_r",
+                label_for_charts="same initial",
+            ),
             cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
             swapped,
             swapped_typo(),
@@ -409,9 +413,9 @@ def _comparisons() -> list[Any]:
             cll.And(
                 cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)
             ).configure(label_for_charts="same postcode and address"),
-            cll.And(
-                _one_edit("postcode"), cll.JaroWinklerLevel("address", 0.9)
-            ).configure(label_for_charts="postcode typo, same address"),
+            cll.And(_one_edit("postcode"), cll.JaroWinklerLevel("address", 0.9)).configure(
+                label_for_charts="postcode typo, same address"
+            ),
             cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode"),
             cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address"),
             _one_edit("postcode", "postcode one typo apart"),
@@ -482,9 +486,7 @@ def pair_completeness(table: pa.Table, truth: Sequence[Any]) -> dict[str, Any]:
                 hits = [
                     rule
                     for rule in BLOCKING_RULES
-                    if all(
-                        values[c][a] is not None and values[c][a] == values[c][b] for c in rule
-                    )
+                    if all(values[c][a] is not None and values[c][a] == values[c][b] for c in rule)
                 ]
                 if hits:
                     covered += 1

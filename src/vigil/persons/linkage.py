@@ -133,6 +133,9 @@ class Edges:
     mw: dict[str, np.ndarray]
     gamma: dict[str, np.ndarray] = field(default_factory=dict)
     """Per comparison, Splink's level index (``gamma_*``: -1 missing, 0 the last level)."""
+    tf: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per comparison with term-frequency adjustment, the adjustment's weight (NaN or 0 when
+    the level is not adjusted); ``weight`` includes it."""
 
     def __len__(self) -> int:
         return int(self.left.shape[0])
@@ -205,6 +208,10 @@ class Edges:
             else:
                 label = model.label_for_weight(name, w)
             parts[name] = {"level": label, "match_weight": round(w, 2)}
+            if name in self.tf:
+                adj = float(self.tf[name][i])
+                if adj == adj and abs(adj) >= 0.005:  # not NaN, not zero
+                    parts[name]["term_frequency_adjustment"] = round(adj, 2)
         return {"match_weight": round(float(self.weight[i]), 2), "comparisons": parts}
 
 
@@ -630,6 +637,13 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
         settings: dict[str, Any] = linker.misc.save_model_to_json()
         for cols in EM_ROUNDS:
             settings = _em_round(sdf, sample, settings, cols, notes)
+        missing = untrained(settings)
+        if missing:
+            # the name comparisons read both name columns (swap levels), so a round blocked on
+            # surname + dob cannot train them; where no card or postcode round did, one round
+            # blocked on the date of birth alone (at most 10^6 pairs) does
+            notes.append(f"no m learnt for {', '.join(missing)}: fallback round on dob")
+            settings = _em_round(sdf, sample, settings, FALLBACK_EM_ROUND, notes, max_pairs=1e6)
     finally:
         session.close()
     for note in notes:
@@ -670,12 +684,31 @@ def blocked_pairs(table: pa.Table, columns: Sequence[str]) -> int:
     return int(row[0]) if row else 0
 
 
+FALLBACK_EM_ROUND = ("dob",)
+
+
+def untrained(settings: dict[str, Any]) -> list[str]:
+    """Comparisons none of whose learnable levels has an ``m`` (Splink would predict with
+    its defaults for them)."""
+    out = []
+    for comp in settings.get("comparisons", []):
+        levels = [
+            lv
+            for lv in comp["comparison_levels"]
+            if not lv.get("is_null_level") and not lv.get("fix_m_probability")
+        ]
+        if levels and all(lv.get("m_probability") is None for lv in levels):
+            out.append(str(comp["output_column_name"]))
+    return out
+
+
 def _em_round(
     sdf: Any,
     sample: pa.Table,
     settings: dict[str, Any],
     columns: tuple[str, ...],
     notes: list[str],
+    max_pairs: float | None = None,
 ) -> dict[str, Any]:
     """One EM round blocked on ``columns``, run on a *copy* of ``settings``.
 
@@ -699,7 +732,9 @@ def _em_round(
     try:
         linker = Linker(sdf, copy.deepcopy(settings), log_level=None)
         linker.training.estimate_parameters_using_expectation_maximisation(
-            block_on(*columns), fix_probability_two_random_records_match=True
+            block_on(*columns),
+            fix_probability_two_random_records_match=True,
+            max_pairs=max_pairs,
         )
         trained: dict[str, Any] = linker.misc.save_model_to_json()
     except Exception as exc:  # noqa: BLE001 - Splink raises bare exceptions on degenerate data
@@ -792,12 +827,26 @@ def _edges_from(table: pa.Table) -> Edges:
         right=col("unique_id_r", np.int64),
         weight=col("match_weight", np.float64),
         mw={n: col(f"mw_{n}", np.float32) for n in COMPARISON_NAMES},
+        tf={
+            n: col(f"mw_tf_adj_{n}", np.float32)
+            for n in TF_COMPARISONS
+            if f"mw_tf_adj_{n}" in table.column_names
+        },
     )
 
 
-_EDGE_COLUMNS = ["unique_id_l", "unique_id_r", "match_weight"] + [
-    f"mw_{n}" for n in COMPARISON_NAMES
-]
+TF_COMPARISONS: tuple[str, ...] = ()
+"""Comparisons whose exact level is adjusted by the value's frequency (``mw_tf_adj_*``, part of
+``match_weight``). None for now: with Splink 5.0, an EM round blocked on surname + date of
+birth left the ``m`` of a term-frequency-adjusted first-name level untrained, and
+``predict_between`` needs the frequency tables registered; the explanation already carries
+the adjustment when a level has one."""
+
+_EDGE_COLUMNS = (
+    ["unique_id_l", "unique_id_r", "match_weight"]
+    + [f"mw_{n}" for n in COMPARISON_NAMES]
+    + [f"mw_tf_adj_{n}" for n in TF_COMPARISONS]
+)
 """Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
 
 
@@ -1246,6 +1295,7 @@ def cluster(
         weight=edges.weight[sub_idx],
         mw={k: v[sub_idx] for k, v in edges.mw.items()},
         gamma={k: v[sub_idx] for k, v in edges.gamma.items()},
+        tf={k: v[sub_idx] for k, v in edges.tf.items()},
     )
     sub_set = set(sub_ids.tolist())
     exact = _cluster_exact(

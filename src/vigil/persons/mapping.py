@@ -4,6 +4,11 @@ A mapping file (YAML) names, for each Vigil field, the column of the source file
 
     columns:
       name: Cardholder Name        # or first_name / last_name
+      address: Address1            # one address line, and/or the structured parts:
+      street: Street               #   street (with house number), locality (suburb,
+      locality: Suburb             #   village), town (city), region (state, county)
+      town: City
+      region: State
       postcode: Zip
       card_number: PAN
       timestamp: Created
@@ -34,6 +39,10 @@ RECORD_FIELDS = (
     "first_name",
     "last_name",
     "address",
+    "street",
+    "locality",
+    "town",
+    "region",
     "postcode",
     "country",
     "dob",
@@ -54,6 +63,10 @@ RECORD_FIELDS = (
 )
 """Vigil's record fields (the keys of a mapping's ``columns``)."""
 
+ADDRESS_PARTS = ("street", "locality", "town", "region")
+"""Structured address fields: a file with separate columns maps them instead of gluing them
+into one ``address`` (see :func:`vigil.persons.normalise.compose_address`)."""
+
 REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
     "register": (
         "ref",
@@ -62,6 +75,10 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
         "last_name",
         "dob",
         "address",
+        "street",
+        "locality",
+        "town",
+        "region",
         "postcode",
         "country",
         "email",
@@ -75,6 +92,10 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
         "last_name",
         "dob",
         "address",
+        "street",
+        "locality",
+        "town",
+        "region",
         "postcode",
         "country",
         "offence",
@@ -88,6 +109,10 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
         "last_name",
         "dob",
         "address",
+        "street",
+        "locality",
+        "town",
+        "region",
         "postcode",
         "country",
         "role",

@@ -79,6 +79,25 @@ def test_persons_end_to_end(tmp_path: Path) -> None:
         )
     )
     assert refer["packages"]
+    # export: every record → its person, band, flags and evidence; no card number
+    csv_out = tmp_path / "export.csv"
+    said = _ok(["persons", "export", "--case", "op-cli", "--output", str(csv_out)])
+    assert f"exported {linked['records']} records" in said
+    import csv as csv_mod
+
+    with csv_out.open(encoding="utf-8") as fh:
+        rows = list(csv_mod.DictReader(fh))
+    assert len(rows) == linked["records"]
+    assert len({r["person_id"] for r in rows}) == linked["persons"]
+    assert {r["band"] for r in rows} >= {"corroborate"}
+    assert any(r["record_flags"] for r in rows if r["band"] == "corroborate")
+    assert any("first_name" in r["evidence"] for r in rows)
+    as_json = json.loads(_ok(["persons", "export", "--case", "op-cli", "--format", "json"]))
+    assert [r["record_ref"] for r in as_json] == [r["record_ref"] for r in rows]
+    shown_person = next(r for r in as_json if r["person_id"] == banded[0]["id"])
+    assert shown_person["band"] == banded[0]["band"]
+    card_digits = revealed[-8:]
+    assert card_digits not in csv_out.read_text(encoding="utf-8")
     pid = str(banded[0]["id"])
     _ok(["persons", "outcome", pid, "suspect"])
     _ok(["persons", "outcome", pid, "arrested", "--children", "3"])
@@ -114,6 +133,7 @@ def test_persons_end_to_end(tmp_path: Path) -> None:
         "persons.refer",
         "persons.outcome",
         "persons.watch",
+        "persons.export",
     } <= actions
 
 

@@ -228,7 +228,7 @@ def _rgb_array(img: Image.Image, k: int) -> npt.NDArray[np.uint8]:
     top: float | None = None
     if img.mode in ("I", "F"):
         lo_hi = img.getextrema()
-        top = float(lo_hi[1]) if isinstance(lo_hi[1], int | float) else None  # type: ignore[index]
+        top = float(lo_hi[1]) if isinstance(lo_hi[1], int | float) else None
     out = np.empty((-(-h // k), -(-w // k), 3), np.uint8)
     rows = max(k, (STRIP_BYTES // max(1, w * 4)) // k * k)
     grey = img.mode in _GREY

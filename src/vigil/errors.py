@@ -45,6 +45,13 @@ class UnsafeInput(InvalidInput):
     code = "unsafe"
 
 
+class TooLarge(UnsafeInput):
+    """Handling the input would exceed a resource budget (e.g. a decompression bomb: a small
+    file that decodes to more pixels than a worker may hold); refused instead of tried."""
+
+    code = "too_large"
+
+
 class NotFound(VigilError):
     """A named case, item, user or record does not exist."""
 

@@ -190,7 +190,11 @@ def clusters_cmd(case: CaseArg, as_json: JsonOpt = False) -> None:
 
 @app.command("list")
 def list_faces(case: CaseArg, as_json: JsonOpt = False) -> None:
-    """Every face of a case: item, box, detector score, quality, frame time, cluster.
+    """Every face of a case: item, box, detector score, quality, frame time, cluster, age.
+
+    The age is a range (10th-90th percentile, widened), "likely minor", or "unsure" with the
+    reason (small or blurred face, wide distribution, range straddling 18). A triage hint
+    only: never tested on children (docs/faces.md). Back-fill older faces: vigil faces ages CASE
 
     Example: vigil faces list op-birch --json
     """
@@ -220,18 +224,72 @@ def list_faces(case: CaseArg, as_json: JsonOpt = False) -> None:
                     "embedder_model_id": model_id,
                 }
         paths = store.first_item_path(s, [r["item_id"] for r in seen.values()])
-        rows = [dict(r, path=paths.get(r["item_id"], "")) for r in seen.values()]
+        ages = store.face_ages(s, seen.keys())
+        rows = [
+            dict(
+                r,
+                path=paths.get(r["item_id"], ""),
+                age=ages[r["face"]].as_dict() if r["face"] in ages else None,
+            )
+            for r in seen.values()
+        ]
     if as_json:
         emit_json(rows)
     else:
         emit_lines(
             [
                 f"face #{r['face']} cluster {r['cluster']} {r['path']} box={r['box']} "
-                f"q={r['quality']:.2f}" + (f" t={r['frame_time']}s" if r["frame_time"] else "")
+                f"q={r['quality']:.2f}"
+                + (f" t={r['frame_time']}s" if r["frame_time"] else "")
+                + f" age: {_age_label(r['age'])}"
                 for r in rows
             ]
             or ["no faces: run `vigil faces scan CASE`"]
         )
+
+
+def _age_label(age: dict[str, Any] | None) -> str:
+    if age is None:
+        return "not estimated"
+    if age["status"] != "estimate":
+        return f"unsure ({age['reason']})"
+    span = f"{age['low']:.0f}-{age['high']:.0f} y"
+    return f"LIKELY MINOR {span}" if age["likely_minor"] else span
+
+
+@app.command("ages")
+def ages_cmd(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """Estimate the apparent age of the case's faces that have none yet (re-reads the evidence).
+
+    New scans estimate ages already; this back-fills faces found before the age model was
+    installed. Each face gets a range, a "likely minor" flag, or "unsure" with the reason;
+    flagged items come first in the review screens (nothing is hidden). A triage hint, never a
+    finding: accuracy on children cannot be measured with public data (docs/faces.md).
+
+    Example: vigil faces ages op-birch
+    """
+    from vigil.faces.age_service import backfill_ages
+
+    rt = runtime()
+    report = backfill_ages(rt.settings, rt.db, case, rt.actor, pipeline=_pipeline())
+    data = {
+        "case": case,
+        "pending": report.pending,
+        "estimated": report.estimated,
+        "abstained": report.abstained,
+        "likely_minor": report.likely_minor,
+        "failed_items": report.failed_items,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    emit_lines(
+        [
+            f"{case}: {report.pending} faces without an age; {report.estimated} estimated "
+            f"({report.likely_minor} likely minor), {report.abstained} unsure, "
+            f"{report.failed_items} items unreadable (see `vigil case warnings {case}`)"
+        ]
+    )
 
 
 def _feedback(
@@ -324,7 +382,10 @@ def search(
         f"({data['threshold']['source']}); {data['indexed_vectors']} faces indexed"
     ]
     for n, face in enumerate(data["faces"], start=1):
-        lines.append(f"face {n} box={face['box']} quality={face['quality']:.2f}")
+        lines.append(
+            f"face {n} box={face['box']} quality={face['quality']:.2f} "
+            f"age: {_age_label(face.get('age'))}"
+        )
         for c in face["candidates"] or []:
             if c["kind"] == "identity":
                 lines.append(

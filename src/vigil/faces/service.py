@@ -547,6 +547,7 @@ def search_image(
                         "box": list(face.box),
                         "score": round(face.score, 3),
                         "quality": face.quality,
+                        "age": face.age.as_dict() if face.age is not None else None,
                         "candidates": [_describe_candidate(session, c) for c in cands],
                     }
                 )

@@ -61,6 +61,13 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
     assert len(rotated) == 1
     assert rotated[0]["rotation"] == 90  # turned clockwise by 90° to stand upright
     assert all(len(f["landmarks"]) == 5 and f["quality"] > 0 for f in faces)
+    from vigil.faces import age_onnx
+
+    if age_onnx.available():  # ages are estimated during ingest; nothing left to back-fill
+        assert all(f["age"] and not f["age"]["likely_minor"] for f in faces)
+        backfill = vigil("faces", "ages", "op-cli", "--json")
+        assert isinstance(backfill, dict) and backfill["pending"] == 0
+        assert "age:" in str(vigil("faces", "list", "op-cli"))
     warnings = vigil("case", "warnings", "op-cli", "--json")
     assert any(w["path"].endswith("broken.jpg") for w in warnings)  # type: ignore[union-attr]
 

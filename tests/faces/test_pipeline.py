@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -273,7 +274,7 @@ def test_tiles_cover_the_image_with_the_overlap_asked_for() -> None:
             covered[top:bottom, left:right] = True
         assert covered.all()
         xs = sorted({(t[0], t[2]) for t in ts})
-        for (_, r0), (l1, _) in zip(xs, xs[1:], strict=False):
+        for (_, r0), (l1, _) in itertools.pairwise(xs):
             assert r0 - l1 >= overlap  # neighbours overlap by at least ``overlap``
 
 
@@ -285,7 +286,7 @@ def test_a_small_face_in_a_large_photo_is_found_by_the_tiled_pass() -> None:
     portrait = np.asarray(Image.open(DATA / "biden_1.jpg").convert("RGB"))
     plain = DlibHogDetector(max_pixels=300_000)
     (face,) = plain.detect(np.ascontiguousarray(portrait))
-    left, top, right, bottom = face.box
+    left, _, right, _ = face.box
     scale = 48 / (right - left)  # a 48 px face in a 2 MP photo scaled to 0.3 MP: ~19 px there
     small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     canvas = np.full((1200, 1700, 3), 140, np.uint8)

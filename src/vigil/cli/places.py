@@ -195,8 +195,12 @@ def search_cmd(
                 for cand, row in zip(res.raw, res.candidates, strict=True):
                     cpix = service.target_pixels(rt.settings, rt.db, cand.key)
                     png = draw / f"{tag}_rank{row['rank']:02d}_f{cand.key}.png"
-                    png.write_bytes(service.draw_candidate(qpix, cpix, cand,
-                                                           f"rank {row['rank']}"))  # fmt: skip
+                    qname = str(path) if path is not None else f"item #{info.get('item_id')}"
+                    what = row.get("path") or row.get("collection") or ""
+                    cname = (f"item #{row['item_id']} {what}" if row.get("item_id")
+                             else f"reference {what}")  # fmt: skip
+                    png.write_bytes(service.draw_candidate(qpix, cpix, cand, f"rank {row['rank']}",
+                                                           names=(qname, cname)))  # fmt: skip
                     row["drawing"] = str(png)
             results.append({"query": res.query, "index": res.index.__dict__,
                             "candidates": res.candidates})  # fmt: skip
@@ -236,6 +240,10 @@ def search_cmd(
                          "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
             if c.get("guided"):
                 flag += f"; {c['first_fit_inliers']} before guided matching"
+            if c.get("layout"):
+                lay = c["layout"]
+                flag += (f"; {lay['verdict'].replace('_', ' ')}: surfaces {lay['planes']}, "
+                         f"{lay['regions']}/9 regions")  # fmt: skip
             lines.append(f"  {c['rank']:>2}. {c['inliers']:>4} inliers ({flag}) {what}"
                          + (f"  drawing: {c['drawing']}" if c.get("drawing") else ""))  # fmt: skip
     lines.append(
@@ -280,8 +288,8 @@ def draw_cmd(
     fb, pb = load(second)
     if model not in ("homography", "fundamental"):
         raise InvalidInput("--model must be homography or fundamental")
-    v = verify(fa, fb, model=model)  # type: ignore[arg-type]
-    out.write_bytes(encode_png(draw_pair(pa, pb, v)))
+    v = verify(fa, fb, model=model, layout=True)  # type: ignore[arg-type]
+    out.write_bytes(encode_png(draw_pair(pa, pb, v, names=(first, second))))
     data = {"inliers": v.inliers, "matches": v.matches, "model": v.model,
             "coverage": round(v.coverage, 3), "drawing": str(out)}  # fmt: skip
     if as_json:

@@ -53,7 +53,7 @@ def signals(seed: int = 0) -> list[dict[str, Any]]:
             "kind": "person",
             "value": encode_vector(rng.integers(0, 256, size=128), "u8"),
             "local_ref": "person:9",
-            "meta": {"params_id": "clk-1", "bits": 1024},
+            "meta": {"params_id": "clk-1", "key_id": "op-1", "bits": 1024, "blocks": [h[:16]]},
         },
         {"kind": "card_token", "value": h, "local_ref": "person:9", "meta": {"key_id": "op-1"}},
         {"kind": "email_token", "value": h, "local_ref": "person:9", "meta": {"key_id": "op-1"}},

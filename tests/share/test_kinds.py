@@ -90,3 +90,11 @@ def test_a_blob_bigger_than_the_kind_allows_is_refused() -> None:
         s = copy.deepcopy(next(s for s in signals() if s["kind"] == kind))
         s["value"] = blob
         _bad(s, "expected exactly")
+
+
+def test_person_blocks_are_keyed_hex_tokens_only() -> None:
+    person = next(s for s in signals() if s["kind"] == "person")
+    for bad in (["smith"], ["ab" * 40], "abcd" * 4, ["ab" * 8] * 33):
+        s = copy.deepcopy(person)
+        s["meta"]["blocks"] = bad
+        _bad(s, "meta.blocks")

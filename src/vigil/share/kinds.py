@@ -42,6 +42,8 @@ SIGNAL_KEYS = frozenset({"kind", "value", "local_ref", "meta"})
 LOCAL_REF = re.compile(r"^[a-z][a-z_]{0,31}:[A-Za-z0-9_-]{1,64}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_.:+-]{1,64}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX_TOKEN = re.compile(r"^[0-9a-f]{16,64}$")
+MAX_BLOCKS = 32
 MAX_VPDQ_FRAMES = 3600
 MAX_FACE_DIM = 2048
 MAX_SCENE_BYTES = 16384
@@ -69,6 +71,14 @@ def _token(v: Any) -> bool:
 
 def _hex64(v: Any) -> bool:
     return isinstance(v, str) and bool(HEX64.match(v))
+
+
+def _hex_list(v: Any) -> bool:
+    return (
+        isinstance(v, list)
+        and len(v) <= MAX_BLOCKS
+        and all(isinstance(x, str) and HEX_TOKEN.match(x) for x in v)
+    )
 
 
 def _between(lo: float, hi: float) -> Callable[[Any], bool]:
@@ -109,8 +119,10 @@ META: dict[str, dict[str, Field]] = {
         "source_width": Field(int, True, _between(16, 1 << 16), "full sensor width"),
     },
     "person": {
-        "params_id": Field(str, True, _token, "encoding parameters id token"),
+        "params_id": Field(str, True, _token, "encoding scheme/parameters id token"),
+        "key_id": Field(str, True, _token, "public fingerprint of the operation secret"),
         "bits": Field(int, True, lambda v: 64 <= v <= MAX_CLK_BITS and v % 8 == 0, "64..8192, /8"),
+        "blocks": Field(list, False, _hex_list, f"up to {MAX_BLOCKS} keyed blocking tokens (hex)"),
     },
     "card_token": {"key_id": Field(str, True, _token, "token key id")},
     "email_token": {"key_id": Field(str, True, _token, "token key id")},

@@ -7,6 +7,11 @@ Each entry's hash covers its own fields and the previous entry's hash:
 so editing any field, deleting or reordering entries breaks the chain. The newest ``(seq, hash)``
 is also kept in ``audit_anchor`` (updated in the same transaction), so cutting entries off the end
 is detected too. There is deliberately no update or delete operation in this module.
+
+The chain logic is written once for any pair of tables with the columns of
+:class:`~vigil.store.models.AuditEntryColumns` and :class:`~vigil.store.models.AuditAnchorColumns`
+(a :class:`Chain`): the case store's log is :data:`LOCAL`, the hub keeps its own chain in its own
+database (``vigil.store.hub.HUB_CHAIN``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,17 @@ from vigil.store.base import utcnow
 from vigil.store.models import AuditAnchor, AuditEntry
 
 GENESIS = "0" * 64
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The entry and anchor tables of one hash chain."""
+
+    entry: type[Any]
+    anchor: type[Any]
+
+
+LOCAL = Chain(AuditEntry, AuditAnchor)
 
 
 def canonical_json(value: Any) -> str:
@@ -68,24 +84,25 @@ def append(
     case_id: int | None = None,
     item_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEntry:
+    chain: Chain = LOCAL,
+) -> Any:
     """Append one entry inside the caller's write transaction.
 
     The anchor row is locked (``FOR UPDATE`` on PostgreSQL; SQLite write transactions are already
     exclusive), so concurrent writers cannot fork the chain.
     """
     anchor = session.execute(
-        select(AuditAnchor).where(AuditAnchor.id == 1).with_for_update()
+        select(chain.anchor).where(chain.anchor.id == 1).with_for_update()
     ).scalar_one_or_none()
     if anchor is None:
-        anchor = AuditAnchor(id=1, seq=0, entry_hash=GENESIS)
+        anchor = chain.anchor(id=1, seq=0, entry_hash=GENESIS)
         session.add(anchor)
         session.flush()
     seq = anchor.seq + 1
     ts = utcnow()
     body = canonical_json(details or {})
     digest = entry_digest(anchor.entry_hash, seq, ts, actor, action, case_id, item_id, body)
-    entry = AuditEntry(
+    entry = chain.entry(
         seq=seq,
         ts=ts,
         actor=actor,
@@ -104,21 +121,25 @@ def append(
 
 
 def iter_entries(
-    session: Session, *, case_id: int | None = None, batch: int = 5000
-) -> Iterator[AuditEntry]:
+    session: Session,
+    *,
+    case_id: int | None = None,
+    batch: int = 5000,
+    chain: Chain = LOCAL,
+) -> Iterator[Any]:
     """Entries in chain order, optionally only those of one case."""
-    stmt = select(AuditEntry).order_by(AuditEntry.seq)
+    stmt = select(chain.entry).order_by(chain.entry.seq)
     if case_id is not None:
-        stmt = stmt.where(AuditEntry.case_id == case_id)
+        stmt = stmt.where(chain.entry.case_id == case_id)
     yield from session.execute(stmt.execution_options(yield_per=batch)).scalars()
 
 
-def verify(session: Session) -> VerifyReport:
+def verify(session: Session, chain: Chain = LOCAL) -> VerifyReport:
     """Check the whole chain; raise :class:`IntegrityError` naming the first broken entry."""
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for entry in iter_entries(session):
+    for entry in iter_entries(session, chain=chain):
         if entry.seq != expected_seq:
             raise IntegrityError(
                 f"audit entry #{expected_seq} is missing or out of order (found #{entry.seq} next)"
@@ -140,7 +161,7 @@ def verify(session: Session) -> VerifyReport:
         prev = entry.entry_hash
         expected_seq += 1
         count += 1
-    anchor = session.get(AuditAnchor, 1)
+    anchor = session.get(chain.anchor, 1)
     head_seq = anchor.seq if anchor else 0
     head_hash = anchor.entry_hash if anchor else GENESIS
     if head_seq != count or head_hash != prev:

@@ -21,6 +21,7 @@ from vigil.share.persons import (
     PersonEncoding,
     PersonFields,
     PersonMatch,
+    dice_pairs,
     from_signal,
     join_tokens,
     match_persons,
@@ -246,3 +247,17 @@ def test_best_recall() -> None:
     truth = np.array([True, True, False, True])
     assert ev.best_recall(scores, truth, 4) == (0.5, 1.0, 0.8)
     assert ev.precision_recall(scores, truth, 4, 0.6) == (0.75, 0.75)
+
+
+@pytest.mark.parametrize("words", [3, 8, 16, 32])
+def test_dice_pairs_equals_python_popcount(words: int) -> None:
+    rng = np.random.default_rng(words)
+    a = rng.integers(0, 2**63, size=(50, words), dtype=np.uint64)
+    b = rng.integers(0, 2**63, size=(40, words), dtype=np.uint64) | np.uint64(2**63)
+    ia = rng.integers(0, 50, 300)
+    ib = rng.integers(0, 40, 300)
+    got = dice_pairs(a, b, ia, ib, chunk=64)
+    for k in range(300):
+        x = int.from_bytes(a[ia[k]].tobytes())
+        y = int.from_bytes(b[ib[k]].tobytes())
+        assert got[k] == pytest.approx(_dice(x, y))

@@ -54,28 +54,33 @@ class ChecklistChange(BaseModel):
     done: bool
 
 
+async def _member(request: Request) -> HubMember:
+    """The member whose key signed this request (401 otherwise)."""
+    hub: Hub = request.app.state.hub
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise InvalidInput(f"request body over {MAX_BODY} bytes")
+    # the signature covers the path exactly as sent (before percent-decoding)
+    raw = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string", b"")
+    path = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
+    return await run_in_threadpool(
+        hub.authenticate, request.method, path, body, dict(request.headers)
+    )
+
+
+Member = Annotated[HubMember, Depends(_member)]
+
+
 def create_app(hub: Hub) -> FastAPI:
     """The hub app over one :class:`Hub`."""
     app = FastAPI(title="Vigil hub", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.hub = hub
 
     @app.exception_handler(VigilError)
     async def _vigil_error(_request: Request, exc: VigilError) -> JSONResponse:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
         return JSONResponse({"error": exc.code, "message": str(exc)}, status_code=status)
-
-    async def member(request: Request) -> HubMember:
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            raise InvalidInput(f"request body over {MAX_BODY} bytes")
-        # the signature covers the path exactly as sent (before percent-decoding)
-        raw = request.scope.get("raw_path") or request.url.path.encode()
-        query = request.scope.get("query_string", b"")
-        path = raw.decode("latin-1") + (f"?{query.decode('latin-1')}" if query else "")
-        return await run_in_threadpool(
-            hub.authenticate, request.method, path, body, dict(request.headers)
-        )
-
-    Member = Annotated[HubMember, Depends(member)]
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

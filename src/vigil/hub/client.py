@@ -53,12 +53,12 @@ class HubClient:
         if resp.status_code >= 400:
             try:
                 err = resp.json()
-                cls = _error_classes().get(str(err.get("error")), errors.BackendError)
-                raise cls(str(err.get("message")))
-            except (ValueError, AttributeError):
-                raise errors.BackendError(
-                    f"hub answered {resp.status_code}: {resp.text[:200]}"
-                ) from None
+            except ValueError:
+                err = None
+            if isinstance(err, dict) and "error" in err and "message" in err:
+                cls = _error_classes().get(str(err["error"]), errors.BackendError)
+                raise cls(str(err["message"]))
+            raise errors.BackendError(f"hub answered {resp.status_code}: {resp.text[:300]}")
         if resp.headers.get("content-type", "").startswith("text/html"):
             return resp.text
         return resp.json()

@@ -9,7 +9,6 @@ threshold, which travels with the model card (the stricter of the two sides is u
 
 from __future__ import annotations
 
-import base64
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -251,32 +250,26 @@ def _prnu(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> 
     return out
 
 
-def dice_matrix(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> npt.NDArray[np.float64]:
-    """Dice coefficients of every pair of rows of two packed bit matrices."""
-    ca = np.bitwise_count(a).sum(1).astype(np.float64)
-    cb = np.bitwise_count(b).sum(1).astype(np.float64)
-    inter = np.stack([np.bitwise_count(a & row).sum(1) for row in b], axis=1).astype(np.float64)
-    return np.asarray(2 * inter / np.maximum(ca[:, None] + cb[None, :], 1), np.float64)
-
-
 def _person(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> list[Candidate]:
-    """Dice on CLKs, compared only within a blocking key when both sides carry blocks."""
+    """Dice on keyed CLKs among pairs sharing a keyed blocking token (:mod:`vigil.share.persons`)."""
+    from vigil.share.persons import from_signal, match_persons
+
     others = _others(session, new, "person")
     out = []
     for group, olist in others.items():
         mine = [s for s in new if s.group == group]
         if not mine:
             continue
-        a = np.stack([np.frombuffer(base64.b64decode(s.value), np.uint8) for s in mine])
-        b = np.stack([np.frombuffer(base64.b64decode(o.value), np.uint8) for o in olist])
-        dice = dice_matrix(a, b)
-        for i, j in zip(*np.nonzero(dice >= settings.person_min_dice), strict=True):
-            s, o = mine[int(i)], olist[int(j)]
-            sb, ob = set(s.meta.get("blocks", [])), set(o.meta.get("blocks", []))
-            if sb and ob and not sb & ob:
-                continue
-            ev = {"dice": round(float(dice[i, j]), 4), "threshold": settings.person_min_dice}
-            out.append(Candidate(s.id, o.id, "person", round(float(dice[i, j]), 4), ev))
+        found = match_persons(
+            [from_signal(s.value, s.meta) for s in mine],
+            [from_signal(o.value, o.meta) for o in olist],
+            threshold=settings.person_min_dice,
+        )
+        for m in found:
+            ev = {"dice": round(m.dice, 4), "threshold": settings.person_min_dice, "blocked": True}
+            out.append(
+                Candidate(mine[m.left].id, olist[m.right].id, "person", round(m.dice, 4), ev)
+            )
     return out
 
 

@@ -218,7 +218,7 @@ def board(session: Session, op: HubOperation) -> dict[str, Any]:
             .join(HubMember, HubMember.id == HubTarget.member_id)
             .where(HubTarget.operation_id == op.id)
             .order_by(HubMember.country, HubMember.name, HubTarget.ref)
-        ).tuples()
+        ).all()
     )
     targets: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for t, country, agency in rows:

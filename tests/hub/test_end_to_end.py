@@ -12,17 +12,16 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from vigil.errors import ReplayDetected, SignatureInvalid
+from vigil.errors import ReplayDetected, SignatureInvalid, StaleMessage
 from vigil.hub.app import create_app
 from vigil.hub.client import HubClient
 from vigil.share.persons import OperationSecret
-from vigil.share.protocol import canonical
+from vigil.share.protocol import canonical, sign_request
 from vigil.signals.synthetic import jpeg_bytes, scene
 
 from ._local import Installation
@@ -208,14 +207,10 @@ def test_three_agencies_find_each_other(
 def test_a_replayed_request_and_a_stale_bundle_are_refused(
     setup: tuple[World, dict[str, Installation], dict[str, HubClient]],
 ) -> None:
-    world, locals_, clients = setup
+    world, _locals, clients = setup
     old = dt.datetime.now(dt.UTC) - dt.timedelta(days=31)
-    from vigil.errors import StaleMessage
-
     with pytest.raises(StaleMessage, match="older"):
         clients["de-bka"].push(world.agencies["de-bka"].envelope([], when=old))
-    from vigil.share.protocol import sign_request
-
     headers = sign_request("GET", "/api/v1/notifications", b"", world.agencies["de-bka"].key)
     http = clients["de-bka"].http
     assert http.get("/api/v1/notifications", headers=headers).status_code == 200

@@ -125,6 +125,9 @@ from vigil.cli import places as _places  # noqa: E402
 
 app.add_typer(_places.app, name="places")
 app.add_typer(_places.camera_app, name="camera")
+from vigil.cli import hub as _hub  # noqa: E402
+
+app.add_typer(_hub.app, name="hub")
 # --- end of sub-command groups ------------------------------------------------------------
 
 

@@ -40,7 +40,8 @@ class HubSettings:
     scene_min_similarity: float = 0.85
     scene_top_k: int = 5
     prnu_min_pce: float = 60.0
-    person_min_dice: float = 0.85
+    person_min_dice: float = 0.80
+    """As :data:`vigil.share.persons.DEFAULT_THRESHOLD` (calibrated by ``share``'s evaluation)."""
 
     @property
     def url(self) -> str:

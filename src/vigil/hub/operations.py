@@ -67,6 +67,13 @@ def get(session: Session, code: str) -> HubOperation:
     return op
 
 
+def get_by_id(session: Session, operation_id: int) -> HubOperation:
+    op = session.get(HubOperation, operation_id)
+    if op is None:
+        raise NotFound(f"no operation #{operation_id}")
+    return op
+
+
 def join(session: Session, op: HubOperation, member: HubMember, *, actor: str = "admin") -> None:
     """Add a member to an operation (and its country's default checklist, once)."""
     if session.get(HubParticipant, (op.id, member.id)) is None:
@@ -152,8 +159,7 @@ def update_target(session: Session, target_id: int, member: HubMember, **changes
         raise PermissionDenied(
             f"target #{target_id} belongs to another agency; only its owner updates it"
         )
-    op = session.get(HubOperation, target.operation_id)
-    assert op is not None  # noqa: S101 - foreign key
+    op = get_by_id(session, target.operation_id)
     return upsert_target(session, op, member, target.ref, **changes)
 
 
@@ -212,7 +218,7 @@ def board(session: Session, op: HubOperation) -> dict[str, Any]:
             .join(HubMember, HubMember.id == HubTarget.member_id)
             .where(HubTarget.operation_id == op.id)
             .order_by(HubMember.country, HubMember.name, HubTarget.ref)
-        ).tuples()
+        ).all()
     )
     targets: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for t, country, agency in rows:

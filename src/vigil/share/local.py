@@ -150,7 +150,7 @@ def decide(
         row = sstore.get_overlap(s, overlap_id)
         row.my_decision = decision
         row.decided_by = actor
-        row.decided_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        row.decided_at = dt.datetime.now(dt.UTC)
         if isinstance(answer, dict) and answer.get("status"):
             row.status = str(answer["status"])
         audit.append(

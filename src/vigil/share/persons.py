@@ -451,14 +451,17 @@ def pack(clks: Sequence[bytes]) -> U64:
 
 def token_matrix(tokens: Sequence[Sequence[str]]) -> U64:
     """Hex tokens (their first 16 digits) as a zero-padded uint64 matrix; 0 means none."""
-    width = max((len(t) for t in tokens), default=0)
+    lens = np.fromiter((len(t) for t in tokens), dtype=np.int64, count=len(tokens))
+    width = int(lens.max()) if len(tokens) else 0
     m = np.zeros((len(tokens), max(width, 1)), dtype=np.uint64)
-    for i, ts in enumerate(tokens):
-        for j, t in enumerate(ts):
-            try:
-                m[i, j] = int(t[:16], 16) or 1
-            except ValueError as exc:
-                raise InvalidInput("a person token is not hex") from exc
+    try:
+        flat = np.array([int(t[:16], 16) or 1 for ts in tokens for t in ts], dtype=np.uint64)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidInput("a person token is not hex") from exc
+    if flat.size:
+        rows = np.repeat(np.arange(len(tokens)), lens)
+        cols = np.arange(flat.size) - np.repeat(np.cumsum(lens) - lens, lens)
+        m[rows, cols] = flat
     return m
 
 

@@ -48,6 +48,7 @@ from vigil.store.hashsets import (
     TriageOutcome,
 )
 from vigil.store.models import EvidenceSource, MediaItem, Occurrence
+from vigil.triage.freshness import catalogue_signature, record_state
 
 OUTCOMES = ("fresh", "near_known", "known", "other")
 _RANK = {"known": 3, "near_known": 2, "fresh": 1, "other": 0}
@@ -204,6 +205,7 @@ def run_matching(
         )
         occurrences = _occurrence_counts(s, case.id)
         case_id = case.id
+        catalogue = catalogue_signature(s)
     report = TriageReport(case_name, items=len(items), sets=len(sets), threshold=threshold)
     outcome_rows: dict[int, dict[str, Any]] = {}
     match_rows: list[dict[str, Any]] = []
@@ -290,6 +292,7 @@ def run_matching(
             report.outcomes[r["outcome"]] = report.outcomes.get(r["outcome"], 0) + 1
         report.matches = len(match_rows)
         report.elapsed_s = round(time.monotonic() - started, 3)
+        record_state(s, case_id, threshold=threshold, items=len(items), catalogue=catalogue)
         audit.append(
             s,
             actor,

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from vigil.errors import ReplayDetected, SignatureInvalid, StaleMessage
+from vigil.errors import PolicyViolation, ReplayDetected, SignatureInvalid, StaleMessage
 from vigil.hub.app import create_app
 from vigil.hub.client import HubClient
 from vigil.share.persons import OperationSecret
@@ -218,3 +218,20 @@ def test_a_replayed_request_and_a_stale_bundle_are_refused(
     assert again.status_code == 401
     assert again.json()["error"] == "replay"
     assert http.get("/api/v1/notifications").json()["error"] == "signature_invalid"
+
+
+def test_a_signed_bundle_outside_the_policy_is_refused_over_http(
+    setup: tuple[World, dict[str, Installation], dict[str, HubClient]],
+) -> None:
+    world, _locals, clients = setup
+    agency = world.agencies["de-bka"]
+    bundle = json.loads(agency.envelope([]))["bundle"]
+    thumb = base64.b64encode(jpeg_bytes(scene(5, 64, 48))).decode()
+    bundle["signals"] = [{"kind": "thumbnail", "value": thumb, "local_ref": "item:1", "meta": {}}]
+    sig = base64.b64encode(agency.key.sign(canonical(bundle))).decode()
+    env = canonical(
+        {"bundle": bundle, "key_id": json.loads(agency.envelope([]))["key_id"], "signature": sig}
+    )
+    with pytest.raises(PolicyViolation, match="may not be shared"):
+        clients["de-bka"].push(env)
+    assert world.hub.signal_count() == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 from vigil.errors import PermissionDenied, ReplayDetected
 from vigil.share.codecs import encode_vector
+from vigil.store import audit
+from vigil.store.hub import HUB_CHAIN
 
 from ._world import World
 
@@ -51,6 +54,11 @@ def test_rejected_pair_never_returns_and_replay_is_refused(world: World) -> None
     world.hub.push(env)
     with pytest.raises(ReplayDetected):
         world.hub.push(env)
+    with world.hub.db.read() as s:
+        refused = [
+            e for e in audit.iter_entries(s, chain=HUB_CHAIN) if e.action == "hub.bundle_refused"
+        ]
+    assert [json.loads(e.details)["reason"] for e in refused] == ["replay"]
     ov = world.hub.notifications(b.member)[0]["overlap"]["id"]
     world.hub.decide(b.member, ov, "reject")
     assert world.hub.notifications(a.member) == []
@@ -85,6 +93,13 @@ def test_flood_guard_quarantines_a_signal_matching_too_many(tmp_path: Any) -> No
     res = world.hub.push(c.envelope(digest_signals([0])))
     assert res == {**res, "quarantined": 1, "overlaps": 0}
     assert world.hub.notifications(c.member) == []
+    (held,) = world.hub.quarantine()
+    assert held["agency"] == c.name
+    assert held["matches"] == 3
+    # a human judges the matches real: released, the three leads are notified after all
+    assert world.hub.review_quarantine(held["id"], release=True)["overlaps"] == 3
+    assert len(world.hub.notifications(c.member)) == 3
+    assert world.hub.quarantine() == []
     world.hub.close()
 
 
@@ -115,3 +130,27 @@ def test_faces_only_under_the_same_model_card(world: World) -> None:
     assert note["overlap"]["category"] == "same_face"
     assert ev["distance"] <= ev["threshold"] == 0.5
     assert world.hub.notifications(c.member) == []
+
+
+def test_deconfliction_when_targets_come_after_the_overlap(world: World) -> None:
+    a, b, c = world.agencies.values()
+    card = {"kind": "card_token", "value": "cd" * 32, "meta": {"key_id": "op-secret-1"}}
+    world.hub.push(a.envelope([{**card, "local_ref": "person:1"}]))
+    world.hub.push(b.envelope([{**card, "local_ref": "person:2"}]))
+    world.hub.set_target(a.member, "op-ore", "target:1", subject_refs=["person:1"])
+    assert (
+        world.hub.set_target(b.member, "op-ore", "target:2", subject_refs=["person:2"])[
+            "deconflictions"
+        ]
+        == 1
+    )
+    for ag, mine in ((a, "target:1"), (b, "target:2")):
+        (notice,) = [n for n in world.hub.notifications(ag.member) if n["type"] == "deconfliction"]
+        assert notice["your_target"] == mine
+        assert notice["overlap"]["category"] == "same_card"
+    assert world.hub.notifications(c.member) == []
+    # told once per pair of targets
+    assert (
+        world.hub.set_target(b.member, "op-ore", "target:2", status="warrant")["deconflictions"]
+        == 0
+    )

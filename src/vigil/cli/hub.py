@@ -239,6 +239,41 @@ def import_bundle(
         )
 
 
+@app.command("quarantine")
+def quarantine(
+    release: Annotated[
+        int | None, typer.Option(help="Release this quarantine id (notify its matches).")
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option(help="Close this quarantine id, keeping the signal out.")
+    ] = None,
+    hub_dir: HubDir = Path("hub"),
+    as_json: JsonOpt = False,
+) -> None:
+    """List signals held by the flood guard, or review one (release or keep out).
+
+    Example: vigil hub quarantine --hub /srv/hub && vigil hub quarantine --keep 3 --hub /srv/hub
+    """
+    hub = _open(hub_dir)
+    qid = release if release is not None else keep
+    if qid is not None:
+        result: Any = hub.review_quarantine(qid, release=release is not None)
+        rows = [result]
+        text = [
+            f"quarantine #{result['id']}: {'released' if result['released'] else 'kept out'}, {result['overlaps']} overlaps"
+        ]
+    else:
+        rows = hub.quarantine()
+        text = [
+            f"#{r['id']} {r['agency']} {r['kind']} signal {r['signal']}: {r['reason']}"
+            for r in rows
+        ] or ["nothing in quarantine"]
+    if as_json:
+        emit_json(rows)
+    else:
+        emit_lines(text)
+
+
 @app.command("audit")
 def audit_verify(hub_dir: HubDir = Path("hub")) -> None:
     """Verify the hub's own hash-chained audit log (exit 6 when broken).

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from vigil.camera.prnu import pce
 from vigil.hub.config import HubSettings
 from vigil.hub.pdqindex import PdqIndexes
-from vigil.index.hamming import hex_to_words, row_distances
+from vigil.index.hamming import hex_to_words
 from vigil.share.codecs import decode_prnu, decode_vector
 from vigil.store.hub import HubSignal
 
@@ -140,6 +140,18 @@ def _frames(value: str) -> list[str]:
     return list(dict.fromkeys(value[i : i + 64] for i in range(0, len(value), 64)))
 
 
+def _close_frames(
+    a: npt.NDArray[np.uint64], b: npt.NDArray[np.uint64], t: int
+) -> npt.NDArray[np.bool_]:
+    """Which frame pairs are within ``t`` bits (blocks of 64 rows: bounded memory)."""
+    out = np.empty((len(a), len(b)), np.bool_)
+    for start in range(0, len(a), 64):
+        block = a[start : start + 64]
+        d = np.bitwise_count(block[:, None, :] ^ b[None, :, :]).sum(axis=2)
+        out[start : start + 64] = d <= t
+    return out
+
+
 def _vpdq(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> list[Candidate]:
     others = _others(session, new, "vpdq")
     out = []
@@ -147,10 +159,7 @@ def _vpdq(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> 
         a = hex_to_words(_frames(s.value))
         for o in others.get(s.group, []):
             b = hex_to_words(_frames(o.value))
-            d = row_distances(np.repeat(a, len(b), axis=0), np.tile(b, (len(a), 1))).reshape(
-                len(a), len(b)
-            )
-            close = d <= settings.pdq_max_distance
+            close = _close_frames(a, b, settings.pdq_max_distance)
             fa, fb = float(close.any(axis=1).mean()), float(close.any(axis=0).mean())
             if min(fa, fb) >= settings.vpdq_min_fraction:
                 ev = {

@@ -9,20 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.errors import AuthenticationFailed, Conflict, PermissionDenied
+from vigil.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, VigilError
 from vigil.hub import match, members, operations, overlaps
 from vigil.hub.config import CONFIG_NAME, HubSettings
 from vigil.hub.pdqindex import PdqIndexes
 from vigil.share import keys, protocol
 from vigil.store import audit
 from vigil.store.db import Database
-from vigil.store.hub import HUB_CHAIN, HubBundle, HubMember, HubSignal
+from vigil.store.hub import HUB_CHAIN, HubBundle, HubMember, HubQuarantine, HubSignal
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "store" / "hub_migrations"
 ADMIN = "hub-admin"
@@ -154,7 +155,9 @@ class Hub:
                 operations.require_participant(s, op, member)
                 result = self._store_and_match(s, bundle, member, op, via, digest, now)
                 return result
-        except AuthenticationFailed as exc:
+        except VigilError as exc:
+            if op_id is not None:
+                self.indexes.drop(op_id)
             self._refused("bundle", exc, {"envelope_sha256": digest, "via": via})
             raise
         except Exception:
@@ -273,6 +276,66 @@ class Hub:
             m = _reload(s, member)
             row = operations.set_checklist(s, operations.get(s, code), m, item, done)
             return {"country": row.country, "item": row.item, "done": row.done}
+
+    def quarantine(self) -> list[dict[str, Any]]:
+        """Signals held by the flood guard and not yet reviewed (for the administrator)."""
+        with self.db.read() as s:
+            rows = s.execute(
+                select(HubQuarantine, HubSignal, HubMember.name)
+                .join(HubSignal, HubSignal.id == HubQuarantine.signal_id)
+                .join(HubMember, HubMember.id == HubSignal.member_id)
+                .where(HubQuarantine.reviewed_at.is_(None))
+                .order_by(HubQuarantine.id)
+            ).all()
+            return [
+                {
+                    "id": q.id,
+                    "signal": sig.id,
+                    "kind": sig.kind,
+                    "agency": name,
+                    "matches": q.matches,
+                    "reason": q.reason,
+                }
+                for q, sig, name in rows
+            ]
+
+    def review_quarantine(
+        self, quarantine_id: int, *, release: bool, actor: str = ADMIN
+    ) -> dict[str, Any]:
+        """Close a quarantine case: keep the signal out for good, or release it and notify.
+
+        A released signal is matched again with the flood guard lifted for it alone (a human
+        judged its many matches to be real leads).
+        """
+        now = _now()
+        with self.db.write() as s:
+            q = s.get(HubQuarantine, quarantine_id)
+            if q is None or q.reviewed_at is not None:
+                raise NotFound(f"no open quarantine #{quarantine_id}")
+            q.reviewed_at = now
+            sig = s.get(HubSignal, q.signal_id)
+            member = s.get(HubMember, sig.member_id) if sig else None
+            if sig is None or member is None:
+                raise NotFound(f"signal of quarantine #{quarantine_id} is missing")
+            counts: dict[str, int] = {"overlaps": 0}
+            if release:
+                sig.quarantined = False
+                op = operations.get_by_id(s, sig.operation_id)
+                cands = match.candidates(s, [sig], self.settings, self.indexes)
+                lifted = replace(
+                    self.settings, flood_limit=max(self.settings.flood_limit, len(cands))
+                )
+                counts = overlaps.record(s, op, member, cands, lifted, now)
+            members.log(
+                s,
+                actor,
+                "hub.quarantine_reviewed",
+                sig.operation_id,
+                quarantine=q.id,
+                release=release,
+                **counts,
+            )
+            return {"id": q.id, "released": release, **counts}
 
     def verify_audit(self) -> audit.VerifyReport:
         with self.db.read() as s:

@@ -268,3 +268,41 @@ def test_policy_keeps_single_word_names_out_of_meta_checks() -> None:
         },
     }
     assert policy.check(scene) == scene
+
+
+def test_video_frames_go_as_one_vpdq_signal_in_frame_order(
+    settings: Settings, db: Database, local: LocalCase
+) -> None:
+    from vigil.store.hashsets import ItemSignal
+
+    item = local.item_ids[1]
+    frames = {2: "c" * 64, 0: "a" * 64, 1: "b" * 64}
+    with db.write() as s:
+        for frame, value in frames.items():
+            s.add(
+                ItemSignal(
+                    item_id=item,
+                    signal_type="vpdq",
+                    frame=frame,
+                    value=value,
+                    hasher_version="vpdq-1",
+                )
+            )
+        s.add(
+            ItemSignal(
+                item_id=item,
+                signal_type="vpdq",
+                frame=3,
+                value=None,
+                status="pdq_low_quality",
+                hasher_version="vpdq-1",
+            )
+        )
+    built = _build(settings, db, local, options=export.ExportOptions(kinds=("vpdq",)))
+    (sig,) = _bundle(built)["signals"]
+    assert sig == {
+        "kind": "vpdq",
+        "value": "a" * 64 + "b" * 64 + "c" * 64,
+        "local_ref": f"item:{item}",
+        "meta": {"version": "vpdq-1"},
+    }

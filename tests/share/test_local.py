@@ -157,3 +157,38 @@ def test_cli_keygen_secret_export_and_overlaps(
     with db.read() as s:
         assert [e.action for e in audit.iter_entries(s, case_id=case.case_id)][-1] == "share.export"
     db.dispose()
+
+
+def test_an_air_gapped_bundle_file_imports_once_and_tampering_is_refused(
+    units: tuple[World, dict[str, Unit]], tmp_path: Path
+) -> None:
+    from vigil.errors import IntegrityError
+
+    world, _ = units
+    name = "es-pn"
+    settings = Settings.load(tmp_path / name, workers=1, user="tester")
+    settings.data_dir.mkdir(parents=True)
+    db = Database(settings.database_url)
+    case = build_case(settings, db, tmp_path / f"{name}-evidence")
+    built = export.build(
+        settings,
+        db,
+        case.name,
+        agency=name,
+        operation=OP,
+        private_key=world.agencies[name].key,
+        options=export.ExportOptions(secret=SECRET, codebook=case.codebook),
+    )
+    db.dispose()
+    path = tmp_path / "es.bundle"
+    export.write_file(path, built.envelope)
+    tampered = tmp_path / "tampered.bundle"
+    envelope = json.loads(built.envelope)
+    envelope["bundle"]["signals"][0]["value"] = "0" * len(envelope["bundle"]["signals"][0]["value"])
+    tampered.write_text(json.dumps(envelope))
+    with pytest.raises(IntegrityError):
+        world.hub.import_file(tampered)
+    result = world.hub.import_file(path)
+    assert result["signals"] == sum(built.counts.values()) and result["overlaps"] > 0
+    with pytest.raises(IntegrityError):  # the same file again is a replay
+        world.hub.import_file(path)

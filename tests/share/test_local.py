@@ -192,3 +192,50 @@ def test_an_air_gapped_bundle_file_imports_once_and_tampering_is_refused(
     assert result["signals"] == sum(built.counts.values()) and result["overlaps"] > 0
     with pytest.raises(IntegrityError):  # the same file again is a replay
         world.hub.import_file(path)
+
+
+def test_cli_push_pull_overlaps_and_reject(
+    units: tuple[World, dict[str, Unit]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import vigil.hub.client
+    from vigil.share import keys
+
+    world, u = units
+    http = u["de-bka"].client.http
+
+    def client(url: str, key: object) -> HubClient:
+        return HubClient(url, key, http=http)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vigil.hub.client, "HubClient", client)
+    home = tmp_path / "es-home"
+    settings = Settings.load(home, user="tester")
+    home.mkdir()
+    db = Database(settings.database_url)
+    case = build_case(settings, db, tmp_path / "es-evidence")
+    db.dispose()
+    key = tmp_path / "es.key"
+    key.write_bytes(keys.private_pem(world.agencies["es-pn"].key))
+    key.chmod(0o600)
+    secret = tmp_path / "ore.secret"
+    persons.write_secret(secret, b"operation ore secret, 32 bytes!!")
+    base = ["--data-dir", str(home), "share"]
+    hub = ["--hub", URL, "--key", str(key)]
+    rc = main(
+        [*base, "push", case.name, "--operation", OP, *hub, "--secret", str(secret),
+         "--agency", "es-pn", "--only", "hashes", "--only", "persons", "--json"]
+    )  # fmt: skip
+    assert rc == 0
+    pushed = json.loads(capsys.readouterr().out)
+    assert set(pushed["counts"]) == {"md5", "sha1", "sha256", "person", "card_token", "email_token"}
+    assert main([*base, "pull", *hub, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["new"] >= 2
+    assert main([*base, "overlaps", case.name, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["category"] for r in rows} >= {"same_file", "same_person"}
+    assert {r["other_agency"]["name"] for r in rows} == {"de-bka", "nl-police"}
+    target = rows[0]["id"]
+    assert main([*base, "reject", str(target), "--key", str(key), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "rejected"

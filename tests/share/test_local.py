@@ -194,6 +194,7 @@ def test_an_air_gapped_bundle_file_imports_once_and_tampering_is_refused(
         world.hub.import_file(path)
 
 
+@pytest.mark.slow
 def test_cli_push_pull_overlaps_and_reject(
     units: tuple[World, dict[str, Unit]],
     tmp_path: Path,

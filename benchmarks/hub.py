@@ -132,7 +132,7 @@ def bench_e2e(signals: int) -> dict[str, object]:
             times[name] = time.perf_counter() - t0
         last = list(world.agencies)[-1]
         t0 = time.perf_counter()
-        seen_a = clients[list(world.agencies)[0]].notifications()
+        seen_a = clients[next(iter(world.agencies))].notifications()
         seen_c = clients[last].notifications()
         read = time.perf_counter() - t0
         http.close()

@@ -157,3 +157,86 @@ def test_cli_keygen_secret_export_and_overlaps(
     with db.read() as s:
         assert [e.action for e in audit.iter_entries(s, case_id=case.case_id)][-1] == "share.export"
     db.dispose()
+
+
+def test_an_air_gapped_bundle_file_imports_once_and_tampering_is_refused(
+    units: tuple[World, dict[str, Unit]], tmp_path: Path
+) -> None:
+    from vigil.errors import IntegrityError
+
+    world, _ = units
+    name = "es-pn"
+    settings = Settings.load(tmp_path / name, workers=1, user="tester")
+    settings.data_dir.mkdir(parents=True)
+    db = Database(settings.database_url)
+    case = build_case(settings, db, tmp_path / f"{name}-evidence")
+    built = export.build(
+        settings,
+        db,
+        case.name,
+        agency=name,
+        operation=OP,
+        private_key=world.agencies[name].key,
+        options=export.ExportOptions(secret=SECRET, codebook=case.codebook),
+    )
+    db.dispose()
+    path = tmp_path / "es.bundle"
+    export.write_file(path, built.envelope)
+    tampered = tmp_path / "tampered.bundle"
+    envelope = json.loads(built.envelope)
+    envelope["bundle"]["signals"][0]["value"] = "0" * len(envelope["bundle"]["signals"][0]["value"])
+    tampered.write_text(json.dumps(envelope))
+    with pytest.raises(IntegrityError):
+        world.hub.import_file(tampered)
+    result = world.hub.import_file(path)
+    assert result["signals"] == sum(built.counts.values()) and result["overlaps"] > 0
+    with pytest.raises(IntegrityError):  # the same file again is a replay
+        world.hub.import_file(path)
+
+
+@pytest.mark.slow
+def test_cli_push_pull_overlaps_and_reject(
+    units: tuple[World, dict[str, Unit]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import vigil.hub.client
+    from vigil.share import keys
+
+    world, u = units
+    http = u["de-bka"].client.http
+
+    def client(url: str, key: object) -> HubClient:
+        return HubClient(url, key, http=http)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(vigil.hub.client, "HubClient", client)
+    home = tmp_path / "es-home"
+    settings = Settings.load(home, user="tester")
+    home.mkdir()
+    db = Database(settings.database_url)
+    case = build_case(settings, db, tmp_path / "es-evidence")
+    db.dispose()
+    key = tmp_path / "es.key"
+    key.write_bytes(keys.private_pem(world.agencies["es-pn"].key))
+    key.chmod(0o600)
+    secret = tmp_path / "ore.secret"
+    persons.write_secret(secret, b"operation ore secret, 32 bytes!!")
+    base = ["--data-dir", str(home), "share"]
+    hub = ["--hub", URL, "--key", str(key)]
+    rc = main(
+        [*base, "push", case.name, "--operation", OP, *hub, "--secret", str(secret),
+         "--agency", "es-pn", "--only", "hashes", "--only", "persons", "--json"]
+    )  # fmt: skip
+    assert rc == 0
+    pushed = json.loads(capsys.readouterr().out)
+    assert set(pushed["counts"]) == {"md5", "sha1", "sha256", "person", "card_token", "email_token"}
+    assert main([*base, "pull", *hub, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["new"] >= 2
+    assert main([*base, "overlaps", case.name, "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["category"] for r in rows} >= {"same_file", "same_person"}
+    assert {r["other_agency"]["name"] for r in rows} == {"de-bka", "nl-police"}
+    target = rows[0]["id"]
+    assert main([*base, "reject", str(target), "--key", str(key), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "rejected"

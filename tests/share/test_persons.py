@@ -232,6 +232,7 @@ def match_persons_brute(a: list[PersonEncoding], b: list[PersonEncoding]) -> lis
     )
 
 
+@pytest.mark.slow
 def test_frequency_attack_breaks_name_only_encodings_but_not_ours() -> None:
     _, (records,) = ev.cross_agency(4000, 1, 1.0, seed=9)
     enc = PersonEncoder(KEY_A)

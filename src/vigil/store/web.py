@@ -648,3 +648,28 @@ def recent_audit(session: Session, limit: int = 200) -> list[AuditEntry]:
     """The newest audit entries, newest first."""
     stmt = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(max(1, limit))
     return list(session.execute(stmt).scalars())
+
+
+def ingest_events(
+    session: Session, case_ids: list[int], limit: int = 5
+) -> dict[int, list[AuditEntry]]:
+    """The newest browser-ingest entries (start, done, failed) per case, newest first.
+
+    The case set-up page shows them so whoever started an ingest sees its outcome without the
+    custody log (which an administrator may not read). Uses the (action) and (case_id) indexes.
+    """
+    out: dict[int, list[AuditEntry]] = {cid: [] for cid in case_ids}
+    if not case_ids:
+        return out
+    actions = ("web.ingest_start", "web.ingest_done", "web.ingest_failed")
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.case_id.in_(case_ids), AuditEntry.action.in_(actions))
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit * len(case_ids) * 4)
+    )
+    for entry in session.execute(stmt).scalars():
+        rows = out[int(entry.case_id or 0)]
+        if len(rows) < limit:
+            rows.append(entry)
+    return out

@@ -12,6 +12,7 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.store.models import Case
 from vigil.web.auth import Ctx, Guard
+from vigil.web.routes.ingest import evidence_choices, ingest_running
 from vigil.web.screens import TRIAGE
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
@@ -72,7 +73,7 @@ def create_case(
         )
         case_id = case.id
     if not ctx.user.can("case.view"):  # an administrator opens cases for others
-        return RedirectResponse("/admin/members", status_code=303)
+        return RedirectResponse(f"/admin/members#case-{case_id}", status_code=303)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
@@ -95,6 +96,8 @@ def overview(
         counts=counts,
         sources=sources,
         members=members,
+        ingest_running=ingest_running(st, case_id),
+        choices=evidence_choices(st.config.evidence_roots) if ctx.user.can("ingest.run") else [],
     )
 
 

@@ -673,3 +673,147 @@ def ingest_events(
         if len(rows) < limit:
             rows.append(entry)
     return out
+
+
+# --- the item page as the hub of its evidence -------------------------------------------------
+# Read-only look-ups across the capabilities' tables, each bounded and by indexed columns, so the
+# item page stays one cheap request. Capability models are imported inside the functions: this
+# module must not depend on capability packages being installed.
+
+
+def item_triage(session: Session, case_id: int, item_id: int) -> dict[str, Any] | None:
+    """Known / near-known / fresh for the item, with the matching set, category and distance."""
+    from vigil.store.hashsets import HashSet, TriageGroup, TriageOutcome
+
+    row = session.execute(
+        select(TriageOutcome, HashSet.name, HashSet.scheme)
+        .outerjoin(HashSet, HashSet.id == TriageOutcome.best_set_id)
+        .where(TriageOutcome.case_id == case_id, TriageOutcome.item_id == item_id)
+    ).first()
+    if row is None:
+        return None
+    outcome, set_name, scheme = row
+    group = session.get(TriageGroup, outcome.group_id) if outcome.group_id else None
+    return {
+        "outcome": outcome.outcome,
+        "perceptual": outcome.perceptual,
+        "set": set_name,
+        "scheme": scheme,
+        "category": outcome.category,
+        "series": outcome.series,
+        "distance": outcome.distance,
+        "group_id": outcome.group_id,
+        "group_size": group.member_count if group else 1,
+        "group_distance": outcome.group_distance,
+        "representative": group.representative_item_id if group else item_id,
+    }
+
+
+def item_duplicates(
+    session: Session, case_id: int, group_id: int | None, item_id: int, limit: int = 48
+) -> list[tuple[int, int | None, str]]:
+    """Other items of the item's triage group: (item id, PDQ distance to the group's
+    representative, outcome), nearest first."""
+    from vigil.store.hashsets import TriageOutcome
+
+    if group_id is None:
+        return []
+    rows = session.execute(
+        select(TriageOutcome.item_id, TriageOutcome.group_distance, TriageOutcome.outcome)
+        .where(
+            TriageOutcome.case_id == case_id,
+            TriageOutcome.group_id == group_id,
+            TriageOutcome.item_id != item_id,
+        )
+        .order_by(TriageOutcome.group_distance, TriageOutcome.item_id)
+        .limit(limit)
+    )
+    return [(int(i), d, str(o)) for i, d, o in rows]
+
+
+def item_faces(session: Session, case_id: int, item_id: int) -> list[dict[str, Any]]:
+    """Faces detected in the item with their cluster label in this case and candidate links."""
+    from vigil.store.faces import FaceCluster, FaceClusterMember, FaceLink, FaceRow, Identity
+
+    faces = list(
+        session.execute(
+            select(FaceRow).where(FaceRow.item_id == item_id).order_by(FaceRow.id).limit(100)
+        ).scalars()
+    )
+    if not faces:
+        return []
+    ids = [f.id for f in faces]
+    labels = {
+        int(face_id): int(label)
+        for face_id, label in session.execute(
+            select(FaceClusterMember.face_id, FaceCluster.label)
+            .join(FaceCluster, FaceCluster.id == FaceClusterMember.cluster_id)
+            .where(FaceCluster.case_id == case_id, FaceClusterMember.face_id.in_(ids))
+        )
+    }
+    links: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for link, code in session.execute(
+        select(FaceLink, Identity.code)
+        .outerjoin(Identity, Identity.id == FaceLink.identity_id)
+        .where(FaceLink.case_id == case_id, FaceLink.face_id.in_(ids))
+        .order_by(FaceLink.rank)
+    ):
+        links[link.face_id].append(
+            {
+                "id": link.id,
+                "identity": code,
+                "matched_face": link.matched_face_id,
+                "distance": round(link.distance, 4),
+                "threshold": link.threshold,
+                "status": link.status,
+            }
+        )
+    return [
+        {
+            "id": f.id,
+            "quality": round(f.quality, 2),
+            "size": f.size,
+            "frame_time": f.frame_time,
+            "cluster": labels.get(f.id),
+            "links": links[f.id],
+        }
+        for f in faces
+    ]
+
+
+def item_place_links(session: Session, item_id: int) -> list[dict[str, Any]]:
+    """Places the item was attached to by a person (candidate / confirmed / rejected)."""
+    from vigil.store.places import Place, PlaceLink
+
+    rows = session.execute(
+        select(PlaceLink, Place.name, Place.key)
+        .join(Place, Place.id == PlaceLink.place_id)
+        .where(PlaceLink.item_id == item_id)
+        .order_by(PlaceLink.id)
+        .limit(50)
+    )
+    return [
+        {
+            "place": name,
+            "key": key,
+            "status": link.status,
+            "inliers": (link.evidence or {}).get("inliers"),
+            "by": link.decided_by or link.created_by,
+        }
+        for link, name, key in rows
+    ]
+
+
+def item_custody(session: Session, case_id: int, item_id: int, limit: int = 50) -> list[AuditEntry]:
+    """The item's audit entries except page views, newest first."""
+    stmt = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.case_id == case_id,
+            AuditEntry.item_id == item_id,
+            AuditEntry.action != "web.view",
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())

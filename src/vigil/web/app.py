@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -49,6 +50,25 @@ SECURITY_HEADERS = {
 }
 
 
+def tile_origin(template: str) -> str:
+    """The CSP source of a map tile URL template (``{s}`` sub-domains become ``*``)."""
+    parts = urlsplit(template.replace("{s}", "tiles-s"))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput(f"VIGIL_WEB_MAP_TILES must be an http(s) URL template, not {template!r}")
+    host = parts.netloc.replace("tiles-s", "*")
+    return f"{parts.scheme}://{host}"
+
+
+def security_headers_for(cfg: WebConfig) -> dict[str, str]:
+    """The security headers; a configured map tile server is the one image origin added."""
+    if not cfg.map_tiles:
+        return SECURITY_HEADERS
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {tile_origin(cfg.map_tiles)}"
+    )
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
 def create_app(
     settings: Settings,
     *,
@@ -76,12 +96,14 @@ def create_app(
     for screen in SCREENS:
         app.include_router(screen.router())
 
+    security_headers = security_headers_for(cfg)
+
     @app.middleware("http")
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
+        for key, value in security_headers.items():
             response.headers.setdefault(key, value)
         response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -45,6 +45,10 @@ class WebConfig:
     evidence_roots: tuple[Path, ...] = ()
     """Folders the browser may ingest evidence from (``VIGIL_WEB_EVIDENCE_ROOTS``, separated
     by ``os.pathsep``); empty: adding evidence from the browser is off."""
+    map_tiles: str = ""
+    """Tile URL template for the GPS map (``VIGIL_WEB_MAP_TILES``, e.g. the unit's own tile
+    server ``https://tiles.unit.example/{z}/{x}/{y}.png``); empty: no tiles are fetched and the
+    map draws the clusters on a latitude/longitude grid."""
     page_size: int = 48
     thumb_size: int = 192
     blur_radius: float = 10.0
@@ -74,6 +78,8 @@ class WebConfig:
             if os.environ.get("VIGIL_WEB_EVIDENCE_ROOTS"):
                 roots = os.environ["VIGIL_WEB_EVIDENCE_ROOTS"].split(os.pathsep)
                 env["evidence_roots"] = tuple(Path(r) for r in roots if r.strip())
+            if os.environ.get("VIGIL_WEB_MAP_TILES"):
+                env["map_tiles"] = os.environ["VIGIL_WEB_MAP_TILES"].strip()
             if os.environ.get("VIGIL_WEB_SECURE_COOKIES"):
                 env["secure_cookies"] = _bool(os.environ["VIGIL_WEB_SECURE_COOKIES"])
         except ValueError as exc:

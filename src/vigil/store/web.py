@@ -817,3 +817,121 @@ def item_custody(session: Session, case_id: int, item_id: int, limit: int = 50) 
         .limit(limit)
     )
     return list(session.execute(stmt).scalars())
+
+
+# --- grid review ------------------------------------------------------------------------------
+
+REVIEW_STATUSES = ("all", "fresh", "near_known", "known", "ungraded", "conflict")
+"""Filters of the review grid: triage outcomes, items nobody graded, items with disagreeing
+votes."""
+
+REVIEW_SORTS = ("triage", "time", "series", "cluster", "place", "id")
+"""Orders of the review grid: fresh first (default), capture time, hash-set series, visual
+cluster (triage group), GPS position, item number."""
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One tile of the review grid."""
+
+    item_id: int
+    kind: str
+    outcome: str | None
+    series: str | None
+    group_id: int | None
+    captured_at: str | None
+
+
+def review_page(
+    session: Session,
+    case_id: int,
+    *,
+    status: str = "all",
+    sort: str = "triage",
+    include_known: bool = False,
+    offset: int = 0,
+    limit: int = 120,
+) -> tuple[list[ReviewRow], int]:
+    """One page of the case's items for grid review, and how many match the filter.
+
+    Filtering and ordering run in the database (the case's item set, the triage outcome by its
+    (case, item) key, grades by their (case, item, reviewer) key), so a page costs the same at
+    100k items as at 100. Known material is left out unless ``include_known``."""
+    from sqlalchemy import case as sql_case
+    from sqlalchemy import exists
+
+    from vigil.store.hashsets import Grade, TriageOutcome
+
+    if status not in REVIEW_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(REVIEW_STATUSES)}")
+    if sort not in REVIEW_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(REVIEW_SORTS)}")
+    ids = case_item_ids(case_id).subquery()
+    q = (
+        select(
+            MediaItem.id,
+            MediaItem.kind,
+            TriageOutcome.outcome,
+            TriageOutcome.series,
+            TriageOutcome.group_id,
+            MediaItem.captured_at,
+        )
+        .join(ids, ids.c.item_id == MediaItem.id)
+        .outerjoin(
+            TriageOutcome,
+            (TriageOutcome.case_id == case_id) & (TriageOutcome.item_id == MediaItem.id),
+        )
+    )
+    if not include_known:
+        q = q.where((TriageOutcome.outcome.is_(None)) | (TriageOutcome.outcome != "known"))
+    if status in ("fresh", "near_known", "known"):
+        q = q.where(TriageOutcome.outcome == status)
+    elif status == "ungraded":
+        q = q.where(~exists().where(Grade.case_id == case_id, Grade.item_id == MediaItem.id))
+    elif status == "conflict":
+        conflicted = (
+            select(Grade.item_id)
+            .where(Grade.case_id == case_id)
+            .group_by(Grade.item_id)
+            .having(func.count(func.distinct(Grade.grade)) > 1)
+        )
+        q = q.where(MediaItem.id.in_(conflicted))
+    total = int(session.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    rank = sql_case(
+        (TriageOutcome.outcome == "fresh", 0),
+        (TriageOutcome.outcome == "near_known", 1),
+        (TriageOutcome.outcome.is_(None), 2),
+        else_=3,
+    )
+    orders: dict[str, list[Any]] = {
+        "triage": [rank],
+        "time": [MediaItem.captured_at.is_(None), MediaItem.captured_at],
+        "series": [TriageOutcome.series.is_(None), TriageOutcome.series, TriageOutcome.group_id],
+        "cluster": [
+            TriageOutcome.group_id.is_(None),
+            TriageOutcome.group_id,
+            TriageOutcome.group_distance,
+        ],
+        "place": [MediaItem.gps_lat.is_(None), MediaItem.gps_lat, MediaItem.gps_lon],
+        "id": [],
+    }
+    rows = session.execute(
+        q.order_by(*orders[sort], MediaItem.id).offset(max(0, offset)).limit(max(1, limit))
+    )
+    return [ReviewRow(int(i), str(k), o, s, g, t) for i, k, o, s, g, t in rows], total
+
+
+def item_votes(session: Session, case_id: int, item_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Current grade votes (reviewer → grade) of the given items."""
+    from vigil.store.hashsets import Grade
+
+    out: dict[int, dict[str, str]] = {i: {} for i in item_ids}
+    if not item_ids:
+        return out
+    for item_id, reviewer, grade in session.execute(
+        select(Grade.item_id, Grade.reviewer, Grade.grade).where(
+            Grade.case_id == case_id, Grade.item_id.in_(item_ids)
+        )
+    ):
+        out[int(item_id)][str(reviewer)] = str(grade)
+    return out

@@ -24,7 +24,7 @@ from vigil.store.db import Database
 from vigil.web.auth import LoginRequired, current_principal
 from vigil.web.config import WebConfig
 from vigil.web.media import load_from_evidence
-from vigil.web.routes import admin, auth, cases, ingest, items, reports, static
+from vigil.web.routes import admin, auth, cases, ingest, items, reports, review, static
 from vigil.web.screens import SCREENS
 from vigil.web.screens import register_defaults as register_screens
 from vigil.web.state import AppState, MediaLoader
@@ -91,7 +91,7 @@ def create_app(
         templates=make_templates(),
         load_media=load_media or load_from_evidence,
     )
-    for module in (static, auth, cases, ingest, items, reports, admin):
+    for module in (static, auth, cases, ingest, items, review, reports, admin):
         app.include_router(module.router)
     for screen in SCREENS:
         app.include_router(screen.router())

@@ -16,6 +16,7 @@ _FILES = {
     "vigil.js": "text/javascript",
     "vigil.css": "text/css",
     "vigil-map.js": "text/javascript",
+    "vigil-grid.js": "text/javascript",
     "leaflet.js": "text/javascript",
     "leaflet.css": "text/css",
 }

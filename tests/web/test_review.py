@@ -145,7 +145,7 @@ def test_bulk_and_keyboard_grading_and_tags(client: TestClient, world: World) ->
         "items": {
             str(a[3]): {
                 "mine": "1",
-                "text": "1 (1 vote)",
+                "text": "graded 1 by you",
                 "trusted": False,
                 "conflict": False,
                 "votes": 1,

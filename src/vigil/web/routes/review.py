@@ -16,6 +16,7 @@ from vigil.errors import InvalidInput, PermissionDenied
 from vigil.store import audit
 from vigil.store import web as store
 from vigil.web.auth import Ctx, Guard
+from vigil.web.grading import unit_grading
 from vigil.web.state import AppState, app_state, reading
 from vigil.web.templating import render
 
@@ -44,16 +45,9 @@ SORT_TEXT = {
 
 
 def grading_keys(st: AppState) -> tuple[str, list[tuple[str, str, str]]]:
-    """The unit's grading system and, per grade: (key, grade, label).
-
-    The system is the target of ``<data_dir>/category-map.json`` (US 0-4 unless configured);
-    labels come from the category scheme of that system."""
-    from vigil.hashsets.categories import GRADES, SCHEMES, CategoryMap
-
-    system = CategoryMap.load(st.settings.data_dir / "category-map.json").target
-    scheme = next((s for s in SCHEMES.values() if s.system == system), None)
-    labels = scheme.labels if scheme else {}
-    return system, [(g.lower(), g, labels.get(g, g)) for g in GRADES[system]]
+    """The unit's grading system and, per grade: (key, grade, label)."""
+    grading = unit_grading(st.settings.data_dir)
+    return grading.system, list(grading.keys)
 
 
 def _status_line(votes: dict[str, str], me: str) -> dict[str, Any]:
@@ -64,6 +58,8 @@ def _status_line(votes: dict[str, str], me: str) -> dict[str, Any]:
         text = f"trusted {st.leading}"
     elif st.conflict:
         text = "conflict: " + " / ".join(sorted(set(votes.values())))
+    elif votes and votes.get(me) and len(votes) == 1:
+        text = f"graded {st.leading} by you"
     elif votes:
         text = f"{st.leading} ({st.agreeing} vote{'s' if st.agreeing != 1 else ''})"
     else:

@@ -66,7 +66,7 @@
         var st = data.items[id];
         var label = document.getElementById("rstatus-" + id);
         if (label && st) {
-          label.textContent = (st.mine ? "mine " + st.mine + " · " : "") + st.text;
+          label.textContent = (st.mine && st.votes > 1 ? "mine " + st.mine + " · " : "") + st.text;
           label.classList.toggle("conflict", !!st.conflict);
           label.classList.toggle("trusted", !!st.trusted);
         }

@@ -935,3 +935,87 @@ def item_votes(session: Session, case_id: int, item_ids: list[int]) -> dict[int,
     ):
         out[int(item_id)][str(reviewer)] = str(grade)
     return out
+
+
+# --- pages of the lists that grow -------------------------------------------------------------
+
+
+def face_cluster_page(
+    session: Session, case_id: int, offset: int, limit: int
+) -> tuple[list[tuple[Any, list[int]]], int]:
+    """One page of the case's face clusters, largest first, with their member face ids."""
+    from vigil.store.faces import FaceCluster, FaceClusterMember
+
+    total = session.execute(
+        select(func.count()).select_from(FaceCluster).where(FaceCluster.case_id == case_id)
+    ).scalar_one()
+    clusters = list(
+        session.execute(
+            select(FaceCluster)
+            .where(FaceCluster.case_id == case_id)
+            .order_by(FaceCluster.size.desc(), FaceCluster.label)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+    )
+    members: dict[int, list[int]] = {c.id: [] for c in clusters}
+    if clusters:
+        for cid, fid in session.execute(
+            select(FaceClusterMember.cluster_id, FaceClusterMember.face_id)
+            .where(FaceClusterMember.cluster_id.in_(list(members)))
+            .order_by(FaceClusterMember.face_id)
+        ):
+            members[int(cid)].append(int(fid))
+    return [(c, members[c.id]) for c in clusters], int(total)
+
+
+def face_links_page(
+    session: Session, case_id: int, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    """One page of the case's candidate face links, undecided first, best rank first."""
+    from vigil.store.faces import FaceLink
+
+    where = FaceLink.case_id == case_id
+    total = session.execute(select(func.count()).select_from(FaceLink).where(where)).scalar_one()
+    rows = session.execute(
+        select(FaceLink)
+        .where(where)
+        .order_by((FaceLink.status != "candidate"), FaceLink.rank, FaceLink.id)
+        .offset(offset)
+        .limit(limit)
+    ).scalars()
+    return list(rows), int(total)
+
+
+def audit_page(
+    session: Session,
+    *,
+    case_id: int | None = None,
+    before: int | None = None,
+    limit: int = 100,
+    skip_views: bool = False,
+) -> tuple[list[AuditEntry], int | None]:
+    """Newest audit entries first, ``limit`` at a time: pages by sequence number (``before``)
+    so a page costs one index range scan however long the log; returns the next page's cursor."""
+    stmt = select(AuditEntry)
+    if case_id is not None:
+        stmt = stmt.where(AuditEntry.case_id == case_id)
+    if skip_views:
+        stmt = stmt.where(AuditEntry.action != "web.view")
+    if before is not None:
+        stmt = stmt.where(AuditEntry.seq < before)
+    rows = list(session.execute(stmt.order_by(AuditEntry.seq.desc()).limit(limit + 1)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)
+
+
+def count_views(session: Session, case_id: int) -> int:
+    """Page views recorded for a case (the custody screen lists everything else)."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.case_id == case_id, AuditEntry.action == "web.view")
+        ).scalar_one()
+    )

@@ -141,15 +141,27 @@ def change_member(
 
 @router.get("/admin/audit", response_class=HTMLResponse)
 def audit_log(
-    request: Request, ctx: Annotated[Ctx, Depends(Guard("audit.view"))], limit: int = 200
+    request: Request,
+    ctx: Annotated[Ctx, Depends(Guard("audit.view"))],
+    before: int | None = None,
+    limit: int = 200,
 ) -> Response:
     st = app_state(request)
-    limit = max(1, min(limit, 5000))
+    limit = max(1, min(limit, 1000))
     with reading(st.db) as session:
-        entries = store.recent_audit(session, limit)
+        entries, next_before = store.audit_page(session, before=before, limit=limit)
         try:
             report = audit.verify(session)
             chain = f"intact: {report.entries} entries, head {report.head_hash[:16]}…"
         except Exception as exc:  # noqa: BLE001 - shown to the auditor as the finding it is
             chain = f"BROKEN: {exc}"
-    return render(request, "audit.html", ctx.user, entries=entries, chain=chain)
+    return render(
+        request,
+        "audit.html",
+        ctx.user,
+        entries=entries,
+        chain=chain,
+        before=before,
+        next_before=next_before,
+        limit=limit,
+    )

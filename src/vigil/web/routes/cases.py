@@ -158,14 +158,26 @@ def add_note(
 
 @router.get("/cases/{case_id}/custody", response_class=HTMLResponse)
 def custody(
-    request: Request, case_id: int, ctx: Annotated[Ctx, Depends(Guard("custody.view"))]
+    request: Request,
+    case_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("custody.view"))],
+    before: int | None = None,
 ) -> Response:
     st = app_state(request)
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
-        entries = list(audit.iter_entries(session, case_id=case_id))
-    shown = [e for e in entries if e.action != "web.view"][-500:]
-    views = sum(1 for e in entries if e.action == "web.view")
+        entries, next_before = store.audit_page(
+            session, case_id=case_id, before=before, limit=100, skip_views=True
+        )
+        views = store.count_views(session, case_id)
     return render(
-        request, "custody.html", ctx.user, case_id=case_id, case=case, entries=shown, views=views
+        request,
+        "custody.html",
+        ctx.user,
+        case_id=case_id,
+        case=case,
+        entries=entries,
+        views=views,
+        before=before,
+        next_before=next_before,
     )

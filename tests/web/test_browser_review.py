@@ -116,6 +116,43 @@ def assert_not_clear(body: bytes, original: bytes) -> None:
     assert _edges(grey) < 0.3 * _edges(clear)
 
 
+CONTRAST_JS = """
+() => {
+  function rgb(text) {
+    const m = text.match(/rgba?\\(([^)]+)\\)/);
+    if (!m) { return null; }
+    const p = m[1].split(",").map(Number);
+    return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+  }
+  function lum(c) {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b);
+  }
+  function background(el) {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) { return c; }
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  }
+  const bad = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || el.closest("svg, .leaflet-container, .skip, option")) { continue; }
+    const box = el.getBoundingClientRect();
+    if (!box.width || !box.height) { continue; }
+    const fg = rgb(getComputedStyle(el).color), bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    if (ratio < 4.5) { bad.push(`${el.tagName}.${el.className}: ${n.textContent.trim().slice(0, 30)} ${ratio.toFixed(2)}`); }
+  }
+  return bad;
+}
+"""
+"""Every visible text (outside the map and charts) against its background: WCAG AA 4.5:1."""
+
+
 def test_grid_keyboard_bulk_map_timeline_and_no_clear_pixels(
     grid_server: tuple[str, int, list[int], dict[int, bytes], Database],
 ) -> None:
@@ -146,6 +183,7 @@ def test_grid_keyboard_bulk_map_timeline_and_no_clear_pixels(
         page.click("text=op-grid")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(SHOTS / "20-overview-cards.png"), full_page=True)
+        contrast: list[str] = page.evaluate(CONTRAST_JS)
 
         # keyboard grading: 20 items, one key each, the focus moving on by itself
         page.click(".case-nav >> text=Review")
@@ -154,6 +192,7 @@ def test_grid_keyboard_bulk_map_timeline_and_no_clear_pixels(
         expect(page.locator("#key-legend")).to_contain_text("Child abuse material")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(SHOTS / "21-review-grid.png"), full_page=False)
+        contrast += page.evaluate(CONTRAST_JS)
         page.locator(".rcell").first.focus()
         for n in range(20):
             page.keyboard.press("1" if n % 2 == 0 else "2")
@@ -191,12 +230,32 @@ def test_grid_keyboard_bulk_map_timeline_and_no_clear_pixels(
         page.locator("#gps-map path.leaflet-interactive").first.click()
         expect(page.locator(".leaflet-popup-content")).to_contain_text("Cluster")
         page.screenshot(path=str(SHOTS / "24-places-map-timeline.png"), full_page=True)
+        contrast += page.evaluate(CONTRAST_JS)
 
         # the item page, the hub of its evidence
         page.goto(f"{base}/cases/{case_id}/items/{ids[1]}")
         expect(page.locator("h1")).to_contain_text("near-known")
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(SHOTS / "25-item-hub.png"), full_page=True)
+        contrast += page.evaluate(CONTRAST_JS)
+        # keyboard only: the skip link is the first stop and lands on the content
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.className") == "skip"
+        page.keyboard.press("Enter")
+        assert page.evaluate("document.activeElement.id") == "main"
+        # a 4K screen: the grid uses the width (more columns), nothing overflows sideways
+        page.set_viewport_size({"width": 3840, "height": 2160})
+        page.goto(f"{base}/cases/{case_id}/review")
+        expect(grid).to_have_attribute("data-ready", "true")
+        per_row = page.evaluate(
+            "(() => { const c = [...document.querySelectorAll('.rcell')];"
+            " return c.filter(e => e.offsetTop === c[0].offsetTop).length; })()"
+        )
+        assert per_row >= 14, per_row
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        page.screenshot(path=str(SHOTS / "26-review-4k.png"), full_page=False)
+        page.set_viewport_size({"width": 1280, "height": 900})
+        page.goto(f"{base}/cases/{case_id}/items/{ids[1]}")
 
         # everything seen so far was blurred; now reveal one on purpose
         dom = page.content()
@@ -206,6 +265,7 @@ def test_grid_keyboard_bulk_map_timeline_and_no_clear_pixels(
         expect(page.locator(".tile img.clear")).to_have_count(1)
         browser.close()
     assert errors == [], errors
+    assert contrast == [], contrast
     assert len(images) >= ITEMS // 2
     for url, body in images:
         found = re.search(r"/items/(\d+)/thumb$", url)

@@ -210,14 +210,53 @@ def test_damaged_files_are_refused(index: Shortlister, tmp_path: Path) -> None:
         load(tmp_path / "missing.idx")
 
 
+def _rewrite_section(path: Path, name: str, arr: np.ndarray) -> None:
+    """Overwrite one VHE2 section and its checksum: damage that only the consistency checks see."""
+    import hashlib
+    import json
+    import struct
+
+    data = bytearray(path.read_bytes())
+    (hlen,) = struct.unpack_from("<I", data, 4)
+    header = json.loads(bytes(data[8 : 8 + hlen]))
+    at = header["sections"][name]["offset"]
+    raw = arr.tobytes()
+    data[at : at + len(raw)] = raw
+    header["sections"][name]["sha256"] = hashlib.sha256(raw).hexdigest()
+    head = json.dumps(header, sort_keys=True).encode()
+    data[4 : 8 + len(head)] = struct.pack("<I", len(head)) + head
+    path.write_bytes(bytes(data))
+
+
 def test_ivf_inconsistent_postings_are_refused(collection, tmp_path: Path) -> None:
     path = tmp_path / "bad.vhe"
     build("ivf", collection).save(path)
     index = HammingIndex.load(path)
-    index.offsets[3] = index.offsets[4] + 1  # a list that ends before it starts
-    index.save(path)
+    offsets = np.array(index.offsets, "<i8")
+    offsets[3] = offsets[4] + 1  # a list that ends before it starts
+    _rewrite_section(path, "offsets", offsets)
     with pytest.raises(DamagedInput, match="inconsistent"):
         HammingIndex.load(path)
+    build("ivf", collection).save(path)
+    owners = np.array(HammingIndex.load(path).owners, "<i4")
+    owners[-1] = len(collection)  # a posting of an image that is not indexed
+    _rewrite_section(path, "owners", owners)
+    with pytest.raises(DamagedInput, match="inconsistent"):
+        HammingIndex.load(path)
+
+
+def test_ivf_altered_section_fails_its_checksum(collection, tmp_path: Path) -> None:
+    path = tmp_path / "scenes.vhe"
+    index = build("ivf", collection)
+    assert isinstance(index, HammingIndex)
+    index.save(path)
+    data = bytearray(path.read_bytes())
+    at = HammingIndex.load(path)._source[2]["sigs"]  # type: ignore[index]
+    data[at + 5] ^= 0x10  # one bit of one signature
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedInput, match="sigs fails its checksum"):
+        HammingIndex.load(path)
+    assert len(HammingIndex.load(path, verify=False)) == len(collection)  # checked elsewhere
 
 
 @pytest.mark.parametrize("train", [train_vocabulary, train_hamming_vocabulary])
@@ -241,12 +280,12 @@ def test_threaded_verification_gives_the_same_ranking(index: Shortlister, collec
     ]
 
 
-@pytest.mark.parametrize(("kind", "magic"), [("vlad", b"VGI1"), ("ivf", b"VHE1")])
+@pytest.mark.parametrize(("kind", "magic"), [("vlad", b"VGI1"), ("ivf", b"VHE2")])
 @pytest.mark.parametrize("head", [b"[1, 2]", b"{not json", b'{"version": 1}'])
 def test_bad_headers_are_refused(kind: str, magic: bytes, head: bytes, tmp_path: Path) -> None:
     import struct
 
     path = tmp_path / "scenes.idx"
     path.write_bytes(magic + struct.pack("<I", len(head)) + head)
-    with pytest.raises(DamagedInput, match=r"bad V[GH][IE]1 header"):
+    with pytest.raises(DamagedInput, match=r"bad V[GH][IE][12] header"):
         LOADERS[kind](path)

@@ -48,8 +48,13 @@ the default cap of 1,000 keypoints).
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -58,8 +63,8 @@ from vigil.errors import DamagedInput, InvalidInput, NotReady
 from vigil.places import indexfile
 from vigil.places.features import FIXED_POINT, SceneFeatures
 
-MAGIC = b"VHE1"
-VERSION = 1
+MAGIC = b"VHE2"
+VERSION = 2
 BITS = 64
 DEFAULT_COARSE = 128
 DEFAULT_FINE = 128
@@ -86,6 +91,10 @@ benchmark at 10k images the room was in the top 30 for 0.85 of the queries witho
 0.92 with 0.5, 0.948 with 1.0, 0.953 with 1.5 and 0.955 with 2.0 (tuned on that set: check
 it on real reference photos)."""
 MIN_CONSISTENT = 4
+TRAIN_PER_IMAGE = 400
+"""Descriptors of each image sampled to learn the vocabulary: 2,000 images give the 800,000
+of :data:`TRAIN_MAX_DESCRIPTORS`, ~49 per fine word (faiss k-means asks for 39 to 256)."""
+TRAIN_MAX_DESCRIPTORS = 800_000
 
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
@@ -170,15 +179,59 @@ def _kmeans(data: F32, k: int, seed: int) -> F32:
     return np.asarray(km.centroids, np.float32).reshape(k, 128)
 
 
+def training_sample(
+    samples: Iterable[SceneFeatures],
+    *,
+    per_image: int = TRAIN_PER_IMAGE,
+    max_descriptors: int = TRAIN_MAX_DESCRIPTORS,
+    seed: int = 7,
+) -> F32:
+    """A seeded sample of unit descriptors: at most ``per_image`` of each image, at most
+    ``max_descriptors`` in all.
+
+    Taking every descriptor of 2,000 images of 2,000 keypoints first held 4 million float32
+    descriptors (2 GB, twice while concatenating) to keep 800,000 of them; capping each image as
+    it streams by keeps the peak to the sample itself."""
+    rng = np.random.default_rng(seed)
+    parts: list[F32] = []
+    for s in samples:
+        if len(s) == 0:
+            continue
+        if len(s) > per_image:
+            pick = np.sort(rng.choice(len(s), per_image, replace=False))
+            s = SceneFeatures(s.xy[pick], s.descriptors[pick], s.width, s.height, s.scale)
+        parts.append(s.unit_descriptors())
+    if not parts:
+        raise NotReady("no scene features to learn a vocabulary from")
+    alld = np.concatenate(parts)
+    del parts
+    if len(alld) > max_descriptors:
+        alld = alld[np.sort(rng.choice(len(alld), max_descriptors, replace=False))]
+    return np.ascontiguousarray(alld, np.float32)
+
+
+def _nearest(data: F32, centres: F32, rows: int = 65_536) -> I64:
+    """Nearest centre of each row, in blocks (the full distance matrix of 800,000 descriptors
+    to 128 centres would be another 400 MB)."""
+    norms = (centres * centres).sum(1)[None, :]
+    out = np.zeros(len(data), np.int64)
+    for lo in range(0, len(data), rows):
+        out[lo : lo + rows] = np.argmin(norms - 2.0 * (data[lo : lo + rows] @ centres.T), axis=1)
+    return out
+
+
 def train_hamming_vocabulary(
-    samples: list[SceneFeatures],
+    samples: Iterable[SceneFeatures],
     *,
     k1: int = DEFAULT_COARSE,
     k2: int = DEFAULT_FINE,
-    max_descriptors: int = 800_000,
+    per_image: int = TRAIN_PER_IMAGE,
+    max_descriptors: int = TRAIN_MAX_DESCRIPTORS,
     seed: int = 7,
 ) -> HammingVocabulary:
-    """Learn a ``k1 x k2`` vocabulary tree (faiss k-means per level) and the signature medians.
+    """Learn a ``k1 x k2`` vocabulary tree (faiss k-means per level) and the signature medians
+    from a capped sample of the images' descriptors (:func:`training_sample`; ``samples`` may
+    be a generator, it is read once).
 
     Both levels shrink to what the sample supports (at least 39 descriptors per word); a cell
     with too few descriptors for ``k2`` words repeats its coarse centroid (the extra words stay
@@ -186,14 +239,8 @@ def train_hamming_vocabulary(
     """
     import faiss
 
+    alld = training_sample(samples, per_image=per_image, max_descriptors=max_descriptors, seed=seed)
     rng = np.random.default_rng(seed)
-    descs = [s.unit_descriptors() for s in samples if len(s) > 0]
-    if not descs:
-        raise NotReady("no scene features to learn a vocabulary from")
-    alld = np.concatenate(descs)
-    if len(alld) > max_descriptors:
-        alld = alld[rng.choice(len(alld), max_descriptors, replace=False)]
-    alld = np.ascontiguousarray(alld, np.float32)
     threads = faiss.omp_get_max_threads()
     if len(alld) < 50_000:
         faiss.omp_set_num_threads(1)  # small jobs: thread start-up and spinning cost more
@@ -201,20 +248,25 @@ def train_hamming_vocabulary(
         coarse = _kmeans(alld, min(k1, max(1, len(alld) // (39 * 4))), seed)
         k1 = len(coarse)
         k2 = max(1, min(k2, len(alld) // (39 * k1)))
-        cell = np.argmin((coarse * coarse).sum(1)[None, :] - 2.0 * (alld @ coarse.T), axis=1)
+        cell = _nearest(alld, coarse)
         fine = np.repeat(coarse, k2, axis=0)
         for ci in range(k1):
             part = alld[cell == ci]
             if len(part) >= 2:
                 got = _kmeans(part, k2, seed + ci)
                 fine[ci * k2 : ci * k2 + len(got)] = got
+            del part
     finally:
         faiss.omp_set_num_threads(threads)
+    del cell
     q, _ = np.linalg.qr(rng.normal(size=(128, 128)))
     projection = np.ascontiguousarray(q[:BITS], np.float32)
     vocab = HammingVocabulary(coarse, fine, projection, np.zeros((k1 * k2, BITS), np.float32))
-    words = vocab.assign(alld)[:, 0]
+    words = np.concatenate(
+        [vocab.assign(alld[lo : lo + 65_536])[:, 0] for lo in range(0, len(alld), 65_536)]
+    )
     proj = alld @ projection.T
+    del alld
     medians = np.tile(np.median(proj, axis=0), (vocab.k, 1)).astype(np.float32)
     order = np.argsort(words, kind="stable")
     bounds = np.searchsorted(words[order], np.arange(vocab.k + 1))
@@ -265,6 +317,88 @@ class _Votes:
         return cls(z, np.zeros(0, np.float32), z, z, z)
 
 
+_RECORD = np.dtype([("word", "<i4"), ("owner", "<i4"), ("sig", "<u8"), ("xy", "<u2", (2,))])
+"""One queued posting; ``owner`` counts the queued images (0 = first queued)."""
+BUCKETS = 64
+"""Word ranges a build is written in: one range's postings are in memory at a time."""
+SPILL_POSTINGS = 4_000_000
+"""Queued postings held in memory (80 MB) before they are spilled to bucket files."""
+
+
+class _Pending:
+    """Images queued for the inverted file, as posting records.
+
+    Past :data:`SPILL_POSTINGS` the records go to one temporary file per word range
+    (:data:`BUCKETS`), so building an index of 100k images of 2,000 keypoints (200 million
+    postings, 4 GB of records) holds one range at a time, not the lot."""
+
+    def __init__(self, k: int, spill_dir: Path | None) -> None:
+        self.k = k
+        self.keys: list[int] = []
+        self.counts: list[int] = []
+        self.total = 0
+        self._mem: list[npt.NDArray[np.void]] = []
+        self._in_mem = 0
+        self._spill_dir = spill_dir
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def bounds(self) -> I64:
+        """First word of each bucket, and ``k``."""
+        first = np.arange(self.k, dtype=np.int64) * BUCKETS // max(1, self.k)
+        return np.searchsorted(first, np.arange(BUCKETS + 1)).astype(np.int64)
+
+    def add(self, key: int, words: I64, sigs: U64, xy: npt.NDArray[np.uint16]) -> None:
+        rec = np.empty(len(words), _RECORD)
+        rec["word"], rec["owner"], rec["sig"], rec["xy"] = words, len(self.keys), sigs, xy
+        self.keys.append(key)
+        self.counts.append(len(words))
+        self.total += len(words)
+        self._mem.append(rec)
+        self._in_mem += len(rec)
+        if self._in_mem > SPILL_POSTINGS:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._dir is None:
+            if self._spill_dir is not None:
+                self._spill_dir.mkdir(parents=True, exist_ok=True)
+            self._dir = tempfile.TemporaryDirectory(prefix="vhe-build-", dir=self._spill_dir)
+        rec = np.concatenate(self._mem)
+        self._mem, self._in_mem = [], 0
+        order = np.argsort(rec["word"], kind="stable")
+        rec = rec[order]
+        cut = np.searchsorted(rec["word"], self.bounds())
+        for b in np.flatnonzero(np.diff(cut)):
+            with (Path(self._dir.name) / f"{b}.rec").open("ab") as fh:
+                fh.write(rec[cut[b] : cut[b + 1]].tobytes())
+
+    def bucket(self, b: int) -> npt.NDArray[np.void]:
+        """Queued postings of bucket ``b``'s words, in the order they were queued."""
+        bounds = self.bounds()
+        lo, hi = int(bounds[b]), int(bounds[b + 1])
+        parts = []
+        if self._dir is not None:
+            path = Path(self._dir.name) / f"{b}.rec"
+            if path.exists():
+                parts.append(np.fromfile(path, _RECORD))
+        for rec in self._mem:
+            parts.append(rec[(rec["word"] >= lo) & (rec["word"] < hi)])
+        return np.concatenate(parts) if parts else np.empty(0, _RECORD)
+
+    def everything(self) -> npt.NDArray[np.void]:
+        parts = [self.bucket(b) for b in range(BUCKETS)]
+        return np.concatenate(parts) if parts else np.empty(0, _RECORD)
+
+    def close(self) -> None:
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+        self._mem = []
+
+
 @dataclass
 class HammingIndex:
     """Inverted file of (word, signature) postings, keyed by scene-feature row id."""
@@ -284,11 +418,15 @@ class HammingIndex:
     """Keypoint position of each posting in 1/16 feature-image pixels (as in ``VSF1``)."""
     rerank: int = DEFAULT_RERANK
     """Best-voted images whose matches are checked for a consistent geometry (0 = votes only)."""
-    _pending: list[tuple[int, I64, U64, npt.NDArray[np.uint16]]] = field(
-        default_factory=list, repr=False
-    )
+    spill_dir: Path | None = None
+    """Where a large build spills its queued postings (a temporary folder; default: the system's)."""
+    _pending: _Pending | None = field(default=None, repr=False)
+    _dead: set[int] = field(default_factory=set, repr=False)
+    """Slots removed from the posting arrays but not yet compacted (by :meth:`save` or a search)."""
+    _source: tuple[Path, int, dict[str, int]] | None = field(default=None, repr=False)
+    """(file, inode, section offsets) the posting arrays are mapped from, read by :meth:`save`."""
     _slot: dict[int, int] = field(default_factory=dict, repr=False)
-    """Slot of every key, queued ones included (a queued image's slot is fixed when queued)."""
+    """Slot of every key, queued ones included (provisional until the next compaction)."""
 
     def __post_init__(self) -> None:
         k = self.vocab.k
@@ -307,33 +445,48 @@ class HammingIndex:
 
     @property
     def postings(self) -> int:
-        return int(len(self.owners) + sum(len(p[1]) for p in self._pending))
+        dead = int(self.counts[sorted(self._dead)].sum()) if self._dead else 0
+        queued = self._pending.total if self._pending else 0
+        return int(self.counts.sum(dtype=np.int64)) - dead + queued
 
     def add(self, key: int, features: SceneFeatures) -> None:
         """Queue one image for the inverted file (merged on the next search or save)."""
         if key in self._slot:
             raise InvalidInput(f"scene features #{key} are already indexed")
         enc = _encode(self.vocab, features, 1)
+        if self._pending is None:
+            self._pending = _Pending(self.vocab.k, self.spill_dir)
         self._slot[int(key)] = len(self.keys) + len(self._pending)
-        self._pending.append((int(key), enc.words[:, 0], enc.signatures[:, 0], features.fixed_xy()))
+        self._pending.add(int(key), enc.words[:, 0], enc.signatures[:, 0], features.fixed_xy())
 
     def remove(self, keys: set[int]) -> None:
-        """Drop images (and their postings) from the index."""
-        self._merge()
-        dead = np.array(sorted(self._slot[k] for k in keys if k in self._slot), np.int64)
-        if dead.size == 0:
+        """Drop images (and their postings) from the index (compacted on the next save or
+        search, so removing from a mapped index copies nothing)."""
+        if self._pending and any(k in self._slot for k in keys):
+            self._merge()  # queued additions first: their slots follow the current ones
+        for key in keys:
+            slot = self._slot.pop(int(key), None)
+            if slot is not None:
+                self._dead.add(slot)
+
+    def _compact(self) -> None:
+        """Apply queued removals to the posting arrays in memory."""
+        if not self._dead:
             return
+        dead = np.array(sorted(self._dead), np.int64)
+        self._dead = set()
         alive = np.ones(len(self.keys), bool)
         alive[dead] = False
         remap = np.cumsum(alive) - 1
         keep = alive[self.owners]
         words = np.repeat(np.arange(self.vocab.k), np.diff(self.offsets))[keep]
         self.owners = remap[self.owners[keep]].astype(np.int32)
-        self.sigs, self.xy = self.sigs[keep], self.xy[keep]
+        self.sigs, self.xy = np.asarray(self.sigs[keep]), np.asarray(self.xy[keep])
         self.keys, self.counts = self.keys[alive], self.counts[alive]
         self.offsets = np.searchsorted(words, np.arange(self.vocab.k + 1)).astype(np.int64)
         self.df = self._document_frequency(words, self.owners)
         self._slot = {int(key): i for i, key in enumerate(self.keys.tolist())}
+        self._source = None
 
     def _document_frequency(
         self, words: I64, owners: npt.NDArray[np.int32]
@@ -344,30 +497,33 @@ class HammingIndex:
         return np.bincount(pair // max(1, len(self.keys)), minlength=self.vocab.k).astype(np.uint32)
 
     def _merge(self) -> None:
-        """Fold queued images into the sorted posting arrays."""
-        if not self._pending:
+        """Fold queued removals and additions into the posting arrays, in memory (a search
+        before the next save; :meth:`save` streams instead)."""
+        self._compact()
+        pend = self._pending
+        if not pend:
             return
         base = len(self.keys)
-        new_words = np.concatenate([p[1] for p in self._pending])
-        new_sigs = np.concatenate([p[2] for p in self._pending])
-        new_owner = np.concatenate(
-            [np.full(len(p[1]), base + i, np.int32) for i, p in enumerate(self._pending)]
-        )
-        new_xy = np.concatenate([p[3] for p in self._pending]).reshape(-1, 2)
-        for _, words, _, _ in self._pending:
-            self.df += np.bincount(np.unique(words), minlength=self.vocab.k).astype(np.uint32)
+        rec = pend.everything()
+        new_words = rec["word"].astype(np.int64)
+        new_owner = (base + rec["owner"]).astype(np.int32)
+        if len(rec):
+            npend = len(pend)
+            pair = np.unique(new_words * npend + rec["owner"])
+            self.df = self.df + np.bincount(pair // npend, minlength=self.vocab.k).astype(np.uint32)
         old_words = np.repeat(np.arange(self.vocab.k), np.diff(self.offsets))
         words = np.concatenate([old_words, new_words])
         order = np.argsort(words, kind="stable")
         self.owners = np.concatenate([self.owners, new_owner])[order]
-        self.sigs = np.concatenate([self.sigs, new_sigs])[order]
-        self.xy = np.concatenate([self.xy, new_xy])[order]
+        self.sigs = np.concatenate([self.sigs, rec["sig"]])[order]
+        self.xy = np.concatenate([self.xy, rec["xy"]])[order]
         self.offsets = np.searchsorted(words[order], np.arange(self.vocab.k + 1)).astype(np.int64)
-        self.keys = np.concatenate([self.keys, [p[0] for p in self._pending]]).astype(np.int64)
-        self.counts = np.concatenate([self.counts, [len(p[1]) for p in self._pending]]).astype(
-            np.uint32
-        )
-        self._pending = []
+        self.keys = np.concatenate([self.keys, np.asarray(pend.keys, np.int64)])
+        self.counts = np.concatenate([self.counts, np.asarray(pend.counts, np.uint32)])
+        self._slot = {int(key): i for i, key in enumerate(self.keys.tolist())}
+        self._source = None
+        pend.close()
+        self._pending = None
 
     # -- search --------------------------------------------------------------------------------
     def idf2(self) -> F32:
@@ -487,24 +643,147 @@ class HammingIndex:
         return out
 
     # -- file format ---------------------------------------------------------------------------
+    def _layout(self, n: int, p: int) -> list[tuple[str, int, str]]:
+        k1, k = self.vocab.k1, self.vocab.k
+        return [
+            ("coarse", k1 * 128, "<f4"), ("centroids", k * 128, "<f4"), ("projection", BITS * 128, "<f4"),
+            ("medians", k * BITS, "<f4"), ("keys", n, "<i8"), ("counts", n, "<u4"),
+            ("df", k, "<u4"), ("offsets", k + 1, "<i8"), ("owners", p, "<i4"), ("sigs", p, "<u8"), ("xy", 2 * p, "<u2"),
+        ]  # fmt: skip
+
+    def _base_postings(
+        self, fh: BinaryIO | None, lo: int, hi: int
+    ) -> tuple[npt.NDArray[np.int32], U64, npt.NDArray[np.uint16]]:
+        """Postings ``lo:hi`` of the posting arrays; read from the file they are mapped from
+        when there is one (plain reads leave no mapped pages behind in this process)."""
+        if fh is None or self._source is None:
+            return (np.asarray(self.owners[lo:hi]), np.asarray(self.sigs[lo:hi]),
+                    np.asarray(self.xy[lo:hi]).reshape(-1, 2))  # fmt: skip
+        at = self._source[2]
+        out = []
+        for name, dt, width in (("owners", "<i4", 1), ("sigs", "<u8", 1), ("xy", "<u2", 2)):
+            size = np.dtype(dt).itemsize * width
+            fh.seek(at[name] + lo * size)
+            out.append(np.fromfile(fh, dt, count=(hi - lo) * width))
+        return out[0].astype(np.int32), out[1].astype(np.uint64), out[2].reshape(-1, 2)
+
+    def _source_file(self) -> BinaryIO | None:
+        """The mapped file, opened again, if it is still the one mapped (same inode)."""
+        if self._source is None:
+            return None
+        try:
+            fh = self._source[0].open("rb")
+        except OSError:
+            return None
+        if os.fstat(fh.fileno()).st_ino != self._source[1]:
+            fh.close()
+            return None
+        return fh
+
     def save(self, path: Path) -> None:
-        """Write the ``VHE1`` file atomically."""
-        self._merge()
-        header = {
-            "version": VERSION, "k1": self.vocab.k1, "k2": self.vocab.k2, "n": len(self.keys), "p": len(self.owners),
-            "ht": self.ht, "sigma": self.sigma, "multiple_assignment": self.multiple_assignment,
-            "trained_on": self.trained_on,
-        }  # fmt: skip
-        indexfile.write(path, MAGIC, header, [
-            (self.vocab.coarse, "<f4"), (self.vocab.centroids, "<f4"), (self.vocab.projection, "<f4"),
-            (self.vocab.medians, "<f4"), (self.keys, "<i8"), (self.counts, "<u4"),
-            (self.df, "<u4"), (self.offsets, "<i8"), (self.owners, "<i4"), (self.sigs, "<u8"), (self.xy, "<u2"),
-        ])  # fmt: skip
+        """Write the ``VHE2`` file atomically, one word range (:data:`BUCKETS`) at a time, then
+        map it: the postings of the old file and of the queued images are never all in memory.
+
+        Per range: the kept postings of the current arrays, then the queued ones in the order
+        they were queued (a stable sort by word), which is the order of an in-memory merge, so
+        a saved and reloaded index searches exactly as the in-memory one."""
+        k = self.vocab.k
+        pend = self._pending or _Pending(k, None)
+        alive = np.ones(len(self.keys), bool)
+        alive[sorted(self._dead)] = False
+        n_alive = int(alive.sum())
+        remap = (np.cumsum(alive) - 1).astype(np.int32)
+        keys = np.concatenate([self.keys[alive], np.asarray(pend.keys, np.int64)])
+        counts = np.concatenate([self.counts[alive], np.asarray(pend.counts, np.uint32)])
+        n, p = len(keys), int(counts.sum(dtype=np.int64))
+        layout = self._layout(n, p)
+        at = indexfile.section_offsets([(nm, c * np.dtype(dt).itemsize) for nm, c, dt in layout])
+        cursor = {nm: at[nm] for nm, _, _ in layout}
+        sha = {nm: hashlib.sha256() for nm, _, _ in layout}
+        offsets = np.zeros(k + 1, np.int64)
+        df = np.zeros(k, np.uint32)
+        tmp = path.with_name(path.name + ".tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        src = self._source_file()
+        try:
+            with tmp.open("wb") as fh:
+
+                def put(name: str, arr: npt.ArrayLike, dt: str) -> None:
+                    data = np.ascontiguousarray(arr, dt).tobytes()
+                    fh.seek(cursor[name])
+                    fh.write(data)
+                    cursor[name] += len(data)
+                    sha[name].update(data)
+
+                v = self.vocab
+                for name, arr in (("coarse", v.coarse), ("centroids", v.centroids),
+                                  ("projection", v.projection), ("medians", v.medians)):  # fmt: skip
+                    put(name, arr, "<f4")
+                put("keys", keys, "<i8")
+                put("counts", counts, "<u4")
+                bounds = pend.bounds()
+                for b in range(BUCKETS):
+                    lo, hi = int(bounds[b]), int(bounds[b + 1])
+                    if lo == hi:
+                        continue
+                    s, e = int(self.offsets[lo]), int(self.offsets[hi])
+                    own, sig, xy = self._base_postings(src, s, e)
+                    keep = alive[own]
+                    base_words = np.repeat(np.arange(lo, hi), np.diff(self.offsets[lo : hi + 1]))
+                    rec = pend.bucket(b)
+                    words = np.concatenate([base_words[keep], rec["word"].astype(np.int64)])
+                    order = np.argsort(words, kind="stable")
+                    words = words[order] - lo
+                    owners = np.concatenate([remap[own[keep]], n_alive + rec["owner"]])[order]
+                    put("owners", owners, "<i4")
+                    put("sigs", np.concatenate([sig[keep], rec["sig"]])[order], "<u8")
+                    put("xy", np.concatenate([xy[keep], rec["xy"]])[order], "<u2")
+                    offsets[lo + 1 : hi + 1] = np.bincount(words, minlength=hi - lo)
+                    if len(words):
+                        pair = np.unique(words * n + owners)
+                        df[lo:hi] = np.bincount(pair // n, minlength=hi - lo)
+                put("df", df, "<u4")
+                put("offsets", np.cumsum(offsets), "<i8")
+                fh.truncate(at[""])
+                header = {
+                    "version": VERSION, "k1": v.k1, "k2": v.k2, "n": n, "p": p, "ht": self.ht,
+                    "sigma": self.sigma, "multiple_assignment": self.multiple_assignment,
+                    "trained_on": self.trained_on, "size": at[""],
+                    "sections": {nm: {"offset": at[nm], "sha256": sha[nm].hexdigest()}
+                                 for nm, _, _ in layout},
+                }  # fmt: skip
+                indexfile.write_header(fh, MAGIC, header)
+                fh.flush()
+                os.fsync(fh.fileno())
+        finally:
+            if src is not None:
+                src.close()
+        os.replace(tmp, path)
+        pend.close()
+        self._attach(HammingIndex.load(path, verify=False))
+
+    def _attach(self, other: HammingIndex) -> None:
+        """Take ``other``'s (mapped) arrays in place of this index's."""
+        self.keys, self.counts, self.df, self.offsets = (
+            other.keys,
+            other.counts,
+            other.df,
+            other.offsets,
+        )
+        self.owners, self.sigs, self.xy = other.owners, other.sigs, other.xy
+        self._source, self._pending, self._dead = other._source, None, set()
+        self._slot = dict(other._slot)  # fmt: skip
 
     @classmethod
-    def load(cls, path: Path) -> HammingIndex:
-        """Read a ``VHE1`` file; raise :class:`WrongFormat` / :class:`DamagedInput`."""
-        header, data, offset = indexfile.read(path, MAGIC)
+    def load(cls, path: Path, *, verify: bool = True) -> HammingIndex:
+        """Map a ``VHE2`` file read-only: the postings stay in the file (and the page cache,
+        shared by every process that opens it); only the vocabulary and the per-image and
+        per-word arrays are read. ``verify`` checks every section's SHA-256 (and that every
+        posting names an indexed image) with plain reads first.
+
+        Raises :class:`NotReady` (no file), :class:`WrongFormat` (another magic, e.g. a
+        ``VHE1`` file of an older version: rebuild it) or :class:`DamagedInput`."""
+        header = indexfile.read_header(path, MAGIC)
         try:
             k1, k2, n, p = (int(header[x]) for x in ("k1", "k2", "n", "p"))
             k = k1 * k2
@@ -513,34 +792,53 @@ class HammingIndex:
                 float(header["sigma"]),
                 int(header["multiple_assignment"]),
             )
+            sections = dict(header["sections"])
+            size = int(header["size"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise DamagedInput(f"{path}: bad VHE1 header: {exc}") from exc
+            raise DamagedInput(f"{path}: bad VHE2 header: {exc}") from exc
+        if path.stat().st_size != size:
+            raise DamagedInput(f"{path}: VHE2 file is truncated or has trailing bytes")
         if header.get("version") != VERSION:
-            raise InvalidInput(f"{path}: unsupported VHE1 version {header.get('version')}")
-        layout = [
-            ("coarse", k1 * 128, "<f4"), ("centroids", k * 128, "<f4"), ("projection", BITS * 128, "<f4"),
-            ("medians", k * BITS, "<f4"), ("keys", n, "<i8"), ("counts", n, "<u4"),
-            ("df", k, "<u4"), ("offsets", k + 1, "<i8"), ("owners", p, "<i4"), ("sigs", p, "<u8"), ("xy", 2 * p, "<u2"),
-        ]  # fmt: skip
-        arrays = indexfile.arrays(path, MAGIC, data, offset, layout)
-        offsets = arrays["offsets"].astype(np.int64)
-        owners = arrays["owners"].astype(np.int32)
-        if (offsets[0] != 0 or offsets[-1] != p or np.any(np.diff(offsets) < 0)
-                or (p and (owners.min() < 0 or owners.max() >= n))):  # fmt: skip
-            raise DamagedInput(f"{path}: VHE1 posting lists are inconsistent")
-        vocab = HammingVocabulary(
-            arrays["coarse"].reshape(k1, 128).astype(np.float32),
-            arrays["centroids"].reshape(k, 128).astype(np.float32),
-            arrays["projection"].reshape(BITS, 128).astype(np.float32),
-            arrays["medians"].reshape(k, BITS).astype(np.float32),
+            raise InvalidInput(f"{path}: unsupported VHE2 version {header.get('version')}")
+        if min(k1, k2, n + 1, p + 1) < 1:
+            raise DamagedInput(f"{path}: bad VHE2 header: negative sizes")
+        vocab = HammingVocabulary(np.zeros((k1, 128), np.float32), np.zeros((k, 128), np.float32),
+                                  np.zeros((BITS, 128), np.float32), np.zeros((k, BITS), np.float32))  # fmt: skip
+        probe = cls(vocab)
+        arrays = indexfile.checked_sections(
+            path, MAGIC, sections, probe._layout(n, p), verify=verify
         )
-        return cls(
+        offsets = np.array(arrays["offsets"], np.int64)
+        owners = arrays["owners"]
+        if offsets[0] != 0 or offsets[-1] != p or np.any(np.diff(offsets) < 0):
+            raise DamagedInput(f"{path}: VHE2 posting lists are inconsistent")
+        if verify and p:
+            at = int(sections["owners"]["offset"])
+            with path.open("rb") as fh:
+                for lo in range(0, p, 1 << 24):
+                    fh.seek(at + 4 * lo)
+                    part = np.fromfile(fh, "<i4", count=min(1 << 24, p - lo))
+                    if part.min() < 0 or part.max() >= n:
+                        raise DamagedInput(f"{path}: VHE2 posting lists are inconsistent")
+        vocab = HammingVocabulary(
+            np.array(arrays["coarse"], np.float32).reshape(k1, 128),
+            np.array(arrays["centroids"], np.float32).reshape(k, 128),
+            np.array(arrays["projection"], np.float32).reshape(BITS, 128),
+            np.array(arrays["medians"], np.float32).reshape(k, BITS),
+        )
+        index = cls(
             vocab, ht=ht, sigma=sigma, multiple_assignment=ma,
             trained_on=int(header.get("trained_on", 0)),
-            keys=arrays["keys"].astype(np.int64), counts=arrays["counts"].astype(np.uint32),
-            df=arrays["df"].astype(np.uint32), offsets=offsets, owners=owners,
-            sigs=arrays["sigs"].astype(np.uint64), xy=arrays["xy"].reshape(p, 2).astype(np.uint16),
+            keys=np.array(arrays["keys"], np.int64), counts=np.array(arrays["counts"], np.uint32),
+            df=np.array(arrays["df"], np.uint32), offsets=offsets, owners=owners,
+            sigs=arrays["sigs"], xy=arrays["xy"].reshape(p, 2),
         )  # fmt: skip
+        index._source = (
+            path,
+            os.stat(path).st_ino,
+            {nm: int(sections[nm]["offset"]) for nm in ("owners", "sigs", "xy")},
+        )
+        return index
 
 
 def brute_force_scores(

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.content.decode import decode
-from vigil.errors import InvalidInput, NotFound, NotReady, VigilError
+from vigil.errors import InvalidInput, NotFound, NotReady, VigilError, WrongFormat
 from vigil.places.analyzer import EXTRACTOR
 from vigil.places.draw import draw_pair, encode_png
 from vigil.places.features import DEFAULT_PARAMS, QUERY_PARAMS, SceneFeatures, extract
@@ -55,7 +55,11 @@ def _load_index(path: Path) -> HammingIndex | None:
     hit = _CACHE.get(path)
     if hit and hit[0] == mtime:
         return hit[1]
-    idx = HammingIndex.load(path)
+    try:
+        idx = HammingIndex.load(path)
+    except WrongFormat:  # an older format (VHE1): derived data, rebuilt from the store
+        return None
+    idx.spill_dir = path.parent
     _CACHE[path] = (mtime, idx)
     return idx
 
@@ -80,6 +84,13 @@ def _features(db: Database, ids: Iterable[int]) -> dict[int, SceneFeatures]:
     return {k: SceneFeatures.from_bytes(v) for k, v in raw.items()}
 
 
+def _stream_features(db: Database, ids: list[int], batch: int = 200) -> Iterable[SceneFeatures]:
+    """The features of ``ids``, ``batch`` rows at a time (a training sample of 2,000 images of
+    2,000 keypoints is 0.5 GB of rows: never all at once)."""
+    for start in range(0, len(ids), batch):
+        yield from _features(db, ids[start : start + batch]).values()
+
+
 def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) -> IndexStatus:
     """Bring the global index in line with the stored features (train it if needed)."""
     path = index_path(settings)
@@ -97,9 +108,8 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
         rng = np.random.default_rng(17)
         ordered = sorted(wanted)
         sample_ids = rng.choice(ordered, min(TRAIN_SAMPLE, len(ordered)), replace=False)
-        sample = _features(db, (int(i) for i in sample_ids))
-        vocab = train_hamming_vocabulary(list(sample.values()))
-        idx = HammingIndex(vocab, trained_on=len(sample))
+        vocab = train_hamming_vocabulary(_stream_features(db, sorted(int(i) for i in sample_ids)))
+        idx = HammingIndex(vocab, trained_on=len(sample_ids), spill_dir=path.parent)
         todo = sorted(wanted)
     else:
         assert idx is not None  # noqa: S101

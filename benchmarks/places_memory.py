@@ -1,0 +1,106 @@
+"""Peak memory of the places shortlist index: build (train, add, save) and search.
+
+Synthetic scene features (random RootSIFT-like uint8 descriptors around a few thousand
+centres, random positions) stand in for photos: memory depends on the counts, not the pixels.
+Each phase runs with the peak-RSS counter reset (``/proc/self/clear_refs``), so the JSON line
+names where the peak is. The 4 GB goal at 100k images (issue 18) is printed with a projection
+from the per-image figures of this run.
+
+    python benchmarks/places_memory.py --images 10000 --keypoints 2000
+    python benchmarks/places_memory.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from vigil.places.features import SceneFeatures
+from vigil.places.ivf import HammingIndex, train_hamming_vocabulary
+
+GOAL_BYTES = 4 * 1024**3
+TRAIN_IMAGES = 2000
+
+
+def _status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def synthetic(n: int, keypoints: int, seed: int = 0) -> Iterator[tuple[int, SceneFeatures]]:
+    """``n`` images of ``keypoints`` descriptors drawn around 4096 shared centres."""
+    rng = np.random.default_rng(seed)
+    centres = rng.integers(0, 200, size=(4096, 128)).astype(np.int16)
+    for key in range(n):
+        pick = rng.integers(0, len(centres), keypoints)
+        noise = rng.integers(-25, 26, size=(keypoints, 128), dtype=np.int16)
+        desc = np.clip(centres[pick] + noise, 0, 255).astype(np.uint8)
+        xy = rng.uniform(0, 640, size=(keypoints, 2)).astype(np.float32)
+        yield key, SceneFeatures(xy, desc, 640, 480, 1.0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--images", type=int, default=10_000)
+    ap.add_argument("--keypoints", type=int, default=2000, help="per image (the stored cap)")
+    ap.add_argument("--queries", type=int, default=20)
+    ap.add_argument("--quick", action="store_true", help="1,000 images of 500 keypoints")
+    args = ap.parse_args()
+    if args.quick:
+        args.images, args.keypoints, args.queries = 1000, 500, 5
+    out: dict[str, object] = {"images": args.images, "keypoints": args.keypoints}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "scenes.vhe"
+        _reset_peak()
+        t0 = time.time()
+        rng = np.random.default_rng(17)
+        chosen = set(rng.choice(args.images, min(TRAIN_IMAGES, args.images), replace=False).tolist())
+        vocab = train_hamming_vocabulary(
+            f for key, f in synthetic(args.images, args.keypoints) if key in chosen
+        )
+        out["train_s"] = round(time.time() - t0, 1)
+        out["train_peak_rss_mb"] = _status("VmHWM") >> 20
+        _reset_peak()
+        t0 = time.time()
+        index = HammingIndex(vocab, trained_on=len(chosen))
+        for key, f in synthetic(args.images, args.keypoints):
+            index.add(key, f)
+        out["add_peak_rss_mb"] = _status("VmHWM") >> 20
+        _reset_peak()
+        index.save(path)
+        out["build_s"] = round(time.time() - t0, 1)
+        out["save_peak_rss_mb"] = _status("VmHWM") >> 20
+        out["file_mb"] = path.stat().st_size >> 20
+        del index
+        _reset_peak()
+        t0 = time.time()
+        loaded = HammingIndex.load(path)
+        out["load_s"] = round(time.time() - t0, 2)
+        queries = [f for _, f in synthetic(args.queries, args.keypoints // 2, seed=1)]
+        t0 = time.time()
+        for q in queries:
+            loaded.search(q, top=50)
+        out["ms_per_query"] = round(1000 * (time.time() - t0) / max(1, len(queries)), 1)
+        out["search_peak_rss_mb"] = _status("VmHWM") >> 20
+        out["search_rss_anon_mb"] = _status("RssAnon") >> 20
+        out["search_rss_file_mb"] = _status("RssFile") >> 20
+    peak = max(int(str(out[k])) for k in out if str(k).endswith("peak_rss_mb"))
+    out["peak_rss_mb"] = peak
+    out["goal_mb_at_100k"] = GOAL_BYTES >> 20
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""Bounded memory of the inverted file: a capped, seeded training sample, a build that spills
+its queued postings, and a mapped index that searches exactly as the in-memory one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.places import ivf
+from vigil.places.features import FeatureParams, SceneFeatures, extract
+from vigil.places.ivf import HammingIndex, train_hamming_vocabulary, training_sample
+
+from .helpers import scene, variant
+
+PARAMS = FeatureParams(max_keypoints=300)
+
+
+def _random_features(n: int, keypoints: int, seed: int) -> list[SceneFeatures]:
+    rng = np.random.default_rng(seed)
+    return [
+        SceneFeatures(
+            rng.uniform(0, 400, (keypoints, 2)).astype(np.float32),
+            rng.integers(0, 256, (keypoints, 128), dtype=np.uint8),
+            400,
+            300,
+            1.0,
+        )
+        for _ in range(n)
+    ]
+
+
+def test_training_sample_is_capped_per_image_and_in_all() -> None:
+    feats = _random_features(30, 500, 1)
+    per_image = training_sample(iter(feats), per_image=40, max_descriptors=10_000, seed=3)
+    assert per_image.shape == (30 * 40, 128)
+    capped = training_sample(iter(feats), per_image=40, max_descriptors=700, seed=3)
+    assert capped.shape == (700, 128)
+    # every sampled row is one of the images' descriptors, as a unit vector
+    assert np.allclose(np.linalg.norm(capped, axis=1), 1.0, atol=1e-5)
+    every = np.concatenate([f.unit_descriptors() for f in feats])
+    assert {r.tobytes() for r in capped} <= {r.tobytes() for r in every}
+
+
+def test_training_is_seeded() -> None:
+    feats = _random_features(20, 300, 2)
+    one = training_sample(feats, per_image=50, max_descriptors=800, seed=5)
+    two = training_sample(iter(feats), per_image=50, max_descriptors=800, seed=5)
+    other = training_sample(feats, per_image=50, max_descriptors=800, seed=6)
+    assert np.array_equal(one, two) and not np.array_equal(one, other)
+    va = train_hamming_vocabulary(feats, k1=4, k2=4, per_image=50, seed=5)
+    vb = train_hamming_vocabulary(iter(feats), k1=4, k2=4, per_image=50, seed=5)
+    assert np.array_equal(va.centroids, vb.centroids) and np.array_equal(va.medians, vb.medians)
+
+
+@pytest.fixture(scope="module")
+def collection() -> dict[int, SceneFeatures]:
+    return {100 + i: extract(scene(i, 400, 300), PARAMS) for i in range(16)}
+
+
+@pytest.fixture(scope="module")
+def vocab(collection: dict[int, SceneFeatures]) -> ivf.HammingVocabulary:
+    return train_hamming_vocabulary(collection.values(), k1=8, k2=8)
+
+
+def _queries() -> list[SceneFeatures]:
+    return [extract(variant(scene(i, 400, 300), 7 + i, occluded=0.3), PARAMS) for i in (2, 9)]
+
+
+def _in_memory(vocab: ivf.HammingVocabulary, feats: dict[int, SceneFeatures]) -> HammingIndex:
+    index = HammingIndex(vocab)
+    for key, f in feats.items():
+        index.add(key, f)
+    index._merge()
+    return index
+
+
+def test_mapped_index_searches_as_the_in_memory_one(
+    collection, vocab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ivf, "SPILL_POSTINGS", 500)  # spill to bucket files every few images
+    oracle = _in_memory(vocab, collection)
+    built = HammingIndex(vocab, spill_dir=tmp_path / "spill")
+    for key, f in collection.items():
+        built.add(key, f)
+    assert built.postings == oracle.postings
+    built.save(tmp_path / "scenes.vhe")
+    assert list((tmp_path / "spill").iterdir()) == []  # the spill is cleaned up
+    mapped = HammingIndex.load(tmp_path / "scenes.vhe")
+    for index in (built, mapped):
+        assert isinstance(index.sigs, np.memmap) and isinstance(index.owners, np.memmap)
+        for name in ("keys", "counts", "df", "offsets", "owners", "sigs", "xy"):
+            assert np.array_equal(getattr(index, name), getattr(oracle, name)), name
+        for q in _queries():
+            assert index.search(q, top=10) == oracle.search(q, top=10)
+
+
+def test_removal_and_additions_on_a_mapped_index(collection, vocab, tmp_path: Path) -> None:
+    path = tmp_path / "scenes.vhe"
+    first = dict(list(collection.items())[:12])
+    built = HammingIndex(vocab)
+    for key, f in first.items():
+        built.add(key, f)
+    built.save(path)
+    mapped = HammingIndex.load(path)
+    mapped.remove({101, 105})
+    later = {k: f for k, f in collection.items() if k not in first}
+    for key, f in later.items():
+        mapped.add(key, f)
+    assert len(mapped) == 14
+    mapped.save(path)
+    held = {k: f for k, f in first.items() if k not in {101, 105}} | later
+    oracle = _in_memory(vocab, held)
+    again = HammingIndex.load(path)
+    for name in ("keys", "counts", "df", "offsets", "owners", "sigs", "xy"):
+        assert np.array_equal(getattr(again, name), getattr(oracle, name)), name
+    for q in _queries():
+        assert again.search(q, top=10) == oracle.search(q, top=10)

@@ -117,3 +117,13 @@ def test_removal_and_additions_on_a_mapped_index(collection, vocab, tmp_path: Pa
         assert np.array_equal(getattr(again, name), getattr(oracle, name)), name
     for q in _queries():
         assert again.search(q, top=10) == oracle.search(q, top=10)
+
+
+def test_votes_in_blocks_equal_one_pass(collection, vocab, monkeypatch: pytest.MonkeyPatch) -> None:
+    index = _in_memory(vocab, collection)
+    whole = [(index.scores(q), index.search(q, top=10)) for q in _queries()]
+    monkeypatch.setattr(ivf, "VOTE_POSTINGS", 300)  # many blocks per query
+    for q, (scores, ranked) in zip(_queries(), whole, strict=True):
+        got = index.scores(q)
+        assert np.array_equal(got[0], scores[0]) and np.array_equal(got[1], scores[1])
+        assert index.search(q, top=10) == ranked

@@ -53,6 +53,7 @@ import os
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -91,6 +92,9 @@ benchmark at 10k images the room was in the top 30 for 0.85 of the queries witho
 0.92 with 0.5, 0.948 with 1.0, 0.953 with 1.5 and 0.955 with 2.0 (tuned on that set: check
 it on real reference photos)."""
 MIN_CONSISTENT = 4
+VOTE_POSTINGS = 2_000_000
+"""Postings a search scans at once (~60 bytes each of temporaries): at 100k images of 2,000
+keypoints a query of 1,000 keypoints reads ~12 million postings."""
 TRAIN_PER_IMAGE = 400
 """Descriptors of each image sampled to learn the vocabulary: 2,000 images give the 800,000
 of :data:`TRAIN_MAX_DESCRIPTORS`, ~49 per fine word (faiss k-means asks for 39 to 256)."""
@@ -539,12 +543,43 @@ class HammingIndex:
         self._merge()
         enc = _encode(self.vocab, features, self.multiple_assignment)
         qwords, qsigs = enc.words.ravel(), enc.signatures.ravel()
-        qdesc = np.repeat(np.arange(enc.words.shape[0]), enc.words.shape[1])
-        starts, ends = self.offsets[qwords], self.offsets[qwords + 1]
-        lengths = ends - starts
+        m = enc.words.shape[1]
+        qdesc = np.repeat(np.arange(enc.words.shape[0]), m)
+        lengths = self.offsets[qwords + 1] - self.offsets[qwords]
         total = int(lengths.sum())
         if len(self.keys) == 0 or total == 0:
             return _Votes.empty()
+        # the posting lists of the query's words, VOTE_POSTINGS at a time (whole query
+        # descriptors per block: its votes depend on all of a descriptor's matches); the blocks'
+        # votes are concatenated in the order one pass would give, so the sums are the same
+        per_desc = np.cumsum(lengths.reshape(-1, m).sum(axis=1))
+        cuts = np.unique(np.searchsorted(per_desc, np.arange(VOTE_POSTINGS, total, VOTE_POSTINGS)))
+        edges = [0, *(int(c) + 1 for c in cuts if c + 1 < len(per_desc)), len(per_desc)]
+        idf2 = self.idf2()
+        parts = [
+            self._block_votes(qwords[lo * m : hi * m], qsigs[lo * m : hi * m],
+                              qdesc[lo * m : hi * m], idf2)
+            for lo, hi in pairwise(edges)
+            if hi > lo
+        ]  # fmt: skip
+        owner, qd, run, wb = (np.concatenate([p[i] for p in parts]) for i in range(4))
+        if len(owner) == 0:
+            return _Votes.empty()
+        total_w = np.bincount(owner, weights=wb, minlength=len(self.keys))
+        score = total_w / np.sqrt(np.maximum(self.counts.astype(np.float64), 1.0))
+        slots = np.flatnonzero(total_w > 0)
+        return _Votes(slots.astype(np.int64), score[slots].astype(np.float32), owner, qd, run)
+
+    def _block_votes(
+        self, qwords: I64, qsigs: U64, qdesc: I64, idf2: F32
+    ) -> tuple[I64, I64, I64, npt.NDArray[np.float64]]:
+        """(image slot, query descriptor, posting, weight) of each counted vote of a block."""
+        starts = self.offsets[qwords]
+        lengths = self.offsets[qwords + 1] - starts
+        total = int(lengths.sum())
+        z = np.zeros(0, np.int64)
+        if total == 0:
+            return z, z, z, np.zeros(0)
         # positions of every posting of every query word, without a Python loop
         run = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(total)
         which = np.repeat(np.arange(len(qwords)), lengths)
@@ -552,8 +587,8 @@ class HammingIndex:
         close = h <= self.ht
         run, which, h = run[close], which[close], h[close]
         if len(run) == 0:
-            return _Votes.empty()
-        w = _weights(h, self.idf2()[qwords[which]], self.sigma)
+            return z, z, z, np.zeros(0)
+        w = _weights(h, idf2[qwords[which]], self.sigma)
         owner = self.owners[run].astype(np.int64)
         # one vote per (query descriptor, image): its best match there
         pair = qdesc[which].astype(np.int64) * len(self.keys) + owner
@@ -564,16 +599,10 @@ class HammingIndex:
         # a query feature that matches in many images (a generic stripe or dot on someone's
         # clothes) says little about any of them: divide its votes by the number of images it
         # votes for (to the power SPREAD_POWER)
-        qb = qdesc[which[best]]
-        spread = np.bincount(qb, minlength=int(qdesc.max()) + 1)[qb].astype(np.float32)
+        qb = qdesc[which[best]].astype(np.int64)
+        spread = np.bincount(qb, minlength=int(qb.max()) + 1)[qb].astype(np.float32)
         wb = w[best] / spread**SPREAD_POWER
-        total_w = np.bincount(owner[best], weights=wb, minlength=len(self.keys))
-        score = total_w / np.sqrt(np.maximum(self.counts.astype(np.float64), 1.0))
-        slots = np.flatnonzero(total_w > 0)
-        return _Votes(
-            slots.astype(np.int64), score[slots].astype(np.float32),
-            owner[best], qdesc[which[best]].astype(np.int64), run[best],
-        )  # fmt: skip
+        return owner[best], qb, run[best], wb.astype(np.float64)
 
     def scores(self, features: SceneFeatures) -> tuple[I64, F32]:
         """(slot, vote score) of every indexed image with at least one vote."""

@@ -23,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,12 +172,17 @@ def append(
 
 def iter_entries(
     session: Session, *, case_id: int | None = None, batch: int = 5000
-) -> Iterator[AuditEntry]:
+) -> Generator[AuditEntry, None, None]:
     """Entries in chain order, optionally only those of one case."""
     stmt = select(AuditEntry).order_by(AuditEntry.seq)
     if case_id is not None:
         stmt = stmt.where(AuditEntry.case_id == case_id)
-    yield from session.execute(stmt.execution_options(yield_per=batch)).scalars()
+    # yield_per is a server-side cursor on PostgreSQL: close it even when the caller stops early
+    result = session.execute(stmt.execution_options(yield_per=batch))
+    try:
+        yield from result.scalars()
+    finally:
+        result.close()
 
 
 def verify(session: Session, anchors: Sequence[ExternalAnchor] = ()) -> VerifyReport:
@@ -187,8 +192,8 @@ def verify(session: Session, anchors: Sequence[ExternalAnchor] = ()) -> VerifyRe
     prev = GENESIS
     expected_seq = 1
     count = 0
+    entries = iter_entries(session)
     try:
-        entries = iter_entries(session)
         for entry in entries:
             if entry.seq != expected_seq:
                 raise IntegrityError(
@@ -224,6 +229,8 @@ def verify(session: Session, anchors: Sequence[ExternalAnchor] = ()) -> VerifyRe
         anchor = session.get(AuditAnchor, 1)
     except SQLAlchemyError as exc:
         raise IntegrityError(f"the audit log cannot be read (tables missing?): {exc}") from exc
+    finally:
+        entries.close()
     head_seq = anchor.seq if anchor else 0
     head_hash = anchor.entry_hash if anchor else GENESIS
     if head_seq != count or head_hash != prev:

@@ -49,7 +49,7 @@ def verify(
         anchors.extend(audit.parse_anchors(text, str(path)))
     rt = runtime()
     with rt.db.read() as s:
-        result = audit.verify(s, anchors)
+        result = audit.verify(s, anchors=anchors)
     if as_json:
         emit_json(
             {

@@ -130,6 +130,12 @@ from vigil.cli import places as _places  # noqa: E402
 
 app.add_typer(_places.app, name="places")
 app.add_typer(_places.camera_app, name="camera")
+from vigil.cli import hub as _hub  # noqa: E402
+
+app.add_typer(_hub.app, name="hub")
+from vigil.cli import share as _share  # noqa: E402
+
+app.add_typer(_share.app, name="share")
 # --- end of sub-command groups ------------------------------------------------------------
 
 

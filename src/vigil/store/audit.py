@@ -16,6 +16,11 @@ Two attacks leave a chain that is consistent in itself, so :func:`verify` checks
   only something kept outside the database can tell. :func:`anchor_record` is the chain head
   written to a file the unit keeps (``vigil audit anchor``); :func:`verify` given those records
   fails when an anchored entry is not on the chain or the chain is shorter than anchored.
+
+The chain logic is written once for any pair of tables with the columns of
+:class:`~vigil.store.models.AuditEntryColumns` and :class:`~vigil.store.models.AuditAnchorColumns`
+(a :class:`Chain`): the case store's log is :data:`LOCAL`, the hub keeps its own chain in its own
+database (``vigil.store.hub.HUB_CHAIN``).
 """
 
 from __future__ import annotations
@@ -34,6 +39,17 @@ from sqlalchemy.orm import Session
 from vigil.errors import IntegrityError, InvalidInput
 from vigil.store.base import utcnow
 from vigil.store.models import AuditAnchor, AuditEntry, Case, EvidenceSource, MediaItem, User
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The entry and anchor tables of one hash chain."""
+
+    entry: type[Any]
+    anchor: type[Any]
+
+
+LOCAL = Chain(AuditEntry, AuditAnchor)
 
 GENESIS = "0" * 64
 
@@ -135,24 +151,25 @@ def append(
     case_id: int | None = None,
     item_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEntry:
+    chain: Chain = LOCAL,
+) -> Any:
     """Append one entry inside the caller's write transaction.
 
     The anchor row is locked (``FOR UPDATE`` on PostgreSQL; SQLite write transactions are already
     exclusive), so concurrent writers cannot fork the chain.
     """
     anchor = session.execute(
-        select(AuditAnchor).where(AuditAnchor.id == 1).with_for_update()
+        select(chain.anchor).where(chain.anchor.id == 1).with_for_update()
     ).scalar_one_or_none()
     if anchor is None:
-        anchor = AuditAnchor(id=1, seq=0, entry_hash=GENESIS)
+        anchor = chain.anchor(id=1, seq=0, entry_hash=GENESIS)
         session.add(anchor)
         session.flush()
     seq = anchor.seq + 1
     ts = utcnow()
     body = canonical_json(details or {})
     digest = entry_digest(anchor.entry_hash, seq, ts, actor, action, case_id, item_id, body)
-    entry = AuditEntry(
+    entry = chain.entry(
         seq=seq,
         ts=ts,
         actor=actor,
@@ -171,12 +188,16 @@ def append(
 
 
 def iter_entries(
-    session: Session, *, case_id: int | None = None, batch: int = 5000
-) -> Generator[AuditEntry, None, None]:
+    session: Session,
+    *,
+    case_id: int | None = None,
+    batch: int = 5000,
+    chain: Chain = LOCAL,
+) -> Generator[Any, None, None]:
     """Entries in chain order, optionally only those of one case."""
-    stmt = select(AuditEntry).order_by(AuditEntry.seq)
+    stmt = select(chain.entry).order_by(chain.entry.seq)
     if case_id is not None:
-        stmt = stmt.where(AuditEntry.case_id == case_id)
+        stmt = stmt.where(chain.entry.case_id == case_id)
     # yield_per is a server-side cursor on PostgreSQL: close it even when the caller stops early
     result = session.execute(stmt.execution_options(yield_per=batch))
     try:
@@ -185,14 +206,16 @@ def iter_entries(
         result.close()
 
 
-def verify(session: Session, anchors: Sequence[ExternalAnchor] = ()) -> VerifyReport:
+def verify(
+    session: Session, chain: Chain = LOCAL, *, anchors: Sequence[ExternalAnchor] = ()
+) -> VerifyReport:
     """Check the whole chain (and any external ``anchors``); raise :class:`IntegrityError`
     naming the first finding."""
     expected = {a.seq: a for a in anchors}
     prev = GENESIS
     expected_seq = 1
     count = 0
-    entries = iter_entries(session)
+    entries = iter_entries(session, chain=chain)
     try:
         for entry in entries:
             if entry.seq != expected_seq:
@@ -226,7 +249,7 @@ def verify(session: Session, anchors: Sequence[ExternalAnchor] = ()) -> VerifyRe
             prev = entry.entry_hash
             expected_seq += 1
             count += 1
-        anchor = session.get(AuditAnchor, 1)
+        anchor = session.get(chain.anchor, 1)
     except SQLAlchemyError as exc:
         raise IntegrityError(f"the audit log cannot be read (tables missing?): {exc}") from exc
     finally:
@@ -245,7 +268,7 @@ def verify(session: Session, anchors: Sequence[ExternalAnchor] = ()) -> VerifyRe
             f"the audit log has {count} entries but the anchor taken at {last.at} records "
             f"#{last.seq}: entries were removed or the chain was rewritten"
         )
-    if count == 0:
+    if count == 0 and chain is LOCAL:
         held = {name: n for name, n in footprint(session).items() if n}
         if held:
             listed = ", ".join(f"{n} {name}" for name, n in held.items())

@@ -311,7 +311,7 @@ def restore(src: Path, data_dir: Path, database_url: str) -> BackupReport:
         # running server added during the dump may follow it)
         kept = [audit.ExternalAnchor(report.audit_seq, report.audit_hash, "backup time")]
         with restored.read() as s:
-            audit.verify(s, kept if report.audit_seq else [])
+            audit.verify(s, anchors=kept if report.audit_seq else [])
     finally:
         restored.dispose()
     return report

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,7 +26,7 @@ from vigil.web.auth import LoginRequired, current_principal
 from vigil.web.config import WebConfig
 from vigil.web.media import load_from_evidence
 from vigil.web.passwords import CheckGate
-from vigil.web.routes import admin, auth, cases, ingest, items, reports, static
+from vigil.web.routes import admin, auth, cases, ingest, items, reports, review, static
 from vigil.web.screens import SCREENS
 from vigil.web.screens import register_defaults as register_screens
 from vigil.web.state import AppState, MediaLoader
@@ -52,6 +53,25 @@ SECURITY_HEADERS = {
 }
 
 
+def tile_origin(template: str) -> str:
+    """The CSP source of a map tile URL template (``{s}`` sub-domains become ``*``)."""
+    parts = urlsplit(template.replace("{s}", "tiles-s"))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput(f"VIGIL_WEB_MAP_TILES must be an http(s) URL template, not {template!r}")
+    host = parts.netloc.replace("tiles-s", "*")
+    return f"{parts.scheme}://{host}"
+
+
+def security_headers_for(cfg: WebConfig) -> dict[str, str]:
+    """The security headers; a configured map tile server is the one image origin added."""
+    if not cfg.map_tiles:
+        return SECURITY_HEADERS
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {tile_origin(cfg.map_tiles)}"
+    )
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
+
+
 def create_app(
     settings: Settings,
     *,
@@ -75,17 +95,19 @@ def create_app(
         load_media=load_media or load_from_evidence,
         password_gate=CheckGate(cfg.password_checks, cfg.password_wait_seconds, cfg.password_queue),
     )
-    for module in (static, auth, cases, ingest, items, reports, admin):
+    for module in (static, auth, cases, ingest, items, review, reports, admin):
         app.include_router(module.router)
     for screen in SCREENS:
         app.include_router(screen.router())
+
+    security_headers = security_headers_for(cfg)
 
     @app.middleware("http")
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
+        for key, value in security_headers.items():
             response.headers.setdefault(key, value)
         response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -59,6 +59,10 @@ class WebConfig:
     evidence_roots: tuple[Path, ...] = ()
     """Folders the browser may ingest evidence from (``VIGIL_WEB_EVIDENCE_ROOTS``, separated
     by ``os.pathsep``); empty: adding evidence from the browser is off."""
+    map_tiles: str = ""
+    """Tile URL template for the GPS map (``VIGIL_WEB_MAP_TILES``, e.g. the unit's own tile
+    server ``https://tiles.unit.example/{z}/{x}/{y}.png``); empty: no tiles are fetched and the
+    map draws the clusters on a latitude/longitude grid."""
     page_size: int = 48
     thumb_size: int = 192
     blur_radius: float = 10.0
@@ -96,6 +100,8 @@ class WebConfig:
                 env["forwarded_allow_ips"] = os.environ["VIGIL_WEB_FORWARDED_ALLOW_IPS"].strip()
             if os.environ.get("VIGIL_WEB_WORKERS"):
                 env["workers"] = int(os.environ["VIGIL_WEB_WORKERS"])
+            if os.environ.get("VIGIL_WEB_MAP_TILES"):
+                env["map_tiles"] = os.environ["VIGIL_WEB_MAP_TILES"].strip()
             if os.environ.get("VIGIL_WEB_SECURE_COOKIES"):
                 env["secure_cookies"] = _bool(os.environ["VIGIL_WEB_SECURE_COOKIES"])
         except ValueError as exc:

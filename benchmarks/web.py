@@ -414,8 +414,12 @@ def main() -> None:
     try:
         import httpx
 
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 240  # a loaded machine starts workers slowly
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"vigil serve exited with {server.returncode}")
+            if time.monotonic() > deadline:
+                raise SystemExit("vigil serve did not answer within 240 s")
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break

@@ -36,7 +36,14 @@ JANE = {
     "emails": ["janet.whitfield@example.org"],
 }
 JANE_TYPO = {**JANE, "first": "Janett", "emails": []}
-PLAIN = ("janet", "okonkwo", "whitfield", "4539148803436467", "janet.whitfield@example.org", "SW1A")
+PLAIN = (
+    "janet",
+    "okonkwo",
+    "whitfield",
+    "4539148803436467",
+    "janet.whitfield@example.org",
+    "SW1A 2AA",
+)
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF")
 
 

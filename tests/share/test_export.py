@@ -306,3 +306,21 @@ def test_video_frames_go_as_one_vpdq_signal_in_frame_order(
         "local_ref": f"item:{item}",
         "meta": {"version": "vpdq-1"},
     }
+
+
+@pytest.mark.parametrize("offset", [0, 1, 37, 128 - len("MONTGOMERY")])
+def test_names_are_found_anywhere_in_binary_values_among_many_forbidden(offset: int) -> None:
+    forbidden = [f"/evidence/dir/IMG_{i:06d}.JPG" for i in range(5000)] + ["Montgomery"]
+    policy = SharePolicy(forbidden)
+    clk = bytearray(128)
+    clk[offset : offset + len("MONTGOMERY")] = b"MONTGOMERY"
+    signal = {
+        "kind": "person",
+        "value": base64.b64encode(bytes(clk)).decode(),
+        "local_ref": "person:3",
+        "meta": {"params_id": "clk1", "key_id": "k", "bits": 1024, "blocks": []},
+    }
+    with pytest.raises(PolicyViolation, match="name or file name"):
+        policy.check(signal)
+    signal["value"] = base64.b64encode(bytes(128)).decode()
+    assert policy.check(signal) == signal

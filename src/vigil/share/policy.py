@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from vigil.errors import PolicyViolation
 from vigil.share.kinds import validate_signal
@@ -91,9 +92,14 @@ class SharePolicy:
     """Strings that must never appear: evidence file names, person names, e-mail addresses."""
     face_models: Iterable[FaceModelCard] | None = None
     """When given, a face template must come from one of these models."""
-    _text: list[str] = field(init=False, default_factory=list)
-    _bytes: list[bytes] = field(init=False, default_factory=list)
+    _text: frozenset[str] = field(init=False, default=frozenset())
+    _text_lengths: tuple[int, ...] = field(init=False, default=())
+    _bytes: dict[int, list[bytes]] = field(init=False, default_factory=dict)
+    _prefixes: npt.NDArray[np.uint64] = field(
+        init=False, default_factory=lambda: np.zeros(0, np.uint64)
+    )
     _models: set[FaceModelCard] | None = field(init=False, default=None)
+    _checked_text: set[str] = field(init=False, default_factory=set)
 
     def __post_init__(self) -> None:
         # single words (a surname, "vlad") are checked in binary values only: as meta text they
@@ -104,14 +110,23 @@ class SharePolicy:
             for s in self.forbidden
             if s and len(s.strip()) >= 4 and re.search(r"[ .@/\\]", s.strip())
         }
-        self._text = sorted(text)
+        self._text = frozenset(text)
+        self._text_lengths = tuple(sorted({len(t) for t in text}))
+        # binary values are scanned by the first MIN_FORBIDDEN_BYTES bytes of each forbidden
+        # string (one vectorised lookup per value), then the candidates are compared in full:
+        # linear in the value's size whatever the number of forbidden strings
         variants: set[bytes] = set()
         for s in self.forbidden:
             s = (s or "").strip()
             if len(s) >= MIN_FORBIDDEN_BYTES:
-                for v in (s, s.lower(), s.upper(), s.title()):
-                    variants.add(v.encode("utf-8", "ignore"))
-        self._bytes = sorted(variants)
+                for form in (s, s.lower(), s.upper(), s.title()):
+                    variants.add(form.encode("utf-8", "ignore"))
+        by_prefix: dict[int, list[bytes]] = {}
+        for raw in variants:
+            if len(raw) >= MIN_FORBIDDEN_BYTES:
+                by_prefix.setdefault(_key(raw[:MIN_FORBIDDEN_BYTES]), []).append(raw)
+        self._bytes = by_prefix
+        self._prefixes = np.array(sorted(by_prefix), dtype=np.uint64)
         self._models = set(self.face_models) if self.face_models is not None else None
 
     def check(self, signal: Any, index: int | None = None) -> dict[str, Any]:
@@ -155,10 +170,16 @@ class SharePolicy:
     def _check_text(self, text: str, what: str) -> None:
         if _MEDIA_EXT.search(text):
             raise PolicyViolation(f"{what} looks like a file name")
+        if text in self._checked_text or not self._text:
+            return
         low = text.lower()
-        for bad in self._text:
-            if bad in low:
+        for n in self._text_lengths:  # every substring of each forbidden length: O(len(text))
+            if n > len(low):
+                break
+            if any(low[i : i + n] in self._text for i in range(len(low) - n + 1)):
                 raise PolicyViolation(f"{what} contains a name or file name of the case")
+        if len(self._checked_text) < 100_000:
+            self._checked_text.add(text)
 
     def _check_binary(self, raw: bytes, what: str) -> None:
         if raw.startswith(_START_MAGIC) or raw[4:8] in _START_MAGIC_AT4:
@@ -166,9 +187,18 @@ class SharePolicy:
         for magic in _ANYWHERE_MAGIC:
             if magic in raw:
                 raise PolicyViolation(f"{what}: value holds an image or video file signature")
-        for bad in self._bytes:
-            if bad in raw:
-                raise PolicyViolation(f"{what}: value holds a name or file name of the case")
+        if not self._bytes or len(raw) < MIN_FORBIDDEN_BYTES:
+            return
+        arr = np.frombuffer(raw, dtype=np.uint8).astype(np.uint64)
+        keys = np.zeros(len(raw) - MIN_FORBIDDEN_BYTES + 1, dtype=np.uint64)
+        for k in range(MIN_FORBIDDEN_BYTES):
+            keys = (keys << np.uint64(8)) | arr[k : k + len(keys)]
+        pos = np.searchsorted(self._prefixes, keys)
+        pos[pos == len(self._prefixes)] = 0
+        for at in np.flatnonzero(self._prefixes[pos] == keys).tolist():
+            for bad in self._bytes[int(keys[at])]:
+                if raw.startswith(bad, at):
+                    raise PolicyViolation(f"{what}: value holds a name or file name of the case")
 
     def _check_face(self, raw: bytes, meta: Mapping[str, Any], what: str) -> None:
         vec = np.frombuffer(raw, dtype="<f4").astype(np.float64)
@@ -183,3 +213,8 @@ class SharePolicy:
             )
             if card not in self._models:
                 raise PolicyViolation(f"{what}: not from a face model of this installation")
+
+
+def _key(prefix: bytes) -> int:
+    """The first MIN_FORBIDDEN_BYTES bytes of a string as one big-endian integer."""
+    return int.from_bytes(prefix, "big")

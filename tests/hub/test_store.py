@@ -62,3 +62,21 @@ def test_init_refuses_an_existing_hub(tmp_path: Path) -> None:
     reopened = Hub.open(tmp_path / "h")
     assert reopened.settings.flood_limit == 10
     reopened.close()
+
+
+@pytest.mark.postgres
+def test_a_hub_on_postgres_finds_an_overlap(tmp_path: Path, pg_url: str) -> None:
+    from ._world import make_world
+
+    world = make_world(tmp_path, database_url=pg_url)
+    try:
+        a, b, _c = world.agencies.values()
+        sig = {"kind": "pdq", "value": "f0" * 32, "meta": {}}
+        world.hub.push(a.envelope([{**sig, "local_ref": "item:1"}]))
+        near = {**sig, "value": "f1" + "f0" * 31, "local_ref": "item:2"}
+        assert world.hub.push(b.envelope([near]))["overlaps"] == 1
+        (note,) = world.hub.notifications(a.member)
+        assert note["overlap"]["evidence"]["signals"][0]["distance"] == 1
+        assert world.hub.verify_audit().entries > 8
+    finally:
+        world.hub.close()

@@ -16,6 +16,7 @@ from rich.console import Console
 from vigil import __version__
 from vigil.cli.context import Runtime, set_runtime
 from vigil.errors import (
+    Busy,
     Conflict,
     IntegrityError,
     InvalidInput,
@@ -49,6 +50,7 @@ _EXIT_FOR: list[tuple[type[VigilError], ReturnCode]] = [
     (PermissionDenied, ReturnCode.DENIED),
     (PolicyViolation, ReturnCode.DENIED),
     (NotReady, ReturnCode.NOT_READY),
+    (Busy, ReturnCode.NOT_READY),
     (InvalidInput, ReturnCode.INVALID_INPUT),
 ]
 

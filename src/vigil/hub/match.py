@@ -45,6 +45,48 @@ CATEGORY = {
 F32 = npt.NDArray[np.float32]
 
 
+COLUMNS = (
+    HubSignal.id,
+    HubSignal.operation_id,
+    HubSignal.member_id,
+    HubSignal.kind,
+    HubSignal.value,
+    HubSignal.value_key,
+    HubSignal.local_ref,
+    HubSignal.meta,
+    HubSignal.group,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Sig:
+    """A stored signal as the matchers read it: plain data, no ORM state (pushes are large)."""
+
+    id: int
+    operation_id: int
+    member_id: int
+    kind: str
+    value: str
+    value_key: str
+    local_ref: str
+    meta: dict[str, Any]
+    group: str
+
+    @classmethod
+    def of(cls, row: HubSignal) -> Sig:
+        return cls(
+            row.id,
+            row.operation_id,
+            row.member_id,
+            row.kind,
+            row.value,
+            row.value_key,
+            row.local_ref,
+            row.meta,
+            row.group,
+        )
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A new signal matched a stored signal of another agency."""
@@ -81,42 +123,42 @@ def group_of(kind: str, meta: dict[str, Any]) -> str:
     return ""
 
 
-def _others(session: Session, new: Sequence[HubSignal], kind: str) -> dict[str, list[HubSignal]]:
+def _others(session: Session, new: Sequence[Sig], kind: str) -> dict[str, list[Sig]]:
     """Stored, unquarantined signals of other members in the new signals' groups, by group."""
     s0 = new[0]
     groups = sorted({s.group for s in new})
     rows = session.execute(
-        select(HubSignal).where(
+        select(*COLUMNS).where(
             HubSignal.operation_id == s0.operation_id,
             HubSignal.kind == kind,
             HubSignal.group.in_(groups),
             HubSignal.member_id != s0.member_id,
             HubSignal.quarantined.is_(False),
         )
-    ).scalars()
-    out: dict[str, list[HubSignal]] = defaultdict(list)
+    ).all()
+    out: dict[str, list[Sig]] = defaultdict(list)
     for r in rows:
-        out[r.group].append(r)
+        out[r.group].append(Sig(*r))
     return out
 
 
-def _exact(session: Session, new: Sequence[HubSignal], kind: str) -> list[Candidate]:
+def _exact(session: Session, new: Sequence[Sig], kind: str) -> list[Candidate]:
     s0 = new[0]
-    by_key: dict[tuple[str, str], list[HubSignal]] = defaultdict(list)
+    by_key: dict[tuple[str, str], list[Sig]] = defaultdict(list)
     for s in new:
         by_key[(s.group, s.value_key)].append(s)
     keys = sorted({k for _g, k in by_key})
     out = []
     for start in range(0, len(keys), 500):
         rows = session.execute(
-            select(HubSignal).where(
+            select(HubSignal.id, HubSignal.group, HubSignal.value_key).where(
                 HubSignal.operation_id == s0.operation_id,
                 HubSignal.kind == kind,
                 HubSignal.value_key.in_(keys[start : start + 500]),
                 HubSignal.member_id != s0.member_id,
                 HubSignal.quarantined.is_(False),
             )
-        ).scalars()
+        ).all()
         for o in rows:
             for s in by_key.get((o.group, o.value_key), []):
                 out.append(Candidate(s.id, o.id, kind, 0.0, {"match": "exact"}))
@@ -124,7 +166,7 @@ def _exact(session: Session, new: Sequence[HubSignal], kind: str) -> list[Candid
 
 
 def _pdq(
-    session: Session, new: Sequence[HubSignal], settings: HubSettings, indexes: PdqIndexes
+    session: Session, new: Sequence[Sig], settings: HubSettings, indexes: PdqIndexes
 ) -> list[Candidate]:
     s0 = new[0]
     index = indexes.get(session, s0.operation_id)
@@ -152,7 +194,7 @@ def _close_frames(
     return out
 
 
-def _vpdq(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> list[Candidate]:
+def _vpdq(session: Session, new: Sequence[Sig], settings: HubSettings) -> list[Candidate]:
     others = _others(session, new, "vpdq")
     out = []
     for s in new:
@@ -171,11 +213,11 @@ def _vpdq(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> 
     return out
 
 
-def _matrix(rows: Iterable[HubSignal], dtype: str = "f32") -> F32:
+def _matrix(rows: Iterable[Sig], dtype: str = "f32") -> F32:
     return np.stack([decode_vector(r.value, dtype) for r in rows])
 
 
-def _face(session: Session, new: Sequence[HubSignal]) -> list[Candidate]:
+def _face(session: Session, new: Sequence[Sig]) -> list[Candidate]:
     others = _others(session, new, "face")
     out = []
     for group, olist in others.items():
@@ -209,7 +251,7 @@ def _face(session: Session, new: Sequence[HubSignal]) -> list[Candidate]:
     return out
 
 
-def _scene(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> list[Candidate]:
+def _scene(session: Session, new: Sequence[Sig], settings: HubSettings) -> list[Candidate]:
     others = _others(session, new, "scene")
     out = []
     for group, olist in others.items():
@@ -246,7 +288,7 @@ def camera_pce(a: F32, b: F32) -> float:
     return pce(corr, (0, 0))
 
 
-def _prnu(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> list[Candidate]:
+def _prnu(session: Session, new: Sequence[Sig], settings: HubSettings) -> list[Candidate]:
     others = _others(session, new, "prnu")
     out = []
     for s in new:
@@ -259,7 +301,7 @@ def _prnu(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> 
     return out
 
 
-def _person(session: Session, new: Sequence[HubSignal], settings: HubSettings) -> list[Candidate]:
+def _person(session: Session, new: Sequence[Sig], settings: HubSettings) -> list[Candidate]:
     """Dice on keyed CLKs among pairs sharing a keyed blocking token (:mod:`vigil.share.persons`)."""
     from vigil.share.persons import from_signal, match_persons
 
@@ -283,10 +325,10 @@ def _person(session: Session, new: Sequence[HubSignal], settings: HubSettings) -
 
 
 def candidates(
-    session: Session, new: Sequence[HubSignal], settings: HubSettings, indexes: PdqIndexes
+    session: Session, new: Sequence[Sig], settings: HubSettings, indexes: PdqIndexes
 ) -> list[Candidate]:
     """Every candidate overlap of the new signals (all of one member and one operation)."""
-    by_kind: dict[str, list[HubSignal]] = defaultdict(list)
+    by_kind: dict[str, list[Sig]] = defaultdict(list)
     for s in new:
         by_kind[s.kind].append(s)
     out: list[Candidate] = []

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.index.hamming import MihIndex, Words, hex_to_words, row_distances
+from vigil.index.hamming import MihIndex, Words, hex_to_words
 from vigil.store.hub import HubSignal
 
 I64 = npt.NDArray[np.int64]
@@ -73,10 +73,13 @@ class PdqIndex:
                 parts.append((qi[keep] + start, self.main.ids[rows[keep]], dist[keep]))
         if len(self.tail_ids) and len(queries):
             other = np.flatnonzero(self.tail_members != exclude_member)
-            for i, q in enumerate(queries):
-                d = row_distances(self.tail_words[other], np.broadcast_to(q, (len(other), 4)))
-                hit = np.flatnonzero(d <= max_distance)
-                parts.append((np.full(len(hit), i, np.int64), self.tail_ids[other[hit]], d[hit]))
+            tw, tids = self.tail_words[other], self.tail_ids[other]
+            step = max(1, min(64, (1 << 21) // max(len(tids), 1)))  # <= ~64 MB per block
+            for start in range(0, len(queries), step):
+                block = queries[start : start + step]
+                d = np.bitwise_count(block[:, None, :] ^ tw[None, :, :]).sum(axis=2)
+                qi, col = np.nonzero(d <= max_distance)
+                parts.append((qi.astype(np.int64) + start, tids[col], d[qi, col].astype(np.int64)))
         if not parts:
             empty = np.empty(0, np.int64)
             return empty, empty, empty

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, VigilError
@@ -188,23 +188,41 @@ class Hub:
         )
         s.add(row)
         s.flush()
-        new = [
-            HubSignal(
-                bundle_id=row.id,
-                operation_id=op.id,
-                member_id=member.id,
-                kind=sig["kind"],
-                value=sig["value"],
-                value_key=_value_key(sig["value"]),
-                local_ref=sig["local_ref"],
-                meta=sig["meta"],
-                group=match.group_of(sig["kind"], sig["meta"]),
-                quarantined=False,
-            )
+        rows = [
+            {
+                "bundle_id": row.id,
+                "operation_id": op.id,
+                "member_id": member.id,
+                "kind": sig["kind"],
+                "value": sig["value"],
+                "value_key": _value_key(sig["value"]),
+                "local_ref": sig["local_ref"],
+                "meta": sig["meta"],
+                "group": match.group_of(sig["kind"], sig["meta"]),
+                "quarantined": False,
+            }
             for sig in bundle["signals"]
         ]
-        s.add_all(new)
-        s.flush()
+        new: list[match.Sig] = []
+        for start in range(0, len(rows), 5000):
+            part = rows[start : start + 5000]
+            ids = s.scalars(
+                insert(HubSignal).returning(HubSignal.id, sort_by_parameter_order=True), part
+            ).all()
+            new += [
+                match.Sig(
+                    i,
+                    r["operation_id"],
+                    r["member_id"],
+                    r["kind"],
+                    r["value"],
+                    r["value_key"],
+                    r["local_ref"],
+                    r["meta"],
+                    r["group"],
+                )
+                for i, r in zip(ids, part, strict=True)
+            ]
         cands = match.candidates(s, new, self.settings, self.indexes)
         counts = overlaps.record(s, op, member, cands, self.settings, now)
         members.log(
@@ -321,7 +339,7 @@ class Hub:
             if release:
                 sig.quarantined = False
                 op = operations.get_by_id(s, sig.operation_id)
-                cands = match.candidates(s, [sig], self.settings, self.indexes)
+                cands = match.candidates(s, [match.Sig.of(sig)], self.settings, self.indexes)
                 lifted = replace(
                     self.settings, flood_limit=max(self.settings.flood_limit, len(cands))
                 )

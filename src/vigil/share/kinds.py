@@ -42,6 +42,7 @@ SIGNAL_KEYS = frozenset({"kind", "value", "local_ref", "meta"})
 LOCAL_REF = re.compile(r"^[a-z][a-z_]{0,31}:[A-Za-z0-9_-]{1,64}$")
 TOKEN = re.compile(r"^[A-Za-z0-9_.:+-]{1,64}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
+LOWER_HEX = re.compile(r"[0-9a-f]*")
 HEX_TOKEN = re.compile(r"^[0-9a-f]{16,64}$")
 MAX_BLOCKS = 32
 MAX_VPDQ_FRAMES = 3600
@@ -140,7 +141,7 @@ def _b64(value: str, expected: int, what: str) -> bytes:
 
 
 def _hex(value: str, n: int, what: str) -> None:
-    if len(value) != n or not all(c in "0123456789abcdef" for c in value):
+    if len(value) != n or not LOWER_HEX.fullmatch(value):
         raise PolicyViolation(f"{what}: value must be {n} lower-case hex digits")
 
 

@@ -8,6 +8,15 @@ so editing any field, deleting or reordering entries breaks the chain. The newes
 is also kept in ``audit_anchor`` (updated in the same transaction), so cutting entries off the end
 is detected too. There is deliberately no update or delete operation in this module.
 
+Two attacks leave a chain that is consistent in itself, so :func:`verify` checks more than links:
+
+* **a wiped log** (``audit_log`` and ``audit_anchor`` emptied): an empty chain next to cases,
+  users, sources or items (none of which is ever written without an audit entry) fails;
+* **a rewritten log** (every entry and the anchor recomputed by someone with write access):
+  only something kept outside the database can tell. :func:`anchor_record` is the chain head
+  written to a file the unit keeps (``vigil audit anchor``); :func:`verify` given those records
+  fails when an anchored entry is not on the chain or the chain is shorter than anchored.
+
 The chain logic is written once for any pair of tables with the columns of
 :class:`~vigil.store.models.AuditEntryColumns` and :class:`~vigil.store.models.AuditAnchorColumns`
 (a :class:`Chain`): the case store's log is :data:`LOCAL`, the hub keeps its own chain in its own
@@ -19,18 +28,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from vigil.errors import IntegrityError
+from vigil.errors import IntegrityError, InvalidInput
 from vigil.store.base import utcnow
-from vigil.store.models import AuditAnchor, AuditEntry
-
-GENESIS = "0" * 64
+from vigil.store.models import AuditAnchor, AuditEntry, Case, EvidenceSource, MediaItem, User
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,8 @@ class Chain:
 
 
 LOCAL = Chain(AuditEntry, AuditAnchor)
+
+GENESIS = "0" * 64
 
 
 def canonical_json(value: Any) -> str:
@@ -70,10 +80,67 @@ def entry_digest(
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Outcome of :func:`verify`: how many entries were checked and the head hash."""
+    """Outcome of :func:`verify`: how many entries were checked, the head hash, and how many
+    external anchors were matched."""
 
     entries: int
     head_hash: str
+    anchors_checked: int = 0
+
+
+ANCHOR_FORMAT = "vigil-audit-anchor/1"
+
+
+@dataclass(frozen=True)
+class ExternalAnchor:
+    """A chain head recorded outside the database (one line of an anchor file)."""
+
+    seq: int
+    entry_hash: str
+    at: str
+    """When it was taken (UTC, ISO 8601), to name it in findings."""
+
+    def line(self) -> str:
+        """The JSON line written to the anchor file."""
+        return canonical_json(
+            {"format": ANCHOR_FORMAT, "seq": self.seq, "hash": self.entry_hash, "at": self.at}
+        )
+
+
+def parse_anchors(text: str, source: str) -> list[ExternalAnchor]:
+    """The anchors of an anchor file (JSON lines); a bad line is an error naming it."""
+    anchors = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if data.get("format") != ANCHOR_FORMAT:
+                raise ValueError(f"not a {ANCHOR_FORMAT} record")
+            seq, digest, at = int(data["seq"]), str(data["hash"]), str(data["at"])
+            if seq < 1 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("bad sequence number or hash")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"{source}, line {number}: not an audit anchor ({exc})") from exc
+        anchors.append(ExternalAnchor(seq, digest, at))
+    if not anchors:
+        raise InvalidInput(f"{source}: no audit anchor in the file")
+    return anchors
+
+
+def anchor_record(entry: AuditEntry) -> ExternalAnchor:
+    """The external anchor for ``entry`` (normally the newest)."""
+    return ExternalAnchor(entry.seq, entry.entry_hash, _ts_text(entry.ts) + "Z")
+
+
+def footprint(session: Session) -> dict[str, int]:
+    """Rows that are never written without an audit entry (cases, accounts, evidence sources,
+    items): if any exist, the chain cannot rightly be empty."""
+    tables = {"cases": Case, "users": User, "evidence sources": EvidenceSource, "items": MediaItem}
+    return {
+        name: int(session.execute(select(func.count()).select_from(model)).scalar_one())
+        for name, model in tables.items()
+    }
 
 
 def append(
@@ -134,34 +201,52 @@ def iter_entries(
     yield from session.execute(stmt.execution_options(yield_per=batch)).scalars()
 
 
-def verify(session: Session, chain: Chain = LOCAL) -> VerifyReport:
-    """Check the whole chain; raise :class:`IntegrityError` naming the first broken entry."""
+def verify(
+    session: Session, chain: Chain = LOCAL, *, anchors: Sequence[ExternalAnchor] = ()
+) -> VerifyReport:
+    """Check the whole chain (and any external ``anchors``); raise :class:`IntegrityError`
+    naming the first finding."""
+    expected = {a.seq: a for a in anchors}
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for entry in iter_entries(session, chain=chain):
-        if entry.seq != expected_seq:
-            raise IntegrityError(
-                f"audit entry #{expected_seq} is missing or out of order (found #{entry.seq} next)"
+    try:
+        entries = iter_entries(session, chain=chain)
+        for entry in entries:
+            if entry.seq != expected_seq:
+                raise IntegrityError(
+                    f"audit entry #{expected_seq} is missing or out of order "
+                    f"(found #{entry.seq} next)"
+                )
+            if entry.prev_hash != prev:
+                raise IntegrityError(
+                    f"audit entry #{entry.seq} does not link to the entry before it"
+                )
+            digest = entry_digest(
+                prev,
+                entry.seq,
+                entry.ts,
+                entry.actor,
+                entry.action,
+                entry.case_id,
+                entry.item_id,
+                entry.details,
             )
-        if entry.prev_hash != prev:
-            raise IntegrityError(f"audit entry #{entry.seq} does not link to the entry before it")
-        digest = entry_digest(
-            prev,
-            entry.seq,
-            entry.ts,
-            entry.actor,
-            entry.action,
-            entry.case_id,
-            entry.item_id,
-            entry.details,
-        )
-        if digest != entry.entry_hash:
-            raise IntegrityError(f"audit entry #{entry.seq} was altered (hash mismatch)")
-        prev = entry.entry_hash
-        expected_seq += 1
-        count += 1
-    anchor = session.get(chain.anchor, 1)
+            if digest != entry.entry_hash:
+                raise IntegrityError(f"audit entry #{entry.seq} was altered (hash mismatch)")
+            kept = expected.get(entry.seq)
+            if kept is not None and kept.entry_hash != digest:
+                raise IntegrityError(
+                    f"audit entry #{entry.seq} is not the one anchored at {kept.at} "
+                    f"(hash {digest[:16]}…, anchored {kept.entry_hash[:16]}…): "
+                    "the chain was rewritten"
+                )
+            prev = entry.entry_hash
+            expected_seq += 1
+            count += 1
+        anchor = session.get(chain.anchor, 1)
+    except SQLAlchemyError as exc:
+        raise IntegrityError(f"the audit log cannot be read (tables missing?): {exc}") from exc
     head_seq = anchor.seq if anchor else 0
     head_hash = anchor.entry_hash if anchor else GENESIS
     if head_seq != count or head_hash != prev:
@@ -169,4 +254,19 @@ def verify(session: Session, chain: Chain = LOCAL) -> VerifyReport:
             f"audit log ends at #{count} but its anchor records #{head_seq}: "
             "entries were removed from the end or the anchor was altered"
         )
-    return VerifyReport(entries=count, head_hash=prev)
+    beyond = [a for a in anchors if a.seq > count]
+    if beyond:
+        last = max(beyond, key=lambda a: a.seq)
+        raise IntegrityError(
+            f"the audit log has {count} entries but the anchor taken at {last.at} records "
+            f"#{last.seq}: entries were removed or the chain was rewritten"
+        )
+    if count == 0 and chain is LOCAL:
+        held = {name: n for name, n in footprint(session).items() if n}
+        if held:
+            listed = ", ".join(f"{n} {name}" for name, n in held.items())
+            raise IntegrityError(
+                f"the audit log is empty but the store holds {listed}: "
+                "every change is audited, so the log was wiped"
+            )
+    return VerifyReport(entries=count, head_hash=prev, anchors_checked=len(anchors))

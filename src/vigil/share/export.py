@@ -293,17 +293,20 @@ def person_fields(rec: Any, card: str | None) -> PersonFields:
     kw: dict[str, Any] = (
         {"name": name} if name else {"first": rec.first_name_n, "last": rec.surname_n}
     )
+    emails = [rec.email] if rec.email else []
     try:
         return PersonFields.from_raw(
             **kw,
             dob=rec.dob,
             postcode=rec.postcode,
             address=rec.address,
-            emails=[rec.email] if rec.email else [],
+            emails=emails,
             cards=[card] if card else [],
         )
-    except InvalidInput:
-        return PersonFields.from_raw(**kw, dob=rec.dob, postcode=rec.postcode, address=rec.address)
+    except InvalidInput:  # a stored card that no longer validates: share the rest
+        return PersonFields.from_raw(
+            **kw, dob=rec.dob, postcode=rec.postcode, address=rec.address, emails=emails
+        )
 
 
 def _persons(

@@ -23,6 +23,8 @@ from vigil.hub.client import HubClient
 from vigil.share.persons import OperationSecret
 from vigil.share.protocol import canonical, sign_request
 from vigil.signals.synthetic import jpeg_bytes, scene
+from vigil.store import audit
+from vigil.store.hub import HUB_CHAIN
 
 from ._local import Installation
 from ._world import OP, World, make_world
@@ -225,6 +227,14 @@ def test_a_replayed_request_and_a_stale_bundle_are_refused(
     assert again.status_code == 401
     assert again.json()["error"] == "replay"
     assert http.get("/api/v1/notifications").json()["error"] == "signature_invalid"
+    with world.hub.db.read() as s:
+        refused = [
+            json.loads(e.details)
+            for e in audit.iter_entries(s, chain=HUB_CHAIN)
+            if e.action == "hub.request_refused"
+        ]
+    # the member's replayed request is on record; the anonymous unsigned one is not
+    assert [(r["reason"], r["key_id"]) for r in refused] == [("replay", headers["x-vigil-key"])]
 
 
 def test_a_signed_bundle_outside_the_policy_is_refused_over_http(

@@ -155,6 +155,10 @@ class Hub:
                 member = members.by_key(s, header["key_id"])
                 if sender is not None and sender.id != member.id:
                     raise PermissionDenied("a member may push only bundles signed with its own key")
+                if member.role == "admin":
+                    raise PermissionDenied(
+                        "the hub administrator holds no evidence and pushes no signals"
+                    )
                 if member.name != header["agency"]:
                     raise PermissionDenied(
                         f"bundle says agency {header['agency']!r} but is signed by {member.name}"

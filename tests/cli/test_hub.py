@@ -68,6 +68,8 @@ def test_hub_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture
         )
         == ReturnCode.INVALID_INPUT
     )
+    again = ["hub", "operations", "add", "op-1", "--name", "again", "--hub", str(hub)]
+    assert main(again) == ReturnCode.CONFLICT
     for name in ("de-bka", "nl-police"):
         assert main(["hub", "operations", "join", "op-1", name, "--hub", str(hub)]) == 0
     capsys.readouterr()

@@ -24,6 +24,10 @@ from vigil.web.templating import exposure, render
 MAX_MEMBERS_SHOWN = 12
 
 
+CLUSTERS_PER_PAGE = 24
+LINKS_PER_PAGE = 50
+
+
 def _face_in_case(session: Any, case_id: int, face_id: int) -> Any:
     from vigil.store import faces as fstore
 
@@ -77,16 +81,27 @@ def router() -> APIRouter:
 
     @r.get("/cases/{case_id}/faces", response_class=HTMLResponse)
     def clusters(
-        request: Request, case_id: int, ctx: Annotated[Ctx, Depends(Guard("item.view"))]
+        request: Request,
+        case_id: int,
+        ctx: Annotated[Ctx, Depends(Guard("item.view"))],
+        page: int = 1,
+        links_page: int = 1,
     ) -> Response:
         from vigil.faces.service import link_dict
         from vigil.store import faces as fstore
 
         st = app_state(request)
+        page = max(1, min(page, 1_000_000))
+        links_page = max(1, min(links_page, 1_000_000))
         with reading(st.db) as session:
             case = store.get_case_by_id(session, case_id)
-            rows = fstore.case_clusters(session, case_id)
-            links = [link_dict(session, lk) for lk in fstore.case_links(session, case_id)]
+            rows, clusters_total = store.face_cluster_page(
+                session, case_id, (page - 1) * CLUSTERS_PER_PAGE, CLUSTERS_PER_PAGE
+            )
+            link_rows, links_total = store.face_links_page(
+                session, case_id, (links_page - 1) * LINKS_PER_PAGE, LINKS_PER_PAGE
+            )
+            links = [link_dict(session, lk) for lk in link_rows]
             constraints = fstore.case_constraints(session, case_id)
             faces_total = fstore.count_case_faces(session, case_id)
             ages = fstore.face_ages(session, [f for _, members in rows for f in members])
@@ -118,6 +133,14 @@ def router() -> APIRouter:
             constraints=constraints,
             faces_total=faces_total,
             ages=age_labels,
+            clusters_total=clusters_total,
+            links_total=links_total,
+            page=page,
+            links_page=links_page,
+            more_clusters=clusters_total > page * CLUSTERS_PER_PAGE,
+            more_links=links_total > links_page * LINKS_PER_PAGE,
+            first_cluster=(page - 1) * CLUSTERS_PER_PAGE + 1,
+            first_link=(links_page - 1) * LINKS_PER_PAGE + 1,
         )
 
     @r.get("/cases/{case_id}/faces/{face_id}/crop")

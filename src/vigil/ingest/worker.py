@@ -81,11 +81,22 @@ def _exit_with_parent(parent_pid: int) -> None:
     interrupted ingest leaves no orphaned workers holding memory and evidence files open."""
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        # a fork-server worker's parent is the fork server, so watch the ingest process itself
+        while _alive(parent_pid):
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="vigil-parent-watch").start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def init_worker(

@@ -186,7 +186,7 @@ def decode(
         orientation = 1
         try:
             orientation = int(header_exif(img).get(0x0112, 1) or 1)
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, SyntaxError):  # SyntaxError: broken EXIF/PNG
             orientation = 1
         factor = plan_reduction(original, min_side=min_side, max_pixels=max_pixels, exact=exact)
         if factor >= 2 and img.format == "JPEG":
@@ -206,7 +206,7 @@ def decode(
         try:
             img.load()
             pixels = _rgb_array(img, k)
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError) as exc:
             raise DamagedInput(f"image data truncated or corrupt: {exc}") from exc
         scale = pixels.shape[1] / original[0] if original[0] else 1.0
         if apply_orientation and orientation != 1:

@@ -148,11 +148,12 @@ from vigil.settings import Settings
 from vigil.store.db import Database
 load_defaults()
 home, root, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = [n for n in sys.argv[4].split(",") if n] or None
 settings = Settings.load(home, workers=workers)
 Path(home).mkdir(parents=True, exist_ok=True)
 db = Database(settings.database_url)
 t0 = time.perf_counter()
-report = ingest(settings, db, root, "bench", "bench", None)
+report = ingest(settings, db, root, "bench", "bench", names)
 wall = time.perf_counter() - t0
 ch = resource.getrusage(resource.RUSAGE_CHILDREN)
 me = resource.getrusage(resource.RUSAGE_SELF)
@@ -161,13 +162,15 @@ print(json.dumps({"wall": wall, "files": report.files, "analyzers": report.analy
 """
 
 
-def _phone_ingest(src: str, home: Path, root: Path, workers: int) -> dict[str, object]:
+def _phone_ingest(
+    src: str, home: Path, root: Path, workers: int, analyzers: str
+) -> dict[str, object]:
     import subprocess
     import sys
 
     env = dict(os.environ, PYTHONPATH=src)
     proc = subprocess.run(
-        [sys.executable, "-c", _PHONE_CHILD, str(home), str(root), str(workers)],
+        [sys.executable, "-c", _PHONE_CHILD, str(home), str(root), str(workers), analyzers],
         capture_output=True, text=True, env=env, check=True,
     )  # fmt: skip
     r: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -219,10 +222,10 @@ def phone(args: argparse.Namespace) -> None:
             "decode_pdq_sift_once_per_cpu_s": _cpu_rate(once, sample),
         }
         here = str(Path(__file__).resolve().parents[1] / "src")
-        runs = {"this": _phone_ingest(here, tmp / "home-this", root, args.workers)}
+        runs = {"this": _phone_ingest(here, tmp / "home-this", root, args.workers, args.analyzers)}
         if args.baseline_src:
             runs["baseline"] = _phone_ingest(
-                args.baseline_src, tmp / "home-base", root, args.workers
+                args.baseline_src, tmp / "home-base", root, args.workers, args.analyzers
             )
         out: dict[str, object] = {
             "benchmark": "ingest_phone",
@@ -232,6 +235,7 @@ def phone(args: argparse.Namespace) -> None:
             "limits_one_core": limits,
             "ingest": runs,
             "baseline_src": args.baseline_src,
+            "analyzers": args.analyzers or "defaults",
         }
         this_rate = float(runs["this"]["photos_per_cpu_s"])  # type: ignore[arg-type]
         out["vs_decode_pdq_sift_once"] = round(
@@ -258,6 +262,9 @@ def main() -> None:
     )
     parser.add_argument("--phone", type=int, default=0, help="N 2 MP photos, default analyzers")
     parser.add_argument("--baseline-src", default=None, help="also run ingest from this src/")
+    parser.add_argument(
+        "--analyzers", default="pdq,vpdq,scene", help="for --phone: comma list ('' = defaults)"
+    )
     args = parser.parse_args()
     if args.phone:
         phone(args)

@@ -18,8 +18,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
-from multiprocessing import get_all_start_methods, get_context
-from multiprocessing.context import BaseContext
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -205,30 +204,6 @@ def _prescan_bytes(path: Path) -> int:
     return total
 
 
-WORKER_PRELOAD = (
-    "vigil.ingest.worker",
-    "vigil.plugins",
-    "vigil.content.decode",
-    "vigil.content.video",
-    "vigil.signals.analyzers",
-    "vigil.places.analyzer",
-    "vigil.places.features",
-    "vigil.faces.analyzer",
-)
-"""Imported once by the fork server; every worker then starts as a fork of it (no re-import)."""
-
-
-def worker_context() -> BaseContext:
-    """Where workers come from: a fork server that has imported the worker code once (issue 16:
-    imports in three spawned processes were 9-31 % of ingest samples). Fork servers are POSIX
-    only; elsewhere workers are spawned."""
-    if "forkserver" not in get_all_start_methods():
-        return get_context("spawn")
-    ctx = get_context("forkserver")
-    ctx.set_forkserver_preload(list(WORKER_PRELOAD))
-    return ctx
-
-
 def ingest(
     settings: Settings,
     db: Database,
@@ -289,7 +264,7 @@ def ingest(
     if n_workers > 0:
         pool = ProcessPoolExecutor(
             max_workers=n_workers,
-            mp_context=worker_context(),
+            mp_context=get_context("spawn"),
             initializer=init_worker,
             initargs=(db.url, chosen, deep, os.getpid()),
         )

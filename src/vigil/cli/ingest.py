@@ -22,12 +22,27 @@ def ingest(
         typer.Argument(help="Folder, archive (zip/tar/gz), raw or E01 disk image, or single file."),
     ],
     case: Annotated[str, typer.Option("--case", "-c", help="Case name (created if new).")],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="full (default): PDQ, vPDQ, scene features, faces and age; "
+            "fast: digests + PDQ/vPDQ only, for first triage on scene.",
+        ),
+    ] = "full",
     analyzer: Annotated[
         list[str] | None,
         typer.Option(
             "--analyzer",
             "-a",
-            help="Run only these analyzers (repeatable). Default: all enabled by default.",
+            help="Add an analyzer to the profile (repeatable), e.g. --profile fast -a scene.",
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Run exactly these analyzers instead of the profile (repeatable)."
         ),
     ] = None,
     no_analyzers: Annotated[
@@ -51,13 +66,18 @@ def ingest(
     nothing is recorded twice. Problems (corrupt files, zip bombs, path traversal, symlink loops,
     unreadable files) become warnings; see `vigil case warnings CASE`.
 
-    Example: vigil ingest /mnt/seizure-42 --case op-birch
+    Profiles: `full` (default) runs every default analyzer, faces included, so the victim and
+    place screens are ready; `fast` runs only the hashes known/fresh triage needs. `--analyzer`
+    adds to the profile, `--only` replaces it (`vigil info` lists the analyzers).
+
+    Example: vigil ingest /mnt/seizure-42 --case op-birch --profile fast -a scene
     """
     from vigil.ingest.pipeline import ingest as run_ingest
+    from vigil.ingest.profiles import choose_analyzers
 
     load_defaults()
     rt = runtime()
-    chosen: list[str] | None = [] if no_analyzers else analyzer
+    chosen = list(choose_analyzers(profile, add=analyzer or (), only=only, none=no_analyzers))
     report = run_ingest(
         rt.settings,
         rt.db,
@@ -78,7 +98,8 @@ def ingest(
             f"  files recorded now: {report.files} ({report.already_recorded} were already recorded)",
             f"  new unique items: {report.new_items}, duplicates of known content: {report.duplicates}",
             f"  not read: {report.not_read}, warnings: {report.warnings}  (vigil case warnings {report.case})",
-            f"  analyzers: {', '.join(report.analyzers) or 'none'}",
+            f"  analyzers: {', '.join(report.analyzers) or 'none'}"
+            + (f" (profile {profile})" if not only and not no_analyzers else ""),
         ]
     )
 
@@ -217,6 +238,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     Example: VIGIL_HOME=/srv/vigil vigil info --json
     """
     from vigil.content.types import CONTENT_TYPES
+    from vigil.ingest.profiles import PROFILES, profile_analyzers
 
     load_defaults()
     rt = runtime()
@@ -230,6 +252,10 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
         "analyzers": {
             a.name: {"version": a.version, "kinds": sorted(a.kinds), "default": a.default_enabled}
             for a in ANALYZERS
+        },
+        "profiles": {
+            name: {"analyzers": list(profile_analyzers(name)), "about": about}
+            for name, about in PROFILES.items()
         },
     }
     if as_json:
@@ -250,6 +276,10 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
                     or "none"
                 ),
                 "  content types: " + ", ".join(data["content_types"]),
+                *(
+                    f"  profile {n}: {', '.join(p['analyzers']) or 'none'} ({p['about']})"
+                    for n, p in data["profiles"].items()
+                ),
             ]
         )
 

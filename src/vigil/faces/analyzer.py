@@ -1,9 +1,10 @@
 """The ``faces`` ingest analyzer: faces of photos and of sampled video frames.
 
-Opt-in (``default_enabled = False``): on this class of CPU it costs ~0.4 s per 1 MP photo plus
-~0.1-0.2 s per face, which would make ``vigil ingest`` and ``vigil demo`` several times slower.
-Enable it with ``vigil ingest PATH --case NAME --analyzer faces`` or back-fill a case with
-``vigil faces scan NAME`` (or ``vigil analyze NAME --analyzer faces``).
+Part of the default ``full`` processing profile (``vigil.ingest.profiles``), so the victim
+screens are filled without anyone having to know about a scan: on this class of CPU it costs
+~0.4 s per 1 MP photo plus ~0.1-0.2 s per face. ``vigil ingest PATH --case NAME --profile fast``
+leaves it out for first triage on scene; back-fill later with ``vigil faces scan NAME`` (or
+``vigil analyze NAME --analyzer faces``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class FaceAnalyzer:
     name = "faces"
     version = ANALYZER_VERSION
     kinds = frozenset({"photo", "video"})
-    default_enabled = False
+    default_enabled = True
 
     def __init__(self, *, every_s: float = 2.0, max_frames: int = 150) -> None:
         self.every_s = every_s

@@ -1019,3 +1019,16 @@ def count_views(session: Session, case_id: int) -> int:
             .where(AuditEntry.case_id == case_id, AuditEntry.action == "web.view")
         ).scalar_one()
     )
+
+
+def place_links_page(
+    session: Session, case_id: int, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    """One page of the item-to-place links of the case's items (newest first) and the total."""
+    from vigil.store.places import PlaceLink
+
+    ids = case_item_ids(case_id).subquery()
+    q = select(PlaceLink).join(ids, ids.c.item_id == PlaceLink.item_id)
+    total = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = session.execute(q.order_by(PlaceLink.id.desc()).offset(offset).limit(limit)).scalars()
+    return list(rows), int(total)

@@ -866,7 +866,12 @@ def review_page(
         raise InvalidInput(f"status must be one of {', '.join(REVIEW_STATUSES)}")
     if sort not in REVIEW_SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(REVIEW_SORTS)}")
-    ids = case_item_ids(case_id).subquery()
+    in_case = exists().where(
+        Occurrence.item_id == MediaItem.id,
+        Occurrence.source_id.in_(
+            select(EvidenceSource.id).where(EvidenceSource.case_id == case_id)
+        ),
+    )
     q = (
         select(
             MediaItem.id,
@@ -876,7 +881,7 @@ def review_page(
             TriageOutcome.group_id,
             MediaItem.captured_at,
         )
-        .join(ids, ids.c.item_id == MediaItem.id)
+        .where(in_case)
         .outerjoin(
             TriageOutcome,
             (TriageOutcome.case_id == case_id) & (TriageOutcome.item_id == MediaItem.id),

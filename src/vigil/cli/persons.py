@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput, NotFound
+from vigil.persons import export as export_mod
 from vigil.persons import flags as flags_mod
 from vigil.persons import policy as policy_mod
 from vigil.persons import records as records_mod
@@ -63,6 +64,13 @@ SourceOpt = Annotated[str, typer.Option("--source", help="Where the data comes f
 BasisOpt = Annotated[str, typer.Option("--legal-basis", help="Legal basis for holding it.")]
 FromOpt = Annotated[str, typer.Option("--received-from", help="Who handed it over.")]
 OnOpt = Annotated[str | None, typer.Option("--received-on", help="Date received (YYYY-MM-DD).")]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a file without byte-order mark (default UTF-8), e.g. cp1252.",
+    ),
+]
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -108,12 +116,21 @@ def generate(
     followup: Annotated[
         int, typer.Option(help="Also write a later batch with this many new persons.")
     ] = 100,
+    messy: Annotated[
+        bool,
+        typer.Option(
+            "--messy",
+            help="Add the errors of real typed records (name swaps, nicknames, OCR errors, "
+            "DOB transpositions and day/month swaps, postcode and address typos, missing "
+            "fields); truth.csv names each record's errors in its noise column.",
+        ),
+    ] = False,
 ) -> None:
     """Write synthetic records with ground truth (no real person) plus reference lists.
 
-    Example: vigil persons generate /tmp/op --persons 2000
+    Example: vigil persons generate /tmp/op --persons 2000 --messy --seed 7
     """
-    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed))
+    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed, messy=messy))
     paths = data.write(out)
     lines = [f"{name}: {path}" for name, path in paths.items()]
     if followup:
@@ -149,6 +166,7 @@ def import_batch(
     received_from: FromOpt,
     received_on: OnOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv|json|jsonl|parquet")] = None,
+    encoding: EncodingOpt = None,
     no_watch: Annotated[
         bool, typer.Option("--no-watch", help="Do not score the batch against known persons.")
     ] = False,
@@ -156,8 +174,10 @@ def import_batch(
 ) -> None:
     """Import a batch of payment/subscription records with its provenance.
 
-    Bad rows become line-numbered warnings; good rows import. When a linkage model exists, the
-    new records are scored against every known person and re-offending alerts are raised.
+    Bad rows become line-numbered warnings; good rows import; a file of which no row can be
+    used is refused (exit 3, nothing stored). Text is read as its byte-order mark says, else
+    as --encoding, else UTF-8 (the report says which). When a linkage model exists, the new
+    records are scored against every known person and re-offending alerts are raised.
 
     Example: vigil persons import records.csv --case op-ore --mapping mapping.yaml
     --source "processor X" --legal-basis "production order 12/2026" --received-from NCA
@@ -173,6 +193,7 @@ def import_batch(
         provenance=prov,
         actor=rt.actor,
         fmt=fmt,
+        encoding=encoding,
     )
     data = report.as_dict()
     if not no_watch:
@@ -192,9 +213,13 @@ def import_reference(
     received_from: FromOpt,
     received_on: OnOpt = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", help="Column mapping YAML.")] = None,
+    encoding: EncodingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import police reference data: register, convictions, roles, compromised_cards, breaches.
+
+    Rows are read and checked as by `vigil persons import` (a file with no usable row is
+    refused).
 
     Example: vigil persons reference register.csv --kind register --source "ViSOR extract"
     --legal-basis "DPA 2018 part 3" --received-from "force intelligence bureau"
@@ -207,7 +232,14 @@ def import_reference(
     prov = records_mod.Provenance(source, legal_basis, received_from, _date(received_on))
     m = Mapping.load(mapping, fields=REFERENCE_FIELDS[kind]) if mapping else None
     report = records_mod.import_reference(
-        rt.db, _vault(), path, kind=kind, provenance=prov, actor=rt.actor, mapping=m
+        rt.db,
+        _vault(),
+        path,
+        kind=kind,
+        provenance=prov,
+        actor=rt.actor,
+        mapping=m,
+        encoding=encoding,
     )
     _print_report(report.as_dict(), as_json, f"imported {kind} batch {report.batch_id}")
 
@@ -271,9 +303,42 @@ def link(
     _print_report(data, as_json, f"linked {case}")
 
 
+@app.command("export")
+def export(
+    case: CaseOpt,
+    fmt: Annotated[str, typer.Option("--format", help="csv (default) or json.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Every record of the operation → its person, with band, flags and the link evidence.
+
+    One row per record: record_ref, person id and label, band, score, confidence, the record's
+    evidence-quality flags, open review flags, and the per-comparison evidence of the link
+    that tied it in. Card numbers are never exported. Audited.
+
+    Example: vigil persons export --case op-ore --format csv --output persons.csv
+    """
+    import sys
+
+    rt = runtime()
+    if fmt not in export_mod.FORMATS:
+        raise InvalidInput(f"--format must be one of {', '.join(export_mod.FORMATS)}")
+    if output is None:
+        export_mod.write(rt.db, case, sys.stdout, fmt, rt.actor)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            n = export_mod.write(rt.db, case, fh, fmt, rt.actor)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output}: {exc}") from exc
+    emit_lines([f"exported {n} records of {case} to {output}"])
+
+
 @app.command("review")
 def review(case: CaseOpt, as_json: JsonOpt = False) -> None:
-    """Links the clustering did not make on its own: cut weak links, refused merges, conflicts.
+    """Links the clustering did not make on its own: cut weak links, refused merges, conflicts,
+    ambiguous household records (an initial or no first name tied by a shared card alone).
 
     Decide each with `vigil persons decide A B --same|--not-same --reason ...`.
 

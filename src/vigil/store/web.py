@@ -73,6 +73,9 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)
+    cleared_at: Mapped[dt.datetime | None]
+    """Set when an administrator lifted the lock-out this failure counted towards (the row is
+    kept for the record; cleared failures no longer count)."""
 
 
 class Reveal(Base):
@@ -321,12 +324,19 @@ def record_login_attempt(session: Session, username: str, client: str, success: 
 def recent_failures(
     session: Session, *, since: dt.datetime, username: str | None = None, client: str | None = None
 ) -> int:
-    """Failed logins since ``since`` for a user name or a client address (after the last success
-    of that user name, so a good login clears the count)."""
-    stmt = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+    """Failed logins since ``since`` for a user name or a client address that still count (not
+    cleared by an administrator, and for a user name after its last success, so a good login
+    clears the count)."""
+    return len(_failure_times(session, since=since, username=username, client=client))
+
+
+def _failure_times(
+    session: Session, *, since: dt.datetime, username: str | None = None, client: str | None = None
+) -> list[dt.datetime]:
+    stmt = select(LoginAttempt.at).where(
+        LoginAttempt.at >= since,
+        LoginAttempt.success.is_(False),
+        LoginAttempt.cleared_at.is_(None),
     )
     if username is not None:
         last_ok = session.execute(
@@ -339,7 +349,69 @@ def recent_failures(
             stmt = stmt.where(LoginAttempt.at > last_ok)
     if client is not None:
         stmt = stmt.where(LoginAttempt.client == client)
-    return int(session.execute(stmt).scalar_one())
+    return sorted(session.execute(stmt).scalars())
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Why and until when log-ins are refused."""
+
+    by: str
+    """``"user"`` (too many failures for the user name) or ``"client"`` (for the address)."""
+    until: dt.datetime
+
+
+def lockout(
+    session: Session,
+    *,
+    username: str,
+    client: str,
+    window: dt.timedelta,
+    max_per_user: int,
+    max_per_client: int,
+    now: dt.datetime | None = None,
+) -> Lockout | None:
+    """The lock-out in force for this user name or address, or None.
+
+    A key is locked while it has at least ``max`` counting failures within ``window``; the lock
+    ends when the oldest of the failures that make up the threshold leaves the window. Attempts
+    refused *during* a lock-out are not stored as failures (see the login route), so retrying
+    never extends a lock: it ends ``window`` after the failure that started it at the latest.
+    """
+    now = now or utcnow()
+    since = now - window
+    found: list[Lockout] = []
+    for by, limit, key in (
+        ("user", max_per_user, {"username": username}),
+        ("client", max_per_client, {"client": client}),
+    ):
+        times = _failure_times(session, since=since, **key) if limit > 0 else []
+        if limit > 0 and len(times) >= limit:
+            found.append(Lockout(by, times[len(times) - limit] + window))
+    return max(found, key=lambda lock: lock.until) if found else None
+
+
+def clear_failures(
+    session: Session, *, username: str | None = None, client: str | None = None
+) -> int:
+    """Lift a lock-out: mark the counting failures of a user name and/or an address as cleared
+    (kept, no longer counted). Returns how many failures were cleared."""
+    if username is None and client is None:
+        raise InvalidInput("name a user or a client address to unlock")
+    stmt = select(LoginAttempt).where(
+        LoginAttempt.success.is_(False), LoginAttempt.cleared_at.is_(None)
+    )
+    if username is not None:
+        stmt = stmt.where(LoginAttempt.username == username)
+    if client is not None:
+        stmt = stmt.where(LoginAttempt.client == client)
+    now = utcnow()
+    count = 0
+    for row in session.execute(stmt).scalars():
+        row.cleared_at = now
+        count += 1
+    session.flush()
+    return count
 
 
 # --- reveals -----------------------------------------------------------------------------------

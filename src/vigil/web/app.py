@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import (
+    Busy,
     Conflict,
     InvalidInput,
     NotFound,
@@ -24,6 +25,7 @@ from vigil.store.db import Database
 from vigil.web.auth import LoginRequired, current_principal
 from vigil.web.config import WebConfig
 from vigil.web.media import load_from_evidence
+from vigil.web.passwords import CheckGate
 from vigil.web.routes import admin, auth, cases, ingest, items, reports, review, static
 from vigil.web.screens import SCREENS
 from vigil.web.screens import register_defaults as register_screens
@@ -36,6 +38,7 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (PolicyViolation, 403),
     (Conflict, 409),
     (NotReady, 409),
+    (Busy, 503),
     (InvalidInput, 400),
 ]
 
@@ -90,6 +93,7 @@ def create_app(
         db=database,
         templates=make_templates(),
         load_media=load_media or load_from_evidence,
+        password_gate=CheckGate(cfg.password_checks, cfg.password_wait_seconds),
     )
     for module in (static, auth, cases, ingest, items, review, reports, admin):
         app.include_router(module.router)
@@ -121,6 +125,11 @@ def create_app(
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> Response:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+        if isinstance(exc, Busy):
+            # shed load without touching the store (no session lookup for the page)
+            return Response(
+                str(exc), status_code=503, headers={"Retry-After": str(exc.retry_after)}
+            )
         return await run_in_threadpool(_error_page, request, status, str(exc))
 
     @app.exception_handler(StarletteHTTPException)

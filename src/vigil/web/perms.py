@@ -34,6 +34,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "ingest.run": frozenset({"administrator", "supervisor", "investigator"}),
     "persons.view": _CASE_WORKERS,
     "persons.act": frozenset({"supervisor", "investigator"}),
+    # overlaps with other agencies (vigil share): see them, confirm / reject them at the hub
+    "share.view": _CASE_WORKERS,
+    "share.decide": frozenset({"supervisor", "investigator"}),
     # installation-wide
     "case.create": frozenset({"administrator", "supervisor"}),
     "audit.view": frozenset({"administrator", "auditor"}),

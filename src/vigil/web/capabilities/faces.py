@@ -59,6 +59,15 @@ def _crop(st: AppState, face: Any, *, clear: bool) -> bytes:
     return media.blurred_thumbnail(out.getvalue(), size=128, radius=st.config.blur_radius / 2)
 
 
+def _age_label(age: Any) -> str:
+    """A face's apparent age as the cluster page shows it (a triage hint, docs/faces.md)."""
+    if age.likely_minor:
+        return f"likely minor (age {age.age_low:.0f}-{age.age_high:.0f})"
+    if age.status != "estimate":
+        return "age unsure"
+    return f"age {age.age_low:.0f}-{age.age_high:.0f}"
+
+
 def _pipeline(st: AppState) -> Any:
     if "face_pipeline" not in st.extras:
         from vigil.faces.pipeline import default_pipeline
@@ -95,6 +104,9 @@ def router() -> APIRouter:
             links = [link_dict(session, lk) for lk in link_rows]
             constraints = fstore.case_constraints(session, case_id)
             faces_total = fstore.count_case_faces(session, case_id)
+            ages = fstore.face_ages(session, [f for _, members in rows for f in members])
+        minor = {f for f, a in ages.items() if a.likely_minor}
+        age_labels = {f: _age_label(a) for f, a in ages.items()}
         groups = [
             {
                 "label": cl.label,
@@ -103,8 +115,12 @@ def router() -> APIRouter:
                 "members": members[:MAX_MEMBERS_SHOWN],
                 "more": max(0, len(members) - MAX_MEMBERS_SHOWN),
                 "threshold": cl.threshold,
+                "minor": bool(minor & set(members)),
             }
-            for cl, members in rows
+            # clusters with a likely-minor face first (raised, never hidden), then by size
+            for cl, members in sorted(
+                rows, key=lambda r: (not (minor & set(r[1])), -r[0].size, r[0].label)
+            )
         ]
         return render(
             request,
@@ -116,6 +132,7 @@ def router() -> APIRouter:
             links=links,
             constraints=constraints,
             faces_total=faces_total,
+            ages=age_labels,
             clusters_total=clusters_total,
             links_total=links_total,
             page=page,

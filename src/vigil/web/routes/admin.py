@@ -12,7 +12,6 @@ from vigil.errors import InvalidInput, PermissionDenied
 from vigil.store import audit
 from vigil.store import web as store
 from vigil.web.auth import Ctx, Guard
-from vigil.web.passwords import hash_password
 from vigil.web.routes.ingest import evidence_choices, ingest_running
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
@@ -23,9 +22,42 @@ router = APIRouter()
 @router.get("/admin/users", response_class=HTMLResponse)
 def users(request: Request, ctx: Annotated[Ctx, Depends(Guard("users.manage"))]) -> Response:
     st = app_state(request)
+    cfg = st.config
     with reading(st.db) as session:
         rows = store.list_users(session)
-    return render(request, "users.html", ctx.user, users=rows, roles=store.ROLES)
+        locks = {}
+        for row in rows:
+            lock = store.lockout(
+                session,
+                username=row.username,
+                client="",
+                window=cfg.throttle_window,
+                max_per_user=cfg.max_failures_per_user,
+                max_per_client=0,
+            )
+            if lock is not None:
+                locks[row.username] = lock.until
+    return render(request, "users.html", ctx.user, users=rows, roles=store.ROLES, locks=locks)
+
+
+@router.post("/admin/users/unlock")
+def unlock_user(
+    request: Request,
+    ctx: Annotated[Ctx, Depends(Guard("users.manage"))],
+    username: Annotated[str, Form(max_length=120)] = "",
+) -> Response:
+    """Lift a user's log-in lock-out (audited; the failures are kept, marked cleared)."""
+    st = app_state(request)
+    with st.writing() as session:
+        user = store.get_user(session, username.strip())
+        cleared = store.clear_failures(session, username=user.username)
+        audit.append(
+            session,
+            ctx.user.username,
+            "user.unlock",
+            details={"username": user.username, "client": None, "failures_cleared": cleared},
+        )
+    return RedirectResponse("/admin/users", status_code=303)
 
 
 @router.post("/admin/users")
@@ -39,7 +71,7 @@ def add_user(
 ) -> Response:
     st = app_state(request)
     store.check_role(role)
-    digest = hash_password(password)
+    digest = st.password_gate.hash(password)
     with st.writing() as session:
         user = store.create_user(session, username, role, digest, agency=agency.strip() or None)
         audit.append(

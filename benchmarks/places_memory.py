@@ -8,6 +8,11 @@ from the per-image figures of this run.
 
     python benchmarks/places_memory.py --images 10000 --keypoints 2000
     python benchmarks/places_memory.py --quick
+    python benchmarks/places_memory.py --fake-encode --images 10000   # memory of the postings only
+
+``--fake-encode`` skips the vocabulary (random centroids) and the assignment (random words,
+skewed like real ones, and random signatures): the memory of adding, writing, loading and
+searching the postings at scale, in seconds instead of the assignment's hours on two cores.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vigil.places import ivf
 from vigil.places.features import SceneFeatures
-from vigil.places.ivf import HammingIndex, train_hamming_vocabulary
+from vigil.places.ivf import HammingIndex, HammingVocabulary, train_hamming_vocabulary
 
 GOAL_BYTES = 4 * 1024**3
 TRAIN_IMAGES = 2000
@@ -51,24 +57,52 @@ def synthetic(n: int, keypoints: int, seed: int = 0) -> Iterator[tuple[int, Scen
         yield key, SceneFeatures(xy, desc, 640, 480, 1.0)
 
 
+def _fake_encode(vocab: HammingVocabulary, features: SceneFeatures, multiple: int) -> object:
+    """Random words (a skewed draw: real visual words are far from uniform) and signatures."""
+    rng = np.random.default_rng(int(features.descriptors[0, :8].astype(np.int64).sum()))
+    n = len(features)
+    words = np.minimum((rng.pareto(1.2, (n, multiple)) * 800).astype(np.int64), vocab.k - 1)
+    sigs = rng.integers(0, 2**63, (n, multiple), dtype=np.int64).astype(np.uint64)
+    return ivf._Encoded(words, sigs)
+
+
+def _random_vocab(seed: int = 0) -> HammingVocabulary:
+    rng = np.random.default_rng(seed)
+    k1, k2 = ivf.DEFAULT_COARSE, ivf.DEFAULT_FINE
+    return HammingVocabulary(
+        rng.random((k1, 128), np.float32), rng.random((k1 * k2, 128), np.float32),
+        rng.random((ivf.BITS, 128), np.float32), rng.random((k1 * k2, ivf.BITS), np.float32),
+    )  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=10_000)
     ap.add_argument("--keypoints", type=int, default=2000, help="per image (the stored cap)")
     ap.add_argument("--queries", type=int, default=20)
     ap.add_argument("--quick", action="store_true", help="1,000 images of 500 keypoints")
+    ap.add_argument("--fake-encode", action="store_true", help="skip training and assignment")
     args = ap.parse_args()
     if args.quick:
         args.images, args.keypoints, args.queries = 1000, 500, 5
-    out: dict[str, object] = {"images": args.images, "keypoints": args.keypoints}
+    out: dict[str, object] = {"images": args.images, "keypoints": args.keypoints,
+                              "fake_encode": args.fake_encode}  # fmt: skip
+    if args.fake_encode:
+        ivf._encode = _fake_encode  # type: ignore[assignment]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "scenes.vhe"
         _reset_peak()
         t0 = time.time()
         rng = np.random.default_rng(17)
-        chosen = set(rng.choice(args.images, min(TRAIN_IMAGES, args.images), replace=False).tolist())
-        vocab = train_hamming_vocabulary(
-            f for key, f in synthetic(args.images, args.keypoints) if key in chosen
+        chosen = set(
+            rng.choice(args.images, min(TRAIN_IMAGES, args.images), replace=False).tolist()
+        )
+        vocab = (
+            _random_vocab()
+            if args.fake_encode
+            else train_hamming_vocabulary(
+                f for key, f in synthetic(args.images, args.keypoints) if key in chosen
+            )
         )
         out["train_s"] = round(time.time() - t0, 1)
         out["train_peak_rss_mb"] = _status("VmHWM") >> 20
@@ -87,6 +121,7 @@ def main() -> None:
         _reset_peak()
         t0 = time.time()
         loaded = HammingIndex.load(path)
+        out["load_peak_rss_mb"] = _status("VmHWM") >> 20
         out["load_s"] = round(time.time() - t0, 2)
         queries = [f for _, f in synthetic(args.queries, args.keypoints // 2, seed=1)]
         t0 = time.time()

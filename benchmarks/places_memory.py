@@ -80,11 +80,11 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=10_000)
     ap.add_argument("--keypoints", type=int, default=2000, help="per image (the stored cap)")
     ap.add_argument("--queries", type=int, default=20)
-    ap.add_argument("--quick", action="store_true", help="1,000 images of 500 keypoints")
+    ap.add_argument("--quick", action="store_true", help="300 images of 300 keypoints")
     ap.add_argument("--fake-encode", action="store_true", help="skip training and assignment")
     args = ap.parse_args()
     if args.quick:
-        args.images, args.keypoints, args.queries = 1000, 500, 5
+        args.images, args.keypoints, args.queries = 300, 300, 5
     out: dict[str, object] = {"images": args.images, "keypoints": args.keypoints,
                               "fake_encode": args.fake_encode}  # fmt: skip
     if args.fake_encode:

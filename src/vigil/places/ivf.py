@@ -323,8 +323,9 @@ class _Votes:
 
 _RECORD = np.dtype([("word", "<i4"), ("owner", "<i4"), ("sig", "<u8"), ("xy", "<u2", (2,))])
 """One queued posting; ``owner`` counts the queued images (0 = first queued)."""
-BUCKETS = 64
-"""Word ranges a build is written in: one range's postings are in memory at a time."""
+BUCKETS = 1024
+"""Word ranges (16 words each at 16,384 words) a build is written in: one range's postings are in
+memory at a time, so a skewed vocabulary (a few very common words) cannot blow the budget."""
 SPILL_POSTINGS = 4_000_000
 """Queued postings held in memory (80 MB) before they are spilled to bucket files."""
 

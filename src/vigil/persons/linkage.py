@@ -850,35 +850,50 @@ _EDGE_COLUMNS = (
 """Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
 
 
-def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> Edges:
+def predict(
+    table: pa.Table, model: Model, params: LinkParams | None = None, *, prepared: bool = False
+) -> Edges:
     """Score all blocked pairs within ``table`` and keep those above ``link_weight`` minus a
-    margin (so that near-misses can be shown as evidence too)."""
+    margin (so that near-misses can be shown as evidence too) and those with a first-name or
+    date-of-birth conflict (they count against merges). ``prepared``: ``table`` already went
+    through :func:`vigil.persons.features.prepare` (incremental linkage prepares once)."""
     params = params or LinkParams()
     _check_columns(table)
     _quiet_splink()
     from splink import Linker
 
-    table = prepare(table)
+    if not prepared:
+        table = prepare(table)
     session = _Session(params.backend, params.threads)
     try:
         sdf = session.register(table, "records")
         linker = Linker(sdf, model.settings, log_level=None)
         pred = linker.inference.predict(warning_mode="never")
-        low = params.link_weight - 4.0
-        where = f"match_weight >= {low} OR " + " OR ".join(
-            f"mw_{name} < -4" for name in VETO_COMPARISONS
-        )
-        return _edges_from(session.fetch(pred, _EDGE_COLUMNS, where))
+        return _edges_from(session.fetch(pred, _EDGE_COLUMNS, _kept_where(params)))
     finally:
         session.close()
 
 
+def _kept_where(params: LinkParams) -> str:
+    low = params.link_weight - 4.0
+    return f"match_weight >= {low} OR " + " OR ".join(
+        f"mw_{name} < -4" for name in VETO_COMPARISONS
+    )
+
+
 def predict_between(
-    new: pa.Table, existing: pa.Table, model: Model, params: LinkParams | None = None
+    new: pa.Table,
+    existing: pa.Table,
+    model: Model,
+    params: LinkParams | None = None,
+    *,
+    prepared: bool = False,
+    near_misses: bool = False,
 ) -> Edges:
     """Score records of ``new`` against ``existing`` only (Splink's incremental prediction).
 
-    ``unique_id_l`` is always an existing record and ``unique_id_r`` a new one.
+    ``unique_id_l`` is always an existing record and ``unique_id_r`` a new one. Keeps pairs at
+    or above ``link_weight``, or with ``near_misses`` the same pairs :func:`predict` keeps.
     """
     params = params or LinkParams()
     _check_columns(new)
@@ -888,13 +903,17 @@ def predict_between(
 
     session = _Session(params.backend, params.threads)
     try:
-        sdf_old = session.register(prepare(existing), "existing_records")
-        sdf_new = session.register(prepare(new), "new_records")
+        sdf_old = session.register(existing if prepared else prepare(existing), "existing_records")
+        sdf_new = session.register(new if prepared else prepare(new), "new_records")
         linker = Linker(sdf_old, model.settings, log_level=None)
         pred = linker.inference.predict_between(
-            sdf_old, sdf_new, threshold_match_weight=params.link_weight, warning_mode="never"
+            sdf_old,
+            sdf_new,
+            threshold_match_weight=None if near_misses else params.link_weight,
+            warning_mode="never",
         )
-        edges = _edges_from(session.fetch(pred, _EDGE_COLUMNS))
+        where = _kept_where(params) if near_misses else "TRUE"
+        edges = _edges_from(session.fetch(pred, _EDGE_COLUMNS, where))
     finally:
         session.close()
     new_ids = set(np.asarray(new.column("unique_id").to_numpy(), dtype=np.int64).tolist())

@@ -97,8 +97,8 @@ def link_incremental(
         reach = predict_between(inside, outside, model, params, prepared=True, near_misses=True)
         grow: set[int] = set()
         for rid in set(reach.left.tolist()):
-            pid = person_of.get(int(rid))
-            grow.update(members[pid] if pid is not None else [int(rid)])
+            owner = person_of.get(int(rid))
+            grow.update(members[owner] if owner is not None else [int(rid)])
         frontier = grow - scope
         scope |= frontier
     t1 = time.perf_counter()

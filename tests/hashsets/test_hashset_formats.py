@@ -228,14 +228,14 @@ def test_icse_round_trip() -> None:
 
 
 def test_digest_list_and_pdq_csv_round_trip() -> None:
-    text = f"# comment\n{MD5[0]}\n{SHA1[1].upper()}  photo one.jpg\nnothex\n{SHA256[2]}\n"
+    text = f"# comment\nsha256\n{MD5[0]}\n{SHA1[1].upper()}  photo one.jpg\nnothex\n{SHA256[2]}\n"
     ps = lists.read_digest_list(text.encode())
     assert [(e.md5, e.sha1, e.sha256) for e in ps.entries] == [
         (MD5[0], None, None),
         (None, SHA1[1], None),
         (None, None, SHA256[2]),
     ]
-    assert [(w.line, w.code) for w in ps.warnings] == [(4, "bad_digest")]
+    assert [(w.line, w.code) for w in ps.warnings] == [(5, "bad_digest")]
     again = lists.read_digest_list(lists.write_digest_list(ps.entries))
     assert dicts(again) == dicts(ps)
     csv_text = f"pdq,quality,label\n{PDQ[0]},100,a\n{PDQ[1]},,\nbad,3\n{PDQ[2]},900,c\n"

@@ -75,7 +75,10 @@ def import_cmd(
     fmt: Annotated[
         str | None,
         typer.Option(
-            "--format", "-f", help="vics_json, icse_csv, digest_list, pdq_csv (default: detect)."
+            "--format",
+            "-f",
+            help="vics_json, icse_csv, digest_list, sha256_list, pdq_csv (default: detect). "
+            "A list of 64-hex values needs sha256_list or pdq_csv (or a 'sha256' header line).",
         ),
     ] = None,
     scheme: Annotated[
@@ -93,6 +96,11 @@ def import_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Import a hash-set file; bad rows are reported with line numbers and skipped.
+
+    Text may be UTF-8, UTF-16/32 (with or without byte-order mark) or Windows-1252; the
+    report says which was used. A file with no usable entry is refused (exit 3, nothing
+    stored), and so is a list of 64-hex values that does not say whether they are SHA-256 or
+    PDQ.
 
     VICS 2.0 US files imply the `vics_us` scheme, UK files `uk_caid`, VICS 1.x files the old
     `dhs_legacy` scheme (code 0 = Uncategorized); give --scheme for anything else.
@@ -131,6 +139,7 @@ def import_cmd(
                 "variant": report.variant,
                 "scheme": report.scheme,
                 "entries": report.entries,
+                "encoding": report.encoding,
                 "warnings": [
                     {"line": w.line, "code": w.code, "message": w.message} for w in report.warnings
                 ],
@@ -139,7 +148,8 @@ def import_cmd(
         return
     lines = [
         f"imported {report.entries} entries into {report.name!r} "
-        f"({report.format} {report.variant or ''}, scheme {report.scheme})"
+        f"({report.format} {report.variant or ''}, scheme {report.scheme}; "
+        f"text {report.encoding})"
     ]
     lines += [f"warning: {w}" for w in report.warnings[:50]]
     if len(report.warnings) > 50:
@@ -220,7 +230,7 @@ def show_cmd(
         f"scheme {info['scheme']} ({info['scheme_source']}); source {info['source']}; "
         f"licence {info['licence'] or '-'}",
         f"imported by {info['imported_by']} at {info['imported_at'][:19]}, file SHA-256 "
-        f"{info['file_sha256']}",
+        f"{info['file_sha256']}; text {info['encoding'] or 'not recorded'}",
     ]
     for code, n in info["by_category"].items():
         shown = label(info["scheme"], None if code == "none" else code)

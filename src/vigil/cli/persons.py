@@ -64,6 +64,13 @@ SourceOpt = Annotated[str, typer.Option("--source", help="Where the data comes f
 BasisOpt = Annotated[str, typer.Option("--legal-basis", help="Legal basis for holding it.")]
 FromOpt = Annotated[str, typer.Option("--received-from", help="Who handed it over.")]
 OnOpt = Annotated[str | None, typer.Option("--received-on", help="Date received (YYYY-MM-DD).")]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="Text encoding of a file without byte-order mark (default UTF-8), e.g. cp1252.",
+    ),
+]
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -159,6 +166,7 @@ def import_batch(
     received_from: FromOpt,
     received_on: OnOpt = None,
     fmt: Annotated[str | None, typer.Option("--format", help="csv|json|jsonl|parquet")] = None,
+    encoding: EncodingOpt = None,
     no_watch: Annotated[
         bool, typer.Option("--no-watch", help="Do not score the batch against known persons.")
     ] = False,
@@ -166,8 +174,10 @@ def import_batch(
 ) -> None:
     """Import a batch of payment/subscription records with its provenance.
 
-    Bad rows become line-numbered warnings; good rows import. When a linkage model exists, the
-    new records are scored against every known person and re-offending alerts are raised.
+    Bad rows become line-numbered warnings; good rows import; a file of which no row can be
+    used is refused (exit 3, nothing stored). Text is read as its byte-order mark says, else
+    as --encoding, else UTF-8 (the report says which). When a linkage model exists, the new
+    records are scored against every known person and re-offending alerts are raised.
 
     Example: vigil persons import records.csv --case op-ore --mapping mapping.yaml
     --source "processor X" --legal-basis "production order 12/2026" --received-from NCA
@@ -183,6 +193,7 @@ def import_batch(
         provenance=prov,
         actor=rt.actor,
         fmt=fmt,
+        encoding=encoding,
     )
     data = report.as_dict()
     if not no_watch:
@@ -202,9 +213,13 @@ def import_reference(
     received_from: FromOpt,
     received_on: OnOpt = None,
     mapping: Annotated[Path | None, typer.Option("--mapping", help="Column mapping YAML.")] = None,
+    encoding: EncodingOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Import police reference data: register, convictions, roles, compromised_cards, breaches.
+
+    Rows are read and checked as by `vigil persons import` (a file with no usable row is
+    refused).
 
     Example: vigil persons reference register.csv --kind register --source "ViSOR extract"
     --legal-basis "DPA 2018 part 3" --received-from "force intelligence bureau"
@@ -217,7 +232,14 @@ def import_reference(
     prov = records_mod.Provenance(source, legal_basis, received_from, _date(received_on))
     m = Mapping.load(mapping, fields=REFERENCE_FIELDS[kind]) if mapping else None
     report = records_mod.import_reference(
-        rt.db, _vault(), path, kind=kind, provenance=prov, actor=rt.actor, mapping=m
+        rt.db,
+        _vault(),
+        path,
+        kind=kind,
+        provenance=prov,
+        actor=rt.actor,
+        mapping=m,
+        encoding=encoding,
     )
     _print_report(report.as_dict(), as_json, f"imported {kind} batch {report.batch_id}")
 

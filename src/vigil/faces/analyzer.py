@@ -34,6 +34,8 @@ class FacePayload:
     frames: int
     status: str
     faces: list[dict[str, Any]]
+    age_model: dict[str, Any] | None = None
+    """The age estimator's card (None without one); each face dict then has an ``age``."""
 
 
 def payload_from(result: FaceResult, status: str = "ok") -> FacePayload:
@@ -49,11 +51,18 @@ def payload_from(result: FaceResult, status: str = "ok") -> FacePayload:
             "quality": f.quality,
             "frame_time": f.frame_time,
             "vector": f.vector,
+            "age": f.age.as_dict() if f.age is not None else None,
         }
         for f in result.faces
     ]
+    age_model = result.age_model.as_dict() if result.age_model is not None else None
     return FacePayload(
-        result.detector.as_dict(), result.embedder.as_dict(), result.frames, status, faces
+        result.detector.as_dict(),
+        result.embedder.as_dict(),
+        result.frames,
+        status,
+        faces,
+        age_model,
     )
 
 
@@ -143,6 +152,10 @@ def store_payload(session: Session, item_id: int, payload: FacePayload) -> int:
     )
     if store.get_scan(session, item_id, det_row.id, emb_row.id) is not None:
         return 0
+    age_id = None
+    if payload.age_model is not None:
+        age = payload.age_model
+        age_id = store.ensure_model(session, "age", age["name"], age["version"], age["sha256"]).id
     store.add_scan(
         session,
         item_id,
@@ -153,6 +166,7 @@ def store_payload(session: Session, item_id: int, payload: FacePayload) -> int:
         status=payload.status,
         faces=payload.faces,
         dim=int(emb["dim"]),
+        age_model_id=age_id,
     )
     return len(payload.faces)
 

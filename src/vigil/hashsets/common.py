@@ -7,9 +7,11 @@ import datetime as dt
 import re
 from typing import Any
 
-from vigil.errors import InvalidInput, WrongFormat
+from vigil.errors import InvalidInput
+from vigil.hashsets.model import ParsedSet
 from vigil.signals.exact import Md5Signal, Sha1Signal, Sha256Signal
 from vigil.signals.pdq import PdqSignal
+from vigil.text import DecodedText, decode_bytes, legacy_notes
 
 _VALIDATORS = {
     "md5": Md5Signal.validate,
@@ -23,24 +25,20 @@ _TRUE = {"true", "yes", "y", "1", "t"}
 _FALSE = {"false", "no", "n", "0", "f"}
 
 
-def decode_text(data: bytes) -> str:
-    """Bytes to text: UTF-8 with or without BOM, or UTF-16 with a BOM.
+def decode_text(data: bytes) -> DecodedText:
+    """Bytes to text, never failing: a BOM (UTF-8/16/32) or BOM-less UTF-16 decides, else
+    UTF-8 with each line that is not UTF-8 read as Windows-1252 (a file with no valid
+    multi-byte UTF-8 at all is Windows-1252 throughout). Pass the result to
+    :func:`note_encoding` so the import says how it was read."""
+    return decode_bytes(data)
 
-    Raises:
-        WrongFormat: the bytes are not text in any of those encodings.
-    """
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise WrongFormat(f"not UTF-16 text: {exc}") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            return data.decode("cp1252")
-        except UnicodeDecodeError as exc:
-            raise WrongFormat(f"not text: {exc}") from exc
+
+def note_encoding(decoded: DecodedText, ps: ParsedSet) -> None:
+    """Record in ``ps`` the encoding used and, first among its warnings, what it took."""
+    ps.encoding = decoded.encoding.describe()
+    notes = ParsedSet(ps.format)
+    legacy_notes(decoded, notes.warn)
+    ps.warnings[:0] = notes.warnings
 
 
 def digest(kind: str, value: Any) -> str | None:

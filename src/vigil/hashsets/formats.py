@@ -10,6 +10,7 @@ from vigil.errors import WrongFormat
 from vigil.hashsets import icse, lists, vics
 from vigil.hashsets.model import Entry, ParsedSet
 from vigil.registry import Registry
+from vigil.text import decode_bytes
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,14 @@ def register_defaults() -> None:
             lists.read_digest_list,
             lambda e, v, m: lists.write_digest_list(e, meta=m),
         ),
+        HashSetFormat(
+            lists.SHA256_LIST,
+            "Plain SHA-256 list, one a line (never detected: name it with --format)",
+            "txt",
+            lambda head: False,
+            lists.read_sha256_list,
+            lambda e, v, m: lists.write_sha256_list(e, meta=m),
+        ),
     ]
     for fmt in builtins:
         if fmt.name not in FORMATS:
@@ -89,7 +98,8 @@ def detect(data: bytes) -> HashSetFormat:
         WrongFormat: no known format recognises the data.
     """
     register_defaults()
-    head = data[:65536]
+    # sniffers read UTF-8: a UTF-16/32 or legacy head is transcoded first
+    head = decode_bytes(data[:65536]).text.encode("utf-8", "replace")
     for fmt in FORMATS:
         if fmt.sniff(head):
             return fmt

@@ -15,7 +15,7 @@ import io
 from typing import Any
 
 from vigil.errors import InvalidInput, WrongFormat
-from vigil.hashsets.common import decode_text, digest, to_bool, to_code, to_int
+from vigil.hashsets.common import decode_text, digest, note_encoding, to_bool, to_code, to_int
 from vigil.hashsets.model import Entry, ParsedSet
 
 NAME = "icse_csv"
@@ -65,7 +65,8 @@ def read(data: bytes) -> ParsedSet:
     Raises:
         WrongFormat: no header naming an MD5 or SHA1 column.
     """
-    text = decode_text(data)
+    decoded = decode_text(data)
+    text = decoded.text
     first = text.split("\n", 1)[0]
     delimiter = ";" if ";" in first else ("," if "," in first else ";")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -78,6 +79,7 @@ def read(data: bytes) -> ParsedSet:
     if "md5" not in attrs and "sha1" not in attrs:
         raise WrongFormat("not an ICSE CSV file: the header names no MD5 or SHA1 column")
     ps = ParsedSet(NAME, meta={"columns": header, "delimiter": delimiter})
+    note_encoding(decoded, ps)
     if delimiter != ";":
         ps.warn(1, "delimiter", f"columns are separated by {delimiter!r}, not ';'")
     styles: dict[str, int] = {}

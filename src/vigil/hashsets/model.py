@@ -84,6 +84,8 @@ class ParsedSet:
     scheme: str | None = None
     """Category scheme the file declares or implies; None when it says nothing."""
     meta: dict[str, Any] = field(default_factory=dict)
+    encoding: str | None = None
+    """How the file's text was decoded, with why (``utf-8 (byte-order mark)`` ...)."""
 
     def warn(self, line: int, code: str, message: str) -> None:
         """Record a warning."""

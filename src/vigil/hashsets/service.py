@@ -31,6 +31,8 @@ class ImportReport:
     scheme: str
     entries: int
     warnings: list[ImportWarning] = field(default_factory=list)
+    encoding: str | None = None
+    """How the file's text was decoded, with why."""
 
 
 def parse_file(path: Path, fmt: str | None = None) -> ParsedSet:
@@ -72,8 +74,14 @@ def import_file(
         raise InvalidInput(f"hash-set name {name!r} must be 1-200 printable characters")
     if scheme is not None:
         get_scheme(scheme)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc}") from exc
+    if not data.strip():
+        raise InvalidInput(f"{path.name} is empty: no usable entry, nothing imported")
     parsed = (get_format(fmt) if fmt else detect(data)).read(data)
+    refuse_unusable(path, parsed)
     if scheme is not None:
         chosen, scheme_source = scheme, "given"
     elif parsed.scheme is not None:
@@ -91,6 +99,7 @@ def import_file(
     meta: dict[str, Any] = dict(parsed.meta)
     meta["warnings"] = [str(w) for w in parsed.warnings[:MAX_STORED_WARNINGS]]
     meta["scheme_source"] = scheme_source
+    meta["encoding"] = parsed.encoding
     with db.write() as s:
         if get_hash_set(s, name) is not None:
             raise Conflict(f"a hash set named {name!r} exists; choose another name or remove it")
@@ -135,7 +144,35 @@ def import_file(
         )
         set_id = hs.id
     return ImportReport(
-        set_id, name, parsed.format, parsed.variant, chosen, len(parsed.entries), parsed.warnings
+        set_id,
+        name,
+        parsed.format,
+        parsed.variant,
+        chosen,
+        len(parsed.entries),
+        parsed.warnings,
+        parsed.encoding,
+    )
+
+
+def refuse_unusable(path: Path, parsed: ParsedSet) -> None:
+    """A file from which no entry can be matched is an error, never "0 imported": known
+    material would silently show as fresh.
+
+    Raises:
+        InvalidInput: no entry carries an MD5, SHA-1, SHA-256 or PDQ value.
+    """
+    if any(e.has_signal() for e in parsed.entries):
+        return
+    why = f"{len(parsed.entries)} entries read"
+    photodna = sum(1 for e in parsed.entries if e.photodna)
+    if photodna:
+        why += f", {photodna} with only PhotoDNA (stored on import, but Vigil does not match it)"
+    first = "; ".join(str(w) for w in parsed.warnings[:5])
+    raise InvalidInput(
+        f"{path.name}: no usable entry ({why}; read as {parsed.format}, "
+        f"{parsed.encoding or 'encoding unknown'}); nothing was imported"
+        + (f". First problems: {first}" if first else "")
     )
 
 
@@ -236,6 +273,7 @@ def show_set(db: Database, name: str) -> dict[str, Any]:
             "entries": hs.entry_count,
             "with_pdq": with_pdq,
             "by_category": dict(sorted(by_category.items())),
+            "encoding": meta.get("encoding"),
             "warning_count": hs.warning_count,
             "warnings": list(meta.get("warnings", [])),
         }

@@ -28,6 +28,7 @@ from vigil.hashsets.common import (
     decode_text,
     digest,
     normalise_dates,
+    note_encoding,
     to_bool,
     to_code,
     to_int,
@@ -75,6 +76,10 @@ def sniff(head: bytes) -> bool:
     return text.startswith(b"{") and (b"odata" in head.replace(b"\x00", b"") or b'"value"' in text)
 
 
+_STORE_META = ("odata.metadata", "@odata.context", "cases", "warnings", "scheme_source", "encoding")
+"""Keys of a stored set's ``meta`` that are not header fields of the file."""
+
+
 def _variant(doc: dict[str, Any]) -> tuple[str, str | None]:
     """(variant, implied scheme) from the odata header."""
     if "@odata.context" in doc:
@@ -112,7 +117,13 @@ def read(data: bytes) -> ParsedSet:
     Raises:
         WrongFormat: the data is not VICS JSON at all.
     """
-    text = decode_text(data)
+    decoded = decode_text(data)
+    ps = _read_text(decoded.text)
+    note_encoding(decoded, ps)
+    return ps
+
+
+def _read_text(text: str) -> ParsedSet:
     stripped = text.lstrip()
     if not stripped.startswith("{"):
         raise WrongFormat("not VICS JSON: does not start with a JSON object")
@@ -307,7 +318,7 @@ def write(
         key = variant if variant in _DEFAULT_CONTEXT else "2.0/Default"
         doc["@odata.context"] = meta.get("@odata.context") or _DEFAULT_CONTEXT[key]
     for k, v in meta.items():
-        if k not in ("odata.metadata", "@odata.context", "cases", "warnings") and k not in doc:
+        if k not in _STORE_META and k not in doc:
             doc[k] = v
     media = [_media_out(e, legacy) for e in entries]
     cases = meta.get("cases")

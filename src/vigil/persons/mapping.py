@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from vigil.errors import DamagedInput, InvalidInput, WrongFormat
+from vigil.text import Encoding, open_text, sniff_encoding, unstorable
 
 RECORD_FIELDS = (
     "record_ref",
@@ -220,32 +221,59 @@ Row = tuple[int, dict[str, Any]]
 header is line 1), element numbers for a JSON array and row numbers for Parquet."""
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[Row]:
+def read_rows(
+    path: Path, fmt: str | None = None, encoding: Encoding | None = None
+) -> Iterator[Row]:
     """Yield the rows of a batch file; raise :class:`WrongFormat`/:class:`DamagedInput` only
-    when the file as a whole cannot be read (bad rows are the caller's warnings)."""
+    when the file as a whole cannot be read (bad rows are the caller's warnings).
+
+    Text is decoded row by row (see :mod:`vigil.text`): a row holding bytes that are not text in
+    ``encoding`` (default: :func:`file_encoding`) comes back as an ``__error__`` row naming the
+    byte, and every other row still reads.
+    """
     fmt = fmt or detect_format(path)
-    if fmt == "csv":
-        yield from _csv_rows(path)
-    elif fmt == "jsonl":
-        yield from _jsonl_rows(path)
-    elif fmt == "json":
-        yield from _json_rows(path)
-    elif fmt == "parquet":
+    if fmt == "parquet":
         yield from _parquet_rows(path)
-    else:
+        return
+    if fmt not in ("csv", "jsonl", "json"):
         raise InvalidInput(f"unknown batch format {fmt!r} (csv, json, jsonl, parquet)")
+    enc = encoding or file_encoding(path)
+    if fmt == "csv":
+        yield from _csv_rows(path, enc)
+    elif fmt == "jsonl":
+        yield from _jsonl_rows(path, enc)
+    else:
+        yield from _json_rows(path, enc)
 
 
-def _csv_rows(path: Path) -> Iterator[Row]:
+def file_encoding(path: Path, given: str | None = None) -> Encoding:
+    """The text encoding of a batch file (BOM, else ``given``, else UTF-8)."""
     try:
-        fh = path.open(newline="", encoding="utf-8-sig")
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InvalidInput(f"cannot open {path}: {exc}") from exc
+    return sniff_encoding(head, given)
+
+
+def _unreadable(enc: Encoding, where: str) -> dict[str, Any]:
+    if not where.startswith("byte"):
+        return {"__error__": f"unreadable row: it holds {where}"}
+    hint = (
+        ""
+        if enc.reason == "given"
+        else "; if the file is in another encoding, name it with --encoding (e.g. cp1252)"
+    )
+    return {"__error__": f"unreadable row: {where} is not {enc.name} text{hint}"}
+
+
+def _csv_rows(path: Path, enc: Encoding) -> Iterator[Row]:
+    try:
+        fh = open_text(path, enc)
     except OSError as exc:
         raise InvalidInput(f"cannot open {path}: {exc}") from exc
     with fh:
-        try:
-            sample = fh.read(65536)
-        except UnicodeDecodeError as exc:
-            raise WrongFormat(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        sample = fh.read(65536)
         fh.seek(0)
         delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
         reader = csv.reader(fh, delimiter=delimiter)
@@ -253,7 +281,7 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             header = next(reader)
         except StopIteration:
             return
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise DamagedInput(f"{path}: unreadable header: {exc}") from exc
         header = [h.strip() for h in header]
         line = reader.line_num
@@ -263,12 +291,19 @@ def _csv_rows(path: Path) -> Iterator[Row]:
                 values = next(reader)
             except StopIteration:
                 return
-            except (csv.Error, UnicodeDecodeError) as exc:
+            except csv.Error as exc:
                 yield start, {"__error__": f"unreadable row: {exc}"}
+                if reader.line_num <= line:  # the reader made no progress: never ask again
+                    return
                 line = reader.line_num
                 continue
             line = reader.line_num
             if not values or all(not v.strip() for v in values):
+                continue
+            bad = next(((i, m) for i, m in enumerate(map(unstorable, values)) if m), None)
+            if bad:
+                col = header[bad[0]] if bad[0] < len(header) else f"#{bad[0] + 1}"
+                yield start, _unreadable(enc, f"{bad[1]} of column {col!r}")
                 continue
             if len(values) != len(header):
                 yield (
@@ -279,31 +314,58 @@ def _csv_rows(path: Path) -> Iterator[Row]:
             yield start, dict(zip(header, values, strict=True))
 
 
-def _jsonl_rows(path: Path) -> Iterator[Row]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
+def _jsonl_rows(path: Path, enc: Encoding) -> Iterator[Row]:
+    with open_text(path, enc) as fh:
         for n, text in enumerate(fh, start=1):
             if not text.strip():
                 continue
+            bad = unstorable(text)
+            if bad:
+                yield n, _unreadable(enc, bad)
+                continue
             try:
                 obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield n, {"__error__": f"not valid JSON: {exc.msg}"}
+            except (json.JSONDecodeError, RecursionError) as exc:
+                yield n, {"__error__": f"not valid JSON: {getattr(exc, 'msg', exc)}"}
                 continue
             if not isinstance(obj, dict):
                 yield n, {"__error__": "not a JSON object"}
                 continue
+            bad = _unstorable_in(obj)
+            if bad:
+                yield n, _unreadable(enc, bad)
+                continue
             yield n, obj
 
 
-def _json_rows(path: Path) -> Iterator[Row]:
+def _unstorable_in(obj: Any) -> str | None:
+    """The first text (key or value, at any depth) of a JSON value that cannot be stored."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            bad = unstorable(item)
+            if bad:
+                return bad
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _json_rows(path: Path, enc: Encoding) -> Iterator[Row]:
+    with open_text(path, enc) as fh:
+        text = fh.read()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(text)
     except json.JSONDecodeError:
         # perhaps JSON Lines with a .json name
-        yield from _jsonl_rows(path)
+        yield from _jsonl_rows(path, enc)
         return
-    except UnicodeDecodeError as exc:
-        raise WrongFormat(f"{path}: not UTF-8 JSON") from exc
+    except RecursionError as exc:
+        raise DamagedInput(f"{path}: JSON nested too deeply to read") from exc
     if isinstance(data, dict):
         for key in ("records", "data", "rows", "items"):
             if isinstance(data.get(key), list):
@@ -314,6 +376,10 @@ def _json_rows(path: Path) -> Iterator[Row]:
     for n, obj in enumerate(data, start=1):
         if not isinstance(obj, dict):
             yield n, {"__error__": "element is not a JSON object"}
+            continue
+        bad = _unstorable_in(obj)
+        if bad:
+            yield n, _unreadable(enc, bad)
             continue
         yield n, obj
 

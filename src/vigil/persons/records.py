@@ -26,6 +26,8 @@ from vigil.persons.mapping import (
     REFERENCE_FIELDS,
     REFERENCE_KINDS,
     Mapping,
+    detect_format,
+    file_encoding,
     read_rows,
 )
 from vigil.store import audit, repo
@@ -36,6 +38,7 @@ from vigil.store.persons import (
     PersonRecord,
     PersonRef,
 )
+from vigil.text import Encoding
 
 CHUNK = 5000
 MAX_STORED_WARNINGS = 10_000
@@ -80,12 +83,16 @@ class ImportReport:
     rows_imported: int = 0
     rows_skipped: int = 0
     warnings: list[RowWarning] = field(default_factory=list)
+    encoding: str | None = None
+    """How the file's text was decoded (``utf-8``, ``utf-16-le (byte-order mark)`` ...; None
+    for Parquet)."""
 
     def as_dict(self, max_warnings: int = 50) -> dict[str, Any]:
         return {
             "batch_id": self.batch_id,
             "kind": self.kind,
             "sha256": self.sha256,
+            "encoding": self.encoding,
             "rows_read": self.rows_read,
             "rows_imported": self.rows_imported,
             "rows_skipped": self.rows_skipped,
@@ -259,6 +266,32 @@ def _start_batch(
     return batch
 
 
+def _source(path: Path, fmt: str | None, encoding: str | None) -> tuple[str, Encoding | None]:
+    """The batch format and, for text formats, the text encoding (BOM, else ``encoding``)."""
+    fmt = fmt or detect_format(path)
+    if fmt == "parquet":
+        if encoding:
+            raise InvalidInput("--encoding applies to text files, not Parquet")
+        return fmt, None
+    return fmt, file_encoding(path, encoding)
+
+
+def _refuse_empty(path: Path, report: ImportReport) -> None:
+    """An import that keeps nothing from a non-empty file is an error, not a success (the
+    caller's transaction then stores no batch, so the file can be imported again, fixed)."""
+    if report.rows_imported:
+        return
+    if not report.rows_read:
+        raise InvalidInput(f"{path.name}: no rows to import (empty, or a header only)")
+    first = "; ".join(
+        f"line {w.line}: {w.message} [{w.code}]" for w in report.warnings if w.line is not None
+    )
+    raise InvalidInput(
+        f"{path.name}: no usable row, 0 of {report.rows_read} imported; nothing was stored. "
+        f"First problems: {first[:600] or 'none recorded'}"
+    )
+
+
 def _finish(session: Session, batch: PersonBatch, report: ImportReport, actor: str) -> None:
     stored = report.warnings[:MAX_STORED_WARNINGS]
     if stored:
@@ -301,8 +334,16 @@ def import_records(
     provenance: Provenance,
     actor: str,
     fmt: str | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
-    """Import a batch of payment/subscription records into the operation ``case_name``."""
+    """Import a batch of payment/subscription records into the operation ``case_name``.
+
+    Text files are read in the encoding their byte-order mark names, else ``encoding``, else
+    UTF-8; a row that is not text in it is skipped with a ``row_unreadable`` warning.
+
+    Raises:
+        InvalidInput: no row of the file could be imported (nothing is stored).
+    """
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
@@ -311,6 +352,7 @@ def import_records(
         for k in ("name", "first_name", "last_name", "email", "card_number", "phone")
     ):
         raise InvalidInput("the mapping names no identifying column (name, email, card, phone)")
+    fmt, enc = _source(path, fmt, encoding)
     sha, size = file_sha256(path)
     with db.write() as s:
         case = repo.ensure_case(s, case_name, actor)
@@ -326,7 +368,9 @@ def import_records(
             sha=sha,
             size=size,
         )
-        report = ImportReport(batch_id=batch.id, kind="records", sha256=sha)
+        report = ImportReport(
+            batch_id=batch.id, kind="records", sha256=sha, encoding=enc.describe() if enc else None
+        )
         pending: list[dict[str, Any]] = []
         missing_cols: set[str] | None = None
 
@@ -337,7 +381,7 @@ def import_records(
                 s.execute(table.insert(), pending)  # Core executemany: no per-row ORM work
                 pending.clear()
 
-        for line, raw in read_rows(path, fmt):
+        for line, raw in read_rows(path, fmt, enc):
             report.rows_read += 1
             if "__error__" in raw:
                 report.warnings.append(RowWarning(line, "row_unreadable", str(raw["__error__"])))
@@ -370,6 +414,7 @@ def import_records(
             report.rows_imported += 1
             if len(pending) >= CHUNK:
                 flush()
+        _refuse_empty(path, report)
         flush()
         _finish(s, batch, report, actor)
     return report
@@ -476,15 +521,21 @@ def import_reference(
     actor: str,
     mapping: Mapping | None = None,
     fmt: str | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Import installation-wide reference data (register, convictions, roles, compromised
-    cards, known breaches)."""
+    cards, known breaches); text is decoded as by :func:`import_records`.
+
+    Raises:
+        InvalidInput: no row of the file could be imported (nothing is stored).
+    """
     if kind not in REFERENCE_KINDS:
         raise InvalidInput(f"unknown reference kind {kind!r} (known: {', '.join(REFERENCE_KINDS)})")
     path = Path(path)
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
     mapping = mapping or Mapping.identity(REFERENCE_FIELDS[kind])
+    fmt, enc = _source(path, fmt, encoding)
     sha, size = file_sha256(path)
     with db.write() as s:
         batch = _start_batch(
@@ -499,9 +550,11 @@ def import_reference(
             sha=sha,
             size=size,
         )
-        report = ImportReport(batch_id=batch.id, kind=kind, sha256=sha)
+        report = ImportReport(
+            batch_id=batch.id, kind=kind, sha256=sha, encoding=enc.describe() if enc else None
+        )
         pending: list[dict[str, Any]] = []
-        for line, raw in read_rows(path, fmt):
+        for line, raw in read_rows(path, fmt, enc):
             report.rows_read += 1
             if "__error__" in raw:
                 report.warnings.append(RowWarning(line, "row_unreadable", str(raw["__error__"])))
@@ -516,6 +569,7 @@ def import_reference(
             parsed.values.update(batch_id=batch.id, line=line)
             pending.append(parsed.values)
             report.rows_imported += 1
+        _refuse_empty(path, report)
         for i in range(0, len(pending), CHUNK):
             s.execute(insert(PersonRef), pending[i : i + CHUNK])
         _finish(s, batch, report, actor)

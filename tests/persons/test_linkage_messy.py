@@ -13,6 +13,8 @@ import pytest
 from vigil.persons import linkage, synth
 from vigil.persons import normalise as nz
 
+pytestmark = pytest.mark.slow  # one Splink training on ~1,200 records
+
 CARD = "tok-lindthorpe"
 
 

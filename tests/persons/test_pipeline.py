@@ -219,6 +219,7 @@ def test_export_cells_never_run_as_spreadsheet_formulas() -> None:
     assert _cell(None) == ""
 
 
+@pytest.mark.slow
 def test_new_only_link_equals_full_relink_and_keeps_person_ids(tmp_path: Path) -> None:
     from vigil.persons.cards import CardVault
     from vigil.store.db import Database

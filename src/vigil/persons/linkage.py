@@ -105,6 +105,7 @@ DEFAULT_LINK_WEIGHT = 6.0
 DEFAULT_STRONG_WEIGHT = 14.0
 FIRST_NAME_CONFLICT_M = 0.0005
 DOB_CONFLICT_M = 0.002
+CONFLICT_MS: tuple[float, ...] = (FIRST_NAME_CONFLICT_M, DOB_CONFLICT_M)
 
 
 @dataclass(frozen=True)
@@ -457,13 +458,13 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("surname", "dob"),
     ("postcode",),
     ("name_key",),
-    ("surname_sx", "birth_year"),
+    ("surname_sx", "birth_year", "first_initial"),
     ("pc_prefix", "surname_sx"),
     ("addr_key",),
 )
 """Columns of the blocking rules (a pair is scored when it agrees on all columns of any rule):
 the identifiers, surname + date of birth, postcode, sorted name tokens (survives a swap),
-phonetic surname + birth year (survives a postcode change), postcode prefix + phonetic
+phonetic surname + birth year + first initial (survives a postcode change), postcode prefix + phonetic
 surname (survives an inward-code typo) and the address key (survives a wrong postcode)."""
 
 
@@ -868,16 +869,30 @@ def predict(
     try:
         sdf = session.register(table, "records")
         linker = Linker(sdf, model.settings, log_level=None)
-        pred = linker.inference.predict(warning_mode="never")
+        pred = linker.inference.predict(
+            threshold_match_weight=_score_floor(params), warning_mode="never"
+        )
         return _edges_from(session.fetch(pred, _EDGE_COLUMNS, _kept_where(params)))
     finally:
         session.close()
 
 
 def _kept_where(params: LinkParams) -> str:
+    """Pairs kept from a prediction: near-misses (shown as evidence) and conflicting pairs
+    whose other evidence alone would link them (the households: they count against merges).
+    A conflict between records with nothing else in common cannot affect a merge and is
+    dropped (at 10^6 records those are most of the scored pairs)."""
     low = params.link_weight - 4.0
-    return f"match_weight >= {low} OR " + " OR ".join(
-        f"mw_{name} < -4" for name in VETO_COMPARISONS
+    conflict = " OR ".join(f"mw_{name} < -4" for name in VETO_COMPARISONS)
+    rest = "match_weight - " + " - ".join(f"least(mw_{n}, 0)" for n in VETO_COMPARISONS)
+    return f"match_weight >= {low} OR (({conflict}) AND {rest} >= {params.link_weight})"
+
+
+def _score_floor(params: LinkParams) -> float:
+    """Splink's own threshold: below it no kept pair can lie (the two veto levels' fixed ``m``
+    bound their weights below by log2(m) ≈ -11 and -9), so the rest is never materialised."""
+    return (
+        min(params.link_weight - 4.0, params.link_weight + sum(map(math.log2, CONFLICT_MS))) - 1.0
     )
 
 
@@ -909,7 +924,7 @@ def predict_between(
         pred = linker.inference.predict_between(
             sdf_old,
             sdf_new,
-            threshold_match_weight=None if near_misses else params.link_weight,
+            threshold_match_weight=_score_floor(params) if near_misses else params.link_weight,
             warning_mode="never",
         )
         where = _kept_where(params) if near_misses else "TRUE"

@@ -7,7 +7,7 @@ Used by the face and scene (places) analyzers. vPDQ hashing has its own sampler
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,10 @@ RGBImage = npt.NDArray[np.uint8]
 SEEK_FROM_S = 8.0
 """From this sampling interval on, frames are reached by seeking (decoding at most one group of
 pictures per sample) instead of decoding the whole video."""
+SKIP_UNSAMPLED = True
+"""Ask the decoder to drop non-reference frames (``skip_frame="NONREF"``, e.g. most B-frames)
+that lie before the next sample time: no other frame is decoded from them and none of them
+could be sampled, so the samples are unchanged and only their decode time is saved."""
 
 
 def sample_frames(
@@ -72,7 +76,7 @@ def sample_frames(
                     yield t, px
                 return
             next_t = 0.0
-            for frame in container.decode(stream):
+            for frame in _decode(container, stream, lambda: next_t):
                 if frame.pts is None or frame.time_base is None:
                     t = float(taken) * every_s
                 else:
@@ -99,7 +103,7 @@ def _seek_samples(
         if target >= duration:
             return
         container.seek(int(target / stream.time_base), stream=stream, backward=True)
-        for frame in container.decode(stream):
+        for frame in _decode(container, stream, lambda t=target: t):  # type: ignore[misc]
             if frame.pts is None:
                 continue
             t = float(frame.pts * frame.time_base)
@@ -109,3 +113,14 @@ def _seek_samples(
                 last = t
                 yield t, np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
             break
+
+
+def _decode(container: Any, stream: Any, due: Callable[[], float]) -> Iterator[Any]:
+    """Decoded frames of ``stream``, skipping non-reference frames shown before ``due()``."""
+    ctx = stream.codec_context
+    tb = stream.time_base
+    for packet in container.demux(stream):
+        if SKIP_UNSAMPLED and packet.pts is not None and tb is not None:
+            early = float(packet.pts * tb) + 1e-6 < due()
+            ctx.skip_frame = "NONREF" if early else "DEFAULT"
+        yield from packet.decode()

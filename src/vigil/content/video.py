@@ -7,7 +7,7 @@ Used by the face and scene (places) analyzers. vPDQ hashing has its own sampler
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +76,8 @@ def sample_frames(
                     yield t, px
                 return
             next_t = 0.0
-            for frame in _decode(container, stream, lambda: next_t):
+            due = [next_t]  # read by _decode while this loop advances it
+            for frame in _decode(container, stream, due):
                 if frame.pts is None or frame.time_base is None:
                     t = float(taken) * every_s
                 else:
@@ -89,6 +90,7 @@ def sample_frames(
                 yield t, np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
                 taken += 1
                 next_t = (int(t // every_s) + 1) * every_s
+                due[0] = next_t
         except (av.error.FFmpegError, ValueError) as exc:
             raise DamagedInput(f"video decoding failed after {taken} frames: {exc}") from exc
 
@@ -103,7 +105,7 @@ def _seek_samples(
         if target >= duration:
             return
         container.seek(int(target / stream.time_base), stream=stream, backward=True)
-        for frame in _decode(container, stream, lambda t=target: t):  # type: ignore[misc]
+        for frame in _decode(container, stream, [target]):
             if frame.pts is None:
                 continue
             t = float(frame.pts * frame.time_base)
@@ -115,12 +117,15 @@ def _seek_samples(
             break
 
 
-def _decode(container: Any, stream: Any, due: Callable[[], float]) -> Iterator[Any]:
-    """Decoded frames of ``stream``, skipping non-reference frames shown before ``due()``."""
+def _decode(container: Any, stream: Any, due: list[float]) -> Iterator[Any]:
+    """Decoded frames of ``stream``, skipping non-reference frames shown before ``due[0]``.
+
+    ``due`` is a one-element list that the caller advances while consuming the frames.
+    """
     ctx = stream.codec_context
     tb = stream.time_base
     for packet in container.demux(stream):
         if SKIP_UNSAMPLED and packet.pts is not None and tb is not None:
-            early = float(packet.pts * tb) + 1e-6 < due()
+            early = float(packet.pts * tb) + 1e-6 < due[0]
             ctx.skip_frame = "NONREF" if early else "DEFAULT"
         yield from packet.decode()

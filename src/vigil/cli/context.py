@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from vigil.settings import Settings
-from vigil.store.db import Database
+
+if TYPE_CHECKING:  # the store (SQLAlchemy + Alembic) loads only in commands that open it
+    from vigil.store.db import Database
 
 
 @dataclass
@@ -24,10 +27,20 @@ class Runtime:
     @cached_property
     def db(self) -> Database:
         """The case store (migrated to the newest schema on first use)."""
+        from vigil.store.db import Database
+
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(self.settings.database_url)
         self._opened.append(database)
         return database
+
+    def close(self) -> None:
+        """Close the databases this invocation opened (a server database counts connections;
+        library and test callers run many invocations in one process)."""
+        for database in self._opened:
+            database.dispose()
+        self._opened.clear()
+        self.__dict__.pop("db", None)
 
     @property
     def actor(self) -> str:
@@ -41,7 +54,15 @@ _RUNTIME: Runtime | None = None
 def set_runtime(rt: Runtime) -> None:
     """Install the runtime for this process (done by the root command)."""
     global _RUNTIME
+    if _RUNTIME is not None and _RUNTIME is not rt:
+        _RUNTIME.close()
     _RUNTIME = rt
+
+
+def close_runtime() -> None:
+    """Close the current runtime's resources (end of a command)."""
+    if _RUNTIME is not None:
+        _RUNTIME.close()
 
 
 def runtime() -> Runtime:

@@ -279,6 +279,15 @@ def link(
         float, typer.Option(help="Bridges weaker than this are cut and flagged.")
     ] = DEFAULT_STRONG_WEIGHT,
     backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    new_only: Annotated[
+        bool,
+        typer.Option(
+            "--new-only",
+            help="Link only records without a person yet into the existing persons, with "
+            "the case's latest model (no retraining; same persons a full re-link with that "
+            "model would give).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve the operation's records into persons, then link persons to reference data.
@@ -286,7 +295,7 @@ def link(
     Investigators' same / not-same decisions are honoured; clusters held together by a single
     weak link are split and listed for review (see `vigil persons review`).
 
-    Example: vigil persons link --case op-ore
+    Example: vigil persons link --case op-ore   (then, after the next import: --new-only)
     """
     rt = runtime()
     if backend not in ("duckdb", "spark"):
@@ -297,7 +306,10 @@ def link(
         backend=backend,  # type: ignore[arg-type]
         threads=rt.settings.workers,
     )
-    report = resolve.link_case(rt.db, case, rt.actor, params=params)
+    if new_only:
+        report = resolve.link_new_records(rt.db, case, rt.actor, params=params)
+    else:
+        report = resolve.link_case(rt.db, case, rt.actor, params=params)
     data = report.as_dict()
     data["enrichment"] = reference.enrich_case(rt.db, case, rt.actor, params=params).as_dict()
     _print_report(data, as_json, f"linked {case}")

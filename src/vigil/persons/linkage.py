@@ -41,6 +41,8 @@ import numpy as np
 import pyarrow as pa
 
 from vigil.errors import BackendError, InvalidInput
+from vigil.persons.defaults import DEFAULT_LINK_WEIGHT as DEFAULT_LINK_WEIGHT
+from vigil.persons.defaults import DEFAULT_STRONG_WEIGHT as DEFAULT_STRONG_WEIGHT
 from vigil.persons.features import prepare
 
 log = logging.getLogger(__name__)
@@ -101,8 +103,6 @@ PERSONAL_IDENTIFIER_LEVELS = (
 DOB_AGREES = ("exact", "one digit or transposition", "day and month swapped", "a day apart")
 
 
-DEFAULT_LINK_WEIGHT = 6.0
-DEFAULT_STRONG_WEIGHT = 14.0
 FIRST_NAME_CONFLICT_M = 0.0005
 DOB_CONFLICT_M = 0.002
 CONFLICT_MS: tuple[float, ...] = (FIRST_NAME_CONFLICT_M, DOB_CONFLICT_M)

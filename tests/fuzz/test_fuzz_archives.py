@@ -20,7 +20,7 @@ from vigil.settings import IngestLimits
 from . import harness
 
 MEMBERS = {f"dir/file{i}.txt": (f"member {i} ".encode() * (40 + 13 * i)) for i in range(5)}
-LIMITS = IngestLimits(max_archive_total=256 * 1024**2, max_member_size=64 * 1024**2)
+LIMITS = IngestLimits(max_archive_total=256 * 1024**2, max_member_size=64 * 1024**2, disk_probe_s=2)
 
 
 def _zip(members: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes:

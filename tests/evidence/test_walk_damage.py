@@ -92,3 +92,21 @@ def test_damaged_gzip_stream_of_a_tar_is_archive_damage(tmp_path: Path) -> None:
     path.write_bytes(bytes(raw))
     found = _walk(path, tmp_path)
     assert any(c == "archive_damaged" for e in found.values() for c, _m in e.warnings)
+
+
+def test_a_zip_member_without_a_name_is_read_under_a_placeholder(tmp_path: Path) -> None:
+    """zipfile's is_dir() raised IndexError on an empty name (found by the fuzzers)."""
+    data = _zip(zipfile.ZIP_STORED)
+    central = data.rindex(b"PK\x01\x02")  # the last member's central directory record
+    name_len = int.from_bytes(data[central + 28 : central + 30], "little")
+    data[central + 28 : central + 30] = b"\x00\x00"  # file name length 0 ...
+    del data[central + 46 : central + 46 + name_len]  # ... and no name
+    end = data.rindex(b"PK\x05\x06")  # the central directory is shorter by the name
+    size = int.from_bytes(data[end + 12 : end + 16], "little") - name_len
+    data[end + 12 : end + 16] = size.to_bytes(4, "little")
+    path = tmp_path / "ev.zip"
+    path.write_bytes(bytes(data))
+    found = _walk(path, tmp_path)
+    assert any(b"without a name" in raw or e.warnings for raw, e in found.items())
+    for name in ("f0.txt", "f1.txt", "f2.txt"):
+        assert found[b"ev.zip!/" + name.encode()].data == MEMBERS[name]

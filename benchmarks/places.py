@@ -129,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guided", action="store_true", help="verify with guided matching")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
+    ap.add_argument(
+        "--no-layout",
+        action="store_true",
+        help="skip the same-room / shared-object verdict (to time it)",
+    )
     ap.add_argument("--vlad-only", action="store_true", help="measure the shortlist only")
     ap.add_argument("--shortlister", choices=("ivf", "vlad"), default="ivf",
                     help="ivf: inverted file with Hamming embedding (default); vlad: global VLAD")  # fmt: skip
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                       early_stop=args.early_stop, threads=args.threads,
                       min_inliers=args.min_inliers, min_coverage=args.min_coverage,
                       min_seed=args.min_seed, guided=args.guided,
-                      threshold=args.threshold)  # fmt: skip
+                      threshold=args.threshold, layout=not args.no_layout)  # fmt: skip
     ranks: list[int] = []
     short_hits = 0
     short_ranks: list[int] = []
@@ -192,6 +197,14 @@ def main(argv: list[str] | None = None) -> int:
     unrelated_links = 0
     chain_links = 0
     chain_of = {i: int(s["chain"]) for i, s in enumerate(scenes)}
+    # layout verdicts of verified candidates by kind (true room, sibling of its chain, unrelated)
+    verdicts: dict[str, dict[str, int]] = {
+        k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
+        for k in ("true", "sibling", "unrelated")
+    }
+    same_room_ranks: list[int] = []
+    queries_with_sibling_same_room = 0
+    queries_with_sibling_verified = 0
     details = args.details.open("w", encoding="utf-8") if args.details else None
     for q in queries:
         t_start = time.perf_counter()
@@ -228,6 +241,20 @@ def main(argv: list[str] | None = None) -> int:
                  "coverage": round(c.verification.coverage, 4), "shortlist_rank": c.shortlist_rank}
                 for c in cands]}) + "\n")  # fmt: skip
         chain_links += sum(c.verified for c in cands if c.key != truth and c not in unrelated)
+        sibling_hit = sibling_verified = False
+        for c in verified:
+            lay = c.verification.layout
+            kind = "true" if c.key == truth else "unrelated" if c in unrelated else "sibling"
+            if lay is not None:
+                verdicts[kind][lay.verdict] += 1
+                sibling_hit |= kind == "sibling" and lay.verdict == "same_room"
+            sibling_verified |= kind == "sibling"
+        queries_with_sibling_same_room += sibling_hit
+        queries_with_sibling_verified += sibling_verified
+        same_room = [c for c in verified
+                     if c.verification.layout is not None
+                     and c.verification.layout.verdict == "same_room"]  # fmt: skip
+        same_room_ranks.append(next((i for i, c in enumerate(same_room) if c.key == truth), -1))
     if details is not None:
         details.close()
     n = len(queries)
@@ -263,6 +290,21 @@ def main(argv: list[str] | None = None) -> int:
         "verified_unrelated_links": unrelated_links,
         "verified_same_chain_links": chain_links,
         "best_unrelated_inliers_max": max(unrelated_inliers, default=0),
+        "layout": None
+        if args.no_layout
+        else {
+            "verdicts_of_verified": verdicts,
+            "recall_at_1_same_room": round(float(np.mean(np.array(same_room_ranks) == 0)), 4),
+            "sibling_share_of_same_room_verdicts": round(
+                verdicts["sibling"]["same_room"]
+                / max(1, sum(v["same_room"] for v in verdicts.values())),
+                4,
+            ),
+            "queries_with_a_sibling_verified": round(queries_with_sibling_verified / max(1, n), 4),
+            "queries_with_a_sibling_called_same_room": round(
+                queries_with_sibling_same_room / max(1, n), 4
+            ),
+        },
         "min_inliers": sp.min_inliers,
         "min_coverage": sp.min_coverage,
         "min_seed": sp.min_seed,

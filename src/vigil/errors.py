@@ -45,6 +45,13 @@ class UnsafeInput(InvalidInput):
     code = "unsafe"
 
 
+class TooLarge(UnsafeInput):
+    """Handling the input would exceed a resource budget (e.g. a decompression bomb: a small
+    file that decodes to more pixels than a worker may hold); refused instead of tried."""
+
+    code = "too_large"
+
+
 class NotFound(VigilError):
     """A named case, item, user or record does not exist."""
 
@@ -85,3 +92,49 @@ class NotReady(VigilError):
     """A prerequisite step has not run yet (no index built, no model trained)."""
 
     code = "not_ready"
+
+
+class Busy(VigilError):
+    """Vigil is at a deliberate capacity bound (e.g. concurrent password checks) and refuses
+    more work for now rather than exhausting memory; the caller may retry after
+    ``retry_after`` seconds."""
+
+    code = "busy"
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AuthenticationFailed(IntegrityError):
+    """A signed bundle or request could not be authenticated (base of the four reasons below).
+
+    The hub's edge answers every one of them with 401 and the message, so a member can tell a
+    clock problem from a key problem without the hub revealing anything else.
+    """
+
+    code = "authentication_failed"
+
+
+class SignatureInvalid(AuthenticationFailed):
+    """The Ed25519 signature does not match the signed bytes (tampered or wrong key)."""
+
+    code = "signature_invalid"
+
+
+class UnknownKey(AuthenticationFailed):
+    """The message names a key id that is not registered (or has been revoked)."""
+
+    code = "unknown_key"
+
+
+class StaleMessage(AuthenticationFailed):
+    """The message's timestamp lies outside the accepted window (expired or from the future)."""
+
+    code = "stale_message"
+
+
+class ReplayDetected(AuthenticationFailed):
+    """The message's nonce was already used by that key: a replay."""
+
+    code = "replay"

@@ -14,10 +14,16 @@ runner = CliRunner()
 def test_demo_then_summary_warnings_and_audit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ev = tmp_path / "demo-ev"
-    result = runner.invoke(app, ["demo", "--case", "d1", "--evidence-dir", str(ev)])
+    result = runner.invoke(app, ["demo", "--case", "d1"])
     assert result.exit_code == 0, result.output
     assert "Case d1" in result.output
+    # the evidence stays next to the data folder, so the review app can show its items ...
+    ev = tmp_path / "vigil-home-demo-evidence" / "d1"
+    assert (ev / "DCIM" / "IMG_1000.JPG").is_file()
+    # ... and the output ends by saying how to open the case in the browser
+    assert "vigil serve" in result.output
+    assert "log in as admin" in result.output
+    assert "http://127.0.0.1:8470/" in result.output
     assert "duplicates:" in result.output
     assert (Path(tmp_path / "vigil-home" / "reports" / "d1-summary.json")).exists()
 

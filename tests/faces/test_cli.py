@@ -61,6 +61,13 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
     assert len(rotated) == 1
     assert rotated[0]["rotation"] == 90  # turned clockwise by 90° to stand upright
     assert all(len(f["landmarks"]) == 5 and f["quality"] > 0 for f in faces)
+    from vigil.faces import age_onnx
+
+    if age_onnx.available():  # ages are estimated during ingest; nothing left to back-fill
+        assert all(f["age"] and not f["age"]["likely_minor"] for f in faces)
+        backfill = vigil("faces", "ages", "op-cli", "--json")
+        assert isinstance(backfill, dict) and backfill["pending"] == 0
+        assert "age:" in str(vigil("faces", "list", "op-cli"))
     warnings = vigil("case", "warnings", "op-cli", "--json")
     assert any(w["path"].endswith("broken.jpg") for w in warnings)  # type: ignore[union-attr]
 
@@ -120,6 +127,45 @@ def test_cli_end_to_end(evidence: Path, tmp_path: Path) -> None:
     assert top["rank"] == 1
     text = vigil("faces", "search", str(query))
     assert "identity V-0001" in str(text)
+
+    # many queries in one process: a folder, an unreadable file reported, the rest searched
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "a.jpg").write_bytes(photo_bytes("obama_3.jpg"))
+    (batch / "b.jpg").write_bytes(photo_bytes("biden_1.jpg"))
+    (batch / "c.jpg").write_bytes(b"not a photo")
+    many = vigil("faces", "search", str(batch), "--json")
+    assert isinstance(many, list) and [Path(a["image"]).name for a in many] == [
+        "a.jpg",
+        "b.jpg",
+        "c.jpg",
+    ]
+    assert many[0]["faces"][0]["candidates"][0]["identity"] == "V-0001"
+    assert "error" in many[2] and "faces" not in many[2]
+    # a strict threshold: no candidate, but the nearest one beyond it is shown as such
+    strict = vigil("faces", "search", str(query), "--threshold", "0.01", "--json")
+    face = strict["faces"][0]  # type: ignore[index]
+    assert face["candidates"] == []
+    assert strict["threshold"]["source"] == "command line"  # type: ignore[index]
+    beyond = face["nearest_beyond_threshold"]
+    assert beyond["identity"] == "V-0001" and beyond["rank"] is None
+    assert beyond["distance"] > 0.01
+    assert "(not a candidate) nearest beyond identity V-0001" in str(
+        vigil("faces", "search", str(query), "--threshold", "0.01")
+    )
+    table = tmp_path / "out.csv"
+    vigil("faces", "search", str(batch), str(query), "--csv", "-o", str(table))
+    import csv
+
+    with table.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["image"] for r in rows} == {str(batch / n) for n in ("a.jpg", "b.jpg", "c.jpg")} | {
+        str(query)
+    }
+    assert any(r["within_threshold"] == "True" and r["identity"] == "V-0001" for r in rows)
+    assert any(r["within_threshold"] == "False" for r in rows)  # nearest beyond, marked
+    assert [r["error"] != "" for r in rows if r["image"].endswith("c.jpg")] == [True]
+    assert main(["faces", "search", str(batch / "c.jpg")]) == 3  # nothing could be read
 
     # a new case is searched automatically: candidate links, never merges
     second = tmp_path / "second"

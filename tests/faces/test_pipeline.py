@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -253,3 +254,47 @@ def test_detector_card_describes_the_rotation_policy(pipeline: FacePipeline) -> 
     off = FacePipeline(pipeline.detector, pipeline.embedder, try_rotations=False).detector_card
     assert off.version.endswith("rotations=off")
     assert off.sha256 == card.sha256
+
+
+# --- small faces: tiled full-resolution pass ---------------------------------------------------
+
+
+def test_tiles_cover_the_image_with_the_overlap_asked_for() -> None:
+    from vigil.faces.dlib_models import tiles
+
+    for w, h, side, overlap in (
+        (4000, 3000, 2048, 145),
+        (5000, 700, 1024, 300),
+        (900, 900, 1024, 50),
+    ):
+        ts = tiles(w, h, side, overlap)
+        covered = np.zeros((h, w), bool)
+        for left, top, right, bottom in ts:
+            assert right - left <= side and bottom - top <= side
+            covered[top:bottom, left:right] = True
+        assert covered.all()
+        xs = sorted({(t[0], t[2]) for t in ts})
+        for (_, r0), (l1, _) in itertools.pairwise(xs):
+            assert r0 - l1 >= overlap  # neighbours overlap by at least ``overlap``
+
+
+def test_a_small_face_in_a_large_photo_is_found_by_the_tiled_pass() -> None:
+    import cv2
+
+    from vigil.faces.dlib_models import DlibHogDetector
+
+    portrait = np.asarray(Image.open(DATA / "biden_1.jpg").convert("RGB"))
+    plain = DlibHogDetector(max_pixels=300_000)
+    (face,) = plain.detect(np.ascontiguousarray(portrait))
+    left, _, right, _ = face.box
+    scale = 48 / (right - left)  # a 48 px face in a 2 MP photo scaled to 0.3 MP: ~19 px there
+    small = cv2.resize(portrait, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    canvas = np.full((1200, 1700, 3), 140, np.uint8)
+    canvas[700 : 700 + small.shape[0], 1100 : 1100 + small.shape[1]] = small
+    assert plain.detect(canvas) == []
+    tiled = DlibHogDetector(max_pixels=300_000, small_faces=True, tile=1024)
+    found = tiled.detect(canvas)
+    assert len(found) == 1
+    cx = (found[0].box[0] + found[0].box[2]) / 2 - 1100
+    assert abs(cx - (left + right) / 2 * scale) < 10
+    assert "tiles=1024" in tiled.card.version and "tiles" not in plain.card.version

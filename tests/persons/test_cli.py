@@ -79,6 +79,25 @@ def test_persons_end_to_end(tmp_path: Path) -> None:
         )
     )
     assert refer["packages"]
+    # export: every record → its person, band, flags and evidence; no card number
+    csv_out = tmp_path / "export.csv"
+    said = _ok(["persons", "export", "--case", "op-cli", "--output", str(csv_out)])
+    assert f"exported {linked['records']} records" in said
+    import csv as csv_mod
+
+    with csv_out.open(encoding="utf-8") as fh:
+        rows = list(csv_mod.DictReader(fh))
+    assert len(rows) == linked["records"]
+    assert len({r["person_id"] for r in rows}) == linked["persons"]
+    assert {r["band"] for r in rows} >= {"corroborate"}
+    assert any(r["record_flags"] for r in rows if r["band"] == "corroborate")
+    assert any("first_name" in r["evidence"] for r in rows)
+    as_json = json.loads(_ok(["persons", "export", "--case", "op-cli", "--format", "json"]))
+    assert [r["record_ref"] for r in as_json] == [r["record_ref"] for r in rows]
+    shown_person = next(r for r in as_json if r["person_id"] == banded[0]["id"])
+    assert shown_person["band"] == banded[0]["band"]
+    card_digits = revealed[-8:]
+    assert card_digits not in csv_out.read_text(encoding="utf-8")
     pid = str(banded[0]["id"])
     _ok(["persons", "outcome", pid, "suspect"])
     _ok(["persons", "outcome", pid, "arrested", "--children", "3"])
@@ -114,6 +133,7 @@ def test_persons_end_to_end(tmp_path: Path) -> None:
         "persons.refer",
         "persons.outcome",
         "persons.watch",
+        "persons.export",
     } <= actions
 
 
@@ -141,3 +161,23 @@ def test_errors_map_to_exit_codes(tmp_path: Path) -> None:
         ]
     ) == (ReturnCode.INVALID_INPUT)
     assert main(["persons", "outcome", "999", "charged"]) == ReturnCode.NOT_FOUND
+
+
+def test_link_batch_without_card_or_shared_identifier(tmp_path: Path) -> None:
+    """Issue 14, defect 6: no card column mapped and no two records sharing any identifier."""
+    rows = ["ref,first,last,born"]
+    for i in range(120):
+        first = ("anna", "ben", "carla", "dev", "eli")[i % 5]
+        born = f"{1950 + i % 40}-0{1 + i % 9}-1{i % 10}"
+        rows += [f"a{i},{first},surname{i},{born}", f"b{i},{first},surname{i},{born}"]
+    (tmp_path / "r.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text(
+        "columns: {record_ref: ref, first_name: first, last_name: last, dob: born}\n",
+        encoding="utf-8",
+    )
+    args = ["persons", "import", str(tmp_path / "r.csv"), "--case", "op-bare"]
+    _ok([*args, "--mapping", str(tmp_path / "m.yaml"), *PROV])
+    linked = json.loads(_ok(["persons", "link", "--case", "op-bare", "--json"]))
+    assert linked["records"] == 240
+    assert linked["persons"] == 120
+    assert any("card_token: skipped" in n for n in linked["training_notes"])

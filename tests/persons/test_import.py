@@ -143,3 +143,37 @@ def test_overlong_fields_are_cut_with_a_warning(db: Database, tmp_path: Path) ->
     assert any(w.message.startswith("name cut to 300") for w in rep.warnings)
     with db.read() as s:
         assert len(s.execute(select(PersonRecord.name)).scalar_one()) == 300
+
+
+def test_structured_address_parts_are_mapping_targets(db: Database, tmp_path: Path) -> None:
+    mapping = Mapping.from_dict(
+        {
+            "columns": {
+                "name": "Name",
+                "street": "Street",
+                "locality": "Suburb",
+                "town": "City",
+                "region": "State",
+                "postcode": "Zip",
+            }
+        }
+    )
+    path = tmp_path / "structured.csv"
+    path.write_text(
+        "Name,Street,Suburb,City,State,Zip\n"
+        "Ann Lee,12 High St,Kingsbury,Leeds,West Yorkshire,LS1 1AA\n"
+        "Bo Ng,3 Elm Rd,,Leeds,,LS2 2BB\n",
+        encoding="utf-8",
+    )
+    records.import_records(
+        db, CardVault(b"k" * 32), path, case_name="op", mapping=mapping, provenance=PROV, actor="t"
+    )
+    with db.read() as s:
+        rows = s.execute(
+            select(PersonRecord.address, PersonRecord.address_n).order_by(PersonRecord.id)
+        ).all()
+    assert rows[0] == (
+        "12 High St, Kingsbury, Leeds, West Yorkshire",
+        "12 high street kingsbury leeds",
+    )
+    assert rows[1] == ("3 Elm Rd, Leeds", "3 elm road leeds")

@@ -52,3 +52,69 @@ def test_spark_backend_without_pyspark_is_a_clear_error() -> None:
         linkage._Session("spark", None)
     with pytest.raises(InvalidInput, match="unknown linkage backend"):
         linkage._Session("oracle", None)  # type: ignore[arg-type]
+
+
+def _no_shared_identifiers(persons: int = 150) -> pa.Table:
+    """Two records per person, no card, e-mail, phone, postcode or address at all (issue 14,
+    defect 6: the card- and postcode-blocked training rounds find no pairs)."""
+    import random
+
+    rng = random.Random(3)
+    firsts = ["anna", "ben", "carla", "dev", "eli", "fay", "gus", "hana", "ivan", "jo"]
+    rows: list[dict[str, object]] = []
+    for i in range(persons):
+        first = rng.choice(firsts)
+        surname = f"{rng.choice(['smith', 'jones', 'brown', 'evans'])}{i}"
+        dob = f"19{rng.randint(50, 99)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"
+        for _ in range(2):
+            rows.append(
+                {"unique_id": len(rows) + 1, "first_name": first, "surname": surname, "dob": dob}
+            )
+    return _table(rows)
+
+
+def test_batch_without_shared_identifiers_links_and_says_why_rounds_were_skipped() -> None:
+    table = _no_shared_identifiers()
+    out = linkage.link(table)
+    groups = out.clusters.groups()
+    assert len(groups) == table.num_rows // 2
+    assert all(sorted(g) in ([2 * k + 1, 2 * k + 2] for k in range(150)) for g in groups.values())
+    notes = " | ".join(out.model.notes)
+    assert "blocked on card_token: skipped, no two records share it" in notes
+    assert "blocked on postcode: skipped" in notes
+    assert "blocked on surname + dob: trained on 150 pairs" in notes
+    # the model keeps every comparison, so a saved model predicts again
+    names = [c["output_column_name"] for c in out.model.settings["comparisons"]]
+    assert names == list(linkage.COMPARISON_NAMES)
+    again = linkage.predict(table, linkage.Model.from_json(out.model.to_json()))
+    assert len(again) == len(out.edges)
+
+
+def test_blocked_pairs_counts_agreeing_non_null_pairs() -> None:
+    rows = [
+        {"unique_id": 1, "surname": "a", "dob": "1"},
+        {"unique_id": 2, "surname": "a", "dob": "1"},
+        {"unique_id": 3, "surname": "a", "dob": "1"},
+        {"unique_id": 4, "surname": "a", "dob": None},
+        {"unique_id": 5, "surname": "b"},
+    ]
+    assert linkage.blocked_pairs(_table(rows), ["surname", "dob"]) == 3
+    assert linkage.blocked_pairs(_table(rows), ["card_token"]) == 0
+
+
+def test_pair_completeness_counts_true_pairs_any_rule_covers() -> None:
+    rows = [
+        # a swapped name with a different postcode: only the sorted-name key covers it
+        {"unique_id": 1, "first_name": "sophie", "surname": "burford", "postcode": "AB12CD"},
+        {"unique_id": 2, "first_name": "burford", "surname": "sophie", "postcode": "XY98ZW"},
+        # nothing shared at all: not covered
+        {"unique_id": 3, "first_name": "tom", "surname": "ash", "dob": "1970-01-01"},
+        {"unique_id": 4, "first_name": "thomas", "surname": "asch", "dob": "1971-02-02"},
+        {"unique_id": 5, "first_name": "ann", "surname": "lee", "card_token": "c1"},
+    ]
+    out = linkage.pair_completeness(_table(rows), ["p1", "p1", "p2", "p2", "p3"])
+    assert (out["true_pairs"], out["covered_pairs"]) == (2, 1)
+    assert out["pair_completeness"] == 0.5
+    assert out["pairs_only_this_rule_covers"]["name_key"] == 1
+    with pytest.raises(InvalidInput):
+        linkage.pair_completeness(_table(rows), ["p1"])

@@ -45,3 +45,15 @@ def test_dates() -> None:
     ts = nz.parse_timestamp("2025-03-04T05:06:07")
     assert ts is not None
     assert ts.tzinfo is not None
+
+
+def test_compose_address_keeps_parts_for_display_and_matching() -> None:
+    from vigil.persons.normalise import compose_address
+
+    # the glued line and the structured parts of one address normalise alike
+    glued = compose_address("12 High St, Kingsbury, Leeds")[1]
+    parts = compose_address(None, "12 High Street", "Kingsbury", "Leeds", "W Yorks")
+    assert parts == ("12 High Street, Kingsbury, Leeds, W Yorks", glued)
+    # a part the line already holds is not repeated for matching
+    assert compose_address("12 High St, Leeds", town="Leeds")[1] == "12 high street leeds"
+    assert compose_address(None) == (None, None)

@@ -207,3 +207,13 @@ def test_not_same_decision_splits_and_ids_stay_stable(linked: Operation) -> None
     assert after[recs[0]] != after[recs[1]]
     moved = sum(1 for r, p in before.items() if r in after and after[r] != p)
     assert moved <= n, "re-linking must keep person ids of unchanged clusters"
+
+
+def test_export_cells_never_run_as_spreadsheet_formulas() -> None:
+    from vigil.persons.export import _cell
+
+    assert _cell("=HYPERLINK(1)") == "'=HYPERLINK(1)"
+    assert _cell("@x") == "'@x"
+    assert _cell(-3.5) == "-3.5"
+    assert _cell(["a", "b"]) == "a;b"
+    assert _cell(None) == ""

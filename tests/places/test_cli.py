@@ -98,6 +98,26 @@ def test_places_end_to_end(evidence: Path, tmp_path: Path) -> None:
     assert top["first_fit_inliers"] >= 11 and top["inliers"] >= top["first_fit_inliers"]
     assert top["guided"] and top["inliers"] > top["first_fit_inliers"], top
 
+    # many queries in one process: a folder plus a file, one unreadable, one JSON / CSV result
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    (batch / "a.jpg").write_bytes(query.read_bytes())
+    (batch / "b.jpg").write_bytes(jpeg_bytes(variant(scene(1), 5), 80))
+    (batch / "c.jpg").write_bytes(b"not an image")
+    many = vigil("places", "search", str(batch), str(query), "--json")
+    assert isinstance(many, list) and len(many) == 4
+    assert [Path(r["query"]["path"]).name for r in many] == ["a.jpg", "b.jpg", "c.jpg", "query.jpg"]
+    assert "error" in many[2]
+    assert Path(many[0]["candidates"][0]["path"]).name == Path(cands[0]["path"]).name
+    assert [c["inliers"] for c in many[0]["candidates"]] == [c["inliers"] for c in cands]
+    table = tmp_path / "rooms.csv"
+    vigil("places", "search", str(batch), "--csv", "-o", str(table))
+    with table.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {Path(r["query"]).name for r in rows} == {"a.jpg", "b.jpg", "c.jpg"}
+    assert any(r["verified"] == "True" and Path(r["path"]).name == "room_1.jpg" for r in rows)
+    assert [bool(r["error"]) for r in rows if r["query"].endswith("c.jpg")] == [True]
+
     # text output explains it is a lead
     text = vigil("places", "search", str(query))
     assert "candidate leads only" in str(text)

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, text, update
 
-from vigil.errors import IntegrityError
+from vigil.errors import IntegrityError, InvalidInput
 from vigil.store import audit
 from vigil.store.db import Database
 from vigil.store.models import AuditAnchor, AuditEntry
@@ -117,3 +117,78 @@ def test_any_single_character_tamper_is_detected(db: Database, position: int, by
     finally:
         with db.write() as s:
             s.execute(update(AuditEntry).where(AuditEntry.seq == 2).values(details=original))
+
+
+# --- issue 14, defect 10: a wiped or wholly rewritten log ----------------------------------
+
+
+def _wipe(db: Database) -> None:
+    with db.write() as s:
+        s.execute(delete(AuditEntry))
+        s.execute(delete(AuditAnchor))
+
+
+def test_empty_store_verifies_with_zero_entries(db: Database) -> None:
+    with db.read() as s:
+        assert audit.verify(s).entries == 0
+
+
+def test_wiped_log_next_to_existing_data_fails(db: Database) -> None:
+    from vigil.store import repo
+
+    with db.write() as s:
+        repo.ensure_case(s, "op-wiped", "tester")
+    _wipe(db)
+    with db.read() as s, pytest.raises(IntegrityError, match=r"empty but the store holds 1 cases"):
+        audit.verify(s)
+
+
+def test_missing_audit_tables_fail(db: Database) -> None:
+    _fill(db)
+    with db.write() as s:
+        s.execute(text("DROP TABLE audit_log"))
+    with db.read() as s, pytest.raises(IntegrityError, match="cannot be read"):
+        audit.verify(s)
+
+
+def _rewrite(db: Database, n: int, note: str) -> None:
+    """What an attacker with write access does: a fresh, self-consistent chain of ``n``."""
+    _wipe(db)
+    with db.write() as s:
+        for i in range(n):
+            audit.append(s, "user0", "item.view", case_id=1, item_id=i, details={"note": note})
+
+
+def test_external_anchor_detects_a_shorter_rewritten_chain(db: Database) -> None:
+    _fill(db, 5)
+    with db.read() as s:
+        head = audit.anchor_record(list(audit.iter_entries(s))[-1])
+    assert head.seq == 5
+    _rewrite(db, 3, "forged")
+    with db.read() as s:
+        assert audit.verify(s).entries == 3  # consistent in itself
+        with pytest.raises(IntegrityError, match="has 3 entries but the anchor taken at"):
+            audit.verify(s, [head])
+
+
+def test_external_anchor_detects_a_same_length_rewritten_chain(db: Database) -> None:
+    _fill(db, 5)
+    with db.read() as s:
+        entries = list(audit.iter_entries(s))
+        anchors = [audit.anchor_record(entries[1]), audit.anchor_record(entries[-1])]
+        assert audit.verify(s, anchors).anchors_checked == 2
+    _rewrite(db, 7, "forged")
+    with db.read() as s, pytest.raises(IntegrityError, match="#2 is not the one anchored"):
+        audit.verify(s, anchors)
+
+
+def test_anchor_lines_round_trip_and_bad_lines_are_named() -> None:
+    record = audit.ExternalAnchor(7, "ab" * 32, "2026-12-05T20:00:00.000000Z")
+    text_in = record.line() + "\n\n" + record.line() + "\n"
+    assert audit.parse_anchors(text_in, "a.jsonl") == [record, record]
+    with pytest.raises(InvalidInput, match=r"b\.jsonl, line 2"):
+        audit.parse_anchors(record.line() + "\n{not json\n", "b.jsonl")
+    with pytest.raises(InvalidInput, match="line 1"):
+        audit.parse_anchors('{"format": "vigil-audit-anchor/1", "seq": 0, "hash": "x"}', "c")
+    with pytest.raises(InvalidInput, match="no audit anchor"):
+        audit.parse_anchors("\n", "d")

@@ -234,20 +234,22 @@ def test_triage_before_matching_is_not_ready(
 def test_pdq_index_cache_is_reused_and_rebuilt(
     matched_case: tuple[Database, str], tmp_path: Path
 ) -> None:
-    from vigil.index.hamming import load_hashes
+    from vigil.index.mapped import open_mapped
     from vigil.triage.matching import INDEX_FILE, hashset_pdq_index
 
     db, case = matched_case
     idx_dir = tmp_path / "indexes"
     first = run_matching(db, case, "tester", index_dir=idx_dir)
     path = idx_dir / INDEX_FILE
-    _words, ids, header = load_hashes(path)
-    assert len(ids) == 1
+    cached, header = open_mapped(path)
+    assert len(cached) == 1
     assert header["meta"]["signature"]["entries"] == 1
-    path.write_bytes(path.read_bytes()[:-3])  # damaged cache: rebuilt, never trusted
+    data = bytearray(path.read_bytes())
+    data[header["sections"]["words"]["offset"]] ^= 0xFF
+    path.write_bytes(bytes(data))  # damaged cache: rebuilt, never trusted
     again = run_matching(db, case, "tester", index_dir=idx_dir)
     assert again.outcomes == first.outcomes
-    load_hashes(path)
+    open_mapped(path)
     extra = tmp_path / "more.csv"
     extra.write_text("f" * 64 + ",100,x\n")
     import_file(db, extra, name="more", actor="tester")

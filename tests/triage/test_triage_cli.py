@@ -44,7 +44,7 @@ def test_match_triage_summary_and_export(tmp_path: Path) -> None:
     # the ingest already matched the case against the loaded sets (PDQ analyzer follow-up)
     r = runner.invoke(app, ["triage", "cli", "--json"])
     assert r.exit_code == 0, r.output
-    assert sorted(g["outcome"] for g in json.loads(r.output)) == [
+    assert sorted(g["outcome"] for g in json.loads(r.output)["groups"]) == [
         "fresh",
         "fresh",
         "fresh",
@@ -57,7 +57,7 @@ def test_match_triage_summary_and_export(tmp_path: Path) -> None:
     assert json.loads(r.output)["groups"] == {"fresh": 4, "near_known": 1, "known": 1}
     r = runner.invoke(app, ["triage", "cli", "--fresh", "--json"])
     assert r.exit_code == 0, r.output
-    groups = json.loads(r.output)
+    groups = json.loads(r.output)["groups"]
     assert {g["outcome"] for g in groups} == {"fresh"}
     r = runner.invoke(app, ["triage", "cli"])
     assert r.exit_code == 0, r.output
@@ -89,9 +89,9 @@ def test_grades_and_errors(tmp_path: Path) -> None:
     assert main(["match", "nope"]) == ReturnCode.NOT_FOUND
     r = runner.invoke(app, ["match", "cli"])
     assert r.exit_code == 0, r.output
-    item = json.loads(runner.invoke(app, ["triage", "cli", "--known", "--json"]).output)[0][
-        "representative"
-    ]["item_id"]
+    item = json.loads(runner.invoke(app, ["triage", "cli", "--known", "--json"]).output)["groups"][
+        0
+    ]["representative"]["item_id"]
     for user, g in (("ann", "A"), ("bob", "A"), ("cy", "B")):
         r = runner.invoke(app, ["--user", user, "grade", "cli", str(item), g])
         assert r.exit_code == 0, r.output

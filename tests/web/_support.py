@@ -87,9 +87,16 @@ def seed_capabilities(
     (synthetic 4-d vectors from a test model card) in two clusters and a candidate link to a
     library identity."""
     from vigil.store import faces as fstore
+    from vigil.store import share as sstore
     from vigil.store.persons import Person
 
-    extra: dict[str, dict[int, int]] = {"person_id": {}, "face_id": {}, "label": {}, "link_id": {}}
+    extra: dict[str, dict[int, int]] = {
+        "person_id": {},
+        "face_id": {},
+        "label": {},
+        "link_id": {},
+        "overlap_id": {},
+    }
     det = fstore.ensure_model(s, "detector", "test-detector", "1", "d" * 64)
     emb = fstore.ensure_model(s, "embedder", "test-embedder", "1", "e" * 64, dim=4)
     for name, case_id in ids.items():
@@ -151,6 +158,20 @@ def seed_capabilities(
         extra["face_id"][case_id] = face_ids[0]
         extra["label"][case_id] = 0
         extra["link_id"][case_id] = link.id
+        overlap, _ = sstore.upsert_overlap(
+            s,
+            "https://hub.invalid",
+            case_id,
+            case_id=case_id,
+            operation="ORE",
+            category="same_file",
+            score=0.0,
+            evidence={"signal": "sha256"},
+            local_ref=f"item:{items[name][0]}",
+            other_agency={"name": "other", "country": "NL"},
+            status="open",
+        )
+        extra["overlap_id"][case_id] = overlap.id
     return extra
 
 

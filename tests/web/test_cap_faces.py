@@ -81,3 +81,23 @@ def test_feedback_link_and_decide(client: TestClient, world: World) -> None:
     with world.app_db.read() as s:
         actions = [e.action for e in audit.iter_entries(s, case_id=world.case_a)]
     assert {"faces.feedback", "victims.link", "faces.link_decide"} <= set(actions)
+
+
+def test_a_likely_minor_face_is_marked_and_its_cluster_comes_first(
+    client: TestClient, world: World
+) -> None:
+    from vigil.store import faces as fstore
+
+    login_as(client, world, "analyst1")
+    page = client.get(f"/cases/{world.case_a}/faces")
+    assert "likely minor" not in page.text
+    face = world.extra["face_id"][world.case_a]
+    with world.app_db.write() as s:
+        model = fstore.ensure_model(s, "age", "fake_age", "1", "0" * 64)
+        age = {"status": "estimate", "low": 7.0, "median": 9.0, "high": 12.0, "p_minor": 0.98}
+        fstore.add_age(s, face, model.id, dict(age, likely_minor=True))
+    page = client.get(f"/cases/{world.case_a}/faces")
+    assert page.text.count("likely minor") == 2  # the cluster heading and the face caption
+    first_cluster = page.text.index('class="cluster"')
+    assert page.text.index(f'id="face-{face}"') > first_cluster
+    assert page.text.index("likely minor") < page.text.index('class="cluster"', first_cluster + 1)

@@ -102,3 +102,53 @@ def test_candidates_page_explains_a_small_region_match(
     assert page.text.count("no: small region, probably a shared object") == 1
     # a guided count shows the first fit it grew from
     assert "(first fit 13)" in page.text and "at least 11 of them found before guided" in page.text
+
+
+def test_timeline_and_map_data_by_role(client: TestClient, world: World) -> None:
+    import json
+    import re
+
+    seed_metadata(world)
+    login_as(client, world, "investigator1")
+    page = client.get(f"/cases/{world.case_a}/places").text
+    svg = page.split('<svg class="chart timeline"')[1].split("</svg>")[0]
+    # one dot per dated item, each linked to its item, with its capture time as the tooltip
+    for n, item_id in enumerate(world.items_a[:3]):
+        assert f'<a href="/cases/{world.case_a}/items/{item_id}"><circle' in svg
+        assert f"captured 2024-05-0{n + 1} 10:00:00" in svg
+    labels = re.findall(r'class="row-label">([^<]*)</text>', svg)
+    assert labels == ["TestCam Model 1 (serial SN-123456789) (2)", "TestCam Model 1 (1)"]
+    data = json.loads(re.search(r'id="map-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    assert data["tiles"] == ""  # nothing fetched from the internet by default
+    assert data["clusters"][0]["count"] == 3
+    assert abs(data["clusters"][0]["lat"] - 51.50124) < 0.001
+    assert '<script src="/static/leaflet.js" defer>' in page
+    login_as(client, world, "analyst1")  # no sensitive.view: timeline yes, positions no
+    masked = client.get(f"/cases/{world.case_a}/places").text
+    assert '<svg class="chart timeline"' in masked
+    assert "TestCam Model 1 (serial ••••) (2)" in masked
+    assert "SN-123456789" not in masked
+    assert 'id="map-data"' not in masked
+    assert "leaflet.js" not in masked
+
+
+def test_vendored_leaflet_and_tile_server_csp(world: World) -> None:
+    from fastapi.testclient import TestClient as Client
+
+    from vigil.web.app import create_app, tile_origin
+    from vigil.web.config import WebConfig
+
+    assert tile_origin("https://{s}.tiles.unit.example/{z}/{x}/{y}.png") == (
+        "https://*.tiles.unit.example"
+    )
+    cfg = WebConfig(map_tiles="https://tiles.unit.example:8443/{z}/{x}/{y}.png")
+    app = create_app(world.settings, config=cfg, db=world.app_db)
+    with Client(app) as c:
+        js = c.get("/static/leaflet.js")
+        assert js.status_code == 200
+        assert b"Leaflet 1.9.4" in js.content[:400]
+        assert c.get("/static/leaflet.css").status_code == 200
+        assert c.get("/static/vigil-map.js").status_code == 200
+        csp = js.headers["content-security-policy"]
+        assert "img-src 'self' data: https://tiles.unit.example:8443;" in csp
+        assert "script-src 'self';" in csp

@@ -98,3 +98,24 @@ def test_grading_votes_trusted_and_conflict(client: TestClient, world: World) ->
     with world.app_db.read() as s:
         votes = [e.actor for e in audit.iter_entries(s) if e.action == "grade.vote"]
     assert votes == ["investigator1", "analyst1", "supervisor1", "analyst1"]
+
+
+def test_triage_screen_says_as_of_and_out_of_date(client: TestClient, world: World) -> None:
+    from vigil.store import repo
+    from vigil.triage.freshness import catalogue_signature, record_state
+
+    login_as(client, world, "investigator1")
+    seed_triage(world)  # outcomes without a recorded catalogue: not provably current
+    page = client.get(f"/cases/{world.case_a}/triage").text
+    assert "Out of date" in page and "did not record the hash sets" in page
+    with world.app_db.write() as s:
+        items = repo.case_item_count(s, world.case_a)
+        record_state(s, world.case_a, threshold=31, items=items, catalogue=catalogue_signature(s))
+    page = client.get(f"/cases/{world.case_a}/triage").text
+    assert "Triage as of" in page and "Out of date" not in page
+    with world.app_db.write() as s:  # a hash set loaded after matching
+        s.add(
+            HashSet(name="late", format="digest_list", scheme="none", source="t", imported_by="t")
+        )
+    page = client.get(f"/cases/{world.case_a}/triage").text
+    assert "Out of date" in page and "1 hash set(s) loaded" in page

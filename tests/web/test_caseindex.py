@@ -70,3 +70,55 @@ def test_new_evidence_and_rematching(world: World) -> None:
     assert v3 is not v
     assert world.items_a[0] not in v3.ids(None, show_known=False)
     assert world.items_a[0] in v3.ids(None, show_known=True)
+
+
+def flag_minor(world: World, item_id: int, *, likely_minor: bool) -> None:
+    """Store one face with an age estimate on ``item_id`` (as the faces analyzer would)."""
+    import numpy as np
+
+    from vigil.store import faces as fstore
+
+    with world.app_db.write() as s:
+        det = fstore.ensure_model(s, "detector", "d", "1", "0" * 64)
+        emb = fstore.ensure_model(s, "embedder", "e", "1", "0" * 64, 4)
+        age = fstore.ensure_model(s, "age", "a", "1", "0" * 64)
+        face = {
+            "box": [0, 0, 50, 50],
+            "score": 1.0,
+            "landmarks": [[1, 1]] * 5,
+            "blur": 100.0,
+            "size": 50,
+            "quality": 1.0,
+            "vector": np.zeros(4, np.float32),
+            "age": {
+                "status": "estimate",
+                "low": 6.0 if likely_minor else 30.0,
+                "median": 9.0 if likely_minor else 35.0,
+                "high": 12.0 if likely_minor else 40.0,
+                "p_minor": 0.99 if likely_minor else 0.0,
+                "likely_minor": likely_minor,
+            },
+        }
+        fstore.add_scan(
+            s,
+            item_id,
+            detector_id=det.id,
+            embedder_id=emb.id,
+            analyzer_version="1",
+            frames=1,
+            status="ok",
+            faces=[face],
+            dim=4,
+            age_model_id=age.id,
+        )
+
+
+def test_likely_minor_items_come_first_and_nothing_is_hidden(world: World) -> None:
+    last, adult = world.items_a[-1], world.items_a[0]
+    flag_minor(world, last, likely_minor=True)
+    flag_minor(world, adult, likely_minor=False)
+    view = CaseIndex(ttl=300, min_rebuild=0).view(world.app_db, world.case_a, Triage())
+    assert view.minor == {last}
+    assert view.order[0] == last
+    assert sorted(view.order) == sorted(world.items_a)  # raised, never hidden
+    assert view.order[1:] == sorted(i for i in world.items_a if i != last)

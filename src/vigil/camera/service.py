@@ -20,7 +20,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".h
 
 def _stored_pixels(data: bytes) -> Any:
     """Pixels exactly as stored (no orientation applied: the sensor layout matters)."""
-    return decode(data, apply_orientation=False).pixels
+    return decode(data, apply_orientation=False, exact=True).pixels
 
 
 def fingerprint_folder(

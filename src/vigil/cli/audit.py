@@ -3,30 +3,99 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
+from vigil.errors import InvalidInput
 from vigil.store import audit, repo
 
-app = typer.Typer(help="The append-only, hash-chained audit log.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "The append-only, hash-chained audit log: verify it, anchor its head outside the "
+        "database, show entries.\n\nExample: vigil audit verify --anchor anchors.jsonl"
+    ),
+    no_args_is_help=True,
+)
 
 
 @app.command("verify")
-def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Check every entry's hash and link; fails (exit 6) on any edited, deleted or reordered entry.
+def verify(
+    anchor: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--anchor",
+            help="An anchor file written by `vigil audit anchor` (repeatable): fails when an "
+            "anchored entry is not on the chain or the chain is shorter than anchored.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check every entry's hash and link; fails (exit 6) on any edited, deleted or reordered
+    entry, on an empty log next to existing cases/users/items, and on a chain that does not
+    contain the heads recorded in --anchor files (a rewrite of the whole log).
 
-    Example: vigil audit verify && echo chain intact
+    Example: vigil audit verify --anchor /media/usb/vigil-anchors.jsonl && echo chain intact
     """
+    anchors = []
+    for path in anchor or []:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"cannot read the anchor file {path}: {exc}") from exc
+        anchors.extend(audit.parse_anchors(text, str(path)))
     rt = runtime()
     with rt.db.read() as s:
-        result = audit.verify(s)
+        result = audit.verify(s, anchors=anchors)
     if as_json:
-        emit_json({"ok": True, "entries": result.entries, "head_hash": result.head_hash})
+        emit_json(
+            {
+                "ok": True,
+                "entries": result.entries,
+                "head_hash": result.head_hash,
+                "anchors_checked": result.anchors_checked,
+            }
+        )
     else:
-        emit_lines([f"audit log intact: {result.entries} entries, head {result.head_hash}"])
+        extra = f", {result.anchors_checked} anchors matched" if anchors else ""
+        emit_lines([f"audit log intact: {result.entries} entries, head {result.head_hash}{extra}"])
+
+
+@app.command("anchor")
+def anchor(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="File to append the anchor to (keep it where the database's administrators "
+            "cannot write: removable medium, case file, printout)."
+        ),
+    ],
+) -> None:
+    """Record the chain head outside the database: verifies the chain, appends an `audit.anchor`
+    entry and writes that entry's sequence number, hash and time as one JSON line to FILE
+    (appended; one line per anchoring). `vigil audit verify --anchor FILE` later proves the
+    log was not rewritten since.
+
+    Example: vigil audit anchor /media/usb/vigil-anchors.jsonl
+    """
+    rt = runtime()
+    with rt.db.write() as s:
+        before = audit.verify(s)
+        entry = audit.append(
+            s, rt.actor, "audit.anchor", details={"file": file.name, "entries": before.entries}
+        )
+        record = audit.anchor_record(entry)
+    try:
+        with file.open("a", encoding="utf-8") as fh:
+            fh.write(record.line() + "\n")
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot write the anchor file {file}: {exc}; the anchor is: {record.line()}"
+        ) from exc
+    emit_lines([f"anchored audit entry #{record.seq} ({record.at}) in {file}", record.line()])
 
 
 @app.command("show")

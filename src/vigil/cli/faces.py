@@ -190,7 +190,11 @@ def clusters_cmd(case: CaseArg, as_json: JsonOpt = False) -> None:
 
 @app.command("list")
 def list_faces(case: CaseArg, as_json: JsonOpt = False) -> None:
-    """Every face of a case: item, box, detector score, quality, frame time, cluster.
+    """Every face of a case: item, box, detector score, quality, frame time, cluster, age.
+
+    The age is a range (10th-90th percentile, widened), "likely minor", or "unsure" with the
+    reason (small or blurred face, wide distribution, range straddling 18). A triage hint
+    only: never tested on children (docs/faces.md). Back-fill older faces: vigil faces ages CASE
 
     Example: vigil faces list op-birch --json
     """
@@ -220,18 +224,72 @@ def list_faces(case: CaseArg, as_json: JsonOpt = False) -> None:
                     "embedder_model_id": model_id,
                 }
         paths = store.first_item_path(s, [r["item_id"] for r in seen.values()])
-        rows = [dict(r, path=paths.get(r["item_id"], "")) for r in seen.values()]
+        ages = store.face_ages(s, seen.keys())
+        rows = [
+            dict(
+                r,
+                path=paths.get(r["item_id"], ""),
+                age=ages[r["face"]].as_dict() if r["face"] in ages else None,
+            )
+            for r in seen.values()
+        ]
     if as_json:
         emit_json(rows)
     else:
         emit_lines(
             [
                 f"face #{r['face']} cluster {r['cluster']} {r['path']} box={r['box']} "
-                f"q={r['quality']:.2f}" + (f" t={r['frame_time']}s" if r["frame_time"] else "")
+                f"q={r['quality']:.2f}"
+                + (f" t={r['frame_time']}s" if r["frame_time"] else "")
+                + f" age: {_age_label(r['age'])}"
                 for r in rows
             ]
             or ["no faces: run `vigil faces scan CASE`"]
         )
+
+
+def _age_label(age: dict[str, Any] | None) -> str:
+    if age is None:
+        return "not estimated"
+    if age["status"] != "estimate":
+        return f"unsure ({age['reason']})"
+    span = f"{age['low']:.0f}-{age['high']:.0f} y"
+    return f"LIKELY MINOR {span}" if age["likely_minor"] else span
+
+
+@app.command("ages")
+def ages_cmd(case: CaseArg, as_json: JsonOpt = False) -> None:
+    """Estimate the apparent age of the case's faces that have none yet (re-reads the evidence).
+
+    New scans estimate ages already; this back-fills faces found before the age model was
+    installed. Each face gets a range, a "likely minor" flag, or "unsure" with the reason;
+    flagged items come first in the review screens (nothing is hidden). A triage hint, never a
+    finding: accuracy on children cannot be measured with public data (docs/faces.md).
+
+    Example: vigil faces ages op-birch
+    """
+    from vigil.faces.age_service import backfill_ages
+
+    rt = runtime()
+    report = backfill_ages(rt.settings, rt.db, case, rt.actor, pipeline=_pipeline())
+    data = {
+        "case": case,
+        "pending": report.pending,
+        "estimated": report.estimated,
+        "abstained": report.abstained,
+        "likely_minor": report.likely_minor,
+        "failed_items": report.failed_items,
+    }
+    if as_json:
+        emit_json(data)
+        return
+    emit_lines(
+        [
+            f"{case}: {report.pending} faces without an age; {report.estimated} estimated "
+            f"({report.likely_minor} likely minor), {report.abstained} unsure, "
+            f"{report.failed_items} items unreadable (see `vigil case warnings {case}`)"
+        ]
+    )
 
 
 def _feedback(
@@ -300,44 +358,136 @@ def forget(
     emit_lines(["feedback removed" if removed else "there was no feedback on these two faces"])
 
 
+FACE_CSV_COLUMNS = (
+    "image", "sha256", "error", "face", "box", "age", "rank", "kind", "identity", "face_id",
+    "item_id", "cases", "distance", "within_threshold", "threshold",
+)  # fmt: skip
+
+
+def _face_csv_rows(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (image, face, candidate); the nearest candidate beyond the threshold gets
+    ``within_threshold`` false; an image without faces or unreadable gets one row."""
+    rows: list[dict[str, Any]] = []
+    for a in answers:
+        base = {"image": a["image"], "sha256": a.get("sha256"), "error": a.get("error")}
+        if "error" in a or not a["faces"]:
+            rows.append(base)
+            continue
+        for n, face in enumerate(a["faces"], start=1):
+            fbase = dict(base, face=n, box=face["box"], age=_age_label(face.get("age")),
+                         threshold=a["threshold"]["value"])  # fmt: skip
+            near = face.get("nearest_beyond_threshold")
+            listed = [(c, True) for c in face["candidates"]] + ([(near, False)] if near else [])
+            if not listed:
+                rows.append(fbase)
+            for c, within in listed:
+                rows.append(
+                    dict(
+                        fbase,
+                        rank=c.get("rank"),
+                        kind=c["kind"],
+                        identity=c.get("identity"),
+                        face_id=c.get("face_id"),
+                        item_id=c.get("item_id"),
+                        cases=c.get("cases", []),
+                        distance=c["distance"],
+                        within_threshold=within,
+                    )
+                )
+    return rows
+
+
+def _candidate_line(c: dict[str, Any]) -> str:
+    rank = f"#{c['rank']}" if c.get("rank") else "beyond"
+    if c["kind"] == "identity":
+        return (
+            f"{rank} identity {c.get('identity')} ({c.get('status')}) distance {c['distance']:.3f}"
+        )
+    return (
+        f"{rank} face #{c['face_id']} in {', '.join(c.get('cases', []))} "
+        f"distance {c['distance']:.3f}"
+    )
+
+
 @app.command("search")
 def search(
-    image: Annotated[Path, typer.Argument(help="A photo with one or more faces.", exists=True)],
+    images: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Photos and/or folders of photos (searched recursively).", metavar="PHOTO"
+        ),
+    ],
     limit: Annotated[int, typer.Option(help="Most candidates per face.", min=1)] = 10,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            help="Distance threshold for candidates (default: the newest calibration of the "
+            "model, else 0.5). The nearest candidate beyond it is shown, marked as such."
+        ),
+    ] = None,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="One CSV row per image, face and candidate.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the JSON/CSV result to this file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Who is this? Search every face of a photo against all cases and the victim library.
+    """Who is this? Search every face of photos against all cases and the victim library.
 
-    Candidates are within the operating threshold, closest first; each needs confirmation.
+    Candidates are within the operating threshold, closest first; each needs confirmation. The
+    nearest candidate beyond the threshold is shown separately ("beyond"), never as a link.
+    Many photos or folders are searched in one process (models and the index load once), with
+    a progress bar; unreadable files are reported and the rest go on.
 
-    Example: vigil faces search still.jpg --json
+    Example: vigil faces search stills/ more.jpg --threshold 0.55 --csv -o results.csv
     """
-    from vigil.faces.service import search_image
+    from vigil.cli.batch import expand_inputs, progress, show_progress, to_csv, write_out
+    from vigil.faces.service import search_images
 
+    files = expand_inputs(images)
+    single = len(images) == 1 and not images[0].is_dir()
     rt = runtime()
-    data = search_image(rt.db, rt.settings, image, rt.actor, pipeline=_pipeline(), limit=limit)
-    if as_json:
-        emit_json(data)
+    pipe = _pipeline()
+    machine = as_json or as_csv
+    with progress(len(files), "faces search", enabled=show_progress(quiet, machine)) as advance:
+        answers = search_images(rt.db, rt.settings, files, rt.actor, pipeline=pipe, limit=limit,
+                                threshold=threshold, advance=advance)  # fmt: skip
+    if all("error" in a for a in answers):
+        raise InvalidInput("no query image could be read: " + "; ".join(
+            f"{a['image']}: {a['error']}" for a in answers))  # fmt: skip
+    if as_csv:
+        write_out(to_csv(_face_csv_rows(answers), FACE_CSV_COLUMNS), out)
         return
-    lines = [
-        f"{image}: {len(data['faces'])} faces; threshold {data['threshold']['value']:.3f} "
-        f"({data['threshold']['source']}); {data['indexed_vectors']} faces indexed"
-    ]
-    for n, face in enumerate(data["faces"], start=1):
-        lines.append(f"face {n} box={face['box']} quality={face['quality']:.2f}")
-        for c in face["candidates"] or []:
-            if c["kind"] == "identity":
-                lines.append(
-                    f"  #{c['rank']} identity {c.get('identity')} ({c.get('status')}) "
-                    f"distance {c['distance']:.3f}"
-                )
-            else:
-                lines.append(
-                    f"  #{c['rank']} face #{c['face_id']} in {', '.join(c.get('cases', []))} "
-                    f"distance {c['distance']:.3f}"
-                )
-        if not face["candidates"]:
-            lines.append("  no candidate within the threshold")
+    if as_json or out is not None:
+        import json
+
+        doc = answers[0] if single else answers
+        write_out(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", out)
+        return
+    lines: list[str] = []
+    for data in answers:
+        if "error" in data:
+            lines.append(f"{data['image']}: not searched ({data['error']})")
+            continue
+        lines.append(
+            f"{data['image']}: {len(data['faces'])} faces; threshold "
+            f"{data['threshold']['value']:.3f} ({data['threshold']['source']}); "
+            f"{data['indexed_vectors']} faces indexed"
+        )
+        for n, face in enumerate(data["faces"], start=1):
+            lines.append(
+                f"face {n} box={face['box']} quality={face['quality']:.2f} "
+                f"age: {_age_label(face.get('age'))}"
+            )
+            for c in face["candidates"] or []:
+                lines.append("  " + _candidate_line(c))
+            if not face["candidates"]:
+                lines.append("  no candidate within the threshold")
+            near = face.get("nearest_beyond_threshold")
+            if near:
+                lines.append("  (not a candidate) nearest " + _candidate_line(near))
     emit_lines(lines)
 
 

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -13,6 +13,9 @@ from vigil.cli.output import emit_json, emit_lines
 from vigil.hashsets.categories import SCHEMES, CategoryMap
 from vigil.plugins import load_defaults
 from vigil.triage.grades import GradeStatus
+
+if TYPE_CHECKING:
+    from vigil.triage.rematch import RematchReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -30,6 +33,39 @@ app = typer.Typer(
 def _category_map() -> CategoryMap:
     rt = runtime()
     return CategoryMap.load(rt.settings.data_dir / "category-map.json")
+
+
+NoRematchOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-rematch",
+        help="Do not bring the cases' triage up to date now (screens then say it is out of "
+        "date until `vigil match CASE`). For loading many sets in a row.",
+    ),
+]
+
+
+def _catalogue() -> dict[str, object]:
+    from vigil.triage.freshness import catalogue_signature
+
+    with runtime().db.read() as s:
+        return catalogue_signature(s)
+
+
+def _rematch(before: dict[str, object], affected: set[int] | None = None) -> RematchReport:
+    """Re-match the cases a hash-set change affects (see `vigil.triage.rematch`)."""
+    from vigil.triage.rematch import rematch_after_change
+
+    rt = runtime()
+    report = rematch_after_change(
+        rt.db,
+        rt.actor,
+        before=before,
+        affected_case_ids=affected or set(),
+        category_map=_category_map(),
+        index_dir=rt.settings.index_dir,
+    )
+    return report
 
 
 @app.command("import")
@@ -56,6 +92,7 @@ def import_cmd(
         str | None, typer.Option("--licence", help="Terms of use of the list.")
     ] = None,
     description: Annotated[str | None, typer.Option("--description")] = None,
+    no_rematch: NoRematchOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Import a hash-set file; bad rows are reported with line numbers and skipped.
@@ -68,12 +105,17 @@ def import_cmd(
     VICS 2.0 US files imply the `vics_us` scheme, UK files `uk_caid`, VICS 1.x files the old
     `dhs_legacy` scheme (code 0 = Uncategorized); give --scheme for anything else.
 
+    Afterwards every matched case is checked against the new entries only, and a case with a
+    hit is matched again, so no screen keeps calling a now-known item fresh (--no-rematch to
+    skip; triage screens then say they are out of date).
+
     Example: vigil hashsets import known.csv --name icse-2026 --source INTERPOL --scheme vics_us
     """
     from vigil.hashsets.service import import_file
 
     load_defaults()
     rt = runtime()
+    before = _catalogue()
     report = import_file(
         rt.db,
         path,
@@ -85,9 +127,13 @@ def import_cmd(
         licence=licence,
         description=description,
     )
+    rematch = None if no_rematch else _rematch(before)
     if as_json:
         emit_json(
             {
+                "triage": rematch.as_dict()
+                if rematch is not None
+                else "not updated (--no-rematch)",
                 "name": report.name,
                 "format": report.format,
                 "variant": report.variant,
@@ -108,6 +154,11 @@ def import_cmd(
     lines += [f"warning: {w}" for w in report.warnings[:50]]
     if len(report.warnings) > 50:
         lines.append(f"... and {len(report.warnings) - 50} more warnings (see --json)")
+    lines += (
+        rematch.lines()
+        if rematch is not None
+        else ["triage not updated (--no-rematch): run `vigil match CASE` for each case"]
+    )
     emit_lines(lines)
 
 
@@ -189,16 +240,32 @@ def show_cmd(
 
 
 @app.command("remove")
-def remove_cmd(name: Annotated[str, typer.Argument(help="Hash-set name.")]) -> None:
-    """Remove a hash set (its matches go with it; re-run `vigil match`).
+def remove_cmd(
+    name: Annotated[str, typer.Argument(help="Hash-set name.")],
+    no_rematch: NoRematchOpt = False,
+) -> None:
+    """Remove a hash set; the cases that held matches of it are matched again.
 
     Example: vigil hashsets remove old-list
     """
     from vigil.hashsets.service import remove_set
+    from vigil.store.hashsets import get_hash_set
+    from vigil.triage.rematch import cases_matching_sets
 
+    load_defaults()
     rt = runtime()
+    before = _catalogue()
+    with rt.db.read() as s:
+        hs = get_hash_set(s, name)
+        set_ids = [hs.id] if hs is not None else []
+    affected = cases_matching_sets(rt.db, set_ids)
     n = remove_set(rt.db, name, actor=rt.actor)
-    emit_lines([f"removed {name!r} ({n} entries)"])
+    lines = [f"removed {name!r} ({n} entries)"]
+    if no_rematch:
+        lines.append("triage not updated (--no-rematch): run `vigil match CASE` for each case")
+    else:
+        lines += _rematch(before, affected).lines()
+    emit_lines(lines)
 
 
 def match(
@@ -254,11 +321,14 @@ def triage(
     """Triage groups of a case, fresh first (run `vigil match CASE` first).
 
     Each group stacks binary and visual duplicates behind a representative; known and
-    near-known groups show the set, category, series and distance that put them there.
+    near-known groups show the set, category, series and distance that put them there. The
+    first line says when triage was computed and whether hash sets or evidence changed since
+    (then it is OUT OF DATE until `vigil match CASE`); --json has it under "triage".
 
     Example: vigil triage op-birch --fresh --json > fresh.json
     """
     from vigil.store import audit, repo
+    from vigil.triage.freshness import case_triage_status
     from vigil.triage.report import export_fresh as do_export
     from vigil.triage.report import list_groups, render_groups
 
@@ -270,6 +340,7 @@ def triage(
     with rt.db.read() as s:
         case_obj = repo.get_case(s, case)
         groups = list_groups(s, case_obj.id, outcomes=wanted or None)
+        status = case_triage_status(s, case_obj)
     with rt.db.write() as s:
         audit.append(
             s, rt.actor, "triage.list", case_id=case_obj.id, details={"outcomes": list(wanted)}
@@ -279,9 +350,9 @@ def triage(
         if not as_json:
             emit_lines([f"wrote {n} fresh items to {export_fresh} (hashes and metadata only)"])
     if as_json:
-        emit_json(groups)
+        emit_json({"triage": status.as_dict(), "notice": status.notice(), "groups": groups})
     else:
-        emit_lines(render_groups(groups))
+        emit_lines([status.notice(), *render_groups(groups)])
 
 
 def grade(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
+import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,12 +22,27 @@ def ingest(
         typer.Argument(help="Folder, archive (zip/tar/gz), raw or E01 disk image, or single file."),
     ],
     case: Annotated[str, typer.Option("--case", "-c", help="Case name (created if new).")],
+    profile: Annotated[
+        str,
+        typer.Option(
+            "--profile",
+            "-p",
+            help="full (default): PDQ, vPDQ, scene features, faces and age; "
+            "fast: digests + PDQ/vPDQ only, for first triage on scene.",
+        ),
+    ] = "full",
     analyzer: Annotated[
         list[str] | None,
         typer.Option(
             "--analyzer",
             "-a",
-            help="Run only these analyzers (repeatable). Default: all enabled by default.",
+            help="Add an analyzer to the profile (repeatable), e.g. --profile fast -a scene.",
+        ),
+    ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--only", help="Run exactly these analyzers instead of the profile (repeatable)."
         ),
     ] = None,
     no_analyzers: Annotated[
@@ -52,13 +66,18 @@ def ingest(
     nothing is recorded twice. Problems (corrupt files, zip bombs, path traversal, symlink loops,
     unreadable files) become warnings; see `vigil case warnings CASE`.
 
-    Example: vigil ingest /mnt/seizure-42 --case op-birch
+    Profiles: `full` (default) runs every default analyzer, faces included, so the victim and
+    place screens are ready; `fast` runs only the hashes known/fresh triage needs. `--analyzer`
+    adds to the profile, `--only` replaces it (`vigil info` lists the analyzers).
+
+    Example: vigil ingest /mnt/seizure-42 --case op-birch --profile fast -a scene
     """
     from vigil.ingest.pipeline import ingest as run_ingest
+    from vigil.ingest.profiles import choose_analyzers
 
     load_defaults()
     rt = runtime()
-    chosen: list[str] | None = [] if no_analyzers else analyzer
+    chosen = list(choose_analyzers(profile, add=analyzer or (), only=only, none=no_analyzers))
     report = run_ingest(
         rt.settings,
         rt.db,
@@ -79,7 +98,8 @@ def ingest(
             f"  files recorded now: {report.files} ({report.already_recorded} were already recorded)",
             f"  new unique items: {report.new_items}, duplicates of known content: {report.duplicates}",
             f"  not read: {report.not_read}, warnings: {report.warnings}  (vigil case warnings {report.case})",
-            f"  analyzers: {', '.join(report.analyzers) or 'none'}",
+            f"  analyzers: {', '.join(report.analyzers) or 'none'}"
+            + (f" (profile {profile})" if not only and not no_analyzers else ""),
         ]
     )
 
@@ -118,14 +138,16 @@ def demo(
         Path | None,
         typer.Option(
             "--evidence-dir",
-            help="Build the synthetic evidence here (default: a temporary folder).",
+            help="Build the synthetic evidence here (default: DATA-demo-evidence/CASE next to the data folder).",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Build a synthetic seizure (generated pictures, video, archives, a disk image and bad input),
     load two synthetic hash sets made from it, ingest it (matching runs after ingest), and print
-    the case summary with known / near-known / fresh groups. Nothing real is involved.
+    the case summary with known / near-known / fresh groups, then how to review it in the
+    browser. Nothing real is involved. The evidence stays next to the data folder (the review app
+    re-reads items from it); run the command again and it reuses it.
 
     Example: vigil demo && vigil case warnings demo
     """
@@ -135,45 +157,59 @@ def demo(
 
     load_defaults()
     rt = runtime()
-    tmp = None
-    if keep is None:
-        tmp = Path(tempfile.mkdtemp(prefix="vigil-demo-"))
-        root = tmp / "seizure"
-    else:
-        root = keep
-    try:
-        if not root.exists() or not any(root.iterdir()):
-            build_evidence(root)
-        _load_demo_hash_sets(rt, root)
-        report = run_ingest(
-            rt.settings,
-            rt.db,
-            root,
-            case,
-            rt.actor,
-            None,
-            progress=not as_json and sys.stderr.isatty(),
-        )
-        with rt.db.read() as s:
-            data = build_summary(s, case)
-        out = rt.settings.data_dir / "reports" / f"{case}-summary.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        import json
+    root = keep if keep is not None else demo_evidence_dir(rt.settings.data_dir, case)
+    if not root.exists() or not any(root.iterdir()):
+        build_evidence(root)
+    _load_demo_hash_sets(rt, root)
+    report = run_ingest(
+        rt.settings,
+        rt.db,
+        root,
+        case,
+        rt.actor,
+        None,
+        progress=not as_json and sys.stderr.isatty(),
+    )
+    with rt.db.read() as s:
+        data = build_summary(s, case)
+    out = rt.settings.data_dir / "reports" / f"{case}-summary.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import json
 
-        out.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-        if as_json:
-            emit_json(data)
-        else:
-            emit_lines(
-                [
-                    f"demo evidence: {root} ({report.files} files ingested in {report.elapsed_s:.1f}s)",
-                    *render_summary(data),
-                    f"summary written to {out}",
-                ]
-            )
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+    out.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    if as_json:
+        emit_json(data)
+    else:
+        emit_lines(
+            [
+                f"demo evidence: {root} ({report.files} files ingested in {report.elapsed_s:.1f}s)",
+                *render_summary(data),
+                f"summary written to {out}",
+                *review_hint(rt.settings.data_dir, case),
+            ]
+        )
+
+
+def demo_evidence_dir(data_dir: Path, case: str) -> Path:
+    """Where the demo keeps its evidence: next to the data folder (ingest refuses anything
+    inside it), so the review app can re-read the items long after the demo ran."""
+    return data_dir.with_name(f"{data_dir.name}-demo-evidence") / case
+
+
+def review_hint(data_dir: Path, case: str) -> list[str]:
+    """How a new administrator opens the demo case in the browser (printed after the demo)."""
+    home = f"VIGIL_HOME={data_dir} " if os.environ.get("VIGIL_HOME") else ""
+    return [
+        "",
+        "Review it in the browser:",
+        f"  1. {home}VIGIL_ADMIN_PASSWORD='a long passphrase' vigil serve",
+        "     (the first start creates the administrator 'admin' with that password;",
+        "      later starts need no password variable)",
+        "  2. open http://127.0.0.1:8470/ and log in as admin",
+        f"  3. Users: add an investigator; Case set-up: add them to case '{case}'",
+        "  4. log in as the investigator: Overview, Items (blurred; reveal one at a time),",
+        "     Known / fresh (grade), Places, Custody",
+    ]
 
 
 def _load_demo_hash_sets(rt: Runtime, evidence: Path) -> None:
@@ -202,6 +238,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     Example: VIGIL_HOME=/srv/vigil vigil info --json
     """
     from vigil.content.types import CONTENT_TYPES
+    from vigil.ingest.profiles import PROFILES, profile_analyzers
 
     load_defaults()
     rt = runtime()
@@ -215,6 +252,10 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
         "analyzers": {
             a.name: {"version": a.version, "kinds": sorted(a.kinds), "default": a.default_enabled}
             for a in ANALYZERS
+        },
+        "profiles": {
+            name: {"analyzers": list(profile_analyzers(name)), "about": about}
+            for name, about in PROFILES.items()
         },
     }
     if as_json:
@@ -235,6 +276,10 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
                     or "none"
                 ),
                 "  content types: " + ", ".join(data["content_types"]),
+                *(
+                    f"  profile {n}: {', '.join(p['analyzers']) or 'none'} ({p['about']})"
+                    for n, p in data["profiles"].items()
+                ),
             ]
         )
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from vigil import __version__
 from vigil.cli.context import Runtime, set_runtime
 from vigil.errors import (
+    Busy,
     Conflict,
     IntegrityError,
     InvalidInput,
@@ -49,6 +50,7 @@ _EXIT_FOR: list[tuple[type[VigilError], ReturnCode]] = [
     (PermissionDenied, ReturnCode.DENIED),
     (PolicyViolation, ReturnCode.DENIED),
     (NotReady, ReturnCode.NOT_READY),
+    (Busy, ReturnCode.NOT_READY),
     (InvalidInput, ReturnCode.INVALID_INPUT),
 ]
 
@@ -125,6 +127,12 @@ from vigil.cli import places as _places  # noqa: E402
 
 app.add_typer(_places.app, name="places")
 app.add_typer(_places.camera_app, name="camera")
+from vigil.cli import hub as _hub  # noqa: E402
+
+app.add_typer(_hub.app, name="hub")
+from vigil.cli import share as _share  # noqa: E402
+
+app.add_typer(_share.app, name="share")
 # --- end of sub-command groups ------------------------------------------------------------
 
 

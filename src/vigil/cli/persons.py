@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput, NotFound
+from vigil.persons import export as export_mod
 from vigil.persons import flags as flags_mod
 from vigil.persons import policy as policy_mod
 from vigil.persons import records as records_mod
@@ -115,12 +116,21 @@ def generate(
     followup: Annotated[
         int, typer.Option(help="Also write a later batch with this many new persons.")
     ] = 100,
+    messy: Annotated[
+        bool,
+        typer.Option(
+            "--messy",
+            help="Add the errors of real typed records (name swaps, nicknames, OCR errors, "
+            "DOB transpositions and day/month swaps, postcode and address typos, missing "
+            "fields); truth.csv names each record's errors in its noise column.",
+        ),
+    ] = False,
 ) -> None:
     """Write synthetic records with ground truth (no real person) plus reference lists.
 
-    Example: vigil persons generate /tmp/op --persons 2000
+    Example: vigil persons generate /tmp/op --persons 2000 --messy --seed 7
     """
-    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed))
+    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed, messy=messy))
     paths = data.write(out)
     lines = [f"{name}: {path}" for name, path in paths.items()]
     if followup:
@@ -293,9 +303,42 @@ def link(
     _print_report(data, as_json, f"linked {case}")
 
 
+@app.command("export")
+def export(
+    case: CaseOpt,
+    fmt: Annotated[str, typer.Option("--format", help="csv (default) or json.")] = "csv",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Every record of the operation → its person, with band, flags and the link evidence.
+
+    One row per record: record_ref, person id and label, band, score, confidence, the record's
+    evidence-quality flags, open review flags, and the per-comparison evidence of the link
+    that tied it in. Card numbers are never exported. Audited.
+
+    Example: vigil persons export --case op-ore --format csv --output persons.csv
+    """
+    import sys
+
+    rt = runtime()
+    if fmt not in export_mod.FORMATS:
+        raise InvalidInput(f"--format must be one of {', '.join(export_mod.FORMATS)}")
+    if output is None:
+        export_mod.write(rt.db, case, sys.stdout, fmt, rt.actor)
+        return
+    try:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            n = export_mod.write(rt.db, case, fh, fmt, rt.actor)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output}: {exc}") from exc
+    emit_lines([f"exported {n} records of {case} to {output}"])
+
+
 @app.command("review")
 def review(case: CaseOpt, as_json: JsonOpt = False) -> None:
-    """Links the clustering did not make on its own: cut weak links, refused merges, conflicts.
+    """Links the clustering did not make on its own: cut weak links, refused merges, conflicts,
+    ambiguous household records (an initial or no first name tied by a shared card alone).
 
     Decide each with `vigil persons decide A B --same|--not-same --reason ...`.
 

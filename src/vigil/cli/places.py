@@ -14,7 +14,7 @@ import typer
 
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
-from vigil.errors import InvalidInput
+from vigil.errors import InvalidInput, VigilError
 from vigil.places.defaults import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_INLIERS, DEFAULT_SHORTLIST
 
 app = typer.Typer(
@@ -53,10 +53,34 @@ def _parse_box(text: str) -> tuple[int, int, int, int]:
 
 
 # --- search -----------------------------------------------------------------------------------
+
+PLACE_CSV_COLUMNS = (
+    "query", "query_item_id", "error", "rank", "kind", "verified", "inliers", "coverage",
+    "small_region", "item_id", "path", "cases", "collection", "place_key", "place_name",
+    "drawing",
+)  # fmt: skip
+
+
+def _place_csv_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (query, candidate); a query without candidates or unreadable gets one row."""
+    rows: list[dict[str, Any]] = []
+    for r in results:
+        q = r["query"]
+        base = {"query": q.get("path"), "query_item_id": q.get("item_id"), "error": r.get("error")}
+        if "error" in r or not r["candidates"]:
+            rows.append(base)
+        rows.extend(dict(c, **base) for c in r.get("candidates", []))
+    return rows
+
+
 @app.command("search")
 def search_cmd(
-    image: Annotated[
-        Path | None, typer.Argument(help="Image file to search (or use --item).")
+    images: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Image files and/or folders of images (searched recursively), or use --item.",
+            metavar="IMAGE",
+        ),
     ] = None,
     item: Annotated[int | None, typer.Option(help="Search with an ingested item instead.")] = None,
     case: Annotated[
@@ -97,6 +121,13 @@ def search_cmd(
     draw: Annotated[
         Path | None, typer.Option(help="Write one PNG per candidate (inlier lines) into DIR.")
     ] = None,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="One CSV row per query and candidate.")
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the JSON/CSV result to this file.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Find images of the same place: local-feature vote shortlist, then RootSIFT + MAGSAC++ check.
@@ -106,56 +137,92 @@ def search_cmd(
     shared object such as the same print in another room), is not reported as verified. People in the foreground, crops,
     viewpoint and lighting changes and re-compression are tolerated; drawings show why.
 
+    Many images or folders are searched in one process (the index loads once) with a progress
+    bar and one JSON or CSV result; an unreadable file is reported and the rest go on.
+
     Examples:
       vigil places search photo.jpg --draw /tmp/why
+      vigil places search stills/ more.jpg --csv -o rooms.csv
       vigil places search --item 1234 --case op-birch --json
       vigil places search photo.jpg --mask-people --exclude 100,50,400,600
     """
+    from vigil.cli.batch import expand_inputs, progress, show_progress, to_csv, write_out
     from vigil.places import service
     from vigil.places.search import SearchParams
 
-    if (image is None) == (item is None):
-        raise InvalidInput("give an IMAGE file or --item ID (one of them)")
+    if bool(images) == (item is not None):
+        raise InvalidInput("give IMAGE files/folders or --item ID (one of them)")
     # SearchParams refuses out-of-range values (and an unknown --model) before any work
     params = SearchParams(shortlist=shortlist, top=top, min_inliers=min_inliers,
                           min_coverage=min_coverage, model=model,  # type: ignore[arg-type]
                           include_unverified=near_misses, guided=guided)  # fmt: skip
     rt = runtime()
     boxes = [_parse_box(b) for b in exclude or []]
-    queries: list[tuple[Any, dict[str, Any], set[int]]] = []
-    pixels = None
-    if image is not None:
-        feats, info, pixels = service.query_from_file(image, mask_people=mask_people,
-                                                      exclude=boxes)  # fmt: skip
-        queries.append((feats, info, set()))
-    elif item is not None:
+    # a query: (features, info, own keys, pixels, image path) - files are decoded one by one
+    # inside the loop, so a folder of thousands of photos is never held in memory at once
+    queries: list[tuple[Any, dict[str, Any], set[int], Any, Path | None]] = []
+    files = expand_inputs(images) if images else []
+    single = images is not None and len(images) == 1 and not images[0].is_dir()
+    if item is not None:
         stored = service.item_queries(rt.settings, rt.db, item)
         own = {fid for fid, _, _ in stored}
         for fid, f, source in stored:
             queries.append((f, {"item_id": item, "feature_id": fid, "keypoints": len(f),
-                                "query_features": source}, own))  # fmt: skip
+                                "query_features": source}, own, None, None))  # fmt: skip
+    queries.extend((None, {}, set(), None, path) for path in files)
     results: list[dict[str, Any]] = []
-    for feats, info, own in queries:
-        res = service.search_features(rt.settings, rt.db, feats, params, query_info=info,
-                                      actor=rt.actor, exclude_keys=own, case_name=case)  # fmt: skip
-        if draw is not None:
-            draw.mkdir(parents=True, exist_ok=True)
-            qpix = pixels
-            if qpix is None:
-                qpix = service.target_pixels(rt.settings, rt.db, int(info["feature_id"]))
-            for cand, row in zip(res.raw, res.candidates, strict=True):
-                cpix = service.target_pixels(rt.settings, rt.db, cand.key)
-                out = draw / f"q{info.get('feature_id', 0)}_rank{row['rank']:02d}_f{cand.key}.png"
-                out.write_bytes(service.draw_candidate(qpix, cpix, cand, f"rank {row['rank']}"))
-                row["drawing"] = str(out)
-        results.append({"query": res.query, "index": res.index.__dict__,
-                        "candidates": res.candidates})  # fmt: skip
-    if as_json:
-        emit_json(results if len(results) != 1 else results[0])
+    machine = as_json or as_csv
+    with progress(len(queries), "places search",
+                  enabled=show_progress(quiet, machine)) as advance:  # fmt: skip
+        for n, (feats, info, own, pixels, path) in enumerate(queries, start=1):
+            if path is not None:
+                try:
+                    feats, info, pixels = service.query_from_file(path, mask_people=mask_people,
+                                                                  exclude=boxes)  # fmt: skip
+                except VigilError as exc:
+                    results.append({"query": {"path": str(path)}, "error": str(exc)})
+                    advance()
+                    continue
+            res = service.search_features(rt.settings, rt.db, feats, params, query_info=info,
+                                          actor=rt.actor, exclude_keys=own,
+                                          case_name=case)  # fmt: skip
+            if draw is not None:
+                draw.mkdir(parents=True, exist_ok=True)
+                qpix = pixels
+                if qpix is None:
+                    qpix = service.target_pixels(rt.settings, rt.db, int(info["feature_id"]))
+                tag = f"q{info['feature_id']}" if path is None else f"q{n:04d}_{path.stem}"
+                for cand, row in zip(res.raw, res.candidates, strict=True):
+                    cpix = service.target_pixels(rt.settings, rt.db, cand.key)
+                    png = draw / f"{tag}_rank{row['rank']:02d}_f{cand.key}.png"
+                    qname = str(path) if path is not None else f"item #{info.get('item_id')}"
+                    what = row.get("path") or row.get("collection") or ""
+                    cname = (f"item #{row['item_id']} {what}" if row.get("item_id")
+                             else f"reference {what}")  # fmt: skip
+                    png.write_bytes(service.draw_candidate(qpix, cpix, cand, f"rank {row['rank']}",
+                                                           names=(qname, cname)))  # fmt: skip
+                    row["drawing"] = str(png)
+            results.append({"query": res.query, "index": res.index.__dict__,
+                            "candidates": res.candidates})  # fmt: skip
+            advance()
+    if results and all("error" in r for r in results):
+        raise InvalidInput("no query image could be read: " + "; ".join(
+            f"{r['query']['path']}: {r['error']}" for r in results))  # fmt: skip
+    if as_csv:
+        write_out(to_csv(_place_csv_rows(results), PLACE_CSV_COLUMNS), out)
+        return
+    if as_json or out is not None:
+        import json
+
+        doc = results[0] if (single or (item is not None and len(results) == 1)) else results
+        write_out(json.dumps(doc, indent=2, default=str, ensure_ascii=False) + "\n", out)
         return
     lines: list[str] = []
     for r in results:
         q = r["query"]
+        if "error" in r:
+            lines.append(f"query {q['path']}: not searched ({r['error']})")
+            continue
         lines.append(f"query {q.get('path') or 'item #' + str(q.get('item_id'))}: "
                      f"{q['keypoints']} keypoints"
                      + (f" ({q['query_features']})" if q.get("query_features") else "")
@@ -173,6 +240,10 @@ def search_cmd(
                          "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
             if c.get("guided"):
                 flag += f"; {c['first_fit_inliers']} before guided matching"
+            if c.get("layout"):
+                lay = c["layout"]
+                flag += (f"; {lay['verdict'].replace('_', ' ')}: surfaces {lay['planes']}, "
+                         f"{lay['regions']}/9 regions")  # fmt: skip
             lines.append(f"  {c['rank']:>2}. {c['inliers']:>4} inliers ({flag}) {what}"
                          + (f"  drawing: {c['drawing']}" if c.get("drawing") else ""))  # fmt: skip
     lines.append(
@@ -217,8 +288,8 @@ def draw_cmd(
     fb, pb = load(second)
     if model not in ("homography", "fundamental"):
         raise InvalidInput("--model must be homography or fundamental")
-    v = verify(fa, fb, model=model)  # type: ignore[arg-type]
-    out.write_bytes(encode_png(draw_pair(pa, pb, v)))
+    v = verify(fa, fb, model=model, layout=True)  # type: ignore[arg-type]
+    out.write_bytes(encode_png(draw_pair(pa, pb, v, names=(first, second))))
     data = {"inliers": v.inliers, "matches": v.matches, "model": v.model,
             "coverage": round(v.coverage, 3), "drawing": str(out)}  # fmt: skip
     if as_json:

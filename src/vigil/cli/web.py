@@ -119,6 +119,39 @@ def passwd(username: Annotated[str, typer.Argument(help="Login name.")]) -> None
     typer.echo(f"password of {username} changed ({ended} sessions ended)")
 
 
+@app.command("unlock")
+def unlock(
+    username: Annotated[
+        str | None, typer.Argument(help="Login name whose lock-out to lift.")
+    ] = None,
+    client: Annotated[
+        str | None,
+        typer.Option("--client", help="Also (or only) lift the lock-out of this client address."),
+    ] = None,
+) -> None:
+    """Lift a log-in lock-out now (the failures are kept, marked cleared, and the unlock is
+    audited). Lock-outs also end by themselves after the window (docs/web.md).
+
+    Example: vigil users unlock alice
+
+    Example: vigil users unlock --client 10.0.0.7
+    """
+    if username is None and client is None:
+        raise InvalidInput("name a user, or give --client ADDRESS")
+    rt = runtime()
+    with rt.db.write() as s:
+        name = store.get_user(s, username).username if username is not None else None
+        cleared = store.clear_failures(s, username=name, client=client)
+        audit.append(
+            s,
+            rt.actor,
+            "user.unlock",
+            details={"username": name, "client": client, "failures_cleared": cleared},
+        )
+    who = " and ".join(x for x in (name, client and f"client {client}") if x)
+    typer.echo(f"unlocked {who} ({cleared} failed log-ins cleared)")
+
+
 @app.command("grant")
 def grant(
     username: Annotated[str, typer.Argument(help="Login name.")],
@@ -179,21 +212,44 @@ def serve(
             help="Mark cookies Secure (when served over https, e.g. behind a TLS proxy).",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="Server processes (default 1; $VIGIL_WEB_WORKERS). More than one needs "
+            "PostgreSQL ($VIGIL_DATABASE_URL)."
+        ),
+    ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Reverse-proxy addresses whose X-Forwarded-For/-Proto headers are believed, "
+            "e.g. 127.0.0.1 for an nginx on this host ($VIGIL_WEB_FORWARDED_ALLOW_IPS). "
+            "Default: none, so clients cannot forge their address."
+        ),
+    ] = None,
 ) -> None:
     """Run the review web app on this installation's store.
 
     At first start, with no account able to log in, an administrator `admin` is created from
     $VIGIL_ADMIN_PASSWORD (or a prompt). It binds to localhost unless --host says otherwise.
+    For a team server (PostgreSQL, TLS proxy, several workers) see docs/deploy.md.
 
     Example: VIGIL_ADMIN_PASSWORD='a long passphrase' vigil serve --port 8470
-    """
-    import uvicorn
 
-    from vigil.web.app import create_app
+    Example: vigil serve --workers 4 --forwarded-allow-ips 127.0.0.1 --secure-cookies
+    """
     from vigil.web.config import WebConfig
+    from vigil.web.server import check_workers, run
 
     rt = runtime()
-    cfg = WebConfig.from_env(host=host, port=port, secure_cookies=secure_cookies)
+    cfg = WebConfig.from_env(
+        host=host,
+        port=port,
+        secure_cookies=secure_cookies,
+        workers=workers,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
+    check_workers(cfg, rt.settings.database_url)
     with rt.db.read() as s:
         users = store.count_login_users(s)
     if users == 0:
@@ -210,9 +266,11 @@ def serve(
             f"warning: serving on {cfg.host} without --secure-cookies; put a TLS proxy in front",
             err=True,
         )
-    web_app = create_app(rt.settings, config=cfg, db=rt.db)
-    typer.echo(f"Vigil review app on http://{cfg.host}:{cfg.port}/ (Ctrl+C to stop)")
-    uvicorn.run(web_app, host=cfg.host, port=cfg.port, log_level="warning", access_log=False)
+    typer.echo(
+        f"Vigil review app on http://{cfg.host}:{cfg.port}/ "
+        f"({cfg.workers} worker{'s' if cfg.workers > 1 else ''}; Ctrl+C to stop)"
+    )
+    run(rt.settings, cfg, rt.db)
 
 
 def register(root: typer.Typer) -> None:

@@ -114,11 +114,24 @@ def _jsonable(value: Any) -> Any:
     return None if math.isnan(number) or math.isinf(number) else round(number, 6)
 
 
+def header_exif(img: Image.Image) -> Image.Exif:
+    """The EXIF block found without decoding pixels.
+
+    Pillow's PNG reader decodes the *whole image* to look for an ``eXIf`` chunk after the pixel
+    data (a 400 KB PNG bomb then costs gigabytes, issue 14); the PNG specification places
+    ``eXIf`` before the first ``IDAT``, so only a header block is read here. Other formats keep
+    EXIF in their header and are read as usual.
+    """
+    if img.format == "PNG" and "exif" not in img.info:
+        return Image.Exif()
+    return img.getexif()
+
+
 def read_exif(img: Image.Image) -> ExifInfo:
     """Extract :class:`ExifInfo` from an opened Pillow image (never raises on bad values)."""
     info = ExifInfo()
     try:
-        exif = img.getexif()
+        exif = header_exif(img)
     except (OSError, ValueError, TypeError, SyntaxError) as exc:
         info.problems.append(f"EXIF block unreadable: {exc}")
         return info

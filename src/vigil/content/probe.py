@@ -18,7 +18,7 @@ from PIL import Image
 
 from vigil.content.decode import decode, open_image
 from vigil.content.exif import ExifInfo, read_exif
-from vigil.errors import VigilError
+from vigil.errors import TooLarge, VigilError
 
 VERSION = "probe-1"
 
@@ -34,6 +34,9 @@ class MediaMeta:
     exif: ExifInfo | None = None
     damaged: bool = False
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    needs_decode: bool = False
+    """A photo whose structure check failed (or ``deep``) and whose decode was left to the
+    caller (``decode_check=False``: the ingest worker decodes once for probe and analyzers)."""
 
 
 def _tail(src: Path | bytes, n: int = 64) -> bytes:
@@ -57,8 +60,14 @@ def _structurally_complete(content_type: str, tail: bytes) -> bool:
     return True
 
 
-def probe_photo(src: Path | bytes, content_type: str, *, deep: bool = False) -> MediaMeta:
-    """Dimensions, EXIF and a structural check for one photo."""
+def probe_photo(
+    src: Path | bytes, content_type: str, *, deep: bool = False, decode_check: bool = True
+) -> MediaMeta:
+    """Dimensions, EXIF and a structural check for one photo.
+
+    With ``decode_check=False`` a needed decode is not done here but flagged in
+    ``needs_decode`` (see :func:`mark_decode`).
+    """
     meta = MediaMeta()
     try:
         img = open_image(src)
@@ -74,13 +83,23 @@ def probe_photo(src: Path | bytes, content_type: str, *, deep: bool = False) -> 
         needs_decode = deep or not _structurally_complete(content_type, _tail(src))
         if content_type in ("webp", "tiff", "bmp", "heif", "avif"):
             needs_decode = needs_decode or deep
-    if needs_decode:
+    if needs_decode and not decode_check:
+        meta.needs_decode = True
+    elif needs_decode:
         try:
             decode(src, min_side=256)
         except VigilError as exc:
-            meta.damaged = True
-            meta.warnings.append(("corrupt_image", str(exc)))
+            mark_decode(meta, exc)
     return meta
+
+
+def mark_decode(meta: MediaMeta, exc: Exception) -> None:
+    """Record the outcome of a photo's check decode that failed with ``exc``: damage, or a
+    refusal by the decode budget (the photo is then not known to be damaged)."""
+    if isinstance(exc, TooLarge):
+        return
+    meta.damaged = True
+    meta.warnings.append(("corrupt_image", str(exc)))
 
 
 def probe_video(src: Path | bytes) -> MediaMeta:
@@ -116,11 +135,16 @@ def probe_video(src: Path | bytes) -> MediaMeta:
 
 
 def probe(
-    src: Path | bytes, kind: str, content_type: str, *, deep: bool = False
+    src: Path | bytes,
+    kind: str,
+    content_type: str,
+    *,
+    deep: bool = False,
+    decode_check: bool = True,
 ) -> MediaMeta | None:
     """Metadata for photos and videos; None for other kinds."""
     if kind == "photo":
-        return probe_photo(src, content_type, deep=deep)
+        return probe_photo(src, content_type, deep=deep, decode_check=decode_check)
     if kind == "video":
         return probe_video(src)
     return None

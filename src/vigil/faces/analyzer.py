@@ -1,9 +1,10 @@
 """The ``faces`` ingest analyzer: faces of photos and of sampled video frames.
 
-Opt-in (``default_enabled = False``): on this class of CPU it costs ~0.4 s per 1 MP photo plus
-~0.1-0.2 s per face, which would make ``vigil ingest`` and ``vigil demo`` several times slower.
-Enable it with ``vigil ingest PATH --case NAME --analyzer faces`` or back-fill a case with
-``vigil faces scan NAME`` (or ``vigil analyze NAME --analyzer faces``).
+Part of the default ``full`` processing profile (``vigil.ingest.profiles``), so the victim
+screens are filled without anyone having to know about a scan: on this class of CPU it costs
+~0.4 s per 1 MP photo plus ~0.1-0.2 s per face. ``vigil ingest PATH --case NAME --profile fast``
+leaves it out for first triage on scene; back-fill later with ``vigil faces scan NAME`` (or
+``vigil analyze NAME --analyzer faces``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class FacePayload:
     frames: int
     status: str
     faces: list[dict[str, Any]]
+    age_model: dict[str, Any] | None = None
+    """The age estimator's card (None without one); each face dict then has an ``age``."""
 
 
 def payload_from(result: FaceResult, status: str = "ok") -> FacePayload:
@@ -48,11 +51,18 @@ def payload_from(result: FaceResult, status: str = "ok") -> FacePayload:
             "quality": f.quality,
             "frame_time": f.frame_time,
             "vector": f.vector,
+            "age": f.age.as_dict() if f.age is not None else None,
         }
         for f in result.faces
     ]
+    age_model = result.age_model.as_dict() if result.age_model is not None else None
     return FacePayload(
-        result.detector.as_dict(), result.embedder.as_dict(), result.frames, status, faces
+        result.detector.as_dict(),
+        result.embedder.as_dict(),
+        result.frames,
+        status,
+        faces,
+        age_model,
     )
 
 
@@ -62,7 +72,7 @@ class FaceAnalyzer:
     name = "faces"
     version = ANALYZER_VERSION
     kinds = frozenset({"photo", "video"})
-    default_enabled = False
+    default_enabled = True
 
     def __init__(self, *, every_s: float = 2.0, max_frames: int = 150) -> None:
         self.every_s = every_s
@@ -142,6 +152,10 @@ def store_payload(session: Session, item_id: int, payload: FacePayload) -> int:
     )
     if store.get_scan(session, item_id, det_row.id, emb_row.id) is not None:
         return 0
+    age_id = None
+    if payload.age_model is not None:
+        age = payload.age_model
+        age_id = store.ensure_model(session, "age", age["name"], age["version"], age["sha256"]).id
     store.add_scan(
         session,
         item_id,
@@ -152,6 +166,7 @@ def store_payload(session: Session, item_id: int, payload: FacePayload) -> int:
         status=payload.status,
         faces=payload.faces,
         dim=int(emb["dim"]),
+        age_model_id=age_id,
     )
     return len(payload.faces)
 

@@ -526,46 +526,110 @@ def search_image(
     pipeline: FacePipeline,
     k: int = 50,
     limit: int = 10,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
-    """Who is this face? Every face in ``image`` searched against all cases and the library."""
+    """Who is this face? Every face in ``image`` searched against all cases and the library.
+
+    A file that cannot be read or decoded raises (one query: nothing else to report)."""
+    (answer,) = search_images(
+        db, settings, [image], actor, pipeline=pipeline, k=k, limit=limit, threshold=threshold
+    )
+    if "error" in answer:
+        raise InvalidInput(f"{image}: {answer['error']}")
+    return answer
+
+
+def search_images(
+    db: Database,
+    settings: Settings,
+    images: Sequence[Path],
+    actor: str,
+    *,
+    pipeline: FacePipeline,
+    k: int = 50,
+    limit: int = 10,
+    threshold: float | None = None,
+    advance: Callable[[], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Search every face of many photos in one process (the index is opened once).
+
+    ``threshold`` overrides the operating threshold (a calibrated or the default one). For each
+    face the candidates within the threshold are listed, closest first, and the closest
+    candidate *beyond* it is shown separately as ``nearest_beyond_threshold`` (so a reviewer
+    sees how far the next one was; it is never a candidate link). A file that cannot be read or
+    decoded gives an ``error`` entry and the others go on.
+    """
     import hashlib
 
-    data = image.read_bytes()
-    result = pipeline.process_photo(data)
-    digest = hashlib.sha256(data).hexdigest()
+    if threshold is not None and not 0.0 < threshold < 4.0:
+        raise InvalidInput(f"--threshold must be a distance between 0 and 4, got {threshold}")
+    answers: list[dict[str, Any]] = []
+    digests: list[str] = []
     with db.read() as session:
         model = find_embedder(session, pipeline)
         thr = operating_threshold(session, model.id)
+        if threshold is not None:
+            thr = Threshold(threshold, "command line")
         index = open_index(session, settings, model.id)
-        faces_out = []
-        if result.faces:
-            vectors = np.vstack([f.vector for f in result.faces])
-            for face, hits in zip(result.faces, index.search(vectors, k), strict=True):
-                cands = candidates_for(session, hits, thr.value, limit=limit)
-                faces_out.append(
-                    {
-                        "box": list(face.box),
-                        "score": round(face.score, 3),
-                        "quality": face.quality,
-                        "candidates": [_describe_candidate(session, c) for c in cands],
-                    }
-                )
-        answer = {
-            "image": str(image),
-            "sha256": digest,
-            "threshold": thr.as_dict(),
-            "model": result.embedder.as_dict(),
-            "indexed_vectors": len(index),
-            "faces": faces_out,
-        }
+        for image in images:
+            try:
+                data = image.read_bytes()
+                result = pipeline.process_photo(data)
+            except (OSError, VigilError) as exc:
+                answers.append({"image": str(image), "error": str(exc)})
+                if advance is not None:
+                    advance()
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            digests.append(digest)
+            faces_out = []
+            if result.faces:
+                vectors = np.vstack([f.vector for f in result.faces])
+                for face, hits in zip(result.faces, index.search(vectors, k), strict=True):
+                    cands = candidates_for(session, hits, thr.value, limit=limit)
+                    beyond = [h for h in hits if h.distance > thr.value]
+                    nearest = candidates_for(session, beyond, float("inf"), limit=1)
+                    faces_out.append(
+                        {
+                            "box": list(face.box),
+                            "score": round(face.score, 3),
+                            "quality": face.quality,
+                            "age": face.age.as_dict() if face.age is not None else None,
+                            "candidates": [_describe_candidate(session, c) for c in cands],
+                            "nearest_beyond_threshold": (
+                                dict(_describe_candidate(session, nearest[0]), rank=None)
+                                if nearest
+                                else None
+                            ),
+                        }
+                    )
+            answers.append(
+                {
+                    "image": str(image),
+                    "sha256": digest,
+                    "threshold": thr.as_dict(),
+                    "model": result.embedder.as_dict(),
+                    "indexed_vectors": len(index),
+                    "faces": faces_out,
+                }
+            )
+            if advance is not None:
+                advance()
     with db.write() as session:
         audit.append(
             session,
             actor,
             "faces.search_image",
-            details={"sha256": digest, "faces": len(result.faces), "threshold": thr.value},
+            details={
+                "sha256": digests if len(images) > 1 else (digests[0] if digests else None),
+                "images": len(images),
+                "unreadable": len(images) - len(digests),
+                "faces": sum(len(a.get("faces", [])) for a in answers),
+                "threshold": thr.value,
+                "threshold_source": thr.source,
+            },
         )
-    return answer
+    return answers
 
 
 def _describe_candidate(session: Session, cand: Candidate) -> dict[str, Any]:

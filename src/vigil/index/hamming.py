@@ -267,6 +267,36 @@ class MihIndex:
         self._plans: dict[int, list[tuple[int, int]] | None] = {}
 
     @classmethod
+    def from_tables(
+        cls,
+        words: Words,
+        ids: npt.NDArray[np.int64],
+        chunk_spans: Sequence[tuple[int, int]],
+        offsets: npt.NDArray[Any],
+        rows: npt.NDArray[Any],
+    ) -> Self:
+        """An index over tables built earlier (e.g. memory-mapped from a ``.vmih`` file).
+
+        The arrays are used as they are (no copy), so a read-only memory map stays shared
+        between every process that opens the same file.
+        """
+        n = len(ids)
+        if words.shape != (n, WORDS) or len(rows) != n * len(chunk_spans):
+            raise IntegrityError("index tables do not match the entry count")
+        sizes = [(1 << width) + 1 for _s, width in chunk_spans]
+        if len(offsets) != sum(sizes):
+            raise IntegrityError("index offset table has the wrong size")
+        index = cls.__new__(cls)
+        index.words = words
+        index.ids = ids
+        index.chunk_spans = [(int(s), int(w)) for s, w in chunk_spans]
+        index._offsets = offsets
+        index._rows = rows
+        index._table_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        index._plans = {}
+        return index
+
+    @classmethod
     def build(cls, entries: Iterable[tuple[str, int]]) -> Self:
         """Build from ``(hex, entry_id)`` pairs."""
         values, ids = _split(entries)

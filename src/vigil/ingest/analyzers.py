@@ -8,6 +8,11 @@ from the evidence (read-only) and calls the same two methods.
 
 Analyzers register explicitly in :data:`ANALYZERS` from :func:`register_defaults` (no import
 side effects); each must pass ``tests/contract/test_analyzers.py``.
+
+**Decode once, analyse many** (issue 16): an analyzer of photos that also implements
+:class:`ImageAnalyzer` (``image_needs`` + ``analyze_image``) is handed pixels decoded by the
+worker, shared with every other analyzer that needs the same scale, instead of decoding the file
+itself. :func:`run_analyzer` is the one place that does this, for ingest and back-fill alike.
 """
 
 from __future__ import annotations
@@ -16,13 +21,17 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
+from vigil.errors import VigilError
 from vigil.registry import Registry
 from vigil.settings import Settings
 from vigil.store.db import Database
+
+if TYPE_CHECKING:
+    from vigil.content.decode import Decoded
 
 
 @dataclass(frozen=True)
@@ -114,6 +123,96 @@ class CaseFollowUp(Protocol):
     def after_case(self, settings: Settings, db: Database, case_name: str, actor: str) -> None:
         """Called in the writer process after a successful ingest (errors become warnings)."""
         ...
+
+
+@dataclass(frozen=True)
+class ImageNeeds:
+    """The decoded scale an image analyzer needs (analyzers with equal needs share one decode).
+
+    ``min_side``: the decoded shorter side must be at least this many pixels, so a reduced-scale
+    decode (JPEG DCT scaling, box reduction for other formats) is allowed down to it; ``None``
+    asks for the full scale (capped by the worker's decode budget, see
+    :mod:`vigil.content.decode`; ``Decoded.scale`` then says how far it was reduced).
+    EXIF orientation is always applied.
+    """
+
+    min_side: int | None = None
+
+
+ANALYSIS_MIN_SIDE = 640
+"""The scale PDQ and scene features share, so that the default analyzers decode a photo once."""
+
+
+@runtime_checkable
+class ImageAnalyzer(Protocol):
+    """Optional capability: analyse already decoded photo pixels (see :func:`run_analyzer`).
+
+    ``analyze(blob)`` must stay equivalent to ``analyze_image(blob, decode(blob.source(),
+    min_side=image_needs.min_side))`` (it is what back-fill of a single analyzer and tests use).
+    """
+
+    @property
+    def image_needs(self) -> ImageNeeds:
+        """The scale this analyzer's photo pixels must have."""
+        ...
+
+    def analyze_image(self, blob: Blob, image: Decoded) -> AnalyzerOutput:
+        """Compute the result from decoded pixels (photos only). Must not touch the database."""
+        ...
+
+
+class PhotoPixels:
+    """One photo's decodes in a worker, shared by its analyzers (one decode per distinct scale).
+
+    A failed decode is remembered too, so a bomb or a damaged file is refused once, not once per
+    analyzer. ``decodes`` counts real decodes (tests check that a photo is decoded once).
+    """
+
+    def __init__(self, blob: Blob) -> None:
+        self.blob = blob
+        self.decodes = 0
+        self._cache: dict[int | None, Decoded | Exception] = {}
+
+    def at(self, needs: ImageNeeds) -> Decoded:
+        """Pixels at ``needs`` (decoded on first request); raises what the decode raised."""
+        key = needs.min_side
+        if key not in self._cache:
+            from vigil.content import decode as decoding
+
+            self.decodes += 1
+            try:
+                self._cache[key] = decoding.decode(self.blob.source(), min_side=key)
+            except Exception as exc:  # noqa: BLE001 - kept and re-raised to every asker
+                self._cache[key] = exc
+        found = self._cache[key]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+
+def run_analyzer(
+    analyzer: Analyzer, blob: Blob, pixels: PhotoPixels | None = None
+) -> AnalyzerOutput:
+    """Run one analyzer on one item; failures become ``<name>_failed`` warnings, never raise.
+
+    Photos go through the shared decode when the analyzer is an :class:`ImageAnalyzer`; when
+    that decode fails the analyzer's own ``analyze`` runs instead, so it reports the failure
+    in its own terms (e.g. PDQ stores ``pdq_decode_error``).
+    """
+    name = analyzer.name
+    try:
+        if blob.kind == "photo" and isinstance(analyzer, ImageAnalyzer):
+            shared = pixels if pixels is not None else PhotoPixels(blob)
+            try:
+                image = shared.at(analyzer.image_needs)
+            except Exception:  # noqa: BLE001 - the analyzer's own path reports it below
+                return analyzer.analyze(blob)
+            return analyzer.analyze_image(blob, image)
+        return analyzer.analyze(blob)
+    except VigilError as exc:
+        return AnalyzerOutput(None, [(f"{name}_failed", str(exc))])
+    except Exception as exc:  # noqa: BLE001 - third-party decoders/models may raise anything
+        return AnalyzerOutput(None, [(f"{name}_failed", f"{type(exc).__name__}: {exc}")])
 
 
 ANALYZERS: Registry[Analyzer] = Registry("analyzer")

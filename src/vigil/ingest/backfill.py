@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from vigil.errors import VigilError
 from vigil.evidence.locate import open_item
-from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput
+from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput, run_analyzer
 from vigil.settings import Settings
 from vigil.store import audit, repo
 from vigil.store.db import Database
@@ -43,13 +43,9 @@ def backfill(
     for item_id in pending:
         try:
             with open_item(db, item_id, spool_dir=settings.spool_dir) as blob:
-                output = analyzer.analyze(blob)
+                output = run_analyzer(analyzer, blob)
         except VigilError as exc:
             output = AnalyzerOutput(None, [(f"{analyzer.name}_failed", str(exc))])
-        except Exception as exc:  # noqa: BLE001 - third-party decoders/models may raise anything
-            output = AnalyzerOutput(
-                None, [(f"{analyzer.name}_failed", f"{type(exc).__name__}: {exc}")]
-            )
         with db.write() as s:
             ok = output.payload is not None
             if ok:

@@ -17,12 +17,21 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
-from vigil.content.probe import MediaMeta, probe
+from vigil.content.probe import MediaMeta, mark_decode, probe
 from vigil.content.types import HEAD_SIZE, ContentType, sniff
-from vigil.errors import VigilError
+from vigil.errors import TooLarge
 from vigil.evidence.hashing import Digests, digest_stream
 from vigil.evidence.readonly import open_readonly
-from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput, Blob
+from vigil.ingest.analyzers import (
+    ANALYZERS,
+    Analyzer,
+    AnalyzerOutput,
+    Blob,
+    ImageAnalyzer,
+    ImageNeeds,
+    PhotoPixels,
+    run_analyzer,
+)
 from vigil.store import repo
 from vigil.store.db import make_engine
 
@@ -128,12 +137,17 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
 
 
 def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
-    """Probe metadata and run the analyzers for content not stored before."""
+    """Probe metadata and run the analyzers for content not stored before.
+
+    A photo is decoded once for the probe's damage check and every analyzer that needs the
+    same scale (:class:`~vigil.ingest.analyzers.PhotoPixels`); a photo over the decode budget
+    gets one ``image_too_large`` warning naming the file and no analysis of its pixels.
+    """
     digests = result.digests
     if digests is None:
         return
     try:
-        result.meta = probe(source, ctype.kind, ctype.name, deep=_STATE.deep)
+        result.meta = probe(source, ctype.kind, ctype.name, deep=_STATE.deep, decode_check=False)
     except Exception as exc:  # noqa: BLE001 - a decoder crash on one file must not stop the job
         result.warnings.append(
             ("probe_failed", f"metadata extraction failed: {type(exc).__name__}: {exc}")
@@ -147,23 +161,39 @@ def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
         data=source if isinstance(source, bytes) else None,
         display_path=result.raw_path.decode("utf-8", "backslashreplace"),
     )
+    chosen = [ANALYZERS.get(n) for n in _STATE.analyzers]
+    chosen = [a for a in chosen if ctype.kind in a.kinds]
+    pixels = PhotoPixels(blob) if ctype.kind == "photo" else None
+    if pixels is not None and result.meta is not None and result.meta.needs_decode:
+        needs = [a.image_needs for a in chosen if isinstance(a, ImageAnalyzer)]
+        try:  # the check decode at the first analyzer's scale is the one it will reuse
+            pixels.at(needs[0] if needs else ImageNeeds(256))
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's damage
+            mark_decode(result.meta, exc)
+    if pixels is not None:
+        refusal = _too_large(pixels, chosen)
+        if refusal is not None:
+            result.warnings.append(("image_too_large", f"{blob.display_path}: {refusal}"))
+            chosen = [a for a in chosen if not isinstance(a, ImageAnalyzer)]
     damaged = result.meta is not None and result.meta.damaged
-    for name in _STATE.analyzers:
-        analyzer = ANALYZERS.get(name)
-        if ctype.kind not in analyzer.kinds or damaged:
+    for analyzer in chosen:
+        if damaged:
+            continue
+        result.analyses[analyzer.name] = (analyzer.version, run_analyzer(analyzer, blob, pixels))
+
+
+def _too_large(pixels: PhotoPixels, chosen: list[Analyzer]) -> TooLarge | None:
+    """The decode budget's refusal of this photo, if any image analyzer's scale is refused."""
+    for analyzer in chosen:
+        if not isinstance(analyzer, ImageAnalyzer):
             continue
         try:
-            result.analyses[name] = (analyzer.version, analyzer.analyze(blob))
-        except VigilError as exc:
-            result.analyses[name] = (
-                analyzer.version,
-                AnalyzerOutput(None, [(f"{name}_failed", str(exc))]),
-            )
-        except Exception as exc:  # noqa: BLE001 - third-party decoders/models may raise anything
-            result.analyses[name] = (
-                analyzer.version,
-                AnalyzerOutput(None, [(f"{name}_failed", f"{type(exc).__name__}: {exc}")]),
-            )
+            pixels.at(analyzer.image_needs)
+        except TooLarge as exc:
+            return exc
+        except Exception:  # noqa: BLE001, S110 - damage is reported by the analyzer itself
+            pass
+    return None
 
 
 def process(task: Task) -> Result:

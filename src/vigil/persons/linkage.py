@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 
 from vigil.errors import BackendError, InvalidInput
+from vigil.persons.features import prepare
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,41 @@ COMPARISON_NAMES = ("first_name", "surname", "dob", "location", "identifiers")
 """The comparisons of the model, in order (``mw_<name>`` columns in predictions)."""
 
 VETO_COMPARISONS = ("first_name", "dob")
-"""A "conflict" level on one of these (two different first names, two different dates of birth)
-is a veto: the two records are kept apart even when card, address and surname agree (the
-household that shares a card). The pair is still kept as evidence."""
+"""The comparisons whose last level can veto a merge (see :meth:`Edges.vetoed`): two different
+given names, or two dates of birth far apart without a strong full-name agreement, keep two
+records apart even when card, address and surname agree (the household that shares a card).
+The pair is still kept as evidence and listed for review."""
+
+CONFLICT_LABELS = ("different", "conflict")
+"""Labels of the contradicting level (``conflict`` in models trained before issue 15)."""
+
+FULL_FIRST_NAME_LEVELS = ("exact", "names swapped", "nickname")
+"""First-name levels that agree on the full given name (not a near spelling, an initial or a
+sound: "Roy" and "Rory" may be father and son)."""
+
+SOFT_CONFLICT, HARD_CONFLICT, AMBIGUOUS = 1, 2, 3
+"""Conflict codes of :meth:`Edges.conflicts`: a first-name conflict is *soft* (a group may take
+a record that conflicts with fewer of its records than agree with it: one misspelt record);
+a date-of-birth conflict is *hard* (a person has one date of birth: any such conflict keeps
+two groups apart); an *ambiguous* pair (see :data:`THIN_FIRST_NAME_LEVELS`) counts like a soft
+conflict and is listed for review."""
+
+THIN_FIRST_NAME_LEVELS = ("missing", "same initial", "initial agrees")
+"""A pair whose first-name evidence is only an initial or nothing, with no date of birth to
+compare, that shares nothing but a card (or nothing at all) besides surname and address, is
+*ambiguous*: a partner or child using the household's card looks exactly like this ("D
+Lindthorpe" on his partner's card). It is not merged on that pair's evidence; a shared e-mail
+or phone, a date of birth, or agreeing records of the same group decide instead."""
+SHAREABLE_IDENTIFIER_LEVELS = ("same card", "none shared", "missing")
+PERSONAL_IDENTIFIER_LEVELS = (
+    "same card and e-mail",
+    "same phone and card or e-mail",
+    "same e-mail",
+    "same phone",
+)
+"""Identifier levels that involve an e-mail or phone (a household shares a card more often)."""
+DOB_AGREES = ("exact", "one digit or transposition", "day and month swapped", "a day apart")
+
 
 DEFAULT_LINK_WEIGHT = 6.0
 DEFAULT_STRONG_WEIGHT = 14.0
@@ -98,25 +131,87 @@ class Edges:
     right: np.ndarray
     weight: np.ndarray
     mw: dict[str, np.ndarray]
+    gamma: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per comparison, Splink's level index (``gamma_*``: -1 missing, 0 the last level)."""
+    tf: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per comparison with term-frequency adjustment, the adjustment's weight (NaN or 0 when
+    the level is not adjusted); ``weight`` includes it."""
 
     def __len__(self) -> int:
         return int(self.left.shape[0])
 
-    def vetoed(self, model: Model) -> np.ndarray:
-        """Boolean mask of edges with a conflict level on a veto comparison."""
+    def level_is(self, model: Model, comparison: str, labels: Iterable[str]) -> np.ndarray:
+        """Boolean mask of the edges whose ``comparison`` level has one of ``labels``."""
+        wanted = set(labels)
         mask = np.zeros(len(self), dtype=bool)
-        for name in VETO_COMPARISONS:
-            w = model.weight_of(name, "conflict")
+        if comparison in self.gamma:
+            for g, label in model.gamma_labels(comparison).items():
+                if label in wanted:
+                    mask |= self.gamma[comparison] == g
+            return mask
+        for label in wanted:  # edges built without levels: the level's weight identifies it
+            if label == "missing":  # the null level has weight 0 exactly
+                mask |= self.mw[comparison] == 0
+                continue
+            w = model.weight_of(comparison, label)
             if w is not None:
-                mask |= np.abs(self.mw[name] - w) < 0.01
+                mask |= np.abs(self.mw[comparison] - w) < 0.01
         return mask
+
+    def vetoed(self, model: Model, strong_weight: float = DEFAULT_STRONG_WEIGHT) -> np.ndarray:
+        """Boolean mask of the edges whose evidence really contradicts (see :meth:`conflicts`)."""
+        return self.conflicts(model, strong_weight) > 0
+
+    def conflicts(self, model: Model, strong_weight: float = DEFAULT_STRONG_WEIGHT) -> np.ndarray:
+        """Per edge, 0 or the conflict code (:data:`SOFT_CONFLICT`, :data:`HARD_CONFLICT`).
+
+        * ambiguous: only an initial or no first name, no date of birth, and nothing but a
+          card shared (see :data:`THIN_FIRST_NAME_LEVELS`);
+        * soft: the first names differ after every error-aware level (swap, nickname, typo,
+          sound, initial, prefix) failed: two different given names, unless the dates of
+          birth agree and an e-mail or phone is shared (then the name is a graded penalty);
+        * hard: the dates of birth differ beyond a typo, a transposition, a day/month swap or a
+          day, unless the full first name agrees and the rest of the evidence (the weight
+          without the date of birth) reaches ``strong_weight``: then the date is a graded
+          penalty (the pair's weight already carries it), not a veto.
+        """
+        codes = np.zeros(len(self), dtype=np.int8)
+        thin = self.level_is(model, "first_name", THIN_FIRST_NAME_LEVELS)
+        if thin.any():
+            thin &= self.level_is(model, "dob", ("missing",))
+            thin &= self.level_is(model, "identifiers", SHAREABLE_IDENTIFIER_LEVELS)
+            codes[thin] = AMBIGUOUS
+        first_conflict = self.level_is(model, "first_name", CONFLICT_LABELS)
+        if first_conflict.any():
+            # a misread first name beside the same date of birth and the same e-mail or phone
+            # is a penalty, not two people
+            first_conflict &= ~(
+                self.level_is(model, "dob", DOB_AGREES)
+                & self.level_is(model, "identifiers", PERSONAL_IDENTIFIER_LEVELS)
+            )
+        codes[first_conflict] = SOFT_CONFLICT
+        dob_conflict = self.level_is(model, "dob", CONFLICT_LABELS)
+        if dob_conflict.any():
+            full_first = self.level_is(model, "first_name", FULL_FIRST_NAME_LEVELS)
+            rest = self.weight - self.mw["dob"]
+            dob_conflict &= ~(full_first & (rest >= strong_weight))
+            codes[dob_conflict] = HARD_CONFLICT
+        return codes
 
     def explanation(self, i: int, model: Model) -> dict[str, Any]:
         """The per-comparison evidence of edge ``i``: level label and match weight."""
         parts = {}
         for name in COMPARISON_NAMES:
             w = float(self.mw[name][i])
-            parts[name] = {"level": model.label_for_weight(name, w), "match_weight": round(w, 2)}
+            if name in self.gamma:
+                label = model.gamma_labels(name).get(int(self.gamma[name][i]), "missing")
+            else:
+                label = model.label_for_weight(name, w)
+            parts[name] = {"level": label, "match_weight": round(w, 2)}
+            if name in self.tf:
+                adj = float(self.tf[name][i])
+                if adj == adj and abs(adj) >= 0.005:  # not NaN, not zero
+                    parts[name]["term_frequency_adjustment"] = round(adj, 2)
         return {"match_weight": round(float(self.weight[i]), 2), "comparisons": parts}
 
 
@@ -125,6 +220,9 @@ class Model:
     """A trained Splink model (its settings JSON) plus level labels for explanations."""
 
     settings: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    """What training did with each round (trained on N pairs, skipped and why); not saved in
+    the settings JSON (Splink validates it), kept in the run statistics."""
 
     @property
     def prior(self) -> float:
@@ -160,6 +258,20 @@ class Model:
         self.__dict__["_weights"] = out
         return out
 
+    def gamma_labels(self, comparison: str) -> dict[int, str]:
+        """Splink's level index (``gamma_*``) → label, for ``comparison`` (-1 is missing)."""
+        cache: dict[str, dict[int, str]] = self.__dict__.setdefault("_gamma", {})
+        if comparison not in cache:
+            out = {-1: "missing"}
+            for comp in self.settings["comparisons"]:
+                if comp["output_column_name"] != comparison:
+                    continue
+                levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+                for i, lv in enumerate(levels):
+                    out[len(levels) - 1 - i] = str(lv.get("label_for_charts", ""))
+            cache[comparison] = out
+        return cache[comparison]
+
     def weight_of(self, comparison: str, label: str) -> float | None:
         """The match weight of ``comparison``'s level labelled ``label`` (None if absent)."""
         for lab, w in self.level_weights().get(comparison, []):
@@ -180,25 +292,76 @@ class Model:
 # ---------------------------------------------------------------------------------------------
 
 
+def _one_edit(col: str, label: str | None = None) -> Any:
+    """One insertion, deletion, substitution or adjacent transposition apart. (DuckDB's
+    ``damerau_levenshtein`` is ~8x slower than ``levenshtein``; it runs only on the pairs of
+    equal length that two substitutions apart, where a transposition can hide.)"""
+    import splink.comparison_level_library as cll
+
+    a, b = f"{col}_l", f"{col}_r"
+    level = cll.CustomLevel(
+        f"levenshtein({a}, {b}) <= 1 or (length({a}) = length({b}) "
+        f"and hamming({a}, {b}) = 2 and damerau_levenshtein({a}, {b}) = 1)",
+        base_dialect_str="duckdb",
+    )
+    return level.configure(label_for_charts=label) if label else level
+
+
 def _comparisons() -> list[Any]:
+    """The comparisons, each level an error the records are known to carry (issue 15)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
+
+    swapped = cll.ColumnsReversedLevel("first_name", "surname", symmetrical=True).configure(
+        label_for_charts="names swapped"
+    )
+
+    def near(a: str, b: str) -> str:
+        return f"(levenshtein({a}, {b}) <= 1 or jaro_winkler_similarity({a}, {b}) >= 0.88)"
+
+    def swapped_typo() -> Any:
+        return cll.CustomLevel(
+            f"{near('first_name_l', 'surname_r')} and {near('surname_l', 'first_name_r')}",
+            label_for_charts="swapped with a typo",
+            base_dialect_str="duckdb",
+        )
 
     first = cl.CustomComparison(
         output_column_name="first_name",
         comparison_levels=[
             cll.NullLevel("first_name"),
-            cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
-            cll.DamerauLevenshteinLevel("first_name", 1).configure(label_for_charts="one edit"),
-            cll.JaroWinklerLevel("first_name", 0.92).configure(label_for_charts="jw>=0.92"),
             cll.CustomLevel(
-                "(length(first_name_l) = 1 or length(first_name_r) = 1) "
-                "and substr(first_name_l, 1, 1) = substr(first_name_r, 1, 1)",
+                "length(first_name_l) = 1 and first_name_l = first_name_r",
+                label_for_charts="same initial",
+            ),
+            cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
+            swapped,
+            swapped_typo(),
+            cll.ArrayIntersectLevel("first_roots", 1).configure(label_for_charts="nickname"),
+            _one_edit("first_name", "one edit"),
+            cll.JaroWinklerLevel("first_name", 0.92).configure(label_for_charts="jw>=0.92"),
+            cll.ExactMatchLevel("first_sx").configure(label_for_charts="sounds alike"),
+            cll.CustomLevel(
+                "(length(first_name_l) = 1 and contains(first_initials_r, first_name_l)) "
+                "or (length(first_name_r) = 1 and contains(first_initials_l, first_name_r))",
                 label_for_charts="initial agrees",
+                base_dialect_str="duckdb",
             ),
             cll.JaroWinklerLevel("first_name", 0.88).configure(label_for_charts="jw>=0.88"),
+            cll.CustomLevel(
+                "(length(first_name_l) >= 3 and starts_with(first_name_r, first_name_l)) "
+                "or (length(first_name_r) >= 3 and starts_with(first_name_l, first_name_r))",
+                label_for_charts="one starts the other",
+                base_dialect_str="duckdb",
+            ),
+            cll.CustomLevel(
+                "least(length(first_name_l), length(first_name_r)) >= 5 "
+                "and levenshtein(first_name_l, first_name_r) <= 2",
+                label_for_charts="two edits",
+                base_dialect_str="duckdb",
+            ),
             cll.ElseLevel().configure(
-                label_for_charts="conflict",
+                label_for_charts="different",
                 m_probability=FIRST_NAME_CONFLICT_M,
                 fix_m_probability=True,
             ),
@@ -209,7 +372,12 @@ def _comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("surname"),
             cll.ExactMatchLevel("surname").configure(label_for_charts="exact"),
+            cll.ColumnsReversedLevel("first_name", "surname", symmetrical=True).configure(
+                label_for_charts="names swapped"
+            ),
+            swapped_typo(),
             cll.JaroWinklerLevel("surname", 0.92).configure(label_for_charts="jw>=0.92"),
+            cll.ExactMatchLevel("surname_sx").configure(label_for_charts="sounds alike"),
             cll.JaroWinklerLevel("surname", 0.8).configure(label_for_charts="jw>=0.80"),
             cll.ElseLevel().configure(label_for_charts="different"),
         ],
@@ -219,9 +387,29 @@ def _comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob").configure(label_for_charts="exact"),
-            cll.DamerauLevenshteinLevel("dob", 1).configure(label_for_charts="one digit apart"),
+            cll.CustomLevel(
+                "hamming(dob_l, dob_r) <= 1 "
+                "or (hamming(dob_l, dob_r) = 2 and damerau_levenshtein(dob_l, dob_r) = 1)",
+                label_for_charts="one digit or transposition",
+                base_dialect_str="duckdb",
+            ),
+            cll.CustomLevel(
+                "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) "
+                "and substr(dob_l, 6, 2) = substr(dob_r, 9, 2) "
+                "and substr(dob_l, 9, 2) = substr(dob_r, 6, 2)",
+                label_for_charts="day and month swapped",
+            ),
+            cll.AbsoluteDateDifferenceLevel(
+                "dob", input_is_string=True, threshold=1, metric="day"
+            ).configure(label_for_charts="a day apart"),
+            cll.CustomLevel(
+                "hamming(dob_l, dob_r) <= 2 "
+                "or (hamming(dob_l, dob_r) <= 4 and damerau_levenshtein(dob_l, dob_r) <= 2)",
+                label_for_charts="two digits apart",
+                base_dialect_str="duckdb",
+            ),
             cll.ElseLevel().configure(
-                label_for_charts="conflict", m_probability=DOB_CONFLICT_M, fix_m_probability=True
+                label_for_charts="different", m_probability=DOB_CONFLICT_M, fix_m_probability=True
             ),
         ],
     )
@@ -232,8 +420,12 @@ def _comparisons() -> list[Any]:
             cll.And(
                 cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)
             ).configure(label_for_charts="same postcode and address"),
+            cll.And(_one_edit("postcode"), cll.JaroWinklerLevel("address", 0.9)).configure(
+                label_for_charts="postcode typo, same address"
+            ),
             cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode"),
             cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address"),
+            _one_edit("postcode", "postcode one typo apart"),
             cll.ExactMatchLevel("district").configure(label_for_charts="same postcode district"),
             cll.ElseLevel().configure(label_for_charts="different"),
         ],
@@ -258,16 +450,67 @@ def _comparisons() -> list[Any]:
     return [first, surname, dob, location, identifiers]
 
 
+BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
+    ("card_token",),
+    ("email",),
+    ("phone",),
+    ("surname", "dob"),
+    ("postcode",),
+    ("name_key",),
+    ("surname_sx", "birth_year"),
+    ("pc_prefix", "surname_sx"),
+    ("addr_key",),
+)
+"""Columns of the blocking rules (a pair is scored when it agrees on all columns of any rule):
+the identifiers, surname + date of birth, postcode, sorted name tokens (survives a swap),
+phonetic surname + birth year (survives a postcode change), postcode prefix + phonetic
+surname (survives an inward-code typo) and the address key (survives a wrong postcode)."""
+
+
+def pair_completeness(table: pa.Table, truth: Sequence[Any]) -> dict[str, Any]:
+    """Share of the true pairs that the blocking rules put in front of the model.
+
+    ``truth`` gives each record's true person (ground truth of generated data, in the order
+    of ``table``'s rows). A true pair is *covered* when it agrees, non-null, on every column
+    of at least one of :data:`BLOCKING_RULES`. Returns ``pair_completeness``, the numbers of
+    true and covered pairs, and per rule the pairs only that rule covers (what it is for).
+    """
+    if len(truth) != table.num_rows:
+        raise InvalidInput("truth needs one entry per record")
+    prepared = prepare(table)
+    cols = sorted({c for rule in BLOCKING_RULES for c in rule})
+    values = {c: prepared.column(c).to_pylist() for c in cols}
+    groups: dict[Any, list[int]] = defaultdict(list)
+    for i, key in enumerate(truth):
+        groups[key].append(i)
+    total = covered = 0
+    only: dict[str, int] = {"+".join(rule): 0 for rule in BLOCKING_RULES}
+    for members in groups.values():
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                a, b = members[x], members[y]
+                total += 1
+                hits = [
+                    rule
+                    for rule in BLOCKING_RULES
+                    if all(values[c][a] is not None and values[c][a] == values[c][b] for c in rule)
+                ]
+                if hits:
+                    covered += 1
+                    if len(hits) == 1:
+                        only["+".join(hits[0])] += 1
+    return {
+        "pair_completeness": round(covered / total, 5) if total else 1.0,
+        "true_pairs": total,
+        "covered_pairs": covered,
+        "pairs_only_this_rule_covers": only,
+    }
+
+
 def _blocking_rules() -> list[Any]:
     from splink import block_on
 
-    return [
-        block_on("card_token"),
-        block_on("email"),
-        block_on("phone"),
-        block_on("surname", "dob"),
-        block_on("postcode"),
-    ]
+    return [block_on(*cols) for cols in BLOCKING_RULES]
 
 
 def settings_creator(prior: float = 1e-5) -> Any:
@@ -369,8 +612,10 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
         rng = np.random.default_rng(params.seed)
         idx = np.sort(rng.choice(n_full, size=params.train_sample, replace=False))
         sample = table.take(pa.array(idx))
+    sample = prepare(sample)
     from splink import Linker, block_on
 
+    notes: list[str] = []
     session = _Session(params.backend, params.threads)
     try:
         sdf = session.register(sample, "records_train")
@@ -385,27 +630,121 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
                 recall=0.8,
             )
         except Exception as exc:  # noqa: BLE001 - Splink raises bare exceptions on degenerate data
-            log.warning("prior estimation failed (%s); keeping the default prior", exc)
+            notes.append(f"prior: kept the default ({_short(exc)})")
         linker.training.estimate_u_using_random_sampling(
             max_pairs=params.max_u_pairs, seed=params.seed
         )
-        for rule in (block_on("card_token"), block_on("postcode"), block_on("surname", "dob")):
-            try:
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, fix_probability_two_random_records_match=True
-                )
-            except Exception as exc:  # noqa: BLE001
-                log.warning("EM session blocked on %s failed: %s", rule, exc)
-        settings = linker.misc.save_model_to_json()
+        settings: dict[str, Any] = linker.misc.save_model_to_json()
+        for cols in EM_ROUNDS:
+            settings = _em_round(sdf, sample, settings, cols, notes)
+        missing = untrained(settings)
+        if missing:
+            # the name comparisons read both name columns (swap levels), so a round blocked on
+            # surname + dob cannot train them; where no card or postcode round did, one round
+            # blocked on the date of birth alone (at most 10^6 pairs) does
+            notes.append(f"no m learnt for {', '.join(missing)}: fallback round on dob")
+            settings = _em_round(sdf, sample, settings, FALLBACK_EM_ROUND, notes, max_pairs=1e6)
     finally:
         session.close()
+    for note in notes:
+        log.info("training: %s", note)
     if n_full > sample.num_rows:
         # the number of true pairs grows with N, all pairs with N^2
         settings["probability_two_random_records_match"] = float(
             settings["probability_two_random_records_match"] * sample.num_rows / n_full
         )
     _set_identifier_u(settings, identifier_u(table))
-    return Model(settings)
+    return Model(settings, notes=notes)
+
+
+EM_ROUNDS: tuple[tuple[str, ...], ...] = (("card_token",), ("postcode",), ("surname", "dob"))
+"""The blocking columns of the EM training rounds, in order."""
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def blocked_pairs(table: pa.Table, columns: Sequence[str]) -> int:
+    """Number of record pairs of ``table`` that agree on every one of ``columns`` (nulls never
+    agree): the pairs an EM round blocked on those columns would see."""
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    try:
+        con.register("t", table.select(list(columns)))
+        nonnull = " AND ".join(f"{c} IS NOT NULL" for c in columns)
+        row = con.execute(
+            f"SELECT coalesce(sum(c * (c - 1) / 2), 0) FROM "  # noqa: S608
+            f"(SELECT count(*) AS c FROM t WHERE {nonnull} GROUP BY {', '.join(columns)})"
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
+
+
+FALLBACK_EM_ROUND = ("dob",)
+
+
+def untrained(settings: dict[str, Any]) -> list[str]:
+    """Comparisons none of whose learnable levels has an ``m`` (Splink would predict with
+    its defaults for them)."""
+    out = []
+    for comp in settings.get("comparisons", []):
+        levels = [
+            lv
+            for lv in comp["comparison_levels"]
+            if not lv.get("is_null_level") and not lv.get("fix_m_probability")
+        ]
+        if levels and all(lv.get("m_probability") is None for lv in levels):
+            out.append(str(comp["output_column_name"]))
+    return out
+
+
+def _em_round(
+    sdf: Any,
+    sample: pa.Table,
+    settings: dict[str, Any],
+    columns: tuple[str, ...],
+    notes: list[str],
+    max_pairs: float | None = None,
+) -> dict[str, Any]:
+    """One EM round blocked on ``columns``, run on a *copy* of ``settings``.
+
+    Splink's EM training session removes the comparisons that use the blocking columns from
+    the linker's settings in place and puts them back only when training succeeds; a round
+    that fails (no pairs, or a degenerate table) would leave the model without those
+    comparisons, and prediction then fails on a missing ``mw_*`` column (issue 14, defect 6).
+    So every round gets its own linker on a deep copy of the settings; a round with no pairs
+    is skipped and a failing one is dropped, each with the reason in ``notes``, and the
+    settings as they were (the prior and the ``m``/``u`` of earlier rounds) are kept.
+    """
+    import copy
+
+    from splink import Linker, block_on
+
+    rule = " + ".join(columns)
+    pairs = blocked_pairs(sample, columns)
+    if pairs == 0:
+        notes.append(f"EM round blocked on {rule}: skipped, no two records share it")
+        return settings
+    try:
+        linker = Linker(sdf, copy.deepcopy(settings), log_level=None)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block_on(*columns),
+            fix_probability_two_random_records_match=True,
+            max_pairs=max_pairs,
+        )
+        trained: dict[str, Any] = linker.misc.save_model_to_json()
+    except Exception as exc:  # noqa: BLE001 - Splink raises bare exceptions on degenerate data
+        notes.append(f"EM round blocked on {rule}: dropped ({_short(exc)}); m kept as before")
+        return settings
+    if len(trained.get("comparisons", [])) != len(settings.get("comparisons", [])):
+        notes.append(f"EM round blocked on {rule}: dropped (comparisons lost); m kept as before")
+        return settings
+    notes.append(f"EM round blocked on {rule}: trained on {pairs} pairs")
+    return trained
 
 
 IDENTIFIER_LEVELS = (
@@ -488,12 +827,27 @@ def _edges_from(table: pa.Table) -> Edges:
         right=col("unique_id_r", np.int64),
         weight=col("match_weight", np.float64),
         mw={n: col(f"mw_{n}", np.float32) for n in COMPARISON_NAMES},
+        tf={
+            n: col(f"mw_tf_adj_{n}", np.float32)
+            for n in TF_COMPARISONS
+            if f"mw_tf_adj_{n}" in table.column_names
+        },
     )
 
 
-_EDGE_COLUMNS = ["unique_id_l", "unique_id_r", "match_weight"] + [
-    f"mw_{n}" for n in COMPARISON_NAMES
-]
+TF_COMPARISONS: tuple[str, ...] = ()
+"""Comparisons whose exact level is adjusted by the value's frequency (``mw_tf_adj_*``, part of
+``match_weight``). None for now: with Splink 5.0, an EM round blocked on surname + date of
+birth left the ``m`` of a term-frequency-adjusted first-name level untrained, and
+``predict_between`` needs the frequency tables registered; the explanation already carries
+the adjustment when a level has one."""
+
+_EDGE_COLUMNS = (
+    ["unique_id_l", "unique_id_r", "match_weight"]
+    + [f"mw_{n}" for n in COMPARISON_NAMES]
+    + [f"mw_tf_adj_{n}" for n in TF_COMPARISONS]
+)
+"""Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
 
 
 def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> Edges:
@@ -504,6 +858,7 @@ def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> 
     _quiet_splink()
     from splink import Linker
 
+    table = prepare(table)
     session = _Session(params.backend, params.threads)
     try:
         sdf = session.register(table, "records")
@@ -533,8 +888,8 @@ def predict_between(
 
     session = _Session(params.backend, params.threads)
     try:
-        sdf_old = session.register(existing, "existing_records")
-        sdf_new = session.register(new, "new_records")
+        sdf_old = session.register(prepare(existing), "existing_records")
+        sdf_new = session.register(prepare(new), "new_records")
         linker = Linker(sdf_old, model.settings, log_level=None)
         pred = linker.inference.predict_between(
             sdf_old, sdf_new, threshold_match_weight=params.link_weight, warning_mode="never"
@@ -674,11 +1029,13 @@ def _cluster_exact(
     """The exact, order-dependent clustering (reference for :func:`cluster`, which calls it on
     the components that need it).
 
-    ``veto`` marks edges with a hard conflict found by the model (two different first names or
-    dates of birth). Two groups are never merged when the conflicting pairs between them are at
-    least as many as the agreeing pairs (edges at or above ``link_weight``): a household that
-    shares a card conflicts on every cross pair, whereas one misspelt record of a person agrees
-    with most of that person's other records. Investigators' ``cannot_link`` pairs always block.
+    ``veto`` marks edges with a conflict found by the model (booleans, or the codes of
+    :meth:`Edges.conflicts`). Two groups are never merged when any pair between them has a
+    hard conflict (two dates of birth far apart), or when the conflicting pairs between them
+    are at least as many as the agreeing pairs (edges at or above ``link_weight``): a household
+    that shares a card conflicts on every cross pair, whereas one misspelt record of a person
+    agrees with most of that person's other records. Investigators' ``cannot_link`` pairs
+    always block.
     """
     params = params or LinkParams()
     id_arr = np.asarray(sorted(set(int(i) for i in ids)), dtype=np.int64)
@@ -687,8 +1044,11 @@ def _cluster_exact(
     left_pos = [pos.get(int(x), -1) for x in edges.left.tolist()]
     right_pos = [pos.get(int(x), -1) for x in edges.right.tolist()]
     ok = edges.weight >= params.link_weight
-    vetoed = veto if veto is not None else np.zeros(len(edges), dtype=bool)
+    vcode = np.asarray(veto, dtype=np.int8) if veto is not None else np.zeros(len(edges), np.int8)
+    vetoed = vcode > 0
     ok &= ~vetoed
+    # ambiguous pairs neither merge nor block: only real conflicts count against a merge
+    vetoed = (vcode == SOFT_CONFLICT) | (vcode == HARD_CONFLICT)
     keep = np.nonzero(ok)[0]
     order = keep[np.argsort(-edges.weight[keep], kind="stable")]
     uf = _UnionFind(n)
@@ -700,16 +1060,16 @@ def _cluster_exact(
             forbid[pos[a]].add(pos[b])
             forbid[pos[b]].add(pos[a])
             decided_pos.add((min(pos[a], pos[b]), max(pos[a], pos[b])))
-    # adjacency of the nodes touched by a vetoed edge: (neighbour, is_veto)
+    # adjacency of the nodes touched by a vetoed edge: (neighbour, conflict code)
     has_veto: set[int] = set()
-    vadj: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+    vadj: dict[int, list[tuple[int, int]]] = defaultdict(list)
     if vetoed.any():
         for e in np.nonzero(vetoed | ok)[0].tolist():
             a, b = left_pos[e], right_pos[e]
             if a < 0 or b < 0 or a == b:
                 continue
-            vadj[a].append((b, bool(vetoed[e])))
-            vadj[b].append((a, bool(vetoed[e])))
+            vadj[a].append((b, int(vcode[e])))
+            vadj[b].append((a, int(vcode[e])))
             if vetoed[e]:
                 has_veto.update((a, b))
     members: dict[int, list[int]] = {}
@@ -738,9 +1098,11 @@ def _cluster_exact(
         small, other = (ra, rb) if len(group(ra)) <= len(group(rb)) else (rb, ra)
         conflicts = agrees = 0
         for x in group(small):
-            for y, is_veto in vadj.get(x, ()):
+            for y, code in vadj.get(x, ()):
                 if uf.find(y) == other:
-                    if is_veto:
+                    if code >= HARD_CONFLICT:
+                        return True
+                    if code:
                         conflicts += 1
                     else:
                         agrees += 1
@@ -898,8 +1260,9 @@ def cluster(
     lp = _positions(id_arr, edges.left)
     rp = _positions(id_arr, edges.right)
     valid = (lp >= 0) & (rp >= 0)
-    vetoed = veto if veto is not None else np.zeros(len(edges), dtype=bool)
-    ok = valid & (edges.weight >= params.link_weight) & ~vetoed
+    vcode = np.asarray(veto, dtype=np.int8) if veto is not None else np.zeros(len(edges), np.int8)
+    ok = valid & (edges.weight >= params.link_weight) & (vcode == 0)
+    vetoed = (vcode == SOFT_CONFLICT) | (vcode == HARD_CONFLICT)
     ma = _positions(id_arr, np.asarray([a for a, _ in must], dtype=np.int64))
     mb = _positions(id_arr, np.asarray([b for _, b in must], dtype=np.int64))
     mvalid = (ma >= 0) & (mb >= 0)
@@ -931,6 +1294,8 @@ def cluster(
         right=edges.right[sub_idx],
         weight=edges.weight[sub_idx],
         mw={k: v[sub_idx] for k, v in edges.mw.items()},
+        gamma={k: v[sub_idx] for k, v in edges.gamma.items()},
+        tf={k: v[sub_idx] for k, v in edges.tf.items()},
     )
     sub_set = set(sub_ids.tolist())
     exact = _cluster_exact(
@@ -939,7 +1304,7 @@ def cluster(
         params=params,
         cannot_link=[(a, b) for a, b in cannot if a in sub_set and b in sub_set],
         must_link=[(a, b) for a, b in must if a in sub_set and b in sub_set],
-        veto=vetoed[sub_idx],
+        veto=vcode[sub_idx],
     )
     raw = comp.astype(np.int64)
     raw[node_need] = ncomp + exact.labels
@@ -995,7 +1360,7 @@ def link(
         params=params,
         cannot_link=cannot_link,
         must_link=must_link,
-        veto=edges.vetoed(model),
+        veto=edges.conflicts(model, params.strong_weight),
     )
     timings["cluster_s"] = time.perf_counter() - t2
     return LinkOutcome(model=model, edges=edges, clusters=clusters, timings=timings)

@@ -4,6 +4,11 @@ A mapping file (YAML) names, for each Vigil field, the column of the source file
 
     columns:
       name: Cardholder Name        # or first_name / last_name
+      address: Address1            # one address line, and/or the structured parts:
+      street: Street               #   street (with house number), locality (suburb,
+      locality: Suburb             #   village), town (city), region (state, county)
+      town: City
+      region: State
       postcode: Zip
       card_number: PAN
       timestamp: Created
@@ -35,6 +40,10 @@ RECORD_FIELDS = (
     "first_name",
     "last_name",
     "address",
+    "street",
+    "locality",
+    "town",
+    "region",
     "postcode",
     "country",
     "dob",
@@ -55,6 +64,10 @@ RECORD_FIELDS = (
 )
 """Vigil's record fields (the keys of a mapping's ``columns``)."""
 
+ADDRESS_PARTS = ("street", "locality", "town", "region")
+"""Structured address fields: a file with separate columns maps them instead of gluing them
+into one ``address`` (see :func:`vigil.persons.normalise.compose_address`)."""
+
 REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
     "register": (
         "ref",
@@ -63,6 +76,10 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
         "last_name",
         "dob",
         "address",
+        "street",
+        "locality",
+        "town",
+        "region",
         "postcode",
         "country",
         "email",
@@ -76,6 +93,10 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
         "last_name",
         "dob",
         "address",
+        "street",
+        "locality",
+        "town",
+        "region",
         "postcode",
         "country",
         "offence",
@@ -89,6 +110,10 @@ REFERENCE_FIELDS: dict[str, tuple[str, ...]] = {
         "last_name",
         "dob",
         "address",
+        "street",
+        "locality",
+        "town",
+        "region",
         "postcode",
         "country",
         "role",

@@ -126,6 +126,31 @@ def address(raw: str | None) -> str | None:
     return " ".join(tokens) or None
 
 
+def compose_address(
+    line: str | None,
+    street: str | None = None,
+    locality: str | None = None,
+    town: str | None = None,
+    region: str | None = None,
+) -> tuple[str | None, str | None]:
+    """(display address, normalised address for matching) from an address line and/or the
+    structured parts.
+
+    The display keeps every part ("12 High St, Kingsbury, Leeds, West Yorkshire"); the
+    normalised form keeps line, street, locality and town, in that order, without the region
+    (often missing or abbreviated, it would only add noise to the address comparison) and
+    without a part the line already contains.
+    """
+    parts = [p.strip() for p in (line, street, locality, town, region) if p and p.strip()]
+    display = ", ".join(parts) or None
+    matching: list[str] = []
+    for p in (line, street, locality, town):
+        folded = address(p)
+        if folded and not any(folded in m for m in matching):
+            matching.append(folded)
+    return display, " ".join(matching) or None
+
+
 def house_number(addr: str | None) -> str | None:
     """The first number in a normalised address, or None."""
     if not addr:

@@ -153,8 +153,9 @@ def parse_record(raw: dict[str, Any], mapping: Mapping, vault: CardVault) -> _Pa
     v["name"] = g("name") or " ".join(p for p in (g("first_name"), g("last_name")) if p) or None
     v["first_name_n"], v["surname_n"] = name.first, name.last
     v["record_ref"] = g("record_ref")
-    v["address"] = g("address")
-    v["address_n"] = nz.address(v["address"])
+    v["address"], v["address_n"] = nz.compose_address(
+        g("address"), g("street"), g("locality"), g("town"), g("region")
+    )
     v["postcode"] = nz.postcode(g("postcode"))
     raw_country = g("country")
     v["country"] = nz.country(raw_country)
@@ -435,7 +436,9 @@ def _parse_reference(kind: str, raw: dict[str, Any], mapping: Mapping, vault: Ca
         except ValueError as exc:
             v["dob"] = None
             warnings.append(("dob_invalid", f"date of birth not used: {exc}"))
-        v["address_n"] = nz.address(g("address"))
+        v["address_n"] = nz.compose_address(
+            g("address"), g("street"), g("locality"), g("town"), g("region")
+        )[1]
         v["postcode"] = nz.postcode(g("postcode"))
         v["country"] = nz.country(g("country"))
         parts = nz.uk_postcode_parts(v["postcode"]) if v["country"] in (None, "GB") else None

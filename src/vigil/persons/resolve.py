@@ -120,6 +120,10 @@ class LinkReport:
     weak_links: int
     blocked_by_decisions: int
     conflicts: int
+    ambiguous: int = 0
+    """Pairs kept apart because nothing but a card, surname and address tie them (review)."""
+    training_notes: list[str] = field(default_factory=list)
+    """What each training round did (trained on N pairs, or skipped and why)."""
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -188,8 +192,8 @@ def _write_links(
     clusters, edges, model = out.clusters, out.edges, out.model
     groups = clusters.groups()
     best = _best_edges(edges, clusters.kept_edges)
-    veto = edges.vetoed(model)
-    conflict_idx = np.nonzero(veto & (edges.weight >= params.link_weight))[0]
+    codes = edges.conflicts(model, params.strong_weight)
+    conflict_idx = np.nonzero((codes > 0) & (edges.weight >= params.link_weight))[0]
     with db.write() as s:
         run = PersonLinkRun(
             case_id=case_id,
@@ -372,7 +376,7 @@ def _write_links(
                 _flag(
                     run.id,
                     case_id,
-                    "conflict",
+                    "ambiguous" if codes[e] == linkage.AMBIGUOUS else "conflict",
                     a,
                     b2,
                     float(edges.weight[e]),
@@ -392,6 +396,8 @@ def _write_links(
             weak_links=len(clusters.weak_links),
             blocked_by_decisions=len(clusters.blocked),
             conflicts=sum(1 for f in flag_rows if f["kind"] == "conflict"),
+            ambiguous=sum(1 for f in flag_rows if f["kind"] == "ambiguous"),
+            training_notes=list(model.notes),
         )
         run.stats = {k: v for k, v in report.as_dict().items() if k != "timings"}
         audit.append(

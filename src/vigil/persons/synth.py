@@ -17,6 +17,14 @@ What the generator models (each with ground truth, so linkage and triage can be 
   access to children (including some for fraud victims: they must still never be prioritised),
   compromised-card lists and known breaches;
 * a follow-up batch in which convicted subscribers come back with the same cards.
+
+With ``SynthConfig(messy=True)`` (``vigil persons generate --messy``) records also carry the
+errors of real typed data (issue 15), each recorded per record in the ground truth's ``noise``
+column: first and last name swapped without a comma, nicknames and diminutives (from the
+packaged nickname table), OCR-like character confusions, a missing first name, date-of-birth
+digit transpositions, day/month swaps, off-by-one days and year typos, postcode and address
+typos, and missing postcodes or addresses, on top of the typos, initials, moves, shared
+household cards and stolen-card fraud of the default profile. Same seed, same data.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.persons.cards import luhn_complete
+from vigil.persons.nicknames import diminutives
 
 FIRST_NAMES = [
     "james",
@@ -766,6 +775,54 @@ class SynthConfig:
     abroad_rate: float = 0.15
     start: dt.date = dt.date(2025, 1, 1)
     end: dt.date = dt.date(2026, 10, 31)
+    messy: bool = False
+    """Add the errors of real typed records (the rates below apply only when set)."""
+    swap_rate: float = 0.05
+    nickname_rate: float = 0.06
+    ocr_rate: float = 0.03
+    missing_first_rate: float = 0.02
+    dob_error_rate: float = 0.06
+    postcode_typo_rate: float = 0.05
+    missing_postcode_rate: float = 0.03
+    address_typo_rate: float = 0.06
+    missing_address_rate: float = 0.03
+
+
+NOISE_TAGS = (
+    "typo_first",
+    "typo_last",
+    "initial",
+    "nickname",
+    "ocr",
+    "no_first_name",
+    "name_swap",
+    "dob_transposed",
+    "dob_day_month_swapped",
+    "dob_off_by_one",
+    "dob_year_typo",
+    "postcode_typo",
+    "no_postcode",
+    "address_typo",
+    "no_address",
+)
+"""The record errors of the messy profile, as written in ``truth.csv``'s ``noise`` column."""
+
+OCR_CONFUSIONS = (
+    ("rn", "m"),
+    ("m", "rn"),
+    ("cl", "d"),
+    ("d", "cl"),
+    ("l", "1"),
+    ("i", "l"),
+    ("o", "0"),
+    ("e", "c"),
+    ("h", "b"),
+    ("u", "v"),
+    ("a", "o"),
+    ("vv", "w"),
+    ("w", "vv"),
+    ("n", "h"),
+)
 
 
 @dataclass
@@ -800,6 +857,8 @@ class SynthData:
     compromised: list[dict[str, Any]] = field(default_factory=list)
     breaches: list[dict[str, Any]] = field(default_factory=list)
     config: SynthConfig = field(default_factory=SynthConfig)
+    noise: dict[str, list[str]] = field(default_factory=dict)
+    """record_ref → the errors put into that record (messy profile; see :data:`NOISE_TAGS`)."""
 
     def write(self, folder: Path | str) -> dict[str, Path]:
         """Write CSV files (records, truth, reference lists) and the mapping into ``folder``."""
@@ -809,9 +868,15 @@ class SynthData:
             "records": _write_csv(out / "records.csv", RECORD_COLUMNS, self.records),
             "truth": _write_csv(
                 out / "truth.csv",
-                ("record_ref", "person_key", "is_fraud"),
+                ("record_ref", "person_key", "is_fraud", "kind", "noise"),
                 (
-                    {"record_ref": r, "person_key": k, "is_fraud": int(r in self.fraud_refs)}
+                    {
+                        "record_ref": r,
+                        "person_key": k,
+                        "is_fraud": int(r in self.fraud_refs),
+                        "kind": self.identities[k].kind if k in self.identities else "",
+                        "noise": " ".join(self.noise.get(r, ())),
+                    }
                     for r, k in self.truth.items()
                 ),
             ),
@@ -865,6 +930,7 @@ class _Gen:
         self.fraud: set[str] = set()
         self.ids: dict[str, Identity] = {}
         self.n_rec = 0
+        self.noise: dict[str, list[str]] = {}
         self.used_cards: set[str] = set()
         self.span_s = int(
             (
@@ -961,7 +1027,9 @@ class _Gen:
             return word[:i] + self.rng.choice("aeioulnrst") + word[i + 1 :]
         return word[:i] + word[i] + word[i:]
 
-    def display_name(self, ident: Identity) -> str:
+    def display_name(self, ident: Identity, tags: list[str] | None = None) -> str:
+        if self.cfg.messy and tags is not None:
+            return self.messy_name(ident, tags)
         first, last = ident.first, ident.last
         r = self.rng.random()
         if r < self.cfg.typo_rate:
@@ -971,6 +1039,9 @@ class _Gen:
                 last = self.typo(last)
         elif r < self.cfg.typo_rate + self.cfg.initial_rate:
             first = first[0]
+        return self.name_style(first, last)
+
+    def name_style(self, first: str, last: str) -> str:
         style = self.rng.randrange(5)
         if style == 0:
             return f"{last.upper()}, {first.title()}"
@@ -983,6 +1054,107 @@ class _Gen:
                 else (f"{first.title()} {last.title()}")
             )
         return f"{first.title()} {last.title()}"
+
+    def ocr(self, word: str) -> str:
+        options = [(a, b) for a, b in OCR_CONFUSIONS if a in word[1:]]
+        if not options:
+            return word
+        a, b = self.rng.choice(options)
+        i = word.index(a, 1)
+        return word[:i] + b + word[i + len(a) :]
+
+    def messy_name(self, ident: Identity, tags: list[str]) -> str:
+        """A name with the messy profile's errors, each independent of the others."""
+        cfg, rnd = self.cfg, self.rng.random
+        first, last = ident.first, ident.last
+        if rnd() < cfg.nickname_rate:
+            nicks = diminutives(first)
+            if nicks:
+                first = self.rng.choice(nicks)
+                tags.append("nickname")
+        if rnd() < cfg.typo_rate:
+            if rnd() < 0.5:
+                first, tag = self.typo(first), "typo_first"
+            else:
+                last, tag = self.typo(last), "typo_last"
+            tags.append(tag)
+        if rnd() < cfg.ocr_rate:
+            if rnd() < 0.5:
+                first = self.ocr(first)
+            else:
+                last = self.ocr(last)
+            tags.append("ocr")
+        r = rnd()
+        if r < cfg.initial_rate:
+            first = first[0]
+            tags.append("initial")
+        elif r < cfg.initial_rate + cfg.missing_first_rate:
+            tags.append("no_first_name")
+            return last.title() if rnd() < 0.5 else last.upper()
+        if rnd() < cfg.swap_rate:
+            tags.append("name_swap")
+            swapped = f"{last} {first}"
+            return swapped.upper() if rnd() < 0.4 else swapped.title()
+        return self.name_style(first, last)
+
+    def messy_dob(self, dob: dt.date, tags: list[str]) -> str:
+        """The date of birth as typed, with one error at ``dob_error_rate``."""
+        text = dob.strftime("%d/%m/%Y")
+        if self.rng.random() >= self.cfg.dob_error_rate:
+            return text
+        for _ in range(8):
+            kind = self.rng.randrange(4)
+            if kind == 0:  # two adjacent digits transposed (day, month or the year's last two)
+                digits = dob.strftime("%d%m%Y")
+                i = self.rng.choice((0, 2, 6))
+                cand = digits[:i] + digits[i + 1] + digits[i] + digits[i + 2 :]
+                tag = "dob_transposed"
+            elif kind == 1:  # day and month swapped
+                cand = dob.strftime("%m%d%Y")
+                tag = "dob_day_month_swapped"
+            elif kind == 2:
+                cand = (dob + dt.timedelta(days=self.rng.choice((-1, 1)))).strftime("%d%m%Y")
+                tag = "dob_off_by_one"
+            else:  # one digit of the year mistyped
+                digits = dob.strftime("%d%m%Y")
+                i = self.rng.choice((6, 7))
+                cand = digits[:i] + self.rng.choice("0123456789") + digits[i + 1 :]
+                tag = "dob_year_typo"
+            try:
+                got = dt.date(int(cand[4:]), int(cand[2:4]), int(cand[:2]))
+            except ValueError:
+                continue
+            if got != dob:
+                tags.append(tag)
+                return got.strftime("%d/%m/%Y")
+        return text
+
+    def messy_location(self, address: str, postcode: str, tags: list[str]) -> tuple[str, str]:
+        """Address and postcode as typed: typos or missing at the messy profile's rates."""
+        cfg, rnd = self.cfg, self.rng.random
+        if rnd() < cfg.address_typo_rate:
+            words = address.split(" ")
+            idx = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
+            if idx:
+                i = self.rng.choice(idx)
+                words[i] = self.typo(words[i])
+                address = " ".join(words)
+                tags.append("address_typo")
+        if rnd() < cfg.missing_address_rate:
+            address = ""
+            tags.append("no_address")
+        if rnd() < cfg.missing_postcode_rate:
+            postcode = ""
+            tags.append("no_postcode")
+        elif rnd() < cfg.postcode_typo_rate:
+            chars = list(postcode)
+            idx = [i for i, c in enumerate(chars) if c.isalnum()]
+            i = self.rng.choice(idx)
+            pool = "0123456789" if chars[i].isdigit() else "ABDEFGHJLNPQRSTUWXYZ"
+            chars[i] = self.rng.choice([c for c in pool if c != chars[i]])
+            postcode = "".join(chars)
+            tags.append("postcode_typo")
+        return address, postcode
 
     def display_address(self, address: str) -> str:
         if self.rng.random() < 0.3:
@@ -1018,13 +1190,27 @@ class _Gen:
             show_phone = self.rng.random() >= self.cfg.missing_phone_rate
         exp = when.date() + dt.timedelta(days=self.rng.randint(60, 1400))
         logins = access if access is not None else self.rng.randint(1, 60)
+        tags: list[str] = []
+        name = self.display_name(ident, tags)
+        addr_text, pc_text = address
+        if self.cfg.messy:
+            addr_text, pc_text = self.messy_location(addr_text, pc_text, tags)
+        dob_text = ""
+        if show_dob:
+            dob_text = (
+                self.messy_dob(ident.dob, tags)
+                if self.cfg.messy
+                else ident.dob.strftime("%d/%m/%Y")
+            )
+        if tags:
+            self.noise[ref] = tags
         rec = {
             "record_ref": ref,
-            "cardholder": self.display_name(ident),
-            "address": self.display_address(address[0]),
-            "postcode": address[1] if self.rng.random() > 0.1 else address[1].replace(" ", ""),
+            "cardholder": name,
+            "address": self.display_address(addr_text),
+            "postcode": pc_text if self.rng.random() > 0.1 else pc_text.replace(" ", ""),
             "country": ident.country,
-            "dob": ident.dob.strftime("%d/%m/%Y") if show_dob else "",
+            "dob": dob_text,
             "email": email,
             "phone": ident.phone if show_phone else "",
             "card_number": _spaced(card) if self.rng.random() < 0.3 else card,
@@ -1123,6 +1309,8 @@ def generate(cfg: SynthConfig | None = None) -> SynthData:
         if rng.random() < cfg.household_rate:
             # a household member using the same card at the same address: a different person
             other = g.new_identity(f"H{i:07d}", kind="household")
+            while cfg.messy and other.first == ident.first:  # two people, two given names
+                other.first = rng.choice(FIRST_NAMES)
             other.last = ident.last
             other.addresses = [ident.addresses[0]]
             other.cards = [ident.cards[0]]
@@ -1216,6 +1404,7 @@ def generate(cfg: SynthConfig | None = None) -> SynthData:
         compromised=compromised,
         breaches=breaches,
         config=cfg,
+        noise=g.noise,
     )
     _reference(g, data, genuine)
     return data
@@ -1339,6 +1528,7 @@ def generate_followup(
         seed=seed,
         start=data.config.end,
         end=data.config.end + dt.timedelta(days=200),
+        messy=data.config.messy,
     )
     g = _Gen(cfg)
     g.n_rec = 10_000_000 + len(data.records)
@@ -1362,4 +1552,5 @@ def generate_followup(
         fraud_refs=g.fraud,
         identities={**data.identities, **g.ids},
         config=cfg,
+        noise=g.noise,
     )

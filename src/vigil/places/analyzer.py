@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from vigil.content.decode import decode
+from vigil.content.decode import Decoded, decode
 from vigil.errors import VigilError
-from vigil.ingest.analyzers import AnalyzerOutput, Blob
+from vigil.ingest.analyzers import AnalyzerOutput, Blob, ImageNeeds
 from vigil.places.features import (
     DEFAULT_PARAMS,
     EXTRACTOR_NAME,
@@ -69,6 +69,19 @@ class SceneAnalyzer:
     kinds = frozenset({"photo", "video"})
     default_enabled = True
 
+    @property
+    def image_needs(self) -> ImageNeeds:
+        """Shorter side >= the working size (640 by default, shared with PDQ: one decode)."""
+        return ImageNeeds(self.params.max_side)
+
+    def analyze_image(self, blob: Blob, image: Decoded) -> AnalyzerOutput:
+        """Features of a photo from the worker's shared decode (keypoints in its pixels)."""
+        warnings: list[tuple[str, str]] = []
+        frame = features_of_pixels(image.pixels, self.params)
+        if frame.n_keypoints == 0:
+            warnings.append(("scene_no_features", "no scene features found (blank or tiny image)"))
+        return AnalyzerOutput(ScenePayload(EXTRACTOR, [frame]), warnings)
+
     def __init__(self, params: FeatureParams = DEFAULT_PARAMS, *, every_s: float = 10.0,
                  max_frames: int = 12) -> None:  # fmt: skip
         self.params = params
@@ -95,9 +108,10 @@ class SceneAnalyzer:
                 except VigilError as exc:
                     warnings.append((f"scene_{exc.code}", f"video frames: {exc}"))
             else:
-                decoded = decode(blob.source(), min_side=self.params.max_side)
                 # keypoints refer to the decoded pixels (same decode as for drawings)
-                payload.frames.append(features_of_pixels(decoded.pixels, self.params))
+                return self.analyze_image(
+                    blob, decode(blob.source(), min_side=self.params.max_side)
+                )
         except VigilError as exc:
             return AnalyzerOutput(None, [(f"scene_{exc.code}", str(exc))])
         if payload.frames and all(f.n_keypoints == 0 for f in payload.frames):

@@ -91,6 +91,9 @@ class SearchParams:
     Only used with ``threads == 1``."""
     threads: int = 1
     """Verify this many candidates at once (NumPy and OpenCV release the GIL)."""
+    layout: bool = True
+    """Give each pair with enough inliers a same room / shared object only / unsure verdict
+    (:mod:`vigil.places.layout`; one more homography and one fundamental-matrix fit)."""
 
     def __post_init__(self) -> None:
         problems = [
@@ -133,6 +136,7 @@ def search(
         ver = verify(
             query, feats[key], model=params.model, query_unit=q_unit, threshold=params.threshold,
             min_seed=params.min_seed, guided=params.guided, min_inliers=params.min_inliers,
+            layout=params.layout,
         )  # fmt: skip
         ok = ver.verified(params.min_inliers, params.min_coverage, params.min_seed)
         return Candidate(key, sim, rank, ver, ok)

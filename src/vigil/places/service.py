@@ -176,6 +176,7 @@ def _candidate_dict(
         "small_region": v.small_region(params.min_inliers, params.min_coverage),
         "global_similarity": round(c.global_similarity, 4),
         "shortlist_rank": c.shortlist_rank,
+        "layout": v.layout.as_dict() if v.layout is not None else None,
     }
 
 
@@ -326,8 +327,17 @@ def target_pixels(settings: Settings, db: Database, feature_id: int) -> U8:
         return decode(blob.source(), min_side=DEFAULT_PARAMS.max_side).pixels
 
 
-def draw_candidate(query_pixels: U8, candidate_pixels: U8, cand: Candidate, label: str) -> bytes:
-    return encode_png(draw_pair(query_pixels, candidate_pixels, cand.verification, label=label))
+def draw_candidate(
+    query_pixels: U8,
+    candidate_pixels: U8,
+    cand: Candidate,
+    label: str,
+    names: tuple[str, str] | None = None,
+) -> bytes:
+    """PNG of one candidate's verification (``names``: what to write above each image)."""
+    return encode_png(
+        draw_pair(query_pixels, candidate_pixels, cand.verification, label=label, names=names)
+    )
 
 
 # --- reference collections ---------------------------------------------------------------------

@@ -36,6 +36,7 @@ neighbourhood within ``MAX_AREA_RATIO`` and ``MAX_ANISOTROPY`` (:func:`local_dis
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,6 +86,9 @@ class Verification:
     seed_coverage: float | None = None
     """Convex-hull share of the query image of the first fit's inliers (``None``: no guided
     matching ran, so ``coverage`` is that share)."""
+    layout: Any = None
+    """:class:`vigil.places.layout.Layout` (same room / shared object only / unsure) for a pair
+    with at least ``min_inliers`` homography inliers when asked for; ``None`` otherwise."""
 
     @property
     def first_fit_inliers(self) -> int:
@@ -378,6 +382,7 @@ def verify(
     min_seed: int = DEFAULT_MIN_SEED,
     guided: bool = False,
     min_inliers: int = DEFAULT_MIN_INLIERS,
+    layout: bool = False,
 ) -> Verification:
     """Match ``query`` against ``candidate`` and fit a geometric model with MAGSAC++.
 
@@ -390,7 +395,8 @@ def verify(
     Precomputed unit descriptors may be passed to save work when one query meets many candidates.
     With ``guided`` (homography only), a first fit with at least ``min_seed`` inliers is
     extended by guided matching (see the module's notes); ``seed_inliers`` then records the
-    first fit's count.
+    first fit's count. With ``layout`` (homography only), a pair with at least ``min_inliers``
+    inliers also gets a same-room / shared-object / unsure verdict (:mod:`vigil.places.layout`).
     """
     qa = query.unit_descriptors() if query_unit is None else query_unit
     cb = candidate.unit_descriptors() if candidate_unit is None else candidate_unit
@@ -433,6 +439,15 @@ def verify(
                 seed_inliers = first
     qpts = src[inl] / np.float32(query.scale)
     cpts = dst[inl] / np.float32(candidate.scale)
+    judged = None
+    if layout and model == "homography" and int(inl.sum()) >= min_inliers:
+        from vigil.places.layout import judge_layout
+
+        judged = judge_layout(src, dst, inl, query.width, query.height, threshold=threshold,
+                              seed=seed)  # fmt: skip
+        # the drawing works in original-image pixels, like the other points kept here
+        back = [(x / query.scale, y / query.scale) for x, y in judged.second_plane_points]
+        judged = dataclasses.replace(judged, second_plane_points=back)
     return Verification(
         matches=n,
         inliers=int(inl.sum()),
@@ -443,4 +458,5 @@ def verify(
         coverage=_hull_fraction(src[inl], query.width, query.height),
         seed_inliers=seed_inliers,
         seed_coverage=seed_coverage,
+        layout=judged,
     )

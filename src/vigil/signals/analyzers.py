@@ -8,25 +8,34 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from vigil.ingest.analyzers import AnalyzerOutput, Blob
+from vigil.content.decode import Decoded
+from vigil.ingest.analyzers import AnalyzerOutput, Blob, ImageNeeds
 from vigil.settings import Settings
 from vigil.signals import pdq, vpdq
-from vigil.signals.base import Hashed, Unhashable
+from vigil.signals.base import Hashed, HashOutcome, Unhashable
 from vigil.signals.synthetic import jpeg_bytes, scene
 from vigil.store.db import Database
 from vigil.store.hashsets import replace_item_signals
 
 
 class PdqAnalyzer:
-    """PDQ of every photo (reduced-scale JPEG decode within the documented bound)."""
+    """PDQ of every photo (reduced-scale decode within the documented bound)."""
 
     name = "pdq"
     version = pdq.HASHER_VERSION
     kinds = frozenset({"photo"})
     default_enabled = True
+    image_needs = ImageNeeds(pdq.REDUCED_MIN_SIDE)
 
     def analyze(self, blob: Blob) -> AnalyzerOutput:
-        result = pdq.hash_image(blob.source(), reduced=True)
+        return self._output(pdq.hash_image(blob.source(), reduced=True))
+
+    def analyze_image(self, blob: Blob, image: Decoded) -> AnalyzerOutput:
+        """PDQ of the worker's shared decode (the same pixels ``hash_image`` would decode)."""
+        return self._output(pdq.hash_pixels(image.pixels))
+
+    @staticmethod
+    def _output(result: HashOutcome) -> AnalyzerOutput:
         if isinstance(result, Hashed):
             return AnalyzerOutput(payload={"value": result.value, "quality": result.quality})
         return AnalyzerOutput(

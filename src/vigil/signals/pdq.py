@@ -5,8 +5,9 @@ Pipeline (the one canonical way Vigil hashes a photo):
 1. :func:`vigil.content.decode.decode` gives 8-bit RGB pixels (CMYK, palette, 1-bit and 16-bit
    images converted properly; EXIF orientation **applied**, so a rotated-by-tag photo and the
    same photo with rotated pixels hash alike).
-2. With ``reduced=True`` (ingest's default) JPEGs are decoded at a reduced DCT scale keeping the
-   shorter side >= :data:`REDUCED_MIN_SIDE` px; the change this makes to the hash is measured
+2. With ``reduced=True`` (ingest's default) photos are decoded at a reduced scale (JPEG: DCT
+   scaling; other formats: integer box reduction) keeping the shorter side >=
+   :data:`REDUCED_MIN_SIDE` px; the change this makes to the hash is measured
    (``benchmarks/hashing.py``, ``tests/signals/test_pdq.py``) and documented in
    ``docs/known-vs-fresh.md``. ``reduced=False`` hashes every pixel (conformance runs).
 3. ``pdqhash.compute`` (the C++ reference core) gives 256 bits and a quality score; bits are
@@ -36,11 +37,13 @@ QUALITY_FLOOR = 50
 """Hashes of lower quality are reported as unhashable (the vPDQ and HMA default)."""
 DEFAULT_THRESHOLD = 31
 """Default match radius in bits (Meta's recommendation for PDQ)."""
-REDUCED_MIN_SIDE = 512
-"""Reduced-scale JPEG decoding keeps the decoded shorter side at least this many pixels."""
+REDUCED_MIN_SIDE = 640
+"""Reduced-scale decoding keeps the decoded shorter side at least this many pixels. It is the
+scale scene features use too (``ANALYSIS_MIN_SIDE``), so ingest decodes a photo once for both;
+it was 512 in ``pdq-1`` (the bound below was measured there; 640 is closer to full scale)."""
 REDUCED_MAX_BITS = 18
 """Documented bound: bits a reduced-scale hash may differ from the full-decode hash (measured)."""
-HASHER_VERSION = "pdq-1"
+HASHER_VERSION = "pdq-2"
 """Stored with every PDQ value; bump when the decode or hashing policy changes."""
 
 DIHEDRAL_NAMES = (

@@ -7,6 +7,20 @@ Each entry's hash covers its own fields and the previous entry's hash:
 so editing any field, deleting or reordering entries breaks the chain. The newest ``(seq, hash)``
 is also kept in ``audit_anchor`` (updated in the same transaction), so cutting entries off the end
 is detected too. There is deliberately no update or delete operation in this module.
+
+Two attacks leave a chain that is consistent in itself, so :func:`verify` checks more than links:
+
+* **a wiped log** (``audit_log`` and ``audit_anchor`` emptied): an empty chain next to cases,
+  users, sources or items (none of which is ever written without an audit entry) fails;
+* **a rewritten log** (every entry and the anchor recomputed by someone with write access):
+  only something kept outside the database can tell. :func:`anchor_record` is the chain head
+  written to a file the unit keeps (``vigil audit anchor``); :func:`verify` given those records
+  fails when an anchored entry is not on the chain or the chain is shorter than anchored.
+
+The chain logic is written once for any pair of tables with the columns of
+:class:`~vigil.store.models.AuditEntryColumns` and :class:`~vigil.store.models.AuditAnchorColumns`
+(a :class:`Chain`): the case store's log is :data:`LOCAL`, the hub keeps its own chain in its own
+database (``vigil.store.hub.HUB_CHAIN``).
 """
 
 from __future__ import annotations
@@ -14,16 +28,28 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from vigil.errors import IntegrityError
+from vigil.errors import IntegrityError, InvalidInput
 from vigil.store.base import utcnow
-from vigil.store.models import AuditAnchor, AuditEntry
+from vigil.store.models import AuditAnchor, AuditEntry, Case, EvidenceSource, MediaItem, User
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The entry and anchor tables of one hash chain."""
+
+    entry: type[Any]
+    anchor: type[Any]
+
+
+LOCAL = Chain(AuditEntry, AuditAnchor)
 
 GENESIS = "0" * 64
 
@@ -54,10 +80,67 @@ def entry_digest(
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """Outcome of :func:`verify`: how many entries were checked and the head hash."""
+    """Outcome of :func:`verify`: how many entries were checked, the head hash, and how many
+    external anchors were matched."""
 
     entries: int
     head_hash: str
+    anchors_checked: int = 0
+
+
+ANCHOR_FORMAT = "vigil-audit-anchor/1"
+
+
+@dataclass(frozen=True)
+class ExternalAnchor:
+    """A chain head recorded outside the database (one line of an anchor file)."""
+
+    seq: int
+    entry_hash: str
+    at: str
+    """When it was taken (UTC, ISO 8601), to name it in findings."""
+
+    def line(self) -> str:
+        """The JSON line written to the anchor file."""
+        return canonical_json(
+            {"format": ANCHOR_FORMAT, "seq": self.seq, "hash": self.entry_hash, "at": self.at}
+        )
+
+
+def parse_anchors(text: str, source: str) -> list[ExternalAnchor]:
+    """The anchors of an anchor file (JSON lines); a bad line is an error naming it."""
+    anchors = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            data = json.loads(raw)
+            if data.get("format") != ANCHOR_FORMAT:
+                raise ValueError(f"not a {ANCHOR_FORMAT} record")
+            seq, digest, at = int(data["seq"]), str(data["hash"]), str(data["at"])
+            if seq < 1 or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+                raise ValueError("bad sequence number or hash")
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise InvalidInput(f"{source}, line {number}: not an audit anchor ({exc})") from exc
+        anchors.append(ExternalAnchor(seq, digest, at))
+    if not anchors:
+        raise InvalidInput(f"{source}: no audit anchor in the file")
+    return anchors
+
+
+def anchor_record(entry: AuditEntry) -> ExternalAnchor:
+    """The external anchor for ``entry`` (normally the newest)."""
+    return ExternalAnchor(entry.seq, entry.entry_hash, _ts_text(entry.ts) + "Z")
+
+
+def footprint(session: Session) -> dict[str, int]:
+    """Rows that are never written without an audit entry (cases, accounts, evidence sources,
+    items): if any exist, the chain cannot rightly be empty."""
+    tables = {"cases": Case, "users": User, "evidence sources": EvidenceSource, "items": MediaItem}
+    return {
+        name: int(session.execute(select(func.count()).select_from(model)).scalar_one())
+        for name, model in tables.items()
+    }
 
 
 def append(
@@ -68,24 +151,25 @@ def append(
     case_id: int | None = None,
     item_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditEntry:
+    chain: Chain = LOCAL,
+) -> Any:
     """Append one entry inside the caller's write transaction.
 
     The anchor row is locked (``FOR UPDATE`` on PostgreSQL; SQLite write transactions are already
     exclusive), so concurrent writers cannot fork the chain.
     """
     anchor = session.execute(
-        select(AuditAnchor).where(AuditAnchor.id == 1).with_for_update()
+        select(chain.anchor).where(chain.anchor.id == 1).with_for_update()
     ).scalar_one_or_none()
     if anchor is None:
-        anchor = AuditAnchor(id=1, seq=0, entry_hash=GENESIS)
+        anchor = chain.anchor(id=1, seq=0, entry_hash=GENESIS)
         session.add(anchor)
         session.flush()
     seq = anchor.seq + 1
     ts = utcnow()
     body = canonical_json(details or {})
     digest = entry_digest(anchor.entry_hash, seq, ts, actor, action, case_id, item_id, body)
-    entry = AuditEntry(
+    entry = chain.entry(
         seq=seq,
         ts=ts,
         actor=actor,
@@ -104,43 +188,65 @@ def append(
 
 
 def iter_entries(
-    session: Session, *, case_id: int | None = None, batch: int = 5000
-) -> Iterator[AuditEntry]:
+    session: Session,
+    *,
+    case_id: int | None = None,
+    batch: int = 5000,
+    chain: Chain = LOCAL,
+) -> Iterator[Any]:
     """Entries in chain order, optionally only those of one case."""
-    stmt = select(AuditEntry).order_by(AuditEntry.seq)
+    stmt = select(chain.entry).order_by(chain.entry.seq)
     if case_id is not None:
-        stmt = stmt.where(AuditEntry.case_id == case_id)
+        stmt = stmt.where(chain.entry.case_id == case_id)
     yield from session.execute(stmt.execution_options(yield_per=batch)).scalars()
 
 
-def verify(session: Session) -> VerifyReport:
-    """Check the whole chain; raise :class:`IntegrityError` naming the first broken entry."""
+def verify(
+    session: Session, chain: Chain = LOCAL, *, anchors: Sequence[ExternalAnchor] = ()
+) -> VerifyReport:
+    """Check the whole chain (and any external ``anchors``); raise :class:`IntegrityError`
+    naming the first finding."""
+    expected = {a.seq: a for a in anchors}
     prev = GENESIS
     expected_seq = 1
     count = 0
-    for entry in iter_entries(session):
-        if entry.seq != expected_seq:
-            raise IntegrityError(
-                f"audit entry #{expected_seq} is missing or out of order (found #{entry.seq} next)"
+    try:
+        entries = iter_entries(session, chain=chain)
+        for entry in entries:
+            if entry.seq != expected_seq:
+                raise IntegrityError(
+                    f"audit entry #{expected_seq} is missing or out of order "
+                    f"(found #{entry.seq} next)"
+                )
+            if entry.prev_hash != prev:
+                raise IntegrityError(
+                    f"audit entry #{entry.seq} does not link to the entry before it"
+                )
+            digest = entry_digest(
+                prev,
+                entry.seq,
+                entry.ts,
+                entry.actor,
+                entry.action,
+                entry.case_id,
+                entry.item_id,
+                entry.details,
             )
-        if entry.prev_hash != prev:
-            raise IntegrityError(f"audit entry #{entry.seq} does not link to the entry before it")
-        digest = entry_digest(
-            prev,
-            entry.seq,
-            entry.ts,
-            entry.actor,
-            entry.action,
-            entry.case_id,
-            entry.item_id,
-            entry.details,
-        )
-        if digest != entry.entry_hash:
-            raise IntegrityError(f"audit entry #{entry.seq} was altered (hash mismatch)")
-        prev = entry.entry_hash
-        expected_seq += 1
-        count += 1
-    anchor = session.get(AuditAnchor, 1)
+            if digest != entry.entry_hash:
+                raise IntegrityError(f"audit entry #{entry.seq} was altered (hash mismatch)")
+            kept = expected.get(entry.seq)
+            if kept is not None and kept.entry_hash != digest:
+                raise IntegrityError(
+                    f"audit entry #{entry.seq} is not the one anchored at {kept.at} "
+                    f"(hash {digest[:16]}…, anchored {kept.entry_hash[:16]}…): "
+                    "the chain was rewritten"
+                )
+            prev = entry.entry_hash
+            expected_seq += 1
+            count += 1
+        anchor = session.get(chain.anchor, 1)
+    except SQLAlchemyError as exc:
+        raise IntegrityError(f"the audit log cannot be read (tables missing?): {exc}") from exc
     head_seq = anchor.seq if anchor else 0
     head_hash = anchor.entry_hash if anchor else GENESIS
     if head_seq != count or head_hash != prev:
@@ -148,4 +254,19 @@ def verify(session: Session) -> VerifyReport:
             f"audit log ends at #{count} but its anchor records #{head_seq}: "
             "entries were removed from the end or the anchor was altered"
         )
-    return VerifyReport(entries=count, head_hash=prev)
+    beyond = [a for a in anchors if a.seq > count]
+    if beyond:
+        last = max(beyond, key=lambda a: a.seq)
+        raise IntegrityError(
+            f"the audit log has {count} entries but the anchor taken at {last.at} records "
+            f"#{last.seq}: entries were removed or the chain was rewritten"
+        )
+    if count == 0 and chain is LOCAL:
+        held = {name: n for name, n in footprint(session).items() if n}
+        if held:
+            listed = ", ".join(f"{n} {name}" for name, n in held.items())
+            raise IntegrityError(
+                f"the audit log is empty but the store holds {listed}: "
+                "every change is audited, so the log was wiped"
+            )
+    return VerifyReport(entries=count, head_hash=prev, anchors_checked=len(anchors))

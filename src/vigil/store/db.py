@@ -46,18 +46,18 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-def alembic_config(engine: Engine) -> Config:
-    """An Alembic configuration pointing at the packaged migrations and ``engine``."""
+def alembic_config(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> Config:
+    """An Alembic configuration pointing at packaged migrations (the case store's by default)."""
     cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("script_location", str(migrations))
     cfg.attributes["engine"] = engine
     return cfg
 
 
-def migrate(engine: Engine) -> None:
+def migrate(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> None:
     """Bring the schema to the newest revision of every branch (``heads``)."""
     try:
-        command.upgrade(alembic_config(engine), "heads")
+        command.upgrade(alembic_config(engine, migrations), "heads")
     except SQLAlchemyError as exc:
         raise BackendError(f"database migration failed: {exc}") from exc
 
@@ -65,7 +65,8 @@ def migrate(engine: Engine) -> None:
 class Database:
     """An engine plus session factories; the only door to SQL in Vigil."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, migrations: Path = MIGRATIONS_DIR) -> None:
+        """``migrations``: another Alembic script folder for a separate app (the hub's)."""
         self.url = url
         if url.startswith("sqlite:///"):
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +76,7 @@ class Database:
         )
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         if create:
-            migrate(self.engine)
+            migrate(self.engine, migrations)
 
     @contextmanager
     def write(self) -> Iterator[Session]:

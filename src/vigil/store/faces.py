@@ -18,6 +18,9 @@
   case, with distance and rank; only a person confirms or rejects them (never merged
   automatically).
 * ``face_calibrations``: operating thresholds chosen on labelled pair sets.
+* ``face_ages``: a face's apparent age from an age model (``face_models`` role ``age``): range,
+  P(minor), the "likely minor" flag, or an abstention with its reason. The flag raises faces and
+  their items in the review order; it never hides anything.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     ForeignKey,
     Integer,
@@ -114,6 +118,39 @@ class FaceRow(Base):
     def box(self) -> tuple[int, int, int, int]:
         """(left, top, right, bottom)."""
         return (self.left, self.top, self.right, self.bottom)
+
+
+class FaceAge(Base):
+    """A face's apparent age (one row per face and age model)."""
+
+    __tablename__ = "face_ages"
+    __table_args__ = (UniqueConstraint("face_id", "model_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    face_id: Mapped[int] = mapped_column(ForeignKey("faces.id", ondelete="CASCADE"), index=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("face_models.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    """``estimate`` or ``abstain``."""
+    reason: Mapped[str | None] = mapped_column(String(200))
+    age_low: Mapped[float] = mapped_column(Float)
+    age_median: Mapped[float] = mapped_column(Float)
+    age_high: Mapped[float] = mapped_column(Float)
+    p_minor: Mapped[float] = mapped_column(Float)
+    likely_minor: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (CLI, web)."""
+        return {
+            "status": self.status,
+            "low": self.age_low,
+            "median": self.age_median,
+            "high": self.age_high,
+            "p_minor": self.p_minor,
+            "likely_minor": self.likely_minor,
+            "reason": self.reason,
+            "model_id": self.model_id,
+        }
 
 
 class FaceEmbedding(Base):
@@ -349,8 +386,10 @@ def add_scan(
     status: str,
     faces: Sequence[dict[str, Any]],
     dim: int,
+    age_model_id: int | None = None,
 ) -> FaceScan:
-    """Store a scan and its faces with their vectors (``faces``: dicts from the analyzer)."""
+    """Store a scan and its faces with their vectors (``faces``: dicts from the analyzer) and,
+    with ``age_model_id``, each face's ``age`` dict."""
     if get_scan(session, item_id, detector_id, embedder_id) is not None:
         raise Conflict(f"item #{item_id} was already scanned with these face models")
     scan = FaceScan(
@@ -390,8 +429,88 @@ def add_scan(
         session.add(
             FaceEmbedding(face_id=row.id, model_id=embedder_id, dim=dim, vector=vector.tobytes())
         )
+        if age_model_id is not None and f.get("age"):
+            add_age(session, row.id, age_model_id, f["age"])
     session.flush()
     return scan
+
+
+def add_age(session: Session, face_id: int, model_id: int, age: dict[str, Any]) -> FaceAge:
+    """Store (or replace) one face's age estimate from ``model_id``."""
+    status = str(age["status"])
+    if status not in ("estimate", "abstain"):
+        raise InvalidInput(f"age status must be 'estimate' or 'abstain', got {status!r}")
+    row = session.execute(
+        select(FaceAge).where(FaceAge.face_id == face_id, FaceAge.model_id == model_id)
+    ).scalar_one_or_none()
+    if row is None:
+        row = FaceAge(face_id=face_id, model_id=model_id)
+        session.add(row)
+    row.status = status
+    row.reason = (str(age["reason"])[:200]) if age.get("reason") else None
+    row.age_low = float(age["low"])
+    row.age_median = float(age["median"])
+    row.age_high = float(age["high"])
+    row.p_minor = float(age["p_minor"])
+    row.likely_minor = bool(age["likely_minor"]) and status == "estimate"
+    session.flush()
+    return row
+
+
+def face_ages(session: Session, face_ids: Iterable[int]) -> dict[int, FaceAge]:
+    """The newest age row of each face (by the age model stored last) that has one."""
+    ids = sorted(set(face_ids))
+    out: dict[int, FaceAge] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stmt = select(FaceAge).where(FaceAge.face_id.in_(chunk)).order_by(FaceAge.model_id)
+        for row in session.execute(stmt).scalars():
+            out[row.face_id] = row
+    return out
+
+
+def likely_minor_item_ids(session: Session, item_ids: Iterable[int] | None = None) -> set[int]:
+    """Items with at least one face flagged "likely minor" (restricted to ``item_ids``)."""
+    stmt = (
+        select(FaceRow.item_id)
+        .join(FaceAge, FaceAge.face_id == FaceRow.id)
+        .where(FaceAge.likely_minor.is_(True))
+        .distinct()
+    )
+    found = {int(i) for i in session.execute(stmt).scalars()}
+    return found if item_ids is None else found & set(item_ids)
+
+
+def case_likely_minor_item_ids(session: Session, case_id: int) -> set[int]:
+    """Items of a case with at least one face flagged "likely minor" (one query)."""
+    items = (
+        select(Occurrence.item_id)
+        .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+        .where(EvidenceSource.case_id == case_id)
+    )
+    stmt = (
+        select(FaceRow.item_id)
+        .join(FaceAge, FaceAge.face_id == FaceRow.id)
+        .where(FaceAge.likely_minor.is_(True), FaceRow.item_id.in_(items))
+        .distinct()
+    )
+    return {int(i) for i in session.execute(stmt).scalars()}
+
+
+def faces_without_age(session: Session, case_id: int, model_id: int) -> list[FaceRow]:
+    """Faces of a case with no age row from ``model_id`` (for a back-fill), by item then id."""
+    items = (
+        select(Occurrence.item_id)
+        .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+        .where(EvidenceSource.case_id == case_id)
+    )
+    have = select(FaceAge.face_id).where(FaceAge.model_id == model_id)
+    stmt = (
+        select(FaceRow)
+        .where(FaceRow.item_id.in_(items), FaceRow.id.not_in(have))
+        .order_by(FaceRow.item_id, FaceRow.id)
+    )
+    return list(session.execute(stmt).scalars())
 
 
 def case_item_ids(session: Session, case_id: int, kinds: Iterable[str] | None = None) -> list[int]:

@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Float,
@@ -180,6 +181,26 @@ class TriageOutcome(Base):
     group_distance: Mapped[int | None] = mapped_column(Integer)
     """PDQ distance to the group's representative (0 for the representative itself)."""
     decided_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class TriageState(Base):
+    """When a case's triage was last computed, and against which hash-set catalogue.
+
+    The catalogue is summarised as a signature (set ids, entry count, highest entry id); any
+    import or removal changes it, so a screen can say "as of ..., out of date" instead of
+    showing outcomes that no longer hold (see :mod:`vigil.triage.freshness`).
+    """
+
+    __tablename__ = "triage_states"
+
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    matched_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    catalogue: Mapped[dict[str, Any]] = mapped_column(JSON)
+    threshold: Mapped[int] = mapped_column(Integer)
+    items: Mapped[int] = mapped_column(Integer)
+    """Items of the case when it was matched (more items since then: new evidence unmatched)."""
 
 
 class Grade(Base):

@@ -204,10 +204,8 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
 
 
-class AuditEntry(Base):
-    """One link of the hash chain. Rows are only ever inserted (see :mod:`vigil.store.audit`)."""
-
-    __tablename__ = "audit_log"
+class AuditEntryColumns:
+    """The columns of one link of a hash chain (shared by the case store's and the hub's logs)."""
 
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
@@ -223,14 +221,24 @@ class AuditEntry(Base):
     entry_hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditAnchor(Base):
-    """The head of the audit chain (one row), so that cutting entries off the end is detected."""
-
-    __tablename__ = "audit_anchor"
+class AuditAnchorColumns:
+    """The head of a hash chain (one row), so that cutting entries off the end is detected."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEntry(AuditEntryColumns, Base):
+    """One link of the hash chain. Rows are only ever inserted (see :mod:`vigil.store.audit`)."""
+
+    __tablename__ = "audit_log"
+
+
+class AuditAnchor(AuditAnchorColumns, Base):
+    """The head of the audit chain (one row), so that cutting entries off the end is detected."""
+
+    __tablename__ = "audit_anchor"
 
 
 class ItemAnalysis(Base):

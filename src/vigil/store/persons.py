@@ -216,7 +216,8 @@ class PersonLinkFlag(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("person_link_runs.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     kind: Mapped[str] = mapped_column(String(30))
-    """``weak_link`` (a bridge cut), ``decision_blocked`` (not-same decision), ``conflict``."""
+    """``weak_link`` (a bridge cut), ``decision_blocked`` (not-same decision), ``conflict``,
+    ``ambiguous`` (an initial-only or nameless record tied by a shareable card alone)."""
     record_a: Mapped[int] = mapped_column(ForeignKey("person_records.id"))
     record_b: Mapped[int] = mapped_column(ForeignKey("person_records.id"))
     person_a: Mapped[int | None] = mapped_column(ForeignKey("persons.id"))

@@ -112,6 +112,16 @@ def case_items(
     return list(session.execute(stmt).scalars())
 
 
+def case_item_count(session: Session, case_id: int) -> int:
+    """How many unique items the case holds (what :func:`case_items` would return)."""
+    stmt = (
+        select(func.count(func.distinct(Occurrence.item_id)))
+        .join(EvidenceSource, Occurrence.source_id == EvidenceSource.id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id.is_not(None))
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
 def item_in_case(session: Session, case_id: int, item_id: int) -> bool:
     """Whether the item occurs in some source of the case (access checks use this)."""
     stmt = (

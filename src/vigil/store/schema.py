@@ -11,5 +11,6 @@ from vigil.store import (
     models,  # noqa: F401
     persons,  # noqa: F401
     places,  # noqa: F401
+    share,  # noqa: F401
     web,  # noqa: F401
 )

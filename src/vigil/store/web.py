@@ -73,6 +73,9 @@ class LoginAttempt(Base):
     client: Mapped[str] = mapped_column(String(100))
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     success: Mapped[bool] = mapped_column(default=False)
+    cleared_at: Mapped[dt.datetime | None]
+    """Set when an administrator lifted the lock-out this failure counted towards (the row is
+    kept for the record; cleared failures no longer count)."""
 
 
 class Reveal(Base):
@@ -321,12 +324,19 @@ def record_login_attempt(session: Session, username: str, client: str, success: 
 def recent_failures(
     session: Session, *, since: dt.datetime, username: str | None = None, client: str | None = None
 ) -> int:
-    """Failed logins since ``since`` for a user name or a client address (after the last success
-    of that user name, so a good login clears the count)."""
-    stmt = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.at >= since, LoginAttempt.success.is_(False))
+    """Failed logins since ``since`` for a user name or a client address that still count (not
+    cleared by an administrator, and for a user name after its last success, so a good login
+    clears the count)."""
+    return len(_failure_times(session, since=since, username=username, client=client))
+
+
+def _failure_times(
+    session: Session, *, since: dt.datetime, username: str | None = None, client: str | None = None
+) -> list[dt.datetime]:
+    stmt = select(LoginAttempt.at).where(
+        LoginAttempt.at >= since,
+        LoginAttempt.success.is_(False),
+        LoginAttempt.cleared_at.is_(None),
     )
     if username is not None:
         last_ok = session.execute(
@@ -339,7 +349,69 @@ def recent_failures(
             stmt = stmt.where(LoginAttempt.at > last_ok)
     if client is not None:
         stmt = stmt.where(LoginAttempt.client == client)
-    return int(session.execute(stmt).scalar_one())
+    return sorted(session.execute(stmt).scalars())
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Why and until when log-ins are refused."""
+
+    by: str
+    """``"user"`` (too many failures for the user name) or ``"client"`` (for the address)."""
+    until: dt.datetime
+
+
+def lockout(
+    session: Session,
+    *,
+    username: str,
+    client: str,
+    window: dt.timedelta,
+    max_per_user: int,
+    max_per_client: int,
+    now: dt.datetime | None = None,
+) -> Lockout | None:
+    """The lock-out in force for this user name or address, or None.
+
+    A key is locked while it has at least ``max`` counting failures within ``window``; the lock
+    ends when the oldest of the failures that make up the threshold leaves the window. Attempts
+    refused *during* a lock-out are not stored as failures (see the login route), so retrying
+    never extends a lock: it ends ``window`` after the failure that started it at the latest.
+    """
+    now = now or utcnow()
+    since = now - window
+    found: list[Lockout] = []
+    for by, limit, key in (
+        ("user", max_per_user, {"username": username}),
+        ("client", max_per_client, {"client": client}),
+    ):
+        times = _failure_times(session, since=since, **key) if limit > 0 else []
+        if limit > 0 and len(times) >= limit:
+            found.append(Lockout(by, times[len(times) - limit] + window))
+    return max(found, key=lambda lock: lock.until) if found else None
+
+
+def clear_failures(
+    session: Session, *, username: str | None = None, client: str | None = None
+) -> int:
+    """Lift a lock-out: mark the counting failures of a user name and/or an address as cleared
+    (kept, no longer counted). Returns how many failures were cleared."""
+    if username is None and client is None:
+        raise InvalidInput("name a user or a client address to unlock")
+    stmt = select(LoginAttempt).where(
+        LoginAttempt.success.is_(False), LoginAttempt.cleared_at.is_(None)
+    )
+    if username is not None:
+        stmt = stmt.where(LoginAttempt.username == username)
+    if client is not None:
+        stmt = stmt.where(LoginAttempt.client == client)
+    now = utcnow()
+    count = 0
+    for row in session.execute(stmt).scalars():
+        row.cleared_at = now
+        count += 1
+    session.flush()
+    return count
 
 
 # --- reveals -----------------------------------------------------------------------------------
@@ -648,3 +720,374 @@ def recent_audit(session: Session, limit: int = 200) -> list[AuditEntry]:
     """The newest audit entries, newest first."""
     stmt = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(max(1, limit))
     return list(session.execute(stmt).scalars())
+
+
+def ingest_events(
+    session: Session, case_ids: list[int], limit: int = 5
+) -> dict[int, list[AuditEntry]]:
+    """The newest browser-ingest entries (start, done, failed) per case, newest first.
+
+    The case set-up page shows them so whoever started an ingest sees its outcome without the
+    custody log (which an administrator may not read). Uses the (action) and (case_id) indexes.
+    """
+    out: dict[int, list[AuditEntry]] = {cid: [] for cid in case_ids}
+    if not case_ids:
+        return out
+    actions = ("web.ingest_start", "web.ingest_done", "web.ingest_failed")
+    stmt = (
+        select(AuditEntry)
+        .where(AuditEntry.case_id.in_(case_ids), AuditEntry.action.in_(actions))
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit * len(case_ids) * 4)
+    )
+    for entry in session.execute(stmt).scalars():
+        rows = out[int(entry.case_id or 0)]
+        if len(rows) < limit:
+            rows.append(entry)
+    return out
+
+
+# --- the item page as the hub of its evidence -------------------------------------------------
+# Read-only look-ups across the capabilities' tables, each bounded and by indexed columns, so the
+# item page stays one cheap request. Capability models are imported inside the functions: this
+# module must not depend on capability packages being installed.
+
+
+def item_triage(session: Session, case_id: int, item_id: int) -> dict[str, Any] | None:
+    """Known / near-known / fresh for the item, with the matching set, category and distance."""
+    from vigil.store.hashsets import HashSet, TriageGroup, TriageOutcome
+
+    row = session.execute(
+        select(TriageOutcome, HashSet.name, HashSet.scheme)
+        .outerjoin(HashSet, HashSet.id == TriageOutcome.best_set_id)
+        .where(TriageOutcome.case_id == case_id, TriageOutcome.item_id == item_id)
+    ).first()
+    if row is None:
+        return None
+    outcome, set_name, scheme = row
+    group = session.get(TriageGroup, outcome.group_id) if outcome.group_id else None
+    return {
+        "outcome": outcome.outcome,
+        "perceptual": outcome.perceptual,
+        "set": set_name,
+        "scheme": scheme,
+        "category": outcome.category,
+        "series": outcome.series,
+        "distance": outcome.distance,
+        "group_id": outcome.group_id,
+        "group_size": group.member_count if group else 1,
+        "group_distance": outcome.group_distance,
+        "representative": group.representative_item_id if group else item_id,
+    }
+
+
+def item_duplicates(
+    session: Session, case_id: int, group_id: int | None, item_id: int, limit: int = 48
+) -> list[tuple[int, int | None, str]]:
+    """Other items of the item's triage group: (item id, PDQ distance to the group's
+    representative, outcome), nearest first."""
+    from vigil.store.hashsets import TriageOutcome
+
+    if group_id is None:
+        return []
+    rows = session.execute(
+        select(TriageOutcome.item_id, TriageOutcome.group_distance, TriageOutcome.outcome)
+        .where(
+            TriageOutcome.case_id == case_id,
+            TriageOutcome.group_id == group_id,
+            TriageOutcome.item_id != item_id,
+        )
+        .order_by(TriageOutcome.group_distance, TriageOutcome.item_id)
+        .limit(limit)
+    )
+    return [(int(i), d, str(o)) for i, d, o in rows]
+
+
+def item_faces(session: Session, case_id: int, item_id: int) -> list[dict[str, Any]]:
+    """Faces detected in the item with their cluster label in this case and candidate links."""
+    from vigil.store.faces import FaceCluster, FaceClusterMember, FaceLink, FaceRow, Identity
+
+    faces = list(
+        session.execute(
+            select(FaceRow).where(FaceRow.item_id == item_id).order_by(FaceRow.id).limit(100)
+        ).scalars()
+    )
+    if not faces:
+        return []
+    ids = [f.id for f in faces]
+    labels = {
+        int(face_id): int(label)
+        for face_id, label in session.execute(
+            select(FaceClusterMember.face_id, FaceCluster.label)
+            .join(FaceCluster, FaceCluster.id == FaceClusterMember.cluster_id)
+            .where(FaceCluster.case_id == case_id, FaceClusterMember.face_id.in_(ids))
+        )
+    }
+    links: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+    for link, code in session.execute(
+        select(FaceLink, Identity.code)
+        .outerjoin(Identity, Identity.id == FaceLink.identity_id)
+        .where(FaceLink.case_id == case_id, FaceLink.face_id.in_(ids))
+        .order_by(FaceLink.rank)
+    ):
+        links[link.face_id].append(
+            {
+                "id": link.id,
+                "identity": code,
+                "matched_face": link.matched_face_id,
+                "distance": round(link.distance, 4),
+                "threshold": link.threshold,
+                "status": link.status,
+            }
+        )
+    return [
+        {
+            "id": f.id,
+            "quality": round(f.quality, 2),
+            "size": f.size,
+            "frame_time": f.frame_time,
+            "cluster": labels.get(f.id),
+            "links": links[f.id],
+        }
+        for f in faces
+    ]
+
+
+def item_place_links(session: Session, item_id: int) -> list[dict[str, Any]]:
+    """Places the item was attached to by a person (candidate / confirmed / rejected)."""
+    from vigil.store.places import Place, PlaceLink
+
+    rows = session.execute(
+        select(PlaceLink, Place.name, Place.key)
+        .join(Place, Place.id == PlaceLink.place_id)
+        .where(PlaceLink.item_id == item_id)
+        .order_by(PlaceLink.id)
+        .limit(50)
+    )
+    return [
+        {
+            "place": name,
+            "key": key,
+            "status": link.status,
+            "inliers": (link.evidence or {}).get("inliers"),
+            "by": link.decided_by or link.created_by,
+        }
+        for link, name, key in rows
+    ]
+
+
+def item_custody(session: Session, case_id: int, item_id: int, limit: int = 50) -> list[AuditEntry]:
+    """The item's audit entries except page views, newest first."""
+    stmt = (
+        select(AuditEntry)
+        .where(
+            AuditEntry.case_id == case_id,
+            AuditEntry.item_id == item_id,
+            AuditEntry.action != "web.view",
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+# --- grid review ------------------------------------------------------------------------------
+
+REVIEW_STATUSES = ("all", "fresh", "near_known", "known", "ungraded", "conflict")
+"""Filters of the review grid: triage outcomes, items nobody graded, items with disagreeing
+votes."""
+
+REVIEW_SORTS = ("triage", "time", "series", "cluster", "place", "id")
+"""Orders of the review grid: fresh first (default), capture time, hash-set series, visual
+cluster (triage group), GPS position, item number."""
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    """One tile of the review grid."""
+
+    item_id: int
+    kind: str
+    outcome: str | None
+    series: str | None
+    group_id: int | None
+    captured_at: str | None
+
+
+def review_page(
+    session: Session,
+    case_id: int,
+    *,
+    status: str = "all",
+    sort: str = "triage",
+    include_known: bool = False,
+    offset: int = 0,
+    limit: int = 120,
+) -> tuple[list[ReviewRow], int]:
+    """One page of the case's items for grid review, and how many match the filter.
+
+    Filtering and ordering run in the database (the case's item set, the triage outcome by its
+    (case, item) key, grades by their (case, item, reviewer) key), so a page costs the same at
+    100k items as at 100. Known material is left out unless ``include_known``."""
+    from sqlalchemy import case as sql_case
+    from sqlalchemy import exists
+
+    from vigil.store.hashsets import Grade, TriageOutcome
+
+    if status not in REVIEW_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(REVIEW_STATUSES)}")
+    if sort not in REVIEW_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(REVIEW_SORTS)}")
+    ids = case_item_ids(case_id).subquery()
+    q = (
+        select(
+            MediaItem.id,
+            MediaItem.kind,
+            TriageOutcome.outcome,
+            TriageOutcome.series,
+            TriageOutcome.group_id,
+            MediaItem.captured_at,
+        )
+        .join(ids, ids.c.item_id == MediaItem.id)
+        .outerjoin(
+            TriageOutcome,
+            (TriageOutcome.case_id == case_id) & (TriageOutcome.item_id == MediaItem.id),
+        )
+    )
+    if not include_known:
+        q = q.where((TriageOutcome.outcome.is_(None)) | (TriageOutcome.outcome != "known"))
+    if status in ("fresh", "near_known", "known"):
+        q = q.where(TriageOutcome.outcome == status)
+    elif status == "ungraded":
+        q = q.where(~exists().where(Grade.case_id == case_id, Grade.item_id == MediaItem.id))
+    elif status == "conflict":
+        conflicted = (
+            select(Grade.item_id)
+            .where(Grade.case_id == case_id)
+            .group_by(Grade.item_id)
+            .having(func.count(func.distinct(Grade.grade)) > 1)
+        )
+        q = q.where(MediaItem.id.in_(conflicted))
+    total = int(session.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    rank = sql_case(
+        (TriageOutcome.outcome == "fresh", 0),
+        (TriageOutcome.outcome == "near_known", 1),
+        (TriageOutcome.outcome.is_(None), 2),
+        else_=3,
+    )
+    orders: dict[str, list[Any]] = {
+        "triage": [rank],
+        "time": [MediaItem.captured_at.is_(None), MediaItem.captured_at],
+        "series": [TriageOutcome.series.is_(None), TriageOutcome.series, TriageOutcome.group_id],
+        "cluster": [
+            TriageOutcome.group_id.is_(None),
+            TriageOutcome.group_id,
+            TriageOutcome.group_distance,
+        ],
+        "place": [MediaItem.gps_lat.is_(None), MediaItem.gps_lat, MediaItem.gps_lon],
+        "id": [],
+    }
+    rows = session.execute(
+        q.order_by(*orders[sort], MediaItem.id).offset(max(0, offset)).limit(max(1, limit))
+    )
+    return [ReviewRow(int(i), str(k), o, s, g, t) for i, k, o, s, g, t in rows], total
+
+
+def item_votes(session: Session, case_id: int, item_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Current grade votes (reviewer → grade) of the given items."""
+    from vigil.store.hashsets import Grade
+
+    out: dict[int, dict[str, str]] = {i: {} for i in item_ids}
+    if not item_ids:
+        return out
+    for item_id, reviewer, grade in session.execute(
+        select(Grade.item_id, Grade.reviewer, Grade.grade).where(
+            Grade.case_id == case_id, Grade.item_id.in_(item_ids)
+        )
+    ):
+        out[int(item_id)][str(reviewer)] = str(grade)
+    return out
+
+
+# --- pages of the lists that grow -------------------------------------------------------------
+
+
+def face_cluster_page(
+    session: Session, case_id: int, offset: int, limit: int
+) -> tuple[list[tuple[Any, list[int]]], int]:
+    """One page of the case's face clusters, largest first, with their member face ids."""
+    from vigil.store.faces import FaceCluster, FaceClusterMember
+
+    total = session.execute(
+        select(func.count()).select_from(FaceCluster).where(FaceCluster.case_id == case_id)
+    ).scalar_one()
+    clusters = list(
+        session.execute(
+            select(FaceCluster)
+            .where(FaceCluster.case_id == case_id)
+            .order_by(FaceCluster.size.desc(), FaceCluster.label)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+    )
+    members: dict[int, list[int]] = {c.id: [] for c in clusters}
+    if clusters:
+        for cid, fid in session.execute(
+            select(FaceClusterMember.cluster_id, FaceClusterMember.face_id)
+            .where(FaceClusterMember.cluster_id.in_(list(members)))
+            .order_by(FaceClusterMember.face_id)
+        ):
+            members[int(cid)].append(int(fid))
+    return [(c, members[c.id]) for c in clusters], int(total)
+
+
+def face_links_page(
+    session: Session, case_id: int, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    """One page of the case's candidate face links, undecided first, best rank first."""
+    from vigil.store.faces import FaceLink
+
+    where = FaceLink.case_id == case_id
+    total = session.execute(select(func.count()).select_from(FaceLink).where(where)).scalar_one()
+    rows = session.execute(
+        select(FaceLink)
+        .where(where)
+        .order_by((FaceLink.status != "candidate"), FaceLink.rank, FaceLink.id)
+        .offset(offset)
+        .limit(limit)
+    ).scalars()
+    return list(rows), int(total)
+
+
+def audit_page(
+    session: Session,
+    *,
+    case_id: int | None = None,
+    before: int | None = None,
+    limit: int = 100,
+    skip_views: bool = False,
+) -> tuple[list[AuditEntry], int | None]:
+    """Newest audit entries first, ``limit`` at a time: pages by sequence number (``before``)
+    so a page costs one index range scan however long the log; returns the next page's cursor."""
+    stmt = select(AuditEntry)
+    if case_id is not None:
+        stmt = stmt.where(AuditEntry.case_id == case_id)
+    if skip_views:
+        stmt = stmt.where(AuditEntry.action != "web.view")
+    if before is not None:
+        stmt = stmt.where(AuditEntry.seq < before)
+    rows = list(session.execute(stmt.order_by(AuditEntry.seq.desc()).limit(limit + 1)).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].seq if more and rows else None)
+
+
+def count_views(session: Session, case_id: int) -> int:
+    """Page views recorded for a case (the custody screen lists everything else)."""
+    return int(
+        session.execute(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.case_id == case_id, AuditEntry.action == "web.view")
+        ).scalar_one()
+    )

@@ -34,7 +34,8 @@ from sqlalchemy.orm import Session
 
 from vigil.errors import InvalidInput, VigilError
 from vigil.hashsets.categories import CategoryMap
-from vigil.index.hamming import MihIndex, hex_to_words, load_hashes, save_hashes
+from vigil.index.hamming import MihIndex, hex_to_words
+from vigil.index.mapped import open_mapped, read_header, save_mapped
 from vigil.signals.pdq import DEFAULT_THRESHOLD
 from vigil.signals.vpdq import MIN_FRACTION, clips_match
 from vigil.store import audit, repo
@@ -48,6 +49,7 @@ from vigil.store.hashsets import (
     TriageOutcome,
 )
 from vigil.store.models import EvidenceSource, MediaItem, Occurrence
+from vigil.triage.freshness import catalogue_signature, record_state
 
 OUTCOMES = ("fresh", "near_known", "known", "other")
 _RANK = {"known": 3, "near_known": 2, "fresh": 1, "other": 0}
@@ -101,14 +103,15 @@ def _exact_hits(s: Session, items: list[MediaItem]) -> dict[int, list[_Hit]]:
     return hits
 
 
-INDEX_FILE = "hashsets-pdq.vhix"
+INDEX_FILE = "hashsets-pdq.vmih"
 
 
 def hashset_pdq_index(s: Session, index_dir: Path | None = None) -> MihIndex | None:
     """An exact PDQ index over every loaded hash-set entry that has a PDQ (None if none).
 
-    With ``index_dir`` the hashes are cached in ``hashsets-pdq.vhix`` (the documented index
-    format, checksummed, never pickle) and reused while the loaded sets are unchanged.
+    With ``index_dir`` the built index is cached in ``hashsets-pdq.vmih`` (the memory-mapped
+    format of :mod:`vigil.index.mapped`, checksummed, never pickle) and mapped read-only while
+    the loaded sets are unchanged: nothing is rebuilt, and every process shares one copy.
     """
     count, top = s.execute(
         select(func.count(HashSetEntry.id), func.max(HashSetEntry.id)).where(
@@ -122,9 +125,8 @@ def hashset_pdq_index(s: Session, index_dir: Path | None = None) -> MihIndex | N
     path = index_dir / INDEX_FILE if index_dir is not None else None
     if path is not None and path.is_file():
         try:
-            words, ids, header = load_hashes(path)
-            if header.get("meta", {}).get("signature") == signature:
-                return MihIndex(words, ids)
+            if read_header(path).get("meta", {}).get("signature") == signature:
+                return open_mapped(path)[0]
         except VigilError:
             pass  # damaged or stale cache: rebuilt from the store below
     rows = s.execute(
@@ -132,9 +134,10 @@ def hashset_pdq_index(s: Session, index_dir: Path | None = None) -> MihIndex | N
     ).all()
     words = hex_to_words([str(r[1]) for r in rows])
     ids = np.asarray([r[0] for r in rows], dtype=np.int64)
+    index = MihIndex(words, ids)
     if path is not None:
-        save_hashes(path, words, ids, signal_type="pdq", meta={"signature": signature})
-    return MihIndex(words, ids)
+        save_mapped(index, path, meta={"signature": signature})
+    return index
 
 
 def _perceptual_hits(
@@ -204,6 +207,7 @@ def run_matching(
         )
         occurrences = _occurrence_counts(s, case.id)
         case_id = case.id
+        catalogue = catalogue_signature(s)
     report = TriageReport(case_name, items=len(items), sets=len(sets), threshold=threshold)
     outcome_rows: dict[int, dict[str, Any]] = {}
     match_rows: list[dict[str, Any]] = []
@@ -290,6 +294,7 @@ def run_matching(
             report.outcomes[r["outcome"]] = report.outcomes.get(r["outcome"], 0) + 1
         report.matches = len(match_rows)
         report.elapsed_s = round(time.monotonic() - started, 3)
+        record_state(s, case_id, threshold=threshold, items=len(items), catalogue=catalogue)
         audit.append(
             s,
             actor,

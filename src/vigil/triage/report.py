@@ -18,7 +18,8 @@ from vigil.hashsets.service import write_atomic
 from vigil.store import audit, repo
 from vigil.store.db import Database
 from vigil.store.hashsets import HashSet, ItemSignal, TriageGroup, TriageOutcome
-from vigil.store.models import EvidenceSource, MediaItem, Occurrence
+from vigil.store.models import Case, EvidenceSource, MediaItem, Occurrence
+from vigil.triage.freshness import case_triage_status
 
 TOP_FRESH = 10
 """Largest fresh groups named in the case summary."""
@@ -198,8 +199,12 @@ def summary_build(s: Session, case_id: int) -> dict[str, Any]:
                     "path": rep.get("path"),
                 }
             )
+    case = s.get(Case, case_id)
+    status = case_triage_status(s, case) if case is not None else None
     return {
         "matched": bool(items),
+        "status": status.as_dict() if status is not None else None,
+        "notice": status.notice() if status is not None else None,
         "top_fresh_groups": top,
         "hash_sets": int(sets),
         "items": {k: int(v) for k, v in items.items()},
@@ -216,7 +221,8 @@ def summary_render(data: dict[str, Any]) -> list[str]:
             "run `vigil match CASE`"
         ]
     g, i = data["groups"], data["items"]
-    lines = [
+    lines = [data["notice"]] if data.get("notice") else []
+    lines += [
         f"fresh:      {g.get('fresh', 0)} group(s), {i.get('fresh', 0)} item(s)"
         + (
             f" ({data['fresh_not_perceptually_checked']} could not be PDQ-checked)"

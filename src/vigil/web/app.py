@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -10,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vigil.errors import (
+    Busy,
     Conflict,
     InvalidInput,
     NotFound,
@@ -23,7 +25,8 @@ from vigil.store.db import Database
 from vigil.web.auth import LoginRequired, current_principal
 from vigil.web.config import WebConfig
 from vigil.web.media import load_from_evidence
-from vigil.web.routes import admin, auth, cases, ingest, items, reports, static
+from vigil.web.passwords import CheckGate
+from vigil.web.routes import admin, auth, cases, ingest, items, reports, review, static
 from vigil.web.screens import SCREENS
 from vigil.web.screens import register_defaults as register_screens
 from vigil.web.state import AppState, MediaLoader
@@ -35,6 +38,7 @@ _STATUS: list[tuple[type[VigilError], int]] = [
     (PolicyViolation, 403),
     (Conflict, 409),
     (NotReady, 409),
+    (Busy, 503),
     (InvalidInput, 400),
 ]
 
@@ -47,6 +51,25 @@ SECURITY_HEADERS = {
         "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
     ),
 }
+
+
+def tile_origin(template: str) -> str:
+    """The CSP source of a map tile URL template (``{s}`` sub-domains become ``*``)."""
+    parts = urlsplit(template.replace("{s}", "tiles-s"))
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise InvalidInput(f"VIGIL_WEB_MAP_TILES must be an http(s) URL template, not {template!r}")
+    host = parts.netloc.replace("tiles-s", "*")
+    return f"{parts.scheme}://{host}"
+
+
+def security_headers_for(cfg: WebConfig) -> dict[str, str]:
+    """The security headers; a configured map tile server is the one image origin added."""
+    if not cfg.map_tiles:
+        return SECURITY_HEADERS
+    csp = SECURITY_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {tile_origin(cfg.map_tiles)}"
+    )
+    return {**SECURITY_HEADERS, "Content-Security-Policy": csp}
 
 
 def create_app(
@@ -70,18 +93,21 @@ def create_app(
         db=database,
         templates=make_templates(),
         load_media=load_media or load_from_evidence,
+        password_gate=CheckGate(cfg.password_checks, cfg.password_wait_seconds),
     )
-    for module in (static, auth, cases, ingest, items, reports, admin):
+    for module in (static, auth, cases, ingest, items, review, reports, admin):
         app.include_router(module.router)
     for screen in SCREENS:
         app.include_router(screen.router())
+
+    security_headers = security_headers_for(cfg)
 
     @app.middleware("http")
     async def headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
+        for key, value in security_headers.items():
             response.headers.setdefault(key, value)
         response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -99,6 +125,11 @@ def create_app(
     @app.exception_handler(VigilError)
     async def vigil_error(request: Request, exc: VigilError) -> Response:
         status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+        if isinstance(exc, Busy):
+            # shed load without touching the store (no session lookup for the page)
+            return Response(
+                str(exc), status_code=503, headers={"Retry-After": str(exc.retry_after)}
+            )
         return await run_in_threadpool(_error_page, request, status, str(exc))
 
     @app.exception_handler(StarletteHTTPException)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigil.store import faces as fstore
 from vigil.store import web as store
 from vigil.store.db import Database
 
@@ -28,7 +29,9 @@ class CaseView:
     built_at: float
     built_wall: float
     order: list[int]
-    """Item ids in review order: fresh first (when a triage provider says), then by id."""
+    """Item ids in review order: fresh items with a "likely minor" face first, then other fresh
+    items (when a triage provider says), then other items with a likely-minor face, then the
+    rest, each by id. The flag only raises items; nothing is hidden because of it."""
     kind_of: dict[int, str]
     known: set[int]
     fresh: set[int]
@@ -37,6 +40,8 @@ class CaseView:
     sources: int
     occurrences: int
     warnings_by_code: dict[str, int]
+    minor: set[int] = field(default_factory=set)
+    """Items with at least one face flagged "likely minor" by the age estimator."""
     _filtered: dict[tuple[str, bool], list[int]] = field(default_factory=dict)
 
     @property
@@ -154,6 +159,7 @@ class CaseIndex:
             known = store.id_set(session, triage.known_ids(case_id)) if triage else set()
             fresh = store.id_set(session, triage.fresh_ids(case_id)) if triage else set()
             sources, occurrences, warnings = store.case_light_counts(session, case_id)
+            minor = fstore.case_likely_minor_item_ids(session, case_id)
         by_kind: dict[str, int] = {}
         by_status: dict[str, int] = {}
         kind_of: dict[int, str] = {}
@@ -162,7 +168,7 @@ class CaseIndex:
             by_kind[kind] = by_kind.get(kind, 0) + 1
             by_status[status] = by_status.get(status, 0) + 1
         ids = [f[0] for f in facts]
-        order = [i for i in ids if i in fresh] + [i for i in ids if i not in fresh]
+        order = sorted(ids, key=lambda i: (i not in fresh, i not in minor, i))
         return CaseView(
             signature=signature,
             built_at=time.monotonic(),
@@ -176,4 +182,5 @@ class CaseIndex:
             sources=sources,
             occurrences=occurrences,
             warnings_by_code=dict(sorted(warnings.items())),
+            minor=minor & kind_of.keys(),
         )

@@ -38,6 +38,19 @@ class WebConfig:
     max_failures_per_client: int = 30
     """Failed logins from one client address within the window before it is locked."""
     throttle_minutes: float = 15.0
+    """Length of the lock-out window (see docs/web.md, "Log-in lock-outs")."""
+    password_checks: int = 2
+    """Argon2 password checks allowed at once per server process (64 MiB each); more
+    concurrent logins wait ``password_wait_seconds`` and then get 503 with Retry-After
+    (``VIGIL_WEB_PASSWORD_CHECKS``)."""
+    password_wait_seconds: float = 0.5
+    forwarded_allow_ips: str | None = None
+    """Addresses of reverse proxies whose ``X-Forwarded-For``/``-Proto`` headers are believed
+    (comma-separated IPs or networks, ``VIGIL_WEB_FORWARDED_ALLOW_IPS``). None: no forwarded
+    header is trusted from anyone, so a client cannot forge the address that lock-outs and the
+    audit log record."""
+    workers: int = 1
+    """Server processes (``vigil serve --workers``; several need PostgreSQL)."""
     break_every_reveals: int = 40
     """Show the break reminder after this many reveals in a day (and every as many after)."""
     break_after_minutes: float = 90.0
@@ -45,6 +58,10 @@ class WebConfig:
     evidence_roots: tuple[Path, ...] = ()
     """Folders the browser may ingest evidence from (``VIGIL_WEB_EVIDENCE_ROOTS``, separated
     by ``os.pathsep``); empty: adding evidence from the browser is off."""
+    map_tiles: str = ""
+    """Tile URL template for the GPS map (``VIGIL_WEB_MAP_TILES``, e.g. the unit's own tile
+    server ``https://tiles.unit.example/{z}/{x}/{y}.png``); empty: no tiles are fetched and the
+    map draws the clusters on a latitude/longitude grid."""
     page_size: int = 48
     thumb_size: int = 192
     blur_radius: float = 10.0
@@ -63,7 +80,9 @@ class WebConfig:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> WebConfig:
-        """Defaults, then ``VIGIL_WEB_HOST``/``_PORT``/``_SECURE_COOKIES``, then ``overrides``."""
+        """Defaults, then ``VIGIL_WEB_*`` variables (``HOST``, ``PORT``, ``SECURE_COOKIES``,
+        ``EVIDENCE_ROOTS``, ``PASSWORD_CHECKS``, ``FORWARDED_ALLOW_IPS``, ``WORKERS``), then
+        ``overrides``."""
         cfg = cls()
         env: dict[str, Any] = {}
         try:
@@ -74,6 +93,14 @@ class WebConfig:
             if os.environ.get("VIGIL_WEB_EVIDENCE_ROOTS"):
                 roots = os.environ["VIGIL_WEB_EVIDENCE_ROOTS"].split(os.pathsep)
                 env["evidence_roots"] = tuple(Path(r) for r in roots if r.strip())
+            if os.environ.get("VIGIL_WEB_PASSWORD_CHECKS"):
+                env["password_checks"] = int(os.environ["VIGIL_WEB_PASSWORD_CHECKS"])
+            if os.environ.get("VIGIL_WEB_FORWARDED_ALLOW_IPS"):
+                env["forwarded_allow_ips"] = os.environ["VIGIL_WEB_FORWARDED_ALLOW_IPS"].strip()
+            if os.environ.get("VIGIL_WEB_WORKERS"):
+                env["workers"] = int(os.environ["VIGIL_WEB_WORKERS"])
+            if os.environ.get("VIGIL_WEB_MAP_TILES"):
+                env["map_tiles"] = os.environ["VIGIL_WEB_MAP_TILES"].strip()
             if os.environ.get("VIGIL_WEB_SECURE_COOKIES"):
                 env["secure_cookies"] = _bool(os.environ["VIGIL_WEB_SECURE_COOKIES"])
         except ValueError as exc:

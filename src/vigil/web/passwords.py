@@ -1,18 +1,32 @@
-"""Password hashing with Argon2id (argon2-cffi defaults: RFC 9106 low-memory profile)."""
+"""Password hashing with Argon2id (argon2-cffi defaults: RFC 9106 low-memory profile), and the
+gate that bounds how many hashes run at once.
+
+Each Argon2 check allocates 64 MiB for its duration. The web server runs request handlers on a
+thread pool of ~40 threads, so an unbounded login route lets anyone with a network path to the
+server take ~2.6 GB by sending wrong passwords in parallel (issue 14, defect 7). Every check the
+web app makes therefore passes through a :class:`CheckGate`: at most ``limit`` checks run at
+once per server process; a request that cannot get a slot within ``wait`` seconds is refused
+with :class:`~vigil.errors.Busy` (the web edge answers 503 with ``Retry-After``) instead of
+queueing memory.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from vigil.errors import InvalidInput
+from vigil.errors import Busy, InvalidInput
 
 _HASHER = PasswordHasher()
 _DUMMY = _HASHER.hash("vigil-dummy-password-for-timing")
 
 MIN_LENGTH = 12
+ARGON2_MEMORY_BYTES = _HASHER.memory_cost * 1024
+"""What one check allocates (argon2-cffi's ``memory_cost`` is in KiB)."""
 
 
 def check_strength(password: str) -> None:
@@ -39,3 +53,54 @@ def verify_password(stored: str | None, password: str) -> bool:
         return _HASHER.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+class CheckGate:
+    """A bounded number of concurrent password checks in this process.
+
+    ``limit`` slots; :meth:`slot` waits at most ``wait`` seconds for one and otherwise raises
+    :class:`Busy` at once, so excess requests cost a thread for a moment but no Argon2 memory.
+    ``active`` and ``peak`` are kept for monitoring and tests.
+    """
+
+    def __init__(self, limit: int = 2, wait: float = 0.5) -> None:
+        if limit < 1:
+            raise InvalidInput(f"the password-check limit must be at least 1, got {limit}")
+        self.limit = limit
+        self.wait = max(0.0, wait)
+        self._slots = threading.BoundedSemaphore(limit)
+        self._count = threading.Lock()
+        self.active = 0
+        self.peak = 0
+        self.refused = 0
+
+    @contextlib.contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one check slot for the ``with`` block, or raise :class:`Busy`."""
+        if not self._slots.acquire(timeout=self.wait):
+            with self._count:
+                self.refused += 1
+            raise Busy(
+                "the server is busy checking other logins: try again in a moment",
+                retry_after=max(1, round(self.wait * 2)),
+            )
+        with self._count:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        try:
+            yield
+        finally:
+            with self._count:
+                self.active -= 1
+            self._slots.release()
+
+    def verify(self, stored: str | None, password: str) -> bool:
+        """:func:`verify_password` inside a slot."""
+        with self.slot():
+            return verify_password(stored, password)
+
+    def hash(self, password: str) -> str:
+        """:func:`hash_password` inside a slot (strength is checked before taking one)."""
+        check_strength(password)
+        with self.slot():
+            return hash_password(password)

@@ -31,9 +31,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "report.export": frozenset({"supervisor", "investigator", "auditor"}),
     "custody.view": frozenset({"supervisor", "investigator", "auditor"}),
     "members.manage": frozenset({"administrator", "supervisor"}),
-    "ingest.run": frozenset({"supervisor", "investigator"}),
+    "ingest.run": frozenset({"administrator", "supervisor", "investigator"}),
     "persons.view": _CASE_WORKERS,
     "persons.act": frozenset({"supervisor", "investigator"}),
+    # overlaps with other agencies (vigil share): see them, confirm / reject them at the hub
+    "share.view": _CASE_WORKERS,
+    "share.decide": frozenset({"supervisor", "investigator"}),
     # installation-wide
     "case.create": frozenset({"administrator", "supervisor"}),
     "audit.view": frozenset({"administrator", "auditor"}),

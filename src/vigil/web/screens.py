@@ -63,7 +63,7 @@ class Triage(Protocol):
 TRIAGE: Registry[Triage] = Registry("web triage provider")
 
 
-_BUILTIN = ("triage", "persons", "faces", "places")
+_BUILTIN = ("triage", "persons", "faces", "places", "share")
 
 
 def register_defaults() -> None:

@@ -16,6 +16,7 @@ from vigil.settings import Settings
 from vigil.store.db import Database
 from vigil.web.caseindex import CaseIndex
 from vigil.web.config import WebConfig
+from vigil.web.passwords import CheckGate
 
 MediaLoader = Callable[[Database, int], bytes]
 """Returns the bytes of an ingested item, re-read read-only from its evidence source."""
@@ -33,6 +34,8 @@ class AppState:
     thumb_cache: dict[int, bytes] = field(default_factory=dict)
     case_index: CaseIndex = field(default_factory=CaseIndex)
     extras: dict[str, Any] = field(default_factory=dict)
+    password_gate: CheckGate = field(default_factory=CheckGate)
+    """Bounds concurrent Argon2 checks in this process (built from the config by create_app)."""
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     """Serialises this process's audit writes: SQLite allows one writer, and letting request
     threads race for it means busy-waiting with back-off (multi-second tails under load)."""

@@ -13,6 +13,7 @@ from jinja2 import ChoiceLoader, Environment, PackageLoader, select_autoescape
 from vigil.store import web as store
 from vigil.store.base import utcnow
 from vigil.web.auth import Principal
+from vigil.web.grading import unit_grading
 from vigil.web.perms import mask
 from vigil.web.screens import SCREENS
 from vigil.web.state import app_state
@@ -81,6 +82,7 @@ def render(
         "nav": [s for s in SCREENS if s.case_path and user and user.can(s.permission)],
         "config": st.config,
         "screens": SCREENS.names(),
+        "grade_scale": unit_grading(st.settings.data_dir),
     }
     if user is not None and not template.startswith("fragments/"):
         ctx.update(exposure(request, user))

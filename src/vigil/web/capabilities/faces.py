@@ -24,6 +24,10 @@ from vigil.web.templating import exposure, render
 MAX_MEMBERS_SHOWN = 12
 
 
+CLUSTERS_PER_PAGE = 24
+LINKS_PER_PAGE = 50
+
+
 def _face_in_case(session: Any, case_id: int, face_id: int) -> Any:
     from vigil.store import faces as fstore
 
@@ -55,6 +59,15 @@ def _crop(st: AppState, face: Any, *, clear: bool) -> bytes:
     return media.blurred_thumbnail(out.getvalue(), size=128, radius=st.config.blur_radius / 2)
 
 
+def _age_label(age: Any) -> str:
+    """A face's apparent age as the cluster page shows it (a triage hint, docs/faces.md)."""
+    if age.likely_minor:
+        return f"likely minor (age {age.age_low:.0f}-{age.age_high:.0f})"
+    if age.status != "estimate":
+        return "age unsure"
+    return f"age {age.age_low:.0f}-{age.age_high:.0f}"
+
+
 def _pipeline(st: AppState) -> Any:
     if "face_pipeline" not in st.extras:
         from vigil.faces.pipeline import default_pipeline
@@ -68,18 +81,32 @@ def router() -> APIRouter:
 
     @r.get("/cases/{case_id}/faces", response_class=HTMLResponse)
     def clusters(
-        request: Request, case_id: int, ctx: Annotated[Ctx, Depends(Guard("item.view"))]
+        request: Request,
+        case_id: int,
+        ctx: Annotated[Ctx, Depends(Guard("item.view"))],
+        page: int = 1,
+        links_page: int = 1,
     ) -> Response:
         from vigil.faces.service import link_dict
         from vigil.store import faces as fstore
 
         st = app_state(request)
+        page = max(1, min(page, 1_000_000))
+        links_page = max(1, min(links_page, 1_000_000))
         with reading(st.db) as session:
             case = store.get_case_by_id(session, case_id)
-            rows = fstore.case_clusters(session, case_id)
-            links = [link_dict(session, lk) for lk in fstore.case_links(session, case_id)]
+            rows, clusters_total = store.face_cluster_page(
+                session, case_id, (page - 1) * CLUSTERS_PER_PAGE, CLUSTERS_PER_PAGE
+            )
+            link_rows, links_total = store.face_links_page(
+                session, case_id, (links_page - 1) * LINKS_PER_PAGE, LINKS_PER_PAGE
+            )
+            links = [link_dict(session, lk) for lk in link_rows]
             constraints = fstore.case_constraints(session, case_id)
             faces_total = fstore.count_case_faces(session, case_id)
+            ages = fstore.face_ages(session, [f for _, members in rows for f in members])
+        minor = {f for f, a in ages.items() if a.likely_minor}
+        age_labels = {f: _age_label(a) for f, a in ages.items()}
         groups = [
             {
                 "label": cl.label,
@@ -88,8 +115,12 @@ def router() -> APIRouter:
                 "members": members[:MAX_MEMBERS_SHOWN],
                 "more": max(0, len(members) - MAX_MEMBERS_SHOWN),
                 "threshold": cl.threshold,
+                "minor": bool(minor & set(members)),
             }
-            for cl, members in sorted(rows, key=lambda r: (-r[0].size, r[0].label))
+            # clusters with a likely-minor face first (raised, never hidden), then by size
+            for cl, members in sorted(
+                rows, key=lambda r: (not (minor & set(r[1])), -r[0].size, r[0].label)
+            )
         ]
         return render(
             request,
@@ -101,6 +132,15 @@ def router() -> APIRouter:
             links=links,
             constraints=constraints,
             faces_total=faces_total,
+            ages=age_labels,
+            clusters_total=clusters_total,
+            links_total=links_total,
+            page=page,
+            links_page=links_page,
+            more_clusters=clusters_total > page * CLUSTERS_PER_PAGE,
+            more_links=links_total > links_page * LINKS_PER_PAGE,
+            first_cluster=(page - 1) * CLUSTERS_PER_PAGE + 1,
+            first_link=(links_page - 1) * LINKS_PER_PAGE + 1,
         )
 
     @r.get("/cases/{case_id}/faces/{face_id}/crop")

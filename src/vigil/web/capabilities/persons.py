@@ -27,22 +27,75 @@ def _person(session: Session, case_id: int, person_id: int) -> Any:
     return person
 
 
-def queue(session: Session, case_id: int, band: str | None, limit: int) -> list[dict[str, Any]]:
-    """Active persons, banded ones first by score, with their current assessment."""
+SORTS = {
+    "score": "highest score first (corroborate-only last)",
+    "band": "band",
+    "records": "most records",
+    "stage": "stage",
+    "person": "person number",
+}
+"""Sort keys of the persons queue (``?sort=``) and what they mean."""
+
+PAGE_SIZE = 50
+
+
+def format_evidence(evidence: Any, limit: int = 400) -> str:
+    """A factor's evidence (dict / list / scalar from the policy) as one readable line."""
+    if isinstance(evidence, dict):
+        text = "; ".join(
+            f"{str(k).replace('_', ' ')}: {format_evidence(v, 120)}" for k, v in evidence.items()
+        )
+    elif isinstance(evidence, (list, tuple)):
+        text = ", ".join(format_evidence(v, 80) for v in evidence[:20])
+        if len(evidence) > 20:
+            text += f" … (+{len(evidence) - 20})"
+    else:
+        text = str(evidence)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def case_bands(session: Session, case_id: int) -> list[str]:
+    """The bands present among the case's active persons (for the band filter's choices)."""
+    from vigil.store.persons import Person
+
+    rows = session.execute(
+        select(Person.band)
+        .where(Person.case_id == case_id, Person.active.is_(True), Person.band.is_not(None))
+        .distinct()
+    ).scalars()
+    return sorted(str(b) for b in rows)
+
+
+def queue(
+    session: Session,
+    case_id: int,
+    band: str | None,
+    limit: int,
+    *,
+    sort: str = "score",
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of active persons with their current assessment, and how many match in all.
+
+    The default order puts banded persons first by score; ``sort`` picks another column."""
     from vigil.persons.policy import CORROBORATE
     from vigil.store.persons import Person, PersonAssessment
 
     q = select(Person).where(Person.case_id == case_id, Person.active.is_(True))
-    if band:
+    if band == "(none)":
+        q = q.where(Person.band.is_(None))
+    elif band:
         q = q.where(Person.band == band)
+    total = int(session.execute(select(func.count()).select_from(q.subquery())).scalar_one())
+    orders: dict[str, list[Any]] = {
+        "band": [Person.band.asc().nulls_last(), Person.score.desc().nulls_last()],
+        "records": [Person.record_count.desc()],
+        "stage": [Person.stage.asc(), Person.score.desc().nulls_last()],
+        "person": [],
+    }
+    order = orders.get(sort, [(Person.band == CORROBORATE).asc(), Person.score.desc().nulls_last()])
     people = list(
-        session.execute(
-            q.order_by(
-                (Person.band == CORROBORATE).asc(),
-                Person.score.desc().nulls_last(),
-                Person.id,
-            ).limit(limit)
-        ).scalars()
+        session.execute(q.order_by(*order, Person.id).offset(offset).limit(limit)).scalars()
     )
     ids = [p.id for p in people]
     assessments = (
@@ -60,15 +113,22 @@ def queue(session: Session, case_id: int, band: str | None, limit: int) -> list[
     rows = []
     for p in people:
         a = assessments.get(p.id)
+        factors = [
+            {**f, "evidence_text": format_evidence(f.get("evidence"))}
+            for f in (a.factors if a else [])
+        ]
+        flags: dict[str, str] = {}
+        for f in a.flags if a else []:
+            flags.setdefault(f["code"], str(f.get("text") or f["code"]))
         rows.append(
             {
                 "person": p,
                 "confidence": a.confidence if a else None,
-                "factors": a.factors if a else [],
-                "flags": sorted({f["code"] for f in a.flags}) if a else [],
+                "factors": factors,
+                "flags": sorted(flags.items()),
             }
         )
-    return rows
+    return rows, total
 
 
 def _svg_funnel(data: dict[str, Any]) -> str:
@@ -108,12 +168,23 @@ def router() -> APIRouter:
         case_id: int,
         ctx: Annotated[Ctx, Depends(Guard("persons.view"))],
         band: str | None = None,
-        limit: int = 200,
+        sort: str = "score",
+        page: int = 1,
     ) -> Response:
         st = app_state(request)
+        sort = sort if sort in SORTS else "score"
+        page = max(1, min(page, 1_000_000))
         with reading(st.db) as session:
             case = store.get_case_by_id(session, case_id)
-            rows = queue(session, case_id, band or None, max(1, min(limit, 5000)))
+            rows, total = queue(
+                session,
+                case_id,
+                band or None,
+                PAGE_SIZE,
+                sort=sort,
+                offset=(page - 1) * PAGE_SIZE,
+            )
+            bands = case_bands(session, case_id)
         return render(
             request,
             "cap/persons.html",
@@ -122,6 +193,13 @@ def router() -> APIRouter:
             case=case,
             rows=rows,
             band=band or "",
+            bands=bands,
+            sort=sort,
+            sorts=SORTS,
+            page=page,
+            total=total,
+            first=(page - 1) * PAGE_SIZE + 1,
+            more=total > page * PAGE_SIZE,
         )
 
     @r.get("/cases/{case_id}/persons/{person_id}", response_class=HTMLResponse)

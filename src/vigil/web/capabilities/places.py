@@ -5,6 +5,7 @@ and confirm / reject of item-to-place links. Candidates are leads, never finding
 from __future__ import annotations
 
 import base64
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -15,6 +16,7 @@ from vigil.places.defaults import DEFAULT_MIN_INLIERS
 from vigil.store import audit
 from vigil.store import web as store
 from vigil.web.auth import Ctx, Guard
+from vigil.web.charts import timeline_svg
 from vigil.web.screens import Screen
 from vigil.web.state import app_state, reading
 from vigil.web.templating import exposure, render
@@ -30,6 +32,37 @@ def _allowed_feature(session: Any, case_id: int, feature_id: int) -> dict[str, A
     if info["kind"] == "item":
         store.item_in_case(session, case_id, int(info["item_id"]))
     return info
+
+
+def _mask_serial(device: str) -> str:
+    """A device label without its serial number (for roles without ``sensitive.view``)."""
+    head, sep, _serial = device.partition(" (serial ")
+    return f"{head} (serial ••••)" if sep else device
+
+
+def map_json(clusters: list[dict[str, Any]], case_id: int, tiles: str) -> str:
+    """The GPS clusters for ``static/vigil-map.js`` (embedded as a JSON data block, not script:
+    the CSP allows no inline script). Only built for roles that may see positions."""
+    data = {
+        "tiles": tiles,
+        "clusters": [
+            {
+                "n": c["cluster"],
+                "lat": c["lat"],
+                "lon": c["lon"],
+                "count": c["count"],
+                "spread": c["spread_m"],
+                "first": c["first_capture"],
+                "last": c["last_capture"],
+                "items": [
+                    {"id": i, "href": f"/cases/{case_id}/items/{i}"} for i in c["items"][:10]
+                ],
+            }
+            for c in clusters[:5000]
+        ],
+    }
+    # "</" cannot close the data block early: JSON allows the escaped slash
+    return json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
 
 
 def router() -> APIRouter:
@@ -56,6 +89,8 @@ def router() -> APIRouter:
             for start in range(0, len(ids), 5000):
                 links += pstore.links(session, item_ids=ids[start : start + 5000])
             places = {p.id: p for p in pstore.list_places(session)}
+        sensitive = ctx.user.can("sensitive.view")
+        mask_serial = (lambda d: d) if sensitive else _mask_serial
         return render(
             request,
             "cap/places.html",
@@ -67,6 +102,9 @@ def router() -> APIRouter:
             links=links,
             places=places,
             radius=radius,
+            timeline=timeline_svg(devices, case_id, mask_serial),
+            device_label=mask_serial,
+            map_data=map_json(clusters, case_id, st.config.map_tiles) if sensitive else "",
         )
 
     @r.get("/cases/{case_id}/items/{item_id}/places", response_class=HTMLResponse)

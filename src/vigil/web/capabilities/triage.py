@@ -81,6 +81,7 @@ def router() -> APIRouter:
         ctx: Annotated[Ctx, Depends(Guard("item.view"))],
         show_known: bool = False,
     ) -> Response:
+        from vigil.triage.freshness import case_triage_status
         from vigil.triage.report import list_groups
 
         st = app_state(request)
@@ -88,6 +89,7 @@ def router() -> APIRouter:
             raise PermissionDenied("your role may not show known material")
         with reading(st.db) as session:
             case = store.get_case_by_id(session, case_id)
+            freshness = case_triage_status(session, case)
             try:
                 groups = list_groups(session, case_id)
                 ready = True
@@ -108,6 +110,7 @@ def router() -> APIRouter:
             message="" if ready else message,
             known_hidden=known_hidden,
             show_known=show_known,
+            freshness=freshness,
         )
 
     @r.get("/cases/{case_id}/grades", response_class=HTMLResponse)

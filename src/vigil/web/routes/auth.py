@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vigil.errors import InvalidInput
+from vigil.errors import Busy, InvalidInput
 from vigil.store import audit
 from vigil.store import web as store
 from vigil.store.base import utcnow
@@ -22,7 +23,6 @@ from vigil.web.auth import (
     current_principal,
     tokens_match,
 )
-from vigil.web.passwords import hash_password, verify_password
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
 
@@ -33,6 +33,18 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return "/"
+
+
+def _login_page(request: Request, csrf: str, next: str, status: int, error: str) -> Response:
+    return render(
+        request,
+        "login.html",
+        None,
+        status_code=status,
+        login_csrf=csrf,
+        next=_safe_next(next),
+        error=error,
+    )
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -60,38 +72,54 @@ def login(
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
+    """Check a password, bounded and throttled (policy in docs/web.md, "Log-in lock-outs").
+
+    Order matters: the lock-out is checked before any Argon2 work, and a refused attempt
+    (locked out, or no free check slot) is never stored as a failure, so retrying cannot
+    extend a lock and a flood costs no hashing memory.
+    """
     st = app_state(request)
     if not tokens_match(request.cookies.get(LOGIN_COOKIE, ""), csrf_token):
         raise CsrfFailed("the login form has expired: reload the page and try again")
     client = client_address(request)
     name = username.strip()
-    since = utcnow() - st.config.throttle_window
+    cfg = st.config
     with reading(st.db) as session:
-        by_user = store.recent_failures(session, since=since, username=name)
-        by_client = store.recent_failures(session, since=since, client=client)
-    if by_user >= st.config.max_failures_per_user or by_client >= st.config.max_failures_per_client:
+        lock = store.lockout(
+            session,
+            username=name,
+            client=client,
+            window=cfg.throttle_window,
+            max_per_user=cfg.max_failures_per_user,
+            max_per_client=cfg.max_failures_per_client,
+        )
+    if lock is not None:
         with st.writing() as session:
-            store.record_login_attempt(session, name, client, success=False)
             audit.append(
                 session,
                 "anonymous",
                 "web.login_throttled",
-                details={"username": name[:120], "client": client},
+                details={"username": name[:120], "client": client, "by": lock.by},
             )
-        minutes = int(st.config.throttle_minutes)
-        return render(
+        seconds = max(1, math.ceil((lock.until - utcnow()).total_seconds()))
+        response = _login_page(
             request,
-            "login.html",
-            None,
-            status_code=429,
-            login_csrf=csrf_token,
-            next=_safe_next(next),
-            error=f"Too many failed logins. Try again in {minutes} minutes.",
+            csrf_token,
+            next,
+            429,
+            f"Too many failed logins. Try again in {math.ceil(seconds / 60)} minutes.",
         )
+        response.headers["Retry-After"] = str(seconds)
+        return response
     with reading(st.db) as session:
         user = store.find_user(session, name)
         stored = user.password_hash if user is not None and user.active else None
-    ok = verify_password(stored, password)
+    try:
+        ok = st.password_gate.verify(stored, password)
+    except Busy as exc:
+        response = _login_page(request, csrf_token, next, 503, str(exc).capitalize() + ".")
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     with st.writing() as session:
         store.record_login_attempt(session, name, client, success=ok)
         if not ok or user is None:
@@ -110,15 +138,7 @@ def login(
                 details={"client": client, "session": new.row.id},
             )
     if not ok or user is None:
-        return render(
-            request,
-            "login.html",
-            None,
-            status_code=401,
-            login_csrf=csrf_token,
-            next=_safe_next(next),
-            error="Wrong user name or password.",
-        )
+        return _login_page(request, csrf_token, next, 401, "Wrong user name or password.")
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -162,9 +182,9 @@ def change_password(
     with reading(st.db) as session:
         user = store.get_user(session, ctx.user.username)
         stored = user.password_hash
-    if not verify_password(stored, current):
+    if not st.password_gate.verify(stored, current):
         raise InvalidInput("the current password is wrong")
-    digest = hash_password(new)
+    digest = st.password_gate.hash(new)
     with st.writing() as session:
         row = store.get_user(session, ctx.user.username)
         row.password_hash = digest

@@ -12,6 +12,8 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.store.models import Case
 from vigil.web.auth import Ctx, Guard
+from vigil.web.overview import case_section_cards
+from vigil.web.routes.ingest import evidence_choices, ingest_running
 from vigil.web.screens import TRIAGE
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
@@ -72,7 +74,7 @@ def create_case(
         )
         case_id = case.id
     if not ctx.user.can("case.view"):  # an administrator opens cases for others
-        return RedirectResponse("/admin/members", status_code=303)
+        return RedirectResponse(f"/admin/members#case-{case_id}", status_code=303)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)
 
 
@@ -95,6 +97,8 @@ def overview(
         counts=counts,
         sources=sources,
         members=members,
+        ingest_running=ingest_running(st, case_id),
+        choices=evidence_choices(st.config.evidence_roots) if ctx.user.can("ingest.run") else [],
     )
 
 
@@ -105,7 +109,7 @@ def sections(
     """The capability summary sections, loaded after the overview (some are slow to build)."""
     st = app_state(request)
     view = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
-    built, rows = st.case_index.sections(st.db, case_id, view, summary_sections)
+    built, rows = st.case_index.sections(st.db, case_id, view, case_section_cards)
     return render(
         request,
         "fragments/sections.html",
@@ -154,14 +158,26 @@ def add_note(
 
 @router.get("/cases/{case_id}/custody", response_class=HTMLResponse)
 def custody(
-    request: Request, case_id: int, ctx: Annotated[Ctx, Depends(Guard("custody.view"))]
+    request: Request,
+    case_id: int,
+    ctx: Annotated[Ctx, Depends(Guard("custody.view"))],
+    before: int | None = None,
 ) -> Response:
     st = app_state(request)
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
-        entries = list(audit.iter_entries(session, case_id=case_id))
-    shown = [e for e in entries if e.action != "web.view"][-500:]
-    views = sum(1 for e in entries if e.action == "web.view")
+        entries, next_before = store.audit_page(
+            session, case_id=case_id, before=before, limit=100, skip_views=True
+        )
+        views = store.count_views(session, case_id)
     return render(
-        request, "custody.html", ctx.user, case_id=case_id, case=case, entries=shown, views=views
+        request,
+        "custody.html",
+        ctx.user,
+        case_id=case_id,
+        case=case,
+        entries=entries,
+        views=views,
+        before=before,
+        next_before=next_before,
     )

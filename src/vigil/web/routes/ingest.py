@@ -40,6 +40,31 @@ def resolve_evidence_path(raw: str, roots: tuple[Path, ...]) -> Path:
     raise PermissionDenied(f"{path} is outside the evidence folders this server may read")
 
 
+def evidence_choices(roots: tuple[Path, ...], limit: int = 200) -> list[str]:
+    """The roots and their direct sub-folders/files, offered as suggestions in the ingest form
+    (so the first administrator picks a seizure instead of typing a server path blind)."""
+    out: list[str] = []
+    for root in roots:
+        real = root.expanduser()
+        out.append(str(real))
+        try:
+            children = sorted(real.iterdir())
+        except OSError:
+            continue
+        for child in children:
+            if not child.name.startswith("."):
+                out.append(str(child))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def ingest_running(st: AppState, case_id: int) -> bool:
+    """Whether a browser-started ingest of the case is still running in this process."""
+    threads = st.extras.get("ingest_threads", [])
+    return any(t.name == f"vigil-ingest-{case_id}" and t.is_alive() for t in threads)
+
+
 def _run(st: AppState, path: Path, case_name: str, case_id: int, actor: str) -> None:
     from vigil.ingest.pipeline import ingest
 
@@ -81,4 +106,6 @@ def start_ingest(
     )
     st.extras.setdefault("ingest_threads", []).append(worker)
     worker.start()
+    if not ctx.user.can("case.view"):  # an administrator sets cases up but sees no content
+        return RedirectResponse(f"/admin/members#case-{case_id}", status_code=303)
     return RedirectResponse(f"/cases/{case_id}", status_code=303)

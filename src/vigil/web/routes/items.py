@@ -25,6 +25,35 @@ def _triage() -> Any:
     return next(iter(TRIAGE), None)
 
 
+def item_hub(session: Any, ctx: Ctx, case_id: int, item_id: int) -> dict[str, Any]:
+    """What the case knows about one item, from every capability that is installed: triage
+    status and visual duplicates, faces with clusters and candidate links, place links and the
+    item's chain of custody (for roles that may read it)."""
+    screens = SCREENS.names()
+    triage = store.item_triage(session, case_id, item_id) if "triage" in screens else None
+    if triage and triage["category"] and triage["scheme"]:
+        from vigil.hashsets.categories import label
+
+        triage["category_label"] = label(triage["scheme"], triage["category"])
+    known_ok = ctx.user.can("media.known")
+    duplicates = [
+        d
+        for d in store.item_duplicates(
+            session, case_id, triage["group_id"] if triage else None, item_id
+        )
+        if known_ok or d[2] != "known"
+    ]
+    return {
+        "triage": triage,
+        "duplicates": duplicates,
+        "faces": store.item_faces(session, case_id, item_id) if "faces" in screens else [],
+        "place_links": store.item_place_links(session, item_id) if "places" in screens else [],
+        "custody": (
+            store.item_custody(session, case_id, item_id) if ctx.user.can("custody.view") else []
+        ),
+    }
+
+
 @router.get("/cases/{case_id}/items", response_class=HTMLResponse)
 def items(
     request: Request,
@@ -82,6 +111,7 @@ def item_detail(
         occurrences = store.item_occurrences(session, case_id, item_id)
         warnings = store.item_warnings(session, case_id, item_id)
         notes = store.list_notes(session, case_id, item_id) if ctx.user.can("notes.view") else []
+        hub = item_hub(session, ctx, case_id, item_id)
     grading = None
     if "triage" in SCREENS:
         from vigil.web.capabilities.triage import grade_status
@@ -98,6 +128,7 @@ def item_detail(
         occurrences=occurrences,
         warnings=warnings,
         notes=notes,
+        **hub,
     )
 
 

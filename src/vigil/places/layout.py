@@ -1,0 +1,170 @@
+"""Same room, or the same object in another room? A verdict per verified candidate.
+
+Why: hotel rooms of one chain share wallpaper, carpet, bedding, prints and lamps but not their
+layout. A homography explains one surface, so a sibling room can collect as many inliers as the
+true room, all on one shared bedspread or print. What a sibling room cannot give is *one camera
+motion that explains several surfaces at once*: in the true room the wall, the bed and the
+floor move together (their homographies are induced by one epipolar geometry); in a sibling
+the same bedspread sits elsewhere relative to the wallpaper, so the surfaces disagree.
+
+The check, on the mutual matches of a verified pair (feature-image pixels):
+
+1. the first plane is the verification's homography inliers; a second homography is fitted to
+   the remaining matches (sequential RANSAC) - a second surface;
+2. the inliers of both planes are counted per cell of a 3 x 3 grid over the query ("regions");
+3. one fundamental matrix is fitted to the inliers of both planes (MAGSAC++); each plane must
+   keep at least ``MIN_F_SHARE`` of its points as F-inliers (the global-layout check).
+
+Verdict: ``same_room`` when two planes agree on one F and the inliers reach ``MIN_REGIONS``
+regions; ``shared_object`` when the planes disagree, or when a single plane stays within one
+or two regions (one object); ``unsure`` otherwise (a single surface seen widely - one wall -
+cannot tell a room from its sibling). Measured in benchmarks/places.py (``--layout``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from vigil.places.verify import _plausible, _smooth, _usac
+
+GRID = 3
+MIN_CELL = 3
+"""Inliers a grid cell needs to count as a region."""
+MIN_PLANE = 8
+"""Inliers a second surface needs."""
+MIN_REGIONS = 3
+MIN_F_SHARE = 0.7
+F_THRESHOLD = 1.5
+"""Epipolar distance (feature-image pixels) for the F-inliers."""
+
+VERDICTS = ("same_room", "shared_object", "unsure")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The layout evidence of one verified pair and its verdict."""
+
+    verdict: str
+    reason: str
+    planes: list[int] = field(default_factory=list)
+    """Inliers per surface (homography) found, first = the verification's."""
+    regions: int = 0
+    """Grid cells (3 x 3 over the query) holding at least MIN_CELL inliers of any plane."""
+    region_inliers: list[int] = field(default_factory=list)
+    """Inliers per grid cell, row by row (9 values)."""
+    f_share: list[float] = field(default_factory=list)
+    """Per plane: share of its inliers consistent with one fundamental matrix (empty: one
+    plane, nothing to cross-check)."""
+    second_plane_points: list[tuple[float, float]] = field(default_factory=list)
+    """Query positions (feature-image pixels) of the second surface's inliers, for drawings."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (CLI, web, benchmark details)."""
+        return {
+            "verdict": self.verdict,
+            "reason": self.reason,
+            "planes": self.planes,
+            "regions": self.regions,
+            "region_inliers": self.region_inliers,
+            "f_share": [round(v, 3) for v in self.f_share],
+        }
+
+
+def _homography(
+    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32], threshold: float, seed: int
+) -> npt.NDArray[np.bool_] | None:
+    found: Any
+    try:
+        found = cv2.findHomography(src, dst, _usac(threshold, seed))
+    except cv2.error:
+        return None
+    mat, mask = found
+    if mat is None or mask is None:
+        return None
+    h = np.asarray(mat, np.float64)
+    inl: npt.NDArray[np.bool_] = np.asarray(mask).ravel().astype(bool)
+    if not (_plausible(h) and _smooth(h, src[inl])):
+        return None
+    return inl
+
+
+def _f_share(
+    src: npt.NDArray[np.float32],
+    dst: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int64],
+    seed: int,
+) -> list[float]:
+    found: Any
+    try:
+        found = cv2.findFundamentalMat(src, dst, _usac(F_THRESHOLD, seed))
+    except cv2.error:
+        return [0.0, 0.0]
+    mat, mask = found
+    if mat is None or mask is None:
+        return [0.0, 0.0]
+    inl = mask.ravel().astype(bool)
+    return [float(inl[labels == k].mean()) for k in (0, 1)]
+
+
+def grid_counts(points: npt.NDArray[np.float32], width: int, height: int) -> list[int]:
+    """Inliers per cell of a GRID x GRID grid over a width x height image, row by row."""
+    counts = [0] * (GRID * GRID)
+    if width <= 0 or height <= 0:
+        return counts
+    for x, y in points:
+        cx = min(GRID - 1, max(0, int(x * GRID / width)))
+        cy = min(GRID - 1, max(0, int(y * GRID / height)))
+        counts[cy * GRID + cx] += 1
+    return counts
+
+
+def judge_layout(
+    src: npt.NDArray[np.float32],
+    dst: npt.NDArray[np.float32],
+    inliers: npt.NDArray[np.bool_],
+    width: int,
+    height: int,
+    *,
+    threshold: float,
+    seed: int = 0,
+) -> Layout:
+    """Verdict for one pair from all its mutual matches (``src`` query, ``dst`` candidate, in
+    feature-image pixels) and the verification's inlier mask over them."""
+    first = int(inliers.sum())
+    rest = ~inliers
+    plane2: npt.NDArray[np.bool_] | None = None
+    if int(rest.sum()) >= MIN_PLANE:
+        rsrc = np.ascontiguousarray(src[rest])
+        rdst = np.ascontiguousarray(dst[rest])
+        inl2 = _homography(rsrc, rdst, threshold, seed)
+        if inl2 is not None and int(inl2.sum()) >= MIN_PLANE:
+            plane2 = np.zeros(len(src), bool)
+            plane2[np.flatnonzero(rest)[inl2]] = True
+    planes = [first] + ([int(plane2.sum())] if plane2 is not None else [])
+    used = inliers | plane2 if plane2 is not None else inliers
+    counts = grid_counts(src[used], width, height)
+    regions = sum(c >= MIN_CELL for c in counts)
+    if plane2 is None:
+        if regions <= 2:
+            return Layout("shared_object", "one surface within one or two regions: one object",
+                          planes, regions, counts)  # fmt: skip
+        return Layout("unsure", "one surface only: the same wall or bed can hang in a sibling "
+                      "room", planes, regions, counts)  # fmt: skip
+    both = np.flatnonzero(used)
+    labels = np.where(plane2[both], 1, 0).astype(np.int64)
+    share = _f_share(np.ascontiguousarray(src[both]), np.ascontiguousarray(dst[both]), labels,
+                     seed)  # fmt: skip
+    second = [(float(x), float(y)) for x, y in src[plane2]]
+    if min(share) < MIN_F_SHARE:
+        return Layout("shared_object", "surfaces disagree on the camera motion: the same decor "
+                      "in another layout", planes, regions, counts, share, second)  # fmt: skip
+    if regions < MIN_REGIONS:
+        return Layout("unsure", f"two consistent surfaces but only {regions} regions", planes,
+                      regions, counts, share, second)  # fmt: skip
+    return Layout("same_room", "two surfaces, one camera motion, spread over the image", planes,
+                  regions, counts, share, second)  # fmt: skip

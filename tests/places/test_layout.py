@@ -1,0 +1,101 @@
+"""Same room or the same object in another room: the layout verdict on synthetic two-camera
+geometry (points on a wall and a floor seen by one camera motion, or each surface by its own)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from vigil.places.layout import grid_counts, judge_layout
+
+K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+W, H = 640, 480
+
+
+def _rot(yaw_deg: float) -> npt.NDArray[np.float64]:
+    a = np.radians(yaw_deg)
+    return np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+
+
+def _project(pts: npt.NDArray[np.float64], r: npt.NDArray[np.float64], t: npt.NDArray[np.float64]
+             ) -> npt.NDArray[np.float64]:  # fmt: skip
+    cam = (r @ pts.T).T + t
+    uv = (K @ cam.T).T
+    return uv[:, :2] / uv[:, 2:3]
+
+
+def _wall(rng: np.random.Generator, n: int, x: tuple[float, float] = (-2, 2)) -> npt.NDArray[np.float64]:  # fmt: skip
+    return np.column_stack([rng.uniform(*x, n), rng.uniform(-1.4, 0.6, n), np.full(n, 4.0)])
+
+
+def _floor(rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
+    return np.column_stack([rng.uniform(-2, 2, n), np.full(n, 1.2), rng.uniform(2.5, 4.0, n)])
+
+
+def _pairs(
+    surfaces: list[tuple[npt.NDArray[np.float64], float, tuple[float, float, float]]],
+    rng: np.random.Generator,
+    outliers: int = 40,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Query points (identity camera) and candidate points (per-surface camera motion)."""
+    src, dst = [], []
+    for pts, yaw, t in surfaces:
+        src.append(_project(pts, np.eye(3), np.zeros(3)))
+        dst.append(_project(pts, _rot(yaw), np.asarray(t)))
+    src.append(np.column_stack([rng.uniform(0, W, outliers), rng.uniform(0, H, outliers)]))
+    dst.append(np.column_stack([rng.uniform(0, W, outliers), rng.uniform(0, H, outliers)]))
+    s = np.vstack(src) + rng.normal(0, 0.3, (sum(len(x) for x in src), 2))
+    d = np.vstack(dst) + rng.normal(0, 0.3, (sum(len(x) for x in dst), 2))
+    return s.astype(np.float32), d.astype(np.float32)
+
+
+def _first_plane(
+    src: npt.NDArray[np.float32], dst: npt.NDArray[np.float32]
+) -> npt.NDArray[np.bool_]:
+    import cv2
+
+    _, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, 3.0)
+    return mask.ravel().astype(bool)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_one_camera_motion_over_two_surfaces_is_the_same_room(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    motion = (6.0, (0.3, 0.0, 0.2))
+    src, dst = _pairs([(_wall(rng, 70), *motion), (_floor(rng, 50), *motion)], rng)
+    lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
+    assert lay.verdict == "same_room", lay
+    assert len(lay.planes) == 2 and min(lay.planes) >= 20
+    assert min(lay.f_share) >= 0.7 and lay.regions >= 3
+    assert sum(lay.region_inliers) == sum(lay.planes)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_same_decor_in_another_layout_is_a_shared_object(seed: int) -> None:
+    """A sibling room: the wallpaper and the carpet match, each under its own camera motion
+    (the carpet lies elsewhere relative to the wall)."""
+    rng = np.random.default_rng(seed)
+    src, dst = _pairs(
+        [(_wall(rng, 70), 6.0, (0.3, 0.0, 0.2)), (_floor(rng, 50), -12.0, (-0.6, 0.1, 0.9))], rng
+    )
+    lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
+    assert lay.verdict == "shared_object", lay
+    assert len(lay.planes) == 2 and min(lay.f_share) < 0.7
+
+
+def test_one_small_surface_is_a_shared_object_and_one_wide_surface_is_unsure() -> None:
+    rng = np.random.default_rng(4)
+    print_ = np.column_stack([rng.uniform(-0.3, 0.2, 60), rng.uniform(-0.5, -0.1, 60),
+                              np.full(60, 4.0)])  # fmt: skip
+    src, dst = _pairs([(print_, 6.0, (0.3, 0.0, 0.2))], rng, outliers=30)
+    lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
+    assert lay.verdict == "shared_object" and lay.regions <= 2, lay
+    src, dst = _pairs([(_wall(rng, 90, x=(-2.5, 2.5)), 6.0, (0.3, 0.0, 0.2))], rng, outliers=30)
+    lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
+    assert lay.verdict == "unsure" and lay.regions >= 3 and lay.f_share == [], lay
+
+
+def test_grid_counts() -> None:
+    pts = np.array([[1, 1], [639, 479], [320, 240], [320, 240]], np.float32)
+    assert grid_counts(pts, W, H) == [1, 0, 0, 0, 2, 0, 0, 0, 1]

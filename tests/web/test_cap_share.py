@@ -1,0 +1,91 @@
+"""The case's overlaps page: listed with the other agency and a link to the local item; confirm
+and reject go to the hub with CSRF, as the agency, by case members with share.decide only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from fastapi.testclient import TestClient
+
+from vigil.share import keys
+from vigil.store import share as sstore
+
+from ._support import World, login_as
+
+
+class FakeHub:
+    calls: ClassVar[list[tuple[int, str]]] = []
+
+    def __init__(self, url: str, key: Any) -> None:
+        self.url = url
+
+    def decide(self, overlap_id: int, decision: str) -> dict[str, Any]:
+        FakeHub.calls.append((overlap_id, decision))
+        return {"status": "rejected" if decision == "reject" else "open"}
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeHub]:
+    import vigil.hub.client
+
+    key = tmp_path / "agency.key"
+    keys.write_keypair(keys.generate(), key, tmp_path / "agency.key.pub")
+    monkeypatch.setenv("VIGIL_SHARE_KEY", str(key))
+    monkeypatch.setattr(vigil.hub.client, "HubClient", FakeHub)
+    FakeHub.calls = []
+    return FakeHub
+
+
+def test_overlaps_page_lists_and_decides(
+    client: TestClient, world: World, hub: type[FakeHub]
+) -> None:
+    overlap = world.extra["overlap_id"][world.case_a]
+    url = f"/cases/{world.case_a}/overlaps"
+    csrf = login_as(client, world, "investigator1")
+    page = client.get(url).text
+    assert "same_file" in page and "other (NL)" in page
+    assert f'href="/cases/{world.case_a}/items/{world.items_a[0]}"' in page
+    assert 'value="reject"' in page
+    no_csrf = client.post(f"{url}/{overlap}/decision", data={"decision": "reject"})
+    assert no_csrf.status_code == 403 and hub.calls == []
+    resp = client.post(
+        f"{url}/{overlap}/decision", data={"decision": "reject"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert resp.status_code == 303
+    assert hub.calls == [(world.case_a, "reject")]  # the hub's overlap id (seeded = case id)
+    with world.app_db.read() as s:
+        row = sstore.get_overlap(s, overlap)
+        assert (row.my_decision, row.status, row.decided_by) == (
+            "reject",
+            "rejected",
+            "investigator1",
+        )
+    assert 'value="reject"' not in client.get(url).text
+
+
+def test_analyst_sees_but_cannot_decide(
+    client: TestClient, world: World, hub: type[FakeHub]
+) -> None:
+    overlap = world.extra["overlap_id"][world.case_a]
+    csrf = login_as(client, world, "analyst1")
+    url = f"/cases/{world.case_a}/overlaps"
+    assert 'value="reject"' not in client.get(url).text
+    resp = client.post(
+        f"{url}/{overlap}/decision", data={"decision": "confirm"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert resp.status_code == 403 and hub.calls == []
+
+
+def test_overlap_of_another_case_is_not_found_here(
+    client: TestClient, world: World, hub: type[FakeHub]
+) -> None:
+    other = world.extra["overlap_id"][world.case_b]
+    csrf = login_as(client, world, "investigator1")
+    resp = client.post(
+        f"/cases/{world.case_a}/overlaps/{other}/decision",
+        data={"decision": "confirm"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert resp.status_code == 404 and hub.calls == []

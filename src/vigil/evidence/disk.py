@@ -14,6 +14,7 @@ import datetime as dt
 import os
 import signal
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -125,7 +126,12 @@ def probe_in_child(path: Path, kind: str, timeout: float) -> str | None:
     """
     if not hasattr(os, "fork"):
         return None
-    pid = os.fork()
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about fork() in a threaded process (ingest walks in a producer
+        # thread): the child only runs TSK and os._exit()s, touching no lock another thread
+        # could hold (no logging, no database, no imports).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's work is checked through its exit status
         code = 1
         try:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
-from vigil.store import audit
-from vigil.store.backup import BackupReport
+
+if TYPE_CHECKING:  # the store is imported only when a command runs (fast --help)
+    from vigil.store.backup import BackupReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 
@@ -41,6 +42,7 @@ def backup(
 
     Example: vigil backup /mnt/backup/vigil-2026-12-05
     """
+    from vigil.store import audit
     from vigil.store.backup import backup as run_backup
 
     rt = runtime()
@@ -67,6 +69,7 @@ def restore(
 
     Example: VIGIL_HOME=/srv/vigil-restored vigil restore /mnt/backup/vigil-2026-12-05
     """
+    from vigil.store import audit
     from vigil.store.backup import restore as run_restore
     from vigil.store.backup import verify_backup
 

@@ -1,4 +1,4 @@
-"""The framing shared by the shortlist index files (``VGI1``, ``VHE1``; never pickle)::
+"""The framing shared by the shortlist index files (``VGI1``; ``VHE2`` below; never pickle)::
 
     4-byte magic | uint32 L | L bytes of UTF-8 JSON header | little-endian arrays, in order
 

@@ -26,9 +26,11 @@ its wallpaper, prints or bedding. The score only ranks the shortlist; geometric 
 :func:`brute_force_scores` computes the same scores by comparing the query with every indexed
 image directly; the tests hold the inverted file to it.
 
-Index file (``VHE1``, little-endian, never pickle)::
+Index file (``VHE2``, little-endian, never pickle; mapped, not read, so a search process holds
+no private copy of the postings)::
 
-    b"VHE1" | uint32 L | L bytes of UTF-8 JSON header | arrays in this order:
+    b"VHE2" | uint32 L | L bytes of UTF-8 JSON header | padding to 16 KiB |
+    sections, each 4 KiB-aligned at the offset the header names, in this order:
       coarse     float32 k1 x 128
       centroids  float32 k x 128    (k = k1 * k2)
       projection float32 64 x 128
@@ -41,9 +43,12 @@ Index file (``VHE1``, little-endian, never pickle)::
       signatures uint64  p
       xy         uint16  p x 2      (keypoint position in 1/16 feature-image pixels)
 
-The header holds ``version``, ``k1``, ``k2``, ``n``, ``p``, ``ht``, ``sigma``, ``multiple_assignment``
-and ``trained_on``. Memory and disk cost 16 bytes per indexed descriptor (~16 kB per image at
-the default cap of 1,000 keypoints).
+The header holds ``version``, ``k1``, ``k2``, ``n``, ``p``, ``ht``, ``sigma``, ``multiple_assignment``,
+``trained_on``, the file ``size`` and each section's ``offset`` and ``sha256``. Disk (and page
+cache while searching) cost 16 bytes per indexed descriptor (~32 kB per image at the stored cap
+of 2,000 keypoints). Building streams: queued postings spill to temporary files per word range
+and the file is written one range at a time (:meth:`HammingIndex.save`); the vocabulary is learnt
+from a capped, seeded sample (:func:`training_sample`). See docs/places.md, "Index memory".
 """
 
 from __future__ import annotations

@@ -43,6 +43,14 @@ def test_training_sample_is_capped_per_image_and_in_all() -> None:
     assert {r.tobytes() for r in capped} <= {r.tobytes() for r in every}
 
 
+def test_small_collections_keep_their_descriptors() -> None:
+    feats = _random_features(4, 500, 4)  # a list: an even share of the cap is 250 per image
+    assert training_sample(feats, max_descriptors=1000).shape == (1000, 128)
+    assert training_sample(feats, max_descriptors=100_000).shape == (2000, 128)
+    # a generator has no length: the fixed per-image cap applies
+    assert len(training_sample(iter(feats), max_descriptors=100_000)) == 4 * ivf.TRAIN_PER_IMAGE
+
+
 def test_training_is_seeded() -> None:
     feats = _random_features(20, 300, 2)
     one = training_sample(feats, per_image=50, max_descriptors=800, seed=5)

@@ -56,7 +56,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -191,7 +191,7 @@ def _kmeans(data: F32, k: int, seed: int) -> F32:
 def training_sample(
     samples: Iterable[SceneFeatures],
     *,
-    per_image: int = TRAIN_PER_IMAGE,
+    per_image: int | None = None,
     max_descriptors: int = TRAIN_MAX_DESCRIPTORS,
     seed: int = 7,
 ) -> F32:
@@ -200,7 +200,13 @@ def training_sample(
 
     Taking every descriptor of 2,000 images of 2,000 keypoints first held 4 million float32
     descriptors (2 GB, twice while concatenating) to keep 800,000 of them; capping each image as
-    it streams by keeps the peak to the sample itself."""
+    it streams by keeps the peak to the sample itself. ``per_image`` defaults to
+    :data:`TRAIN_PER_IMAGE`, or to an even share of ``max_descriptors`` when ``samples`` has a
+    length and that share is larger (a small collection keeps all its descriptors, and the
+    vocabulary it supports)."""
+    if per_image is None:
+        share = max_descriptors // len(samples) if isinstance(samples, Sized) and samples else 0
+        per_image = max(TRAIN_PER_IMAGE, share)
     rng = np.random.default_rng(seed)
     parts: list[F32] = []
     for s in samples:
@@ -234,7 +240,7 @@ def train_hamming_vocabulary(
     *,
     k1: int = DEFAULT_COARSE,
     k2: int = DEFAULT_FINE,
-    per_image: int = TRAIN_PER_IMAGE,
+    per_image: int | None = None,
     max_descriptors: int = TRAIN_MAX_DESCRIPTORS,
     seed: int = 7,
 ) -> HammingVocabulary:

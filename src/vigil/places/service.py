@@ -28,7 +28,12 @@ from vigil.errors import InvalidInput, NotFound, NotReady, VigilError, WrongForm
 from vigil.places.analyzer import EXTRACTOR
 from vigil.places.draw import draw_pair, encode_png
 from vigil.places.features import DEFAULT_PARAMS, QUERY_PARAMS, SceneFeatures, extract
-from vigil.places.ivf import HammingIndex, train_hamming_vocabulary
+from vigil.places.ivf import (
+    TRAIN_MAX_DESCRIPTORS,
+    TRAIN_PER_IMAGE,
+    HammingIndex,
+    train_hamming_vocabulary,
+)
 from vigil.places.search import Candidate, SearchParams, search
 from vigil.settings import Settings
 from vigil.store import audit
@@ -108,7 +113,10 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
         rng = np.random.default_rng(17)
         ordered = sorted(wanted)
         sample_ids = rng.choice(ordered, min(TRAIN_SAMPLE, len(ordered)), replace=False)
-        vocab = train_hamming_vocabulary(_stream_features(db, sorted(int(i) for i in sample_ids)))
+        per_image = max(TRAIN_PER_IMAGE, TRAIN_MAX_DESCRIPTORS // max(1, len(sample_ids)))
+        vocab = train_hamming_vocabulary(
+            _stream_features(db, sorted(int(i) for i in sample_ids)), per_image=per_image
+        )
         idx = HammingIndex(vocab, trained_on=len(sample_ids), spill_dir=path.parent)
         todo = sorted(wanted)
     else:

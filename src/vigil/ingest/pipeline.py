@@ -44,6 +44,8 @@ from vigil.store.base import utcnow
 from vigil.store.db import Database
 
 EXTRACTOR_VERSION = "ingest-1"
+EXECUTORS = frozenset({"local", "ray"})
+"""Where per-file work can run: local worker processes, or Ray tasks (``vigil.jobs``)."""
 
 
 @dataclass
@@ -240,7 +242,7 @@ def ingest(
         raise InvalidInput(
             f"{root} is inside Vigil's own data folder; ingest evidence from elsewhere"
         )
-    if executor not in ("local", "ray"):
+    if executor not in EXECUTORS:
         raise InvalidInput(f"unknown executor {executor!r}: use local or ray")
     chosen = select_analyzers(analyzers)
     kind = source_kind(root)

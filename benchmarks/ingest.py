@@ -9,6 +9,13 @@ default analyzers. Goal: ingest wall time within 1.5x of the raw hashing limit.
     python benchmarks/ingest.py            # full size (5,000 photos, ~1.3 GB)
     python benchmarks/ingest.py --quick    # 600 photos, for a smoke run
     python benchmarks/ingest.py --quick --executor ray   # + Ray with 1 and 2 local workers
+    python benchmarks/ingest.py --phone 200 [--baseline-src /work/main/src]
+
+``--phone N`` (issue 16) measures N 2 MP phone-like JPEGs with the default analyzers instead:
+photos per CPU-second of the workers (per core, robust to a shared machine) next to, in the same
+run and process, the decode limit (decode alone) and decode + PDQ + SIFT done once per photo;
+``--baseline-src`` also runs the same ingest with another source tree (e.g. main's code) so the
+speed-up over today's code is measured in the same run.
 """
 
 from __future__ import annotations
@@ -143,6 +150,119 @@ def _timed_ingest(
     }
 
 
+_PHONE_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from vigil.plugins import load_defaults
+from vigil.ingest.pipeline import ingest
+from vigil.settings import Settings
+from vigil.store.db import Database
+load_defaults()
+home, root, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+names = [n for n in sys.argv[4].split(",") if n] or None
+settings = Settings.load(home, workers=workers)
+Path(home).mkdir(parents=True, exist_ok=True)
+db = Database(settings.database_url)
+t0 = time.perf_counter()
+report = ingest(settings, db, root, "bench", "bench", names)
+wall = time.perf_counter() - t0
+import multiprocessing.forkserver as fs
+if hasattr(fs._forkserver, "_stop"):  # workers are the fork server's children: reap it so
+    fs._forkserver._stop()            # their CPU time reaches RUSAGE_CHILDREN
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+me = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"wall": wall, "files": report.files, "analyzers": report.analyzers,
+                  "worker_cpu": ch.ru_utime + ch.ru_stime, "writer_cpu": me.ru_utime + me.ru_stime}))
+"""
+
+
+def _phone_ingest(
+    src: str, home: Path, root: Path, workers: int, analyzers: str
+) -> dict[str, object]:
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=src)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PHONE_CHILD, str(home), str(root), str(workers), analyzers],
+        capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    r: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    n = int(r["files"])  # type: ignore[call-overload]
+    cpu = float(r["worker_cpu"]) + float(r["writer_cpu"])  # type: ignore[arg-type]
+    r["photos_per_cpu_s"] = round(n / cpu, 2)
+    r["photos_per_s_wall"] = round(n / float(r["wall"]), 2)  # type: ignore[arg-type]
+    return r
+
+
+def _cpu_rate(fn: object, files: list[Path]) -> float:
+    start = time.process_time()
+    for f in files:
+        fn(f)  # type: ignore[operator]
+    return round(len(files) / (time.process_time() - start), 2)
+
+
+def phone(args: argparse.Namespace) -> None:
+    """2 MP phone-like photos, default analyzers: ingest rate vs the decode limit (one JSON line)."""
+    from vigil.content.decode import decode
+    from vigil.places.analyzer import features_of_pixels
+    from vigil.signals.pdq import REDUCED_MIN_SIDE, hash_pixels
+
+    tmp = Path(tempfile.mkdtemp(prefix="vigil-phone-"))
+    try:
+        root = tmp / "evidence"
+        root.mkdir()
+        rng = np.random.default_rng(5)
+        bases = [
+            jpeg_bytes(
+                synthetic_picture(rng, *SIZES["2MP"]), quality=90, camera=("Bench", "p", "1")
+            )
+            for _ in range(8)
+        ]
+        files = []
+        for i in range(args.phone):
+            f = root / f"IMG_{i:05d}.jpg"
+            f.write_bytes(unique_variant(bases[i % len(bases)], i))
+            files.append(f)
+        sample = files[: min(len(files), 60)]
+
+        def once(f: Path) -> None:
+            d = decode(f, min_side=REDUCED_MIN_SIDE)
+            hash_pixels(d.pixels)
+            features_of_pixels(d.pixels)
+
+        limits = {
+            "decode_per_cpu_s": _cpu_rate(lambda f: decode(f, min_side=REDUCED_MIN_SIDE), sample),
+            "decode_pdq_sift_once_per_cpu_s": _cpu_rate(once, sample),
+        }
+        here = str(Path(__file__).resolve().parents[1] / "src")
+        runs = {"this": _phone_ingest(here, tmp / "home-this", root, args.workers, args.analyzers)}
+        if args.baseline_src:
+            runs["baseline"] = _phone_ingest(
+                args.baseline_src, tmp / "home-base", root, args.workers, args.analyzers
+            )
+        out: dict[str, object] = {
+            "benchmark": "ingest_phone",
+            "photos": args.phone,
+            "size": "1632x1224 JPEG q90",
+            "workers": args.workers,
+            "limits_one_core": limits,
+            "ingest": runs,
+            "baseline_src": args.baseline_src,
+            "analyzers": args.analyzers or "defaults",
+        }
+        this_rate = float(runs["this"]["photos_per_cpu_s"])  # type: ignore[arg-type]
+        out["vs_decode_pdq_sift_once"] = round(
+            limits["decode_pdq_sift_once_per_cpu_s"] / this_rate, 2
+        )
+        if "baseline" in runs:
+            base_rate = float(runs["baseline"]["photos_per_cpu_s"])  # type: ignore[arg-type]
+            out["speedup_vs_baseline_per_cpu"] = round(this_rate / base_rate, 2)
+        print(json.dumps(out))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="600 photos instead of 5,000")
@@ -159,9 +279,17 @@ def main() -> None:
         choices=("local", "ray"),
         default="local",
         help="ray: also time each ingest on a private local Ray instance with 1 and 2 workers "
-        "(Ray start-up included), next to the local executor",
+        "(Ray start-up timed on its own), next to the local executor",
+    )
+    parser.add_argument("--phone", type=int, default=0, help="N 2 MP photos, default analyzers")
+    parser.add_argument("--baseline-src", default=None, help="also run ingest from this src/")
+    parser.add_argument(
+        "--analyzers", default="pdq,vpdq,scene", help="for --phone: comma list ('' = defaults)"
     )
     args = parser.parse_args()
+    if args.phone:
+        phone(args)
+        return
     photos = args.photos or (600 if args.quick else 5000)
     load_defaults()
     tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-"))

@@ -130,6 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
     ap.add_argument(
+        "--layout-f-share",
+        type=float,
+        default=None,
+        help="share of each surface's inliers one F must keep (layout verdict)",
+    )
+    ap.add_argument(
+        "--layout-f-threshold",
+        type=float,
+        default=None,
+        help="epipolar distance in px for the layout's F-inliers",
+    )
+    ap.add_argument(
         "--no-layout",
         action="store_true",
         help="skip the same-room / shared-object verdict (to time it)",
@@ -144,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ht", type=int, default=DEFAULT_HT, help="Hamming threshold (ivf only)")
     ap.add_argument("--ma", type=int, default=1, help="query multiple assignment (ivf only)")
     args = ap.parse_args(argv)
+    from vigil.places import layout as layout_mod
+
+    if args.layout_f_share is not None:
+        layout_mod.MIN_F_SHARE = args.layout_f_share
+    if args.layout_f_threshold is not None:
+        layout_mod.F_THRESHOLD = args.layout_f_threshold
     root: Path = args.data
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
     scenes = manifest["scenes"]
@@ -301,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
                 4,
             ),
             "queries_with_a_sibling_verified": round(queries_with_sibling_verified / max(1, n), 4),
+            "f_share": layout_mod.MIN_F_SHARE,
+            "f_threshold_px": layout_mod.F_THRESHOLD,
             "queries_with_a_sibling_called_same_room": round(
                 queries_with_sibling_same_room / max(1, n), 4
             ),

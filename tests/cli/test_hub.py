@@ -68,6 +68,8 @@ def test_hub_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture
         )
         == ReturnCode.INVALID_INPUT
     )
+    again = ["hub", "operations", "add", "op-1", "--name", "again", "--hub", str(hub)]
+    assert main(again) == ReturnCode.CONFLICT
     for name in ("de-bka", "nl-police"):
         assert main(["hub", "operations", "join", "op-1", name, "--hub", str(hub)]) == 0
     capsys.readouterr()
@@ -95,6 +97,13 @@ def test_hub_from_the_command_line(tmp_path: Path, capsys: pytest.CaptureFixture
     }
     assert main(["hub", "operations", "board", "op-1", "--json", "--hub", str(hub)]) == 0
     assert json.loads(capsys.readouterr().out)["operation"]["action_day"] == "2027-02-03"
+    assert main(["hub", "quarantine", "--hub", str(hub)]) == 0
+    assert "nothing in quarantine" in capsys.readouterr().out
+    assert main(["hub", "quarantine", "--keep", "1", "--hub", str(hub)]) == ReturnCode.NOT_FOUND
+    assert main(["hub", "members", "revoke", "nl-police", "--hub", str(hub)]) == 0
+    capsys.readouterr()
+    assert main(["hub", "import-bundle", files[1], "--hub", str(hub)]) == ReturnCode.INTEGRITY
+    assert "unknown key" in capsys.readouterr().err
     assert main(["hub", "audit", "--hub", str(hub)]) == 0
     assert "intact" in capsys.readouterr().out
     assert (

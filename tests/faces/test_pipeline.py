@@ -192,13 +192,13 @@ def test_analyzer_outputs_payload_and_warnings(analyzer: FaceAnalyzer) -> None:
     assert junk.warnings[0][0] == "faces_wrong_format"
 
 
-def test_analyzer_is_registered_and_opt_in() -> None:
+def test_analyzer_is_registered_and_on_by_default() -> None:
     import pickle
 
     from vigil.ingest.analyzers import ANALYZERS
 
     a = ANALYZERS.get("faces")
-    assert a.default_enabled is False
+    assert a.default_enabled is True  # part of the default `full` profile (docs/faces.md)
     assert a.kinds == frozenset({"photo", "video"})
     clone = pickle.loads(pickle.dumps(a))  # noqa: S301 - our own object, round trip
     assert clone.name == "faces"

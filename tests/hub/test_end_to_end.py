@@ -23,6 +23,8 @@ from vigil.hub.client import HubClient
 from vigil.share.persons import OperationSecret
 from vigil.share.protocol import canonical, sign_request
 from vigil.signals.synthetic import jpeg_bytes, scene
+from vigil.store import audit
+from vigil.store.hub import HUB_CHAIN
 
 from ._local import Installation
 from ._world import OP, World, make_world
@@ -36,7 +38,14 @@ JANE = {
     "emails": ["janet.whitfield@example.org"],
 }
 JANE_TYPO = {**JANE, "first": "Janett", "emails": []}
-PLAIN = ("janet", "okonkwo", "whitfield", "4539148803436467", "janet.whitfield@example.org", "SW1A")
+PLAIN = (
+    "janet",
+    "okonkwo",
+    "whitfield",
+    "4539148803436467",
+    "janet.whitfield@example.org",
+    "SW1A 2AA",
+)
 IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"RIFF")
 
 
@@ -218,6 +227,14 @@ def test_a_replayed_request_and_a_stale_bundle_are_refused(
     assert again.status_code == 401
     assert again.json()["error"] == "replay"
     assert http.get("/api/v1/notifications").json()["error"] == "signature_invalid"
+    with world.hub.db.read() as s:
+        refused = [
+            json.loads(e.details)
+            for e in audit.iter_entries(s, chain=HUB_CHAIN)
+            if e.action == "hub.request_refused"
+        ]
+    # the member's replayed request is on record; the anonymous unsigned one is not
+    assert [(r["reason"], r["key_id"]) for r in refused] == [("replay", headers["x-vigil-key"])]
 
 
 def test_a_signed_bundle_outside_the_policy_is_refused_over_http(

@@ -92,3 +92,17 @@ def test_non_participants_see_nothing(world: World) -> None:
     a = world.agencies["de-bka"]
     with pytest.raises(PermissionDenied, match="does not take part"):
         world.hub.push(a.envelope([], operation="op-other"))
+
+
+def test_the_administrator_pushes_no_signals(world: World) -> None:
+    from vigil.hub.service import ADMIN
+    from vigil.share.protocol import make_bundle, sign_bundle
+
+    admin_key = keys.load_private(world.hub.settings.admin_key)
+    bundle = make_bundle(
+        agency=ADMIN, operation=OP, case_ref="c", key_id=keys.key_id(admin_key), signals=[]
+    )
+    with pytest.raises(PermissionDenied, match="administrator"):
+        world.hub.push(sign_bundle(bundle, admin_key))
+    # but may read every board
+    assert world.hub.board(world.hub.member(ADMIN), OP)["operation"]["code"] == OP

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
@@ -49,7 +50,7 @@ def test_each_photo_is_decoded_once_by_ingest(
         return real(img, k)
 
     monkeypatch.setattr(decoding, "_rgb_array", counting)
-    report = ingest(settings, db, tmp_path / "ev", "c", "tester", workers=0)
+    report = ingest(settings, db, tmp_path / "ev", "c", "tester", ["pdq", "scene"], workers=0)
     assert report is not None
     # pdq + scene (+ the damage check) from one decode; the cut JPEG fails inside load()
     assert len(calls) == len(photos) - 1, calls
@@ -89,3 +90,28 @@ def test_a_refused_bomb_is_reported_once_and_keeps_its_item(
     assert len(items) == 2
     too_large = [m for c, m in warns if c == "image_too_large"]
     assert len(too_large) == 1 and "huge.png" in too_large[0]
+
+
+def test_full_and_reduced_needs_share_or_derive_one_decode(tmp_path: Path) -> None:
+    """Faces (full scale) + PDQ/scene (>= 640 px): one decode for a 2 MP JPEG (the plans are
+    the same) and for a large PNG (the reduced pixels are derived, equal to a direct decode)."""
+    from vigil.content.decode import decode
+    from vigil.ingest.analyzers import ImageNeeds
+
+    jpg = jpeg_bytes(scene(2, 1632, 1224))
+    png_path = tmp_path / "big.png"
+    img = Image.fromarray(scene(4, 2100, 1500))
+    exif = img.getexif()
+    exif[0x0112] = 6  # rotated by tag: reduction happens in stored orientation
+    img.save(png_path, exif=exif)
+    for blob in (
+        Blob("1" * 64, len(jpg), "jpeg", "photo", data=jpg),
+        Blob("2" * 64, 0, "png", "photo", path=png_path),
+    ):
+        pixels = PhotoPixels(blob)
+        full = pixels.at(ImageNeeds(None))
+        small = pixels.at(ImageNeeds(640))
+        assert pixels.decodes == 1
+        direct = decode(blob.source(), min_side=640).pixels
+        assert small.pixels.shape == direct.shape and np.array_equal(small.pixels, direct)
+        assert full.pixels.shape[0] * full.pixels.shape[1] >= direct.shape[0] * direct.shape[1]

@@ -223,14 +223,21 @@ def test_a_fit_near_the_threshold_gets_a_second_round(
 def test_drawing_shows_both_images_lines_and_caption() -> None:
     base = scene(41)
     query = variant(base, 41)
-    v = verify(extract(query, PARAMS), extract(base, PARAMS))
-    img = draw_pair(query, base, v, height=240, label="rank 1")
-    assert img.shape[0] == 240 + 28
+    v = verify(extract(query, PARAMS), extract(base, PARAMS), layout=True)
+    assert v.layout is not None and v.layout.verdict in ("same_room", "shared_object", "unsure")
+    img = draw_pair(query, base, v, height=240, label="rank 1", names=("q.jpg", "item #7 b.jpg"))
+    assert img.shape[0] == 22 + 240 + 46  # names above, counts and the verdict below
     assert img.dtype == np.uint8
+    assert (img[:22] > 200).any()  # the names are written in the header
     # inlier lines are drawn in green between the two halves
     left_w = round(query.shape[1] * 240 / query.shape[0])
-    gap = img[:240, left_w : left_w + 8]
+    gap = img[22 : 22 + 240, left_w : left_w + 8]
     assert (gap[..., 1].astype(int) - gap[..., 0] > 100).any()
+    import dataclasses
+
+    plain = draw_pair(query, base, dataclasses.replace(v, layout=None), height=240)
+    # the same drawing without the layout lacks the region grid over the query
+    assert not np.array_equal(plain[22:262, :left_w], img[22:262, :left_w])
     png = encode_png(img)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -324,3 +324,18 @@ def test_names_are_found_anywhere_in_binary_values_among_many_forbidden(offset: 
         policy.check(signal)
     signal["value"] = base64.b64encode(bytes(128)).decode()
     assert policy.check(signal) == signal
+
+
+def test_records_flagged_as_a_stolen_cards_keep_their_name_at_home(
+    settings: Settings, db: Database, local: LocalCase
+) -> None:
+    from vigil.store.persons import PersonRecord, PersonRecordFlag
+
+    with db.write() as s:
+        rec = s.query(PersonRecord).one()
+        s.add(PersonRecordFlag(record_id=rec.id, case_id=local.case_id, code="card_compromised"))
+    built = _build(settings, db, local)
+    assert "person" not in built.counts and built.counts["card_token"] == 1
+    assert any("possibly a stolen card" in n for n in built.notes)
+    options = export.ExportOptions(secret=SECRET, share_flagged=True, kinds=("persons",))
+    assert _build(settings, db, local, options=options).counts["person"] == 1

@@ -168,7 +168,7 @@ def test_external_anchor_detects_a_shorter_rewritten_chain(db: Database) -> None
     with db.read() as s:
         assert audit.verify(s).entries == 3  # consistent in itself
         with pytest.raises(IntegrityError, match="has 3 entries but the anchor taken at"):
-            audit.verify(s, [head])
+            audit.verify(s, anchors=[head])
 
 
 def test_external_anchor_detects_a_same_length_rewritten_chain(db: Database) -> None:
@@ -176,10 +176,10 @@ def test_external_anchor_detects_a_same_length_rewritten_chain(db: Database) -> 
     with db.read() as s:
         entries = list(audit.iter_entries(s))
         anchors = [audit.anchor_record(entries[1]), audit.anchor_record(entries[-1])]
-        assert audit.verify(s, anchors).anchors_checked == 2
+        assert audit.verify(s, anchors=anchors).anchors_checked == 2
     _rewrite(db, 7, "forged")
     with db.read() as s, pytest.raises(IntegrityError, match="#2 is not the one anchored"):
-        audit.verify(s, anchors)
+        audit.verify(s, anchors=anchors)
 
 
 def test_anchor_lines_round_trip_and_bad_lines_are_named() -> None:

@@ -17,9 +17,14 @@ from ._support import World, login_as
 
 class FakeHub:
     calls: ClassVar[list[tuple[int, str]]] = []
+    pushed: ClassVar[list[bytes]] = []
 
     def __init__(self, url: str, key: Any) -> None:
         self.url = url
+
+    def push(self, envelope: bytes) -> dict[str, Any]:
+        FakeHub.pushed.append(envelope)
+        return {"signals": 1}
 
     def decide(self, overlap_id: int, decision: str) -> dict[str, Any]:
         FakeHub.calls.append((overlap_id, decision))
@@ -35,6 +40,7 @@ def hub(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> type[FakeHub]:
     monkeypatch.setenv("VIGIL_SHARE_KEY", str(key))
     monkeypatch.setattr(vigil.hub.client, "HubClient", FakeHub)
     FakeHub.calls = []
+    FakeHub.pushed = []
     return FakeHub
 
 
@@ -89,3 +95,47 @@ def test_overlap_of_another_case_is_not_found_here(
         headers={"X-CSRF-Token": csrf},
     )
     assert resp.status_code == 404 and hub.calls == []
+
+
+def test_members_push_the_case_from_the_page(
+    client: TestClient, world: World, hub: type[FakeHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from vigil.store import audit, repo
+    from vigil.store.faces import FaceEmbedding
+    from vigil.store.models import Case
+
+    url = f"/cases/{world.case_a}/share"
+    csrf = login_as(client, world, "investigator1")
+    not_set_up = client.post(url, data={"operation": "ORE"}, headers={"X-CSRF-Token": csrf})
+    assert not_set_up.status_code == 409 and hub.pushed == []  # no hub URL configured
+    monkeypatch.setenv("VIGIL_HUB_URL", "https://hub.invalid")
+    with world.app_db.write() as s:
+        s.get(Case, world.case_a).agency_id = repo.ensure_agency(s, "de-bka", "DE").id
+    assert 'action="/cases/' in client.get(f"/cases/{world.case_a}/overlaps").text
+    # the test world's 4-d face vectors are no face templates: the policy refuses the export
+    refused = client.post(url, data={"operation": "ORE"}, headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 403 and "meta.dim=4" in refused.text and hub.pushed == []
+    with world.app_db.write() as s:
+        s.query(FaceEmbedding).delete()
+    resp = client.post(url, data={"operation": "ORE"}, headers={"X-CSRF-Token": csrf})
+    assert resp.status_code == 303
+    (envelope,) = hub.pushed
+    bundle = json.loads(envelope)["bundle"]
+    assert bundle["header"]["agency"] == "de-bka" and bundle["header"]["operation"] == "ORE"
+    assert {s["kind"] for s in bundle["signals"]} == {"md5", "sha1", "sha256"}
+    with world.app_db.read() as s:
+        entry = [e for e in audit.iter_entries(s) if e.action == "share.push"][-1]
+        assert entry.actor == "investigator1" and entry.case_id == world.case_a
+    csrf = login_as(client, world, "analyst1")
+    assert (
+        client.post(url, data={"operation": "ORE"}, headers={"X-CSRF-Token": csrf}).status_code
+        == 403
+    )
+    csrf = login_as(client, world, "outsider")
+    assert (
+        client.post(url, data={"operation": "ORE"}, headers={"X-CSRF-Token": csrf}).status_code
+        == 403
+    )
+    assert len(hub.pushed) == 1

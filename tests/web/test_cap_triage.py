@@ -56,7 +56,8 @@ def test_groups_fresh_first_known_hidden(client: TestClient, world: World) -> No
     login_as(client, world, "investigator1")
     empty = client.get(f"/cases/{world.case_a}/triage")
     assert empty.status_code == 200
-    assert "vigil match" in empty.text  # explains the missing step
+    assert "Nothing matched yet" in empty.text  # explains the missing step ...
+    assert f'href="/cases/{world.case_a}/review"' in empty.text  # ... and links on
     known, fresh, near = seed_triage(world)
     page = client.get(f"/cases/{world.case_a}/triage").text
     assert f"/items/{known}/thumb" not in page

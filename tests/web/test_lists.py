@@ -170,3 +170,34 @@ def test_custody_and_audit_pages_at_10k(client: TestClient, world: World) -> Non
     audit_page = client.get("/admin/audit", params={"limit": 100}).text
     assert len(re.findall(r"<tr><td>(\d+)</td>", audit_page)) == 100
     assert 'rel="next"' in audit_page
+
+
+def test_place_links_page_at_10k(client: TestClient, world: World) -> None:
+    from sqlalchemy import select
+
+    from vigil.store.places import Place, PlaceLink
+
+    with world.app_db.write() as s:
+        s.execute(
+            insert(Place),
+            [
+                {"key": f"P-{k}", "name": f"room {k}", "created_by": "test"}
+                for k in range(N // len(world.items_a) + 1)
+            ],
+        )
+        ids = list(s.execute(select(Place.id).where(Place.key.like("P-%"))).scalars())
+        rows = [
+            {"place_id": p, "item_id": i, "status": "candidate", "created_by": "test"}
+            for p in ids
+            for i in world.items_a
+        ][:N]
+        s.execute(insert(PlaceLink), rows)
+    login_as(client, world, "investigator1")
+    url = f"/cases/{world.case_a}/places"
+    started = time.perf_counter()
+    page = client.get(url)
+    assert time.perf_counter() - started < 5
+    assert f"links 1–100 of {N}" in page.text
+    last = client.get(url, params={"links_page": N // 100}).text
+    assert f"links {N - 99}–{N} of {N}" in last
+    assert "next links" not in last

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from vigil.settings import Settings
-from vigil.store.db import Database
+
+if TYPE_CHECKING:  # the store (SQLAlchemy + Alembic) loads only in commands that open it
+    from vigil.store.db import Database
 
 
 @dataclass
@@ -24,6 +27,8 @@ class Runtime:
     @cached_property
     def db(self) -> Database:
         """The case store (migrated to the newest schema on first use)."""
+        from vigil.store.db import Database
+
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         database = Database(self.settings.database_url)
         self._opened.append(database)

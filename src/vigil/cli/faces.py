@@ -37,10 +37,96 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 CaseArg = Annotated[str, typer.Argument(help="Case name.")]
 
 
-def _pipeline() -> Any:
+def _pipeline(model: str | None = None) -> Any:
+    """The default pipeline, or one whose embedder is a registered model (``--model NAME``)."""
+    if model is not None:
+        from vigil.faces.service import model_pipeline
+
+        return model_pipeline(runtime().db, model)
     from vigil.faces.pipeline import default_pipeline
 
     return default_pipeline()
+
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="A face model the unit registered (`vigil faces models add`); default: dlib.",
+    ),
+]
+
+models_app = typer.Typer(
+    help=(
+        "Face models a unit brings (ArcFace-class ONNX, loaded from a local file, never "
+        "downloaded). Each runs beside the default model with its own vectors and index, and "
+        "must be calibrated before search or clustering use it.\n\n"
+        "Example: vigil faces models add /models/arcface.onnx --name arcface-r100 "
+        "--licence 'licensed to Unit 7 until 2027'"
+    ),
+    no_args_is_help=True,
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("add")
+def models_add(
+    path: Annotated[Path, typer.Argument(help="The ONNX file (stays where it is).", exists=True)],
+    name: Annotated[str, typer.Option(help="Short unique name, used as --model NAME.")],
+    licence: Annotated[str, typer.Option(help="Under which licence the unit holds the model.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Register an ArcFace-class ONNX face model (input N x 3 x 112 x 112, output N x dim).
+
+    The file is loaded and run once to check it, and its SHA-256 recorded (a changed file is
+    refused later). Then: vigil faces scan CASE --model NAME; vigil faces calibrate SET
+    --model NAME; only then search and clustering accept it.
+
+    Example: vigil faces models add arcface.onnx --name arcface --licence 'unit licence 2026'
+    """
+    from vigil.faces.service import register_model
+
+    rt = runtime()
+    data = register_model(rt.db, path, name, licence, rt.actor)
+    if as_json:
+        emit_json(data)
+        return
+    emit_lines(
+        [
+            f"registered {data['name']}: {data['card']['dim']}-d vectors, "
+            f"SHA-256 {data['card']['sha256'][:16]}...; calibrate it before use: "
+            f"vigil faces calibrate SET --model {data['name']}"
+        ]
+    )
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """Registered face models with their licence and whether they are calibrated.
+
+    Example: vigil faces models list --json
+    """
+    from vigil.faces.service import model_dict
+    from vigil.store import faces as store
+
+    rt = runtime()
+    with rt.db.read() as s:
+        rows = [model_dict(s, r) for r in store.list_model_files(s)]
+    if as_json:
+        emit_json(rows)
+        return
+    emit_lines(
+        [
+            f"{r['name']}: {r['card']['dim']}-d, {r['path']}, licence: {r['licence']}, "
+            + (
+                f"calibrated (threshold {r['threshold']:.3f})"
+                if r["calibrated"]
+                else "NOT calibrated: refused for search and clustering"
+            )
+            for r in rows
+        ]
+        or ["no face models registered (the default dlib model is always there)"]
+    )
 
 
 # --- vigil faces ------------------------------------------------------------------------------
@@ -56,9 +142,12 @@ def scan(
             help="When new faces were found, re-cluster the case and search other cases.",
         ),
     ] = True,
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find faces in the case's photos and videos not scanned yet (re-reads the evidence).
+
+    With --model NAME, a registered model embeds the case's faces beside the default one.
 
     Same as `vigil analyze CASE --analyzer faces`, followed (when new faces were found) by
     `vigil faces cluster CASE`, which searches them against other cases and the library.
@@ -71,7 +160,12 @@ def scan(
     from vigil.faces.service import refresh_case, scan_case
 
     rt = runtime()
-    report = scan_case(rt.settings, rt.db, case, rt.actor)
+    if model is not None:
+        from vigil.faces.service import scan_case_with
+
+        report = scan_case_with(rt.settings, rt.db, case, rt.actor, pipeline=_pipeline(model))
+    else:
+        report = scan_case(rt.settings, rt.db, case, rt.actor)
     data: dict[str, Any] = {
         "case": case,
         "pending": report.pending,
@@ -81,7 +175,7 @@ def scan(
         "clusters": None,
         "candidate_links": None,
     }
-    if search and report.faces:
+    if search and report.faces and model is None:
         refreshed = refresh_case(rt.settings, rt.db, case, rt.actor, pipeline=_pipeline())
         if refreshed is not None:
             data["clusters"] = len(refreshed.clusters)
@@ -115,6 +209,7 @@ def cluster_cmd(
             help="Also search the clusters against other cases and the library.",
         ),
     ] = True,
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Group the case's faces per person, respecting feedback; then search other cases.
@@ -127,7 +222,7 @@ def cluster_cmd(
     from vigil.faces.service import cluster_case, link_case
 
     rt = runtime()
-    pipeline = _pipeline()
+    pipeline = _pipeline(model)
     report = cluster_case(rt.db, case, rt.actor, pipeline=pipeline, threshold=threshold)
     links = link_case(rt.db, rt.settings, case, rt.actor, pipeline=pipeline) if search else []
     data = {
@@ -432,6 +527,7 @@ def search(
         Path | None, typer.Option("--out", "-o", help="Write the JSON/CSV result to this file.")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Who is this? Search every face of photos against all cases and the victim library.
@@ -449,7 +545,7 @@ def search(
     files = expand_inputs(images)
     single = len(images) == 1 and not images[0].is_dir()
     rt = runtime()
-    pipe = _pipeline()
+    pipe = _pipeline(model)
     machine = as_json or as_csv
     with progress(len(files), "faces search", enabled=show_progress(quiet, machine)) as advance:
         answers = search_images(rt.db, rt.settings, files, rt.actor, pipeline=pipe, limit=limit,
@@ -563,6 +659,7 @@ def calibrate_cmd(
     target_fmr: Annotated[
         float, typer.Option(help="Target false-match rate (0.001 = 0.1%).")
     ] = 0.001,
+    model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Choose the operating threshold for a target false-match rate on a labelled photo set.
@@ -575,7 +672,9 @@ def calibrate_cmd(
     from vigil.faces.service import calibrate_folder
 
     rt = runtime()
-    data = calibrate_folder(rt.db, folder, rt.actor, pipeline=_pipeline(), target_fmr=target_fmr)
+    data = calibrate_folder(
+        rt.db, folder, rt.actor, pipeline=_pipeline(model), target_fmr=target_fmr
+    )
     if as_json:
         emit_json(data)
         return

@@ -109,6 +109,24 @@ def members_add(
     emit_lines([f"member {name} ({country}) registered with key {kid}"])
 
 
+@members_app.command("revoke")
+def members_revoke(
+    name: Annotated[str, typer.Argument(help="Member agency name.")],
+    hub_dir: HubDir = Path("hub"),
+) -> None:
+    """Revoke a member's key (lost or compromised): everything it signs is refused from now on.
+
+    Example: vigil hub members revoke de-bka --hub /srv/hub
+    """
+    from vigil.hub import members
+
+    hub = _open(hub_dir)
+    with hub.db.write() as s:
+        m = members.revoke(s, name)
+        kid = m.key_id
+    emit_lines([f"member {name}: key {kid} revoked"])
+
+
 @members_app.command("list")
 def members_list(hub_dir: HubDir = Path("hub"), as_json: JsonOpt = False) -> None:
     """List member agencies.

@@ -70,6 +70,13 @@ AgencyOpt = Annotated[
     str | None,
     typer.Option("--agency", help="This agency's name at the hub (default: the case's agency)."),
 ]
+FlaggedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-flagged",
+        help="Also share persons of records flagged as possibly a stolen card's (off: withheld).",
+    ),
+]
 OnlyOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -79,7 +86,9 @@ OnlyOpt = Annotated[
 ]
 
 
-def _options(only: list[str] | None, secret: Path | None, codebook: Path | None) -> ExportOptions:
+def _options(
+    only: list[str] | None, secret: Path | None, codebook: Path | None, flagged: bool = False
+) -> ExportOptions:
     from vigil.share.export import ALL_KINDS, ExportOptions
     from vigil.share.persons import OperationSecret
 
@@ -87,6 +96,7 @@ def _options(only: list[str] | None, secret: Path | None, codebook: Path | None)
         kinds=tuple(only) if only else ALL_KINDS,
         secret=OperationSecret.load(secret) if secret else None,
         codebook=codebook,
+        share_flagged=flagged,
     )
 
 
@@ -176,6 +186,7 @@ def export_cmd(
     codebook: CodebookOpt = None,
     agency: AgencyOpt = None,
     only: OnlyOpt = None,
+    include_flagged: FlaggedOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Write a signed bundle file of a case's signals (for air-gapped units).
@@ -185,7 +196,9 @@ def export_cmd(
     """
     from vigil.share import export
 
-    built = _build(case, operation, key, agency, _options(only, secret_file, codebook))
+    built = _build(
+        case, operation, key, agency, _options(only, secret_file, codebook, include_flagged)
+    )
     export.write_file(out, built.envelope)
     export.record(runtime().db, built, actor=runtime().actor, destination="file")
     result = {
@@ -216,6 +229,7 @@ def push(
     codebook: CodebookOpt = None,
     agency: AgencyOpt = None,
     only: OnlyOpt = None,
+    include_flagged: FlaggedOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Send a case's signals to the hub (signed HTTPS request; audited locally).
@@ -225,7 +239,9 @@ def push(
     """
     from vigil.share import export
 
-    built = _build(case, operation, key, agency, _options(only, secret_file, codebook))
+    built = _build(
+        case, operation, key, agency, _options(only, secret_file, codebook, include_flagged)
+    )
     answer = _client(hub, key).push(built.envelope)
     export.record(runtime().db, built, actor=runtime().actor, destination=hub)
     result = {"hub": hub, "counts": built.counts, "notes": built.notes, "hub_answer": answer}

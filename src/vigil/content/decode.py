@@ -155,6 +155,39 @@ def plan_reduction(
     return factor
 
 
+def plan_key(
+    size: tuple[int, int], fmt: str | None, *, min_side: int | None, max_pixels: int = MAX_PIXELS
+) -> tuple[int, int]:
+    """(DCT scale denominator, box factor) that :func:`decode` will use for these arguments:
+    two requests with the same key get the same pixels (one decode can serve both)."""
+    factor = plan_reduction(size, min_side=min_side, max_pixels=max_pixels)
+    w, h = size
+    denom = 1
+    if factor >= 2 and fmt == "JPEG":  # Pillow's draft: the largest of 8, 4, 2 that fits
+        tw, th = max(1, int(w / factor)), max(1, int(h / factor))
+        scale = min(w // tw, h // th)
+        denom = next(d for d in (8, 4, 2, 1) if scale >= d)
+        w, h = -(-w // denom), -(-h // denom)
+    k = int(factor) if factor >= 2 and fmt != "JPEG" else 1
+    if w * h > max_pixels * k * k:
+        k = math.ceil(math.sqrt(w * h / max_pixels))
+    return denom, k
+
+
+def reduce_decoded(full: Decoded, k: int) -> Decoded:
+    """The decode with box factor ``k`` of a non-JPEG image, derived from its full-scale decode
+    (same pixels: the reduction is done in stored orientation, as :func:`decode` does)."""
+    if k <= 1:
+        return full
+    inverse = {6: 8, 8: 6}.get(full.orientation, full.orientation)
+    stored = orient_array(full.pixels, inverse) if full.orientation != 1 else full.pixels
+    reduced = np.asarray(Image.fromarray(stored, "RGB").reduce(k), dtype=np.uint8)
+    scale = reduced.shape[1] / full.original_size[0] if full.original_size[0] else 1.0
+    if full.orientation != 1:
+        reduced = orient_array(reduced, full.orientation)
+    return Decoded(np.ascontiguousarray(reduced), full.original_size, scale, full.orientation)
+
+
 def decode(
     src: ImageSource,
     *,

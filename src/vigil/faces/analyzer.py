@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from vigil.content.decode import Decoded
 from vigil.errors import VigilError
 from vigil.faces.pipeline import FacePipeline, FaceResult, default_pipeline
-from vigil.ingest.analyzers import AnalyzerOutput, Blob
+from vigil.ingest.analyzers import AnalyzerOutput, Blob, ImageNeeds
 from vigil.settings import Settings
 from vigil.store.db import Database
 
@@ -88,6 +89,20 @@ class FaceAnalyzer:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"every_s": self.every_s, "max_frames": self.max_frames, "_pipeline": None}
+
+    image_needs = ImageNeeds(min_side=None)
+    """Full scale (small faces need every pixel; above 48 MP the decode budget reduces it)."""
+
+    def analyze_image(self, blob: Blob, image: Decoded) -> AnalyzerOutput:
+        """Faces of a photo from the worker's shared decode (the pixels ``process_photo``
+        would decode itself); boxes are in those decoded pixels, as with ``process_photo``."""
+        pipeline = self.pipeline
+        try:
+            result = FaceResult(pipeline.detector_card, pipeline.embedder.card, pipeline.age_card)
+            result.faces = pipeline.faces_in(image.pixels)
+        except VigilError as exc:
+            return AnalyzerOutput(None, [(f"faces_{exc.code}", str(exc))])
+        return AnalyzerOutput(payload_from(result), list(result.warnings))
 
     def analyze(self, blob: Blob) -> AnalyzerOutput:
         """Faces of one photo or video (failures become warnings, never exceptions)."""

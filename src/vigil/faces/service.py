@@ -74,7 +74,125 @@ def find_embedder(session: Session, pipeline: FacePipeline) -> store.FaceModel:
             "no faces have been stored with the current face model yet: run "
             "`vigil faces scan CASE` (or ingest with --analyzer faces) first"
         )
+    require_usable(session, row)
     return row
+
+
+def require_usable(session: Session, model: store.FaceModel) -> None:
+    """Refuse a model a unit brought until it has its own calibration (its distances mean
+    nothing on the default model's scale)."""
+    reg = store.model_file_for(session, model.id)
+    if reg is not None and store.latest_calibration(session, model.id) is None:
+        raise NotReady(
+            f"face model {reg.name!r} is not calibrated yet: run "
+            f"`vigil faces calibrate FOLDER --model {reg.name}` on a labelled set first"
+        )
+
+
+# --- models a unit brings -----------------------------------------------------------------------
+
+
+def register_model(db: Database, path: Path, name: str, licence: str, actor: str) -> dict[str, Any]:
+    """Register an ArcFace-class ONNX file (checked by loading and running it once)."""
+    from vigil.faces.onnx_embedder import OnnxEmbedder
+
+    name = name.strip()
+    if not name or len(name) > 80 or any(c.isspace() for c in name):
+        raise InvalidInput(f"model name must be 1-80 characters without spaces, got {name!r}")
+    if not licence.strip():
+        raise InvalidInput("--licence is required: say under which licence the unit holds it")
+    emb = OnnxEmbedder(path.resolve(), name)
+    card = emb.card
+    with db.write() as session:
+        model = store.ensure_model(session, "embedder", card.name, card.version, card.sha256,
+                                   card.dim)  # fmt: skip
+        reg = store.add_model_file(session, name, model.id, str(path.resolve()), licence, actor)
+        audit.append(session, actor, "faces.model_add",
+                     details={"name": name, "path": reg.path, "licence": licence,
+                              "card": card.as_dict()})  # fmt: skip
+        return model_dict(session, reg)
+
+
+def model_dict(session: Session, reg: store.FaceModelFile) -> dict[str, Any]:
+    """A registered model as JSON-friendly data (with its calibration state)."""
+    model = store.get_model(session, reg.model_id)
+    cal = store.latest_calibration(session, model.id)
+    return {
+        "name": reg.name,
+        "path": reg.path,
+        "licence": reg.licence,
+        "model_id": model.id,
+        "card": {
+            "name": model.name,
+            "version": model.version,
+            "sha256": model.sha256,
+            "dim": model.dim,
+        },
+        "calibrated": cal is not None,
+        "threshold": cal.threshold if cal is not None else None,
+        "registered_by": reg.registered_by,
+    }
+
+
+def model_pipeline(db: Database, name: str) -> FacePipeline:
+    """The default detector and age model with a registered model as the embedder; refused
+    when the file changed since it was registered."""
+    from vigil.faces.onnx_embedder import OnnxEmbedder
+    from vigil.faces.pipeline import default_pipeline
+
+    with db.read() as session:
+        reg = store.get_model_file(session, name)
+        model = store.get_model(session, reg.model_id)
+        path, sha = Path(reg.path), model.sha256
+    emb = OnnxEmbedder(path, name)
+    if emb.card.sha256 != sha:
+        raise InvalidInput(
+            f"face model {name!r}: {path} changed since it was registered (SHA-256 differs); "
+            "register the new file under a new name"
+        )
+    base = default_pipeline()
+    return FacePipeline(base.detector, emb, rotation_detector=base.rotation_detector,
+                        age_estimator=base.age_estimator)  # fmt: skip
+
+
+def scan_case_with(
+    settings: Settings, db: Database, case_name: str, actor: str, *, pipeline: FacePipeline
+) -> ScanReport:
+    """Find and embed the case's faces with another model, beside the default one (its own
+    scans, vectors and index); items already scanned with that embedder are skipped."""
+    from vigil.evidence.locate import open_item
+    from vigil.faces.analyzer import FaceAnalyzer, store_payload
+    from vigil.store.repo import add_item_warning
+
+    analyzer = FaceAnalyzer()
+    analyzer._pipeline = pipeline
+    with db.write() as session:
+        case_id = get_case(session, case_name).id
+        model = embedder_model(session, pipeline)
+        items = store.case_item_ids(session, case_id, kinds=("photo", "video"))
+        done = store.scanned_item_ids(session, items, model.id)
+    pending = [i for i in items if i not in done]
+    report = ScanReport(pending=len(pending))
+    for item_id in pending:
+        payload: Any = None
+        try:
+            with open_item(db, item_id, spool_dir=settings.spool_dir) as blob:
+                output = analyzer.analyze(blob)
+            payload, warnings = output.payload, list(output.warnings)
+        except VigilError as exc:
+            warnings = [("faces_failed", str(exc))]
+        with db.write() as session:
+            if payload is not None:
+                report.faces += store_payload(session, item_id, payload)
+                report.scanned += 1
+            else:
+                report.failed += 1
+            for code, message in warnings:
+                add_item_warning(session, case_id, item_id, code, message)
+    with db.write() as session:
+        audit.append(session, actor, "faces.scan_model", case_id=case_id,
+                     details={"model": pipeline.embedder.card.as_dict(), **report.__dict__})  # fmt: skip
+    return report
 
 
 def operating_threshold(session: Session, model_id: int) -> Threshold:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil.errors import InvalidInput, NotFound
+from vigil.share.persons import DEFAULT_THRESHOLD as PERSON_MIN_DICE
 
 CONFIG_NAME = "hub.toml"
 
@@ -40,8 +41,8 @@ class HubSettings:
     scene_min_similarity: float = 0.85
     scene_top_k: int = 5
     prnu_min_pce: float = 60.0
-    person_min_dice: float = 0.80
-    """As :data:`vigil.share.persons.DEFAULT_THRESHOLD` (calibrated by ``share``'s evaluation)."""
+    person_min_dice: float = PERSON_MIN_DICE
+    """Share's calibrated threshold for its default encoding (:mod:`vigil.share.persons`)."""
 
     @property
     def url(self) -> str:

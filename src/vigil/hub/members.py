@@ -16,6 +16,7 @@ from vigil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from vigil.share import keys
 from vigil.share.kinds import TOKEN
 from vigil.store import audit
+from vigil.store.base import utcnow
 from vigil.store.hub import HUB_CHAIN, HubMember, HubNonce
 
 COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -62,6 +63,20 @@ def add_member(
     except SqlIntegrityError as exc:
         raise Conflict(f"a member named {name!r} or with key {kid} is already registered") from exc
     log(session, actor, "hub.member_added", member=name, country=country, key_id=kid, role=role)
+    return member
+
+
+def revoke(session: Session, name: str, *, actor: str = "admin") -> HubMember:
+    """Revoke a member's key: its signed requests and bundles are refused from now on.
+
+    The member's rows stay (overlaps already reported remain visible to the other side); a new
+    key is registered as a new member name, so nothing signed by the old key is ever accepted.
+    """
+    member = by_name(session, name)
+    if member.revoked_at is None:
+        member.revoked_at = utcnow()
+        session.flush()
+        log(session, actor, "hub.member_revoked", member=name, key_id=member.key_id)
     return member
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.errors import InvalidInput, NotFound, PermissionDenied
+from vigil.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from vigil.hub.members import log
 from vigil.share.kinds import LOCAL_REF, TOKEN
 from vigil.store.base import utcnow
@@ -51,7 +51,7 @@ def create(
     if not TOKEN.match(code):
         raise InvalidInput(f"operation code {code!r} must be a short token like 'op-2027-01'")
     if session.execute(select(HubOperation).where(HubOperation.code == code)).scalar_one_or_none():
-        raise InvalidInput(f"operation {code!r} already exists")
+        raise Conflict(f"operation {code!r} already exists")
     day = dt.datetime.combine(action_day, dt.time(), dt.UTC) if action_day else None
     op = HubOperation(code=code, name=name.strip()[:200], action_day=day)
     session.add(op)

@@ -91,7 +91,12 @@ class Hub:
         headers: Mapping[str, str],
         now: dt.datetime | None = None,
     ) -> HubMember:
-        """Verify a signed API request; return its member (refusals are audited)."""
+        """Verify a signed API request; return its member.
+
+        A refusal is audited when the request names a registered key (a member's key misused,
+        replayed or out of time is worth a record); anonymous noise from anyone who can reach
+        the port is left to the server's access log, so it cannot flood the hub's audit chain.
+        """
         now = now or _now()
         try:
             with self.db.write() as s:
@@ -108,7 +113,11 @@ class Hub:
                 )
                 return members.by_key(s, kid)
         except AuthenticationFailed as exc:
-            self._refused("request", exc, {"method": method, "path": path[:200]})
+            kid = {k.lower(): v for k, v in headers.items()}.get(protocol.H_KEY, "")
+            with self.db.read() as s:
+                known = kid in members.public_keys(s)
+            if known:
+                self._refused("request", exc, {"method": method, "path": path[:200], "key_id": kid})
             raise
 
     def _refused(self, what: str, exc: Exception, details: dict[str, Any]) -> None:
@@ -146,6 +155,10 @@ class Hub:
                 member = members.by_key(s, header["key_id"])
                 if sender is not None and sender.id != member.id:
                     raise PermissionDenied("a member may push only bundles signed with its own key")
+                if member.role == "admin":
+                    raise PermissionDenied(
+                        "the hub administrator holds no evidence and pushes no signals"
+                    )
                 if member.name != header["agency"]:
                     raise PermissionDenied(
                         f"bundle says agency {header['agency']!r} but is signed by {member.name}"

@@ -162,28 +162,50 @@ class ImageAnalyzer(Protocol):
 
 
 class PhotoPixels:
-    """One photo's decodes in a worker, shared by its analyzers (one decode per distinct scale).
+    """One photo's decodes in a worker, shared by its analyzers.
 
-    A failed decode is remembered too, so a bomb or a damaged file is refused once, not once per
-    analyzer. ``decodes`` counts real decodes (tests check that a photo is decoded once).
+    Requests are keyed by the decode plan they lead to (:func:`~vigil.content.decode.plan_key`),
+    so needs that give the same pixels share one decode (e.g. a 2 MP photo: full scale for
+    faces, >= 640 px for PDQ and scenes). A box-reduced request of a non-JPEG photo is derived
+    from a full-scale decode when one exists (same pixels); a JPEG needing both full and
+    DCT-reduced pixels is decoded twice (the second at 1/2-1/8 scale, a fraction of the cost).
+    A failed decode is remembered too, so a bomb or a damaged file is refused once, not once
+    per analyzer. ``decodes`` counts real decodes (tests check that a photo is decoded once).
     """
 
     def __init__(self, blob: Blob) -> None:
         self.blob = blob
         self.decodes = 0
-        self._cache: dict[int | None, Decoded | Exception] = {}
+        self._cache: dict[tuple[int, int], Decoded | Exception] = {}
+        self._header: tuple[tuple[int, int], str | None] | None = None
+
+    def _key(self, needs: ImageNeeds) -> tuple[int, int]:
+        from vigil.content import decode as decoding
+
+        if self._header is None:
+            img = decoding.open_image(self.blob.source())  # header only
+            try:
+                self._header = (img.size, img.format)
+            finally:
+                img.close()
+        size, fmt = self._header
+        return decoding.plan_key(size, fmt, min_side=needs.min_side)
 
     def at(self, needs: ImageNeeds) -> Decoded:
         """Pixels at ``needs`` (decoded on first request); raises what the decode raised."""
-        key = needs.min_side
-        if key not in self._cache:
-            from vigil.content import decode as decoding
+        from vigil.content import decode as decoding
 
-            self.decodes += 1
-            try:
-                self._cache[key] = decoding.decode(self.blob.source(), min_side=key)
-            except Exception as exc:  # noqa: BLE001 - kept and re-raised to every asker
-                self._cache[key] = exc
+        key = self._key(needs)
+        if key not in self._cache:
+            full = self._cache.get((1, 1))
+            if key[0] == 1 and isinstance(full, decoding.Decoded):
+                self._cache[key] = decoding.reduce_decoded(full, key[1])
+            else:
+                self.decodes += 1
+                try:
+                    self._cache[key] = decoding.decode(self.blob.source(), min_side=needs.min_side)
+                except Exception as exc:  # noqa: BLE001 - kept and re-raised to every asker
+                    self._cache[key] = exc
         found = self._cache[key]
         if isinstance(found, Exception):
             raise found

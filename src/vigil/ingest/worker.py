@@ -81,11 +81,22 @@ def _exit_with_parent(parent_pid: int) -> None:
     interrupted ingest leaves no orphaned workers holding memory and evidence files open."""
 
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        # a fork-server worker's parent is the fork server, so watch the ingest process itself
+        while _alive(parent_pid):
             time.sleep(0.5)
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True, name="vigil-parent-watch").start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def init_worker(
@@ -164,6 +175,8 @@ def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
     chosen = [ANALYZERS.get(n) for n in _STATE.analyzers]
     chosen = [a for a in chosen if ctype.kind in a.kinds]
     pixels = PhotoPixels(blob) if ctype.kind == "photo" else None
+    # the most demanding scale first: smaller ones of non-JPEG photos are derived from it
+    chosen.sort(key=_demand)
     if pixels is not None and result.meta is not None and result.meta.needs_decode:
         needs = [a.image_needs for a in chosen if isinstance(a, ImageAnalyzer)]
         try:  # the check decode at the first analyzer's scale is the one it will reuse
@@ -180,6 +193,15 @@ def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
         if damaged:
             continue
         result.analyses[analyzer.name] = (analyzer.version, run_analyzer(analyzer, blob, pixels))
+
+
+def _demand(analyzer: Analyzer) -> tuple[int, int]:
+    """Sort key: full-scale image analyzers first, then by decreasing ``min_side``, then the
+    rest (analyzer results do not depend on the order they run in)."""
+    if not isinstance(analyzer, ImageAnalyzer):
+        return (2, 0)
+    side = analyzer.image_needs.min_side
+    return (0, 0) if side is None else (1, -side)
 
 
 def _too_large(pixels: PhotoPixels, chosen: list[Analyzer]) -> TooLarge | None:

@@ -98,13 +98,13 @@ def rows(db: Database, case_name: str) -> Iterator[dict[str, Any]]:
         ).all():
             rflags[int(rid)].add(str(code))
         lflags: dict[int, set[str]] = defaultdict(set)
-        for a, b, kind in s.execute(
+        for ra, rb, kind in s.execute(
             select(PersonLinkFlag.record_a, PersonLinkFlag.record_b, PersonLinkFlag.kind).where(
                 PersonLinkFlag.case_id == case.id, PersonLinkFlag.resolved.is_(False)
             )
         ).all():
-            lflags[int(a)].add(str(kind))
-            lflags[int(b)].add(str(kind))
+            lflags[int(ra)].add(str(kind))
+            lflags[int(rb)].add(str(kind))
     for rid, ref, batch, line in recs:
         link = links.get(int(rid))
         person = persons.get(link[0]) if link else None

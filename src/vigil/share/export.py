@@ -54,6 +54,10 @@ ALL_KINDS = ("hashes", "pdq", "vpdq", "faces", "scenes", "prnu", "persons")
 """Groups a user can pick with ``--only``: hashes = md5 + sha1 + sha256; persons = person +
 card_token + email_token."""
 MAX_VPDQ_FRAMES = 3600
+VICTIM_FLAGS = ("card_compromised", "card_many_identities", "breach_burst")
+"""Evidence-quality flags (:mod:`vigil.persons.flags`) saying the name on a record may be a
+stolen card's holder rather than the subscriber: such a record's person encoding is withheld
+(its card token is still shared: the card itself is a real signal)."""
 MAX_SCENES_PER_ITEM = 8
 _TOKEN_BAD = re.compile(r"[^A-Za-z0-9_.:+-]")
 
@@ -72,6 +76,8 @@ class ExportOptions:
     """The operation secret (persons are skipped without it)."""
     codebook: Path | None = None
     """A shared VLAD codebook (``VGI1`` file); scenes are skipped without it."""
+    share_flagged: bool = False
+    """Also share the person encodings of records flagged as possibly a stolen card's."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.kinds) - set(ALL_KINDS))
@@ -293,17 +299,20 @@ def person_fields(rec: Any, card: str | None) -> PersonFields:
     kw: dict[str, Any] = (
         {"name": name} if name else {"first": rec.first_name_n, "last": rec.surname_n}
     )
+    emails = [rec.email] if rec.email else []
     try:
         return PersonFields.from_raw(
             **kw,
             dob=rec.dob,
             postcode=rec.postcode,
             address=rec.address,
-            emails=[rec.email] if rec.email else [],
+            emails=emails,
             cards=[card] if card else [],
         )
-    except InvalidInput:
-        return PersonFields.from_raw(**kw, dob=rec.dob, postcode=rec.postcode, address=rec.address)
+    except InvalidInput:  # a stored card that no longer validates: share the rest
+        return PersonFields.from_raw(
+            **kw, dob=rec.dob, postcode=rec.postcode, address=rec.address, emails=emails
+        )
 
 
 def _persons(
@@ -315,9 +324,20 @@ def _persons(
         c.notes.append("persons: skipped (pass --secret, the operation's shared secret file)")
         return
     from vigil.persons.cards import CardVault
-    from vigil.store.persons import PersonLink, PersonRecord
+    from vigil.store.persons import PersonLink, PersonRecord, PersonRecordFlag
 
     enc = PersonEncoder(options.secret)
+    flagged: set[int] = set()
+    if not options.share_flagged:
+        flagged = {
+            int(r)
+            for r in session.execute(
+                select(PersonRecordFlag.record_id).where(
+                    PersonRecordFlag.case_id == case_id, PersonRecordFlag.code.in_(VICTIM_FLAGS)
+                )
+            ).scalars()
+        }
+    withheld = 0
     vault: CardVault | None = None
     seen: set[tuple[str, str, bytes]] = set()
     rows = session.execute(
@@ -346,7 +366,9 @@ def _persons(
         if card:
             c.forbidden.add(card)
         e = enc.encode(fields)
-        if fields.names or fields.dob or fields.postcode:
+        if rec.id in flagged:
+            withheld += 1
+        elif fields.names or fields.dob or fields.postcode:
             key = (ref, "person", e.clk + "".join(e.blocks).encode())
             if key not in seen:
                 seen.add(key)
@@ -358,6 +380,11 @@ def _persons(
                     c.add(kind, v, ref, {"key_id": e.key_id})
     if undecryptable:
         c.notes.append(f"persons: {undecryptable} card number(s) could not be decrypted (skipped)")
+    if withheld:
+        c.notes.append(
+            f"persons: {withheld} record(s) flagged as possibly a stolen card's "
+            f"({', '.join(VICTIM_FLAGS)}): their person encodings withheld, card tokens shared"
+        )
 
 
 def collect(settings: Settings, session: Session, case: Case, options: ExportOptions) -> Collected:

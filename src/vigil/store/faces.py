@@ -18,6 +18,9 @@
   case, with distance and rank; only a person confirms or rejects them (never merged
   automatically).
 * ``face_calibrations``: operating thresholds chosen on labelled pair sets.
+* ``face_model_files``: face models a unit brought (ONNX files registered by path, with their
+  licence); their embedder card is in ``face_models``; they are refused for search and
+  clustering until calibrated.
 * ``face_ages``: a face's apparent age from an age model (``face_models`` role ``age``): range,
   P(minor), the "likely minor" flag, or an abstention with its reason. The flag raises faces and
   their items in the review order; it never hides anything.
@@ -118,6 +121,55 @@ class FaceRow(Base):
     def box(self) -> tuple[int, int, int, int]:
         """(left, top, right, bottom)."""
         return (self.left, self.top, self.right, self.bottom)
+
+
+class FaceModelFile(Base):
+    """A unit's own face model, registered from a local file (never downloaded or copied)."""
+
+    __tablename__ = "face_model_files"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    model_id: Mapped[int] = mapped_column(ForeignKey("face_models.id"))
+    path: Mapped[str] = mapped_column(Text)
+    licence: Mapped[str] = mapped_column(Text)
+    registered_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+def add_model_file(
+    session: Session, name: str, model_id: int, path: str, licence: str, actor: str
+) -> FaceModelFile:
+    """Register a model file under a unique name."""
+    if session.execute(select(FaceModelFile).where(FaceModelFile.name == name)).first():
+        raise Conflict(f"a face model named {name!r} is already registered")
+    row = FaceModelFile(name=name, model_id=model_id, path=path, licence=licence,
+                        registered_by=actor)  # fmt: skip
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_model_file(session: Session, name: str) -> FaceModelFile:
+    """A registered model file by name."""
+    row = session.execute(
+        select(FaceModelFile).where(FaceModelFile.name == name)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"no face model named {name!r} (see `vigil faces models list`)")
+    return row
+
+
+def model_file_for(session: Session, model_id: int) -> FaceModelFile | None:
+    """The registration of an embedder model, if a unit brought it."""
+    return session.execute(
+        select(FaceModelFile).where(FaceModelFile.model_id == model_id)
+    ).scalar_one_or_none()
+
+
+def list_model_files(session: Session) -> list[FaceModelFile]:
+    """Registered model files, by name."""
+    return list(session.execute(select(FaceModelFile).order_by(FaceModelFile.name)).scalars())
 
 
 class FaceAge(Base):

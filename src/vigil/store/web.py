@@ -938,7 +938,12 @@ def review_page(
         raise InvalidInput(f"status must be one of {', '.join(REVIEW_STATUSES)}")
     if sort not in REVIEW_SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(REVIEW_SORTS)}")
-    ids = case_item_ids(case_id).subquery()
+    in_case = exists().where(
+        Occurrence.item_id == MediaItem.id,
+        Occurrence.source_id.in_(
+            select(EvidenceSource.id).where(EvidenceSource.case_id == case_id)
+        ),
+    )
     q = (
         select(
             MediaItem.id,
@@ -948,7 +953,7 @@ def review_page(
             TriageOutcome.group_id,
             MediaItem.captured_at,
         )
-        .join(ids, ids.c.item_id == MediaItem.id)
+        .where(in_case)
         .outerjoin(
             TriageOutcome,
             (TriageOutcome.case_id == case_id) & (TriageOutcome.item_id == MediaItem.id),
@@ -1091,3 +1096,16 @@ def count_views(session: Session, case_id: int) -> int:
             .where(AuditEntry.case_id == case_id, AuditEntry.action == "web.view")
         ).scalar_one()
     )
+
+
+def place_links_page(
+    session: Session, case_id: int, offset: int, limit: int
+) -> tuple[list[Any], int]:
+    """One page of the item-to-place links of the case's items (newest first) and the total."""
+    from vigil.store.places import PlaceLink
+
+    ids = case_item_ids(case_id).subquery()
+    q = select(PlaceLink).join(ids, ids.c.item_id == PlaceLink.item_id)
+    total = session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+    rows = session.execute(q.order_by(PlaceLink.id.desc()).offset(offset).limit(limit)).scalars()
+    return list(rows), int(total)

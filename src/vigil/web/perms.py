@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # overlaps with other agencies (vigil share): see them, confirm / reject them at the hub
     "share.view": _CASE_WORKERS,
     "share.decide": frozenset({"supervisor", "investigator"}),
+    "share.push": frozenset({"supervisor", "investigator"}),
     # installation-wide
     "case.create": frozenset({"administrator", "supervisor"}),
     "audit.view": frozenset({"administrator", "auditor"}),

@@ -34,6 +34,9 @@ def _allowed_feature(session: Any, case_id: int, feature_id: int) -> dict[str, A
     return info
 
 
+LINKS_PER_PAGE = 100
+
+
 def _mask_serial(device: str) -> str:
     """A device label without its serial number (for roles without ``sensitive.view``)."""
     head, sep, _serial = device.partition(" (serial ")
@@ -74,6 +77,7 @@ def router() -> APIRouter:
         case_id: int,
         ctx: Annotated[Ctx, Depends(Guard("item.view"))],
         radius: float = 100.0,
+        links_page: int = 1,
     ) -> Response:
         from vigil.places.leads import case_devices, case_positions, location_clusters
         from vigil.store import places as pstore
@@ -84,10 +88,10 @@ def router() -> APIRouter:
             case = store.get_case_by_id(session, case_id)
             devices = case_devices(session, case_id)
             clusters = location_clusters(case_positions(session, case_id), radius)
-            ids = list(st.case_index.view(st.db, case_id, None).kind_of)
-            links = []
-            for start in range(0, len(ids), 5000):
-                links += pstore.links(session, item_ids=ids[start : start + 5000])
+            links_page = max(1, min(links_page, 1_000_000))
+            links, links_total = store.place_links_page(
+                session, case_id, (links_page - 1) * LINKS_PER_PAGE, LINKS_PER_PAGE
+            )
             places = {p.id: p for p in pstore.list_places(session)}
         sensitive = ctx.user.can("sensitive.view")
         mask_serial = (lambda d: d) if sensitive else _mask_serial
@@ -100,6 +104,10 @@ def router() -> APIRouter:
             devices=devices,
             clusters=clusters,
             links=links,
+            links_total=links_total,
+            links_page=links_page,
+            first_link=(links_page - 1) * LINKS_PER_PAGE + 1,
+            more_links=links_total > links_page * LINKS_PER_PAGE,
             places=places,
             radius=radius,
             timeline=timeline_svg(devices, case_id, mask_serial),

@@ -31,6 +31,11 @@ def item_hub(session: Any, ctx: Ctx, case_id: int, item_id: int) -> dict[str, An
     item's chain of custody (for roles that may read it)."""
     screens = SCREENS.names()
     triage = store.item_triage(session, case_id, item_id) if "triage" in screens else None
+    freshness = None
+    if triage is not None:
+        from vigil.web.routes.review import triage_freshness
+
+        freshness = triage_freshness(session, store.get_case_by_id(session, case_id))
     if triage and triage["category"] and triage["scheme"]:
         from vigil.hashsets.categories import label
 
@@ -45,6 +50,7 @@ def item_hub(session: Any, ctx: Ctx, case_id: int, item_id: int) -> dict[str, An
     ]
     return {
         "triage": triage,
+        "freshness": freshness,
         "duplicates": duplicates,
         "faces": store.item_faces(session, case_id, item_id) if "faces" in screens else [],
         "place_links": store.item_place_links(session, item_id) if "places" in screens else [],

@@ -50,6 +50,15 @@ def grading_keys(st: AppState) -> tuple[str, list[tuple[str, str, str]]]:
     return grading.system, list(grading.keys)
 
 
+def triage_freshness(session: Any, case: Any) -> Any:
+    """The case's triage "as of" status for the notice (None when triage is not installed)."""
+    try:
+        from vigil.triage.freshness import case_triage_status
+    except ImportError:
+        return None
+    return case_triage_status(session, case)
+
+
 def _status_line(votes: dict[str, str], me: str) -> dict[str, Any]:
     from vigil.triage.grades import status_of
 
@@ -101,6 +110,7 @@ def review(
             limit=size,
         )
         votes = store.item_votes(session, case_id, [r.item_id for r in rows])
+        freshness = triage_freshness(session, case)
     system, keys = grading_keys(st)
     query = {"status": status, "sort": sort, "size": size}
     if show_known:
@@ -112,6 +122,7 @@ def review(
         case_id=case_id,
         case=case,
         rows=rows,
+        freshness=freshness,
         statuses={r.item_id: _status_line(votes[r.item_id], ctx.user.username) for r in rows},
         total=total,
         page=page,

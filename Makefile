@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -31,6 +31,15 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
+
+## Long fuzz run of every parser (tests/fuzz): FUZZ_CASES cases each (default 10,000), one
+## parser after the other; one JSON line per parser goes to fuzz-report.jsonl (see docs/fuzzing.md).
+FUZZ_CASES ?= 10000
+fuzz: $(VENV)/.installed-dev
+	rm -f fuzz-report.jsonl
+	VIGIL_FUZZ_CASES=$(FUZZ_CASES) VIGIL_FUZZ_REPORT=$(CURDIR)/fuzz-report.jsonl \
+		$(BIN)/pytest tests/fuzz -n 0 -q
+	cat fuzz-report.jsonl
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

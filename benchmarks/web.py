@@ -2,7 +2,9 @@
 
     python benchmarks/web.py                     # 100k items, 50 reviewers, 60 s
     python benchmarks/web.py --quick             # 5k items, 10 reviewers, 15 s
-    python benchmarks/web.py --database-url postgresql+psycopg://127.0.0.1/test
+    python benchmarks/web.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
+    python benchmarks/web.py --team --database-url postgresql+psycopg://postgres@127.0.0.1/test
+        # the team-server figure of issue 16: 100 reviewers, 2 s think, --workers 2 (--quick: 20 s)
 
 What it does:
 
@@ -10,8 +12,9 @@ What it does:
    pixels; thumbnails therefore take the "unavailable" placeholder path) spread over two
    evidence sources, plus one account per simulated reviewer (roles investigator / analyst /
    supervisor), all members of the case;
-2. runs ``uvicorn`` serving :func:`vigil.web.app.create_app` in a separate process on
-   127.0.0.1 (so the load generator does not share the server's interpreter);
+2. runs the real ``vigil serve [--workers N]`` as a subprocess on 127.0.0.1 (so the load
+   generator does not share the server's interpreter); with a PostgreSQL ``--database-url`` a
+   fresh database ``vigil_bench_*`` is created on that server and dropped afterwards;
 3. starts R concurrent reviewers (httpx async clients), each logging in through the real form
    (Argon2 verify) and then looping, without think time, over the screens a reviewer uses:
    case overview (and its capability-summary fragment, which the browser loads right after),
@@ -20,6 +23,14 @@ What it does:
    audit entry per view, in the same store). ``--think S`` adds a pause of 0.5-1.5 x S seconds
    after each page (a person looking at it); the default 0 sends requests back to back, a
    saturation test.
+
+4. samples the server's RSS (all its processes together) every 0.25 s during the run, then
+   fires ``--login-flood`` concurrent wrong-password logins and reports how far the server's
+   peak RSS grew (Argon2 takes 64 MiB per check; the bound on concurrent checks keeps this
+   small) and how the flood was answered (401 checked, 503 shed).
+
+Logins answered 503 (all password-check slots busy, e.g. 100 reviewers arriving at once) are
+retried after ``Retry-After`` as a browser user would, and counted as ``login_retries``.
 
 Reports p50 / p95 / p99 page times (HTML pages: overview, item list, item), per-screen p50/p95
 (including the summary fragment, whose first build on a large case waits for the slowest
@@ -42,7 +53,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -124,18 +137,6 @@ def seed(db: Database, items: int, reviewers: int) -> int:
     return case_id
 
 
-SERVER = """
-import sys, uvicorn
-from vigil.settings import Settings
-from vigil.web.app import create_app
-from vigil.web.config import WebConfig
-settings = Settings.load(sys.argv[1], database_url=sys.argv[2])
-app = create_app(settings, config=WebConfig())
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), log_level="warning",
-            access_log=False)
-"""
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -155,6 +156,7 @@ async def reviewer(
     errors: list[str],
     rng: random.Random,
     by_kind: dict[str, list[float]],
+    retries: list[int],
     think: float = 0.0,
 ) -> None:
     import httpx
@@ -164,10 +166,15 @@ async def reviewer(
             form = await c.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
             assert token is not None
-            resp = await c.post(
-                "/login",
-                data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)},
-            )
+            for _ in range(30):
+                resp = await c.post(
+                    "/login",
+                    data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)},
+                )
+                if resp.status_code != 503:
+                    break
+                retries.append(1)
+                await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
             logged_in = resp.status_code == 303
             if not logged_in:
                 errors.append(f"login {resp.status_code}")
@@ -222,13 +229,113 @@ async def reviewer(
                         thumbs.append(time.perf_counter() - t1)
 
 
-def server_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) the server process has used so far (Linux /proc)."""
+def tree_pids(pid: int) -> list[int]:
+    """The server process and its descendants (uvicorn workers)."""
+    out, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        try:
+            kids = Path(f"/proc/{current}/task/{current}/children").read_text().split()
+        except OSError:
+            kids = []
+        todo.extend(int(k) for k in kids)
+    return out
+
+
+def status_kib(pid: int, field: str) -> int:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    found = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
+    return int(found.group(1)) if found else 0
+
+
+def server_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the server's processes have used so far (Linux /proc)."""
+    total = 0.0
+    for p in tree_pids(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+class RssSampler:
+    """The largest summed RSS of the server's processes, sampled every ``every`` seconds."""
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        self.pid, self.every, self.peak_kib = pid, every, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = sum(status_kib(p, "VmRSS") for p in tree_pids(self.pid))
+            self.peak_kib = max(self.peak_kib, now)
+            self._stop.wait(self.every)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def login_flood(base: str, n: int) -> dict[str, Any]:
+    """``n`` concurrent wrong-password logins (unknown names: no lock-out stops them early)."""
+    import httpx
+
+    with httpx.Client(base_url=base) as c:
+        form = c.get("/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert token is not None
+        cookies = dict(c.cookies)
+
+    def one(i: int) -> int:
+        data = {"username": f"flood{i}", "password": "wrong password!", "csrf_token": token[1]}
+        with httpx.Client(base_url=base, cookies=cookies, timeout=120) as c:
+            try:
+                return c.post("/login", data=data).status_code
+            except httpx.HTTPError:
+                return -1
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        statuses = list(pool.map(one, range(n)))
+    return {
+        "flood_logins": n,
+        "flood_wall_s": round(time.perf_counter() - t0, 2),
+        "flood_checked_401": statuses.count(401),
+        "flood_shed_503": statuses.count(503),
+        "flood_other": len([x for x in statuses if x not in (401, 503)]),
+    }
+
+
+def fresh_pg_database(admin_url: str) -> tuple[str, str]:
+    """Create an empty database on the server of ``admin_url``: (its URL, its name)."""
+    from sqlalchemy import create_engine, text
+
+    name = f"vigil_bench_{os.getpid()}_{int(time.time())}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_pg_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -250,30 +357,75 @@ def main() -> None:
         default=0.0,
         help="mean seconds a reviewer looks at a page before the next (0: back-to-back)",
     )
-    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--workers", type=int, default=1, help="vigil serve --workers")
+    parser.add_argument(
+        "--team",
+        action="store_true",
+        help="issue 16's team figure: 100 reviewers, 2 s think, 2 workers (needs PostgreSQL)",
+    )
+    parser.add_argument(
+        "--login-flood", type=int, default=60, help="concurrent wrong logins after the run"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="PostgreSQL server to use (a fresh database is created on it and dropped)",
+    )
     args = parser.parse_args()
+    if args.team:
+        args.reviewers, args.think, args.workers = 100, 2.0, 2
+        args.items = 20_000 if args.items == 100_000 else args.items
     if args.quick:
-        args.items, args.reviewers, args.duration = 5000, 10, 15.0
+        args.items = min(args.items, 5000)
+        args.duration = 20.0 if args.team else 15.0
+        args.reviewers = args.reviewers if args.team else 10
     home = Path(tempfile.mkdtemp(prefix="vigil-bench-web-"))
-    url = args.database_url or f"sqlite:///{home / 'vigil.db'}"
+    pg_name = None
+    if args.database_url:
+        url, pg_name = fresh_pg_database(args.database_url)
+    else:
+        url = f"sqlite:///{home / 'vigil.db'}"
+        if args.workers > 1:
+            parser.error("--workers > 1 needs --database-url (PostgreSQL)")
     settings = Settings.load(home, database_url=url)
     db = Database(settings.database_url)
     case_id = seed(db, args.items, args.reviewers)
     db.dispose()
     port = free_port()
-    env = dict(os.environ, VIGIL_HOME=str(home))
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(home), url, str(port)], env=env)
+    env = dict(os.environ, VIGIL_HOME=str(home), VIGIL_DATABASE_URL=url, VIGIL_USER="bench")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vigil.cli.main",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
+    flood: dict[str, Any] = {}
     try:
         import httpx
 
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 240  # a loaded machine starts workers slowly
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"vigil serve exited with {server.returncode}")
+            if time.monotonic() > deadline:
+                raise SystemExit("vigil serve did not answer within 240 s")
             try:
                 if httpx.get(base + "/healthz", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
+        retries: list[int] = []
         pages: list[float] = []
         thumbs: list[float] = []
         errors: list[str] = []
@@ -324,6 +476,7 @@ def main() -> None:
                         errors,
                         random.Random(r),
                         by_kind,
+                        retries,
                         args.think,
                     )
                     for r in range(args.reviewers)
@@ -333,8 +486,16 @@ def main() -> None:
 
         asyncio.run(warm_up())
         cpu0 = server_cpu_s(server.pid)
-        wall = asyncio.run(run())
+        with RssSampler(server.pid) as during:
+            wall = asyncio.run(run())
         cpu1 = server_cpu_s(server.pid)
+        if args.login_flood:
+            pids = tree_pids(server.pid)
+            before = sum(status_kib(p, "VmHWM") for p in pids)
+            flood = login_flood(base, args.login_flood)
+            after = sum(status_kib(p, "VmHWM") for p in pids)
+            flood["flood_peak_rss_growth_mib"] = round((after - before) / 1024, 1)
+            flood["flood_argon2_unbounded_mib"] = args.login_flood * 64
     finally:
         server.terminate()
         try:
@@ -342,6 +503,8 @@ def main() -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=15)
+        if pg_name and args.database_url:
+            drop_pg_database(args.database_url, pg_name)
     result: dict[str, Any] = {
         "benchmark": "web",
         "backend": url.split(":", 1)[0],
@@ -361,6 +524,10 @@ def main() -> None:
             (cpu1 - cpu0) * 1000 / max(1, len(pages) + len(thumbs)), 1
         ),
         **cold,
+        "workers": args.workers,
+        "login_retries_503": len(retries),
+        "server_peak_rss_mib": round(during.peak_kib / 1024, 1),
+        **flood,
         "errors": len(errors),
         "error_examples": sorted(set(errors))[:5],
         "goal": "page p95 < 300 ms, 0 errors",

@@ -37,10 +37,17 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     load_defaults()
 
 
+TEST_BACKEND = os.environ.get("VIGIL_TEST_BACKEND", "sqlite")
+"""``postgresql`` runs every test that uses the ``settings``/``db`` fixtures on a fresh PostgreSQL
+database instead of SQLite (``VIGIL_TEST_BACKEND=postgresql pytest tests/store ...``), which is
+how the store is held to "no SQLite assumptions"."""
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def settings(tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """Settings for a fresh data folder (two workers)."""
-    return Settings.load(tmp_path / "vigil-home", workers=2, user="tester")
+    url = request.getfixturevalue("pg_url") if TEST_BACKEND == "postgresql" else None
+    return Settings.load(tmp_path / "vigil-home", workers=2, user="tester", database_url=url)
 
 
 @pytest.fixture

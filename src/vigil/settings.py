@@ -36,6 +36,10 @@ class IngestLimits:
     """Members beyond this count in one archive are not read."""
     spool_in_memory: int = 64 * 1024**2
     """Archive members up to this size are held in memory; larger ones spool to the data folder."""
+    disk_probe_s: float = 60.0
+    """Seconds (per GiB of image, at least this) a child process may take to open a disk
+    image's directory tree before the image is refused as damaged (The Sleuth Kit can loop on
+    damaged file systems)."""
 
 
 @dataclass(frozen=True)

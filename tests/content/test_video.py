@@ -61,3 +61,46 @@ def test_not_a_video_and_bad_interval_are_refused() -> None:
         list(sample_frames(b"this is plain text, not a video container at all"))
     with pytest.raises(ValueError, match="every_s"):
         list(sample_frames(b"", every_s=0))
+
+
+def _b_frame_video(path: Path, seconds: int = 6, fps: int = 8) -> Path:
+    """H.264 with B-frames and a keyframe every 2 s; the corner encodes the frame index."""
+    ramp = np.tile((np.arange(96, dtype=np.uint8) * 2)[:, None, None], (1, 96, 3))
+    frames = []
+    for i in range(seconds * fps):
+        img = np.roll(ramp, 3 * i, axis=0)
+        img[:16, :16] = (i * 5) % 250
+        frames.append(img)
+    options = {"bf": "3", "g": str(2 * fps), "b_strategy": "0", "sc_threshold": "0"}
+    data = make_video(frames, fps=fps, seconds_per_image=1 / fps, codec="libx264", options=options)
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("every_s", [1.0, 2.5, 8.0])
+def test_skipping_and_seeking_give_the_frames_of_decoding_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every_s: float
+) -> None:
+    import vigil.content.video as video_mod
+
+    video = _b_frame_video(tmp_path / "b.mp4")
+    decoded: list[int] = []
+    real = video_mod._decode
+
+    def counting(*args: object) -> object:
+        for frame in real(*args):  # type: ignore[arg-type]
+            decoded.append(1)
+            yield frame
+
+    monkeypatch.setattr(video_mod, "_decode", counting)
+    fast = list(sample_frames(video, every_s=every_s))
+    n_fast = len(decoded)
+    monkeypatch.setattr(video_mod, "SEEK_FROM_S", 1e9)
+    monkeypatch.setattr(video_mod, "SKIP_UNSAMPLED", False)
+    decoded.clear()
+    ref = list(sample_frames(video, every_s=every_s))
+    assert len(decoded) == 48  # the reference decodes every frame
+    assert n_fast < 40  # non-reference frames between samples (or whole GOPs) were not decoded
+    assert [t for t, _ in fast] == [t for t, _ in ref]
+    assert len(ref) == int(np.ceil(6 / every_s))
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(fast, ref, strict=True))

@@ -175,6 +175,15 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _progress(report: FuzzReport, started: float) -> None:
+    """Where a long run stands (``$VIGIL_FUZZ_REPORT.progress``), in case it is cut short."""
+    target = os.environ.get("VIGIL_FUZZ_REPORT")
+    if target:
+        report.elapsed_s = time.monotonic() - started
+        report.peak_rss_mb = peak_rss_mb()
+        Path(target + ".progress").write_text(json.dumps(report.as_dict()) + "\n")
+
+
 def _save(parser: str, index: int, data: bytes) -> str:
     out = Path(os.environ.get("VIGIL_FUZZ_OUT") or tempfile.gettempdir()) / "vigil-fuzz"
     out.mkdir(parents=True, exist_ok=True)
@@ -264,6 +273,8 @@ def run(
         if took > max_case_s:
             report.hangs.append(f"case {index} ({_save(parser, index, data)}): {took:.1f}s")
         report.cases += 1
+        if report.cases % 500 == 0:
+            _progress(report, started)
     report.elapsed_s = time.monotonic() - started
     report.peak_rss_mb = peak_rss_mb()
     return report

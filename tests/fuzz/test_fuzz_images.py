@@ -5,7 +5,9 @@ process stays under the harness's RSS bound on mutated small images."""
 
 from __future__ import annotations
 
+import contextlib
 import io
+import zlib
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ from PIL import Image
 from vigil.content.decode import decode
 from vigil.content.probe import MediaMeta, probe_photo
 from vigil.content.types import sniff
+from vigil.errors import VigilError
 
 from . import harness
 
@@ -84,9 +87,32 @@ def _target(data: bytes) -> MediaMeta:
     return meta
 
 
+def fix_png_crcs(data: bytes) -> bytes:
+    """``data`` with every whole chunk's CRC recomputed, so that a mutated PNG gets past the CRC
+    check into the chunk parsers and the pixel decoder (without this ~97 % of PNG mutants stop
+    at the first CRC)."""
+    buf = bytearray(data)
+    pos = 8
+    while pos + 12 <= len(buf):
+        length = int.from_bytes(buf[pos : pos + 4], "big")
+        end = pos + 8 + length
+        if end + 4 > len(buf):
+            break
+        buf[end : end + 4] = zlib.crc32(buf[pos + 4 : end]).to_bytes(4, "big")
+        pos = end + 4
+    return bytes(buf)
+
+
+def _png_target(data: bytes) -> MediaMeta:
+    with contextlib.suppress(VigilError):
+        _target(data)
+    return _target(fix_png_crcs(data))
+
+
 @pytest.mark.parametrize("kind", ["png", "jpeg", "tiff", "webp", "gif"])
 def test_image_decode_fuzz(kind: str) -> None:
     seeds = _seeds(kind)
     assert all(sniff(s[:4096]).name == kind for s in seeds)
-    report = harness.run(f"images_{kind}", seeds, _target, n=harness.cases(60), max_case_s=10)
+    target = _png_target if kind == "png" else _target
+    report = harness.run(f"images_{kind}", seeds, target, n=harness.cases(60), max_case_s=10)
     report.check()

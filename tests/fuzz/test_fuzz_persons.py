@@ -151,6 +151,10 @@ def _reference_seeds() -> list[bytes]:
         "last_name": "Example",
         "dob": "1980-02-01",
         "address": "1 High St",
+        "street": "High St",
+        "locality": "Whitechapel",
+        "town": "London",
+        "region": "Greater London",
         "postcode": "E1 6AN",
         "country": "GB",
         "email": "ann@example.com",
@@ -172,7 +176,8 @@ def _reference_seeds() -> list[bytes]:
     }
     seeds = []
     for fields in REFERENCE_FIELDS.values():
-        rows = [",".join(fields)] + [",".join(values[f] for f in fields) for _ in range(4)]
+        row = ",".join(values.get(f, f"value of {f}") for f in fields)  # fields added later too
+        rows = [",".join(fields)] + [row] * 4
         seeds.append(("\n".join(rows) + "\n").encode())
     return seeds
 

@@ -157,3 +157,21 @@ def test_csv_with_a_64_hex_first_column_is_pdq_only_when_it_looks_like_pdq() -> 
         detect(f"{HEX64[0]},123456\n{HEX64[1]},99999\n".encode())
     with pytest.raises(WrongFormat, match="SHA-256"):
         lists.read_pdq_csv(f"sha256,size\n{HEX64[0]},12\n".encode())
+
+
+def test_warnings_name_physical_lines_even_after_form_feeds() -> None:
+    """str.splitlines() breaks at \\x0c, \\x85, U+2028 ... too: line numbers drifted."""
+    data = f"{MD5[0]}\n\x0cnot\x0chex\u2028x\n{MD5[1]}\nbroken\n".encode()
+    ps = lists.read_digest_list(data)
+    assert [e.md5 for e in ps.entries] == [MD5[0], MD5[1]]
+    assert [(w.line, w.code) for w in ps.warnings] == [(2, "bad_digest"), (4, "bad_digest")]
+
+
+def test_net_dates_beyond_year_9999_are_kept_as_text() -> None:
+    """timedelta overflowed on /Date(huge)/ (found by the fuzzers)."""
+    doc = {
+        "@odata.context": "x/2.0.xml",
+        "value": [{"MD5": MD5[0], "Created": "/Date(99999999999999999999)/"}],
+    }
+    ps = get_format("vics_json").read(json.dumps(doc).encode())
+    assert ps.entries[0].record["Created"] == "/Date(99999999999999999999)/"

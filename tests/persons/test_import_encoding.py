@@ -119,3 +119,24 @@ def test_nothing_usable_is_an_error_and_stores_no_batch(db: Database, tmp_path: 
         _import(db, path)
     path.write_bytes(HEADER + _row(1))
     assert _import(db, path).rows_imported == 1  # the failed attempts left no batch behind
+
+
+def test_cli_refuses_a_batch_with_no_usable_row_and_takes_an_encoding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vigil.cli.main import ReturnCode, main
+
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("columns: {name: Name, email: Email, postcode: Zip}\n", encoding="utf-8")
+    prov = ["--source", "s", "--legal-basis", "b", "--received-from", "r"]
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(HEADER + b"\xfd\xfd,\xc3,,\n")
+    args = ["persons", "import", str(bad), "--case", "op", "--mapping", str(mapping), *prov]
+    assert main(args) == ReturnCode.INVALID_INPUT
+    assert "no usable row" in capsys.readouterr().err
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes(HEADER + "José Müller,jm@example.com,E1 6AN,\n".encode("cp1252"))
+    args = ["persons", "import", str(legacy), "--case", "op", "--mapping", str(mapping), *prov]
+    assert main([*args, "--encoding", "cp1252", "--json"]) == ReturnCode.OK
+    out = capsys.readouterr().out
+    assert '"encoding": "cp1252 (given)"' in out and '"rows_imported": 1' in out

@@ -13,6 +13,8 @@ import pytest
 from vigil.persons import linkage, synth
 from vigil.persons import normalise as nz
 
+pytestmark = pytest.mark.slow  # one Splink training on ~1,200 records
+
 CARD = "tok-lindthorpe"
 
 
@@ -126,3 +128,34 @@ def test_messy_records_link_with_high_precision_and_recall(linked: Linked) -> No
     pc = linkage.pair_completeness(linked.table, linked.truth)
     assert pc["pair_completeness"] >= 0.99
     assert np.all(linked.out.clusters.ids == np.sort(linked.out.clusters.ids))
+
+
+def _partition(ids: list[int], labels: list[object]) -> set[frozenset[int]]:
+    groups: dict[object, set[int]] = {}
+    for i, lab in zip(ids, labels, strict=True):
+        groups.setdefault(lab, set()).add(i)
+    return {frozenset(g) for g in groups.values()}
+
+
+def test_new_batch_links_as_a_full_relink_would(linked: Linked) -> None:
+    """Issue 15, point 5: a batch linked into existing persons with the model kept gives the
+    persons a full re-link with that model gives, comparing only what the batch reaches."""
+    from vigil.persons.incremental import link_incremental
+
+    model, table = linked.out.model, linked.table
+    cut = int(table.num_rows * 0.8)
+    existing, new = table.slice(0, cut), table.slice(cut)
+    first = linkage.link(existing, model=model)
+    person_of = dict(zip(first.clusters.ids.tolist(), first.clusters.labels.tolist(), strict=True))
+    inc = link_incremental(existing, person_of, new, model)
+    assert inc.seeds >= new.num_rows
+    assert inc.scope.size < table.num_rows  # only what the batch reaches
+    scope = set(inc.scope.tolist())
+    labels: dict[int, object] = {r: ("old", p) for r, p in person_of.items() if r not in scope}
+    for r, lab in zip(inc.clusters.ids.tolist(), inc.clusters.labels.tolist(), strict=True):
+        labels[r] = ("new", lab)
+    full = linkage.link(table, model=model)
+    ids = full.clusters.ids.tolist()
+    assert _partition(ids, [labels[r] for r in ids]) == _partition(
+        ids, full.clusters.labels.tolist()
+    )

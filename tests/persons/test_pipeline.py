@@ -217,3 +217,41 @@ def test_export_cells_never_run_as_spreadsheet_formulas() -> None:
     assert _cell(-3.5) == "-3.5"
     assert _cell(["a", "b"]) == "a;b"
     assert _cell(None) == ""
+
+
+@pytest.mark.slow
+def test_new_only_link_equals_full_relink_and_keeps_person_ids(tmp_path: Path) -> None:
+    from vigil.persons.cards import CardVault
+    from vigil.store.db import Database
+
+    data = synth.generate(synth.SynthConfig(persons=300, seed=5, messy=True))
+    paths = data.write(tmp_path / "gen")
+    cut = int(len(data.records) * 0.75)
+    halves = [tmp_path / "first.csv", tmp_path / "second.csv"]
+    synth._write_csv(halves[0], synth.RECORD_COLUMNS, data.records[:cut])
+    synth._write_csv(halves[1], synth.RECORD_COLUMNS, data.records[cut:])
+    db = Database(f"sqlite:///{tmp_path}/v.db")
+    vault = CardVault(b"i" * 32)
+    mapping = Mapping.load(paths["mapping"])
+    for half in halves[:1]:
+        records.import_records(
+            db, vault, half, case_name="op-inc", mapping=mapping, provenance=PROV, actor="t"
+        )
+    resolve.link_case(db, "op-inc", "t")
+    records.import_records(
+        db, vault, halves[1], case_name="op-inc", mapping=mapping, provenance=PROV, actor="t"
+    )
+    rep = resolve.link_new_records(db, "op-inc", "t")
+    assert "incremental" in rep.training_notes[0]
+    assert len(data.records) - cut <= rep.records < len(data.records)
+
+    def assignment() -> dict[int, int]:
+        with db.read() as s:
+            return dict(s.execute(select(PersonLink.record_id, PersonLink.person_id)).all())
+
+    inc = assignment()
+    assert len(inc) == len(data.records)
+    resolve.link_case(db, "op-inc", "t", retrain=False)  # full re-link, same model
+    full = assignment()
+    assert inc == full  # same persons, same person ids
+    db.dispose()

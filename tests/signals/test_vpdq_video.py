@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 
+import av
+import numpy as np
+import pytest
+
+from vigil.signals import vpdq
 from vigil.signals.analyzers import VpdqAnalyzer, make_video
 from vigil.signals.base import Unhashable
 from vigil.signals.synthetic import scene
@@ -79,3 +85,55 @@ def test_truncated_mp4_without_index_is_unhashable() -> None:
     got = hash_video(video[: len(video) // 2])  # the MP4 index (moov) is written last
     assert isinstance(got, Unhashable)
     assert got.code == "vpdq_decode_error"
+
+
+def _b_frame_video() -> bytes:
+    """H.264 with B-frames (most of them non-reference) and a keyframe every 2 s."""
+    images = [scene(s, 160, 120) for s in range(6)]
+    frames = [np.roll(images[i // 8], 2 * i, axis=1) for i in range(48)]
+    options = {"bf": "3", "g": "16", "b_strategy": "0", "sc_threshold": "0"}
+    return make_video(frames, fps=8, seconds_per_image=1 / 8, codec="libx264", options=options)
+
+
+@pytest.mark.parametrize("every_s", [0.3, 1.0])
+def test_skipping_unsampled_frames_is_bit_identical(every_s: float) -> None:
+    video = _b_frame_video()
+    ref = hash_video(video, every_s=every_s, skip_unsampled=False)
+    fast = hash_video(io.BytesIO(video), every_s=every_s)
+    assert isinstance(ref, VideoHashes)
+    assert isinstance(fast, VideoHashes)
+    assert fast.frames == ref.frames  # numbers, times, hashes and qualities
+    assert fast.sampled == ref.sampled
+    assert len(ref.frames) >= 6
+
+
+def test_skipping_decodes_fewer_frames(monkeypatch: pytest.MonkeyPatch) -> None:
+    video = _b_frame_video()
+    decoded = []
+    real = av.packet.Packet.decode
+
+    def counting(self: av.packet.Packet) -> list[av.frame.Frame]:
+        frames = real(self)
+        decoded.extend(frames)
+        return frames
+
+    monkeypatch.setattr(av.packet.Packet, "decode", counting)
+    hash_video(video)
+    assert 0 < len(decoded) < 40  # of 48 frames
+
+
+def test_fallback_without_timestamps_continues_with_the_reference(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    video = _b_frame_video()
+    ref = list(vpdq.sample_frames(video, skip_unsampled=False))
+    real = vpdq._sample_skipping
+
+    def gives_up_after_two(src, every_s, max_frames, fallback):  # type: ignore[no-untyped-def]
+        yield from itertools.islice(real(src, every_s, max_frames, fallback), 2)
+        fallback.needed = True
+
+    monkeypatch.setattr(vpdq, "_sample_skipping", gives_up_after_two)
+    got = list(vpdq.sample_frames(io.BytesIO(video)))
+    assert [(n, t) for n, t, _ in got] == [(n, t) for n, t, _ in ref]
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(got, ref, strict=True))

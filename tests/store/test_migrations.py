@@ -22,7 +22,7 @@ def test_sqlite_migrations_match_models(db: Database) -> None:
 
 
 def test_migrating_twice_is_harmless(db: Database) -> None:
-    Database(db.url)  # runs `upgrade heads` again
+    Database(db.url).dispose()  # runs `upgrade heads` again
     assert _diff(db) == []
 
 

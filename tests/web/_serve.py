@@ -63,7 +63,7 @@ def vigil_serve(home: Path, *args: str, env: dict[str, str] | None = None) -> It
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # workers start slowly on a busy machine
         while True:
             if proc.poll() is not None:
                 err = proc.stderr.read().decode() if proc.stderr else ""
@@ -74,7 +74,7 @@ def vigil_serve(home: Path, *args: str, env: dict[str, str] | None = None) -> It
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("vigil serve did not answer within 60 s")
+                raise RuntimeError("vigil serve did not answer within 180 s")
             time.sleep(0.2)
         yield Served(base, proc)
     finally:

@@ -221,3 +221,42 @@ def test_login_flood_keeps_server_memory_bounded(tmp_path: Path) -> None:
     assert statuses.count(401) >= 2
     grown_mib = (peak - before) / 1024
     assert grown_mib < 400, f"server peak RSS grew by {grown_mib:.0f} MiB under a login flood"
+
+
+def test_gate_queues_a_short_burst_and_refuses_beyond_the_queue() -> None:
+    from vigil.errors import Busy
+
+    gate = passwords.CheckGate(limit=1, wait=5.0, max_waiting=1)
+    release = threading.Event()
+    holding = threading.Event()
+
+    def hold() -> None:
+        with gate.slot():
+            holding.set()
+            release.wait(5)
+
+    first = threading.Thread(target=hold)
+    first.start()
+    assert holding.wait(5)
+    queued: list[float] = []
+
+    def wait_in_queue() -> None:
+        t0 = time.monotonic()
+        with gate.slot():
+            queued.append(time.monotonic() - t0)
+
+    second = threading.Thread(target=wait_in_queue)
+    second.start()
+    deadline = time.monotonic() + 5
+    while gate.waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    t0 = time.monotonic()
+    with pytest.raises(Busy), gate.slot():  # the queue is full: refused at once
+        pass
+    assert time.monotonic() - t0 < 0.5
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert len(queued) == 1  # the queued one got its turn
+    assert gate.peak == 1
+    assert gate.refused == 1

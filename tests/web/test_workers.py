@@ -34,8 +34,12 @@ def _workers(served: Served) -> list[int]:
 
 
 def _cpu_ticks(pid: int) -> int:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    """utime + stime of a process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
 
 
 def _place_evidence(db: Database, root: Path, media: dict[int, bytes]) -> None:
@@ -119,10 +123,11 @@ def test_two_workers_on_postgresql_serve_one_consistent_app(pg_url: str, tmp_pat
             assert _login(served.base, "analyst1", "wrong password 123")[0] == 401
         for _ in range(4):
             assert _login(served.base, "analyst1", PASSWORD)[0] == 429
-        after = {pid: _cpu_ticks(pid) for pid in workers}
+        pids = set(workers) | set(_workers(served))  # uvicorn may have replaced a worker
+        busy = {pid: _cpu_ticks(pid) - before.get(pid, 0) for pid in pids}
 
-    busy = {pid: after[pid] - before[pid] for pid in workers}
-    assert all(ticks >= 3 for ticks in busy.values()), f"a worker served nothing: {busy}"
+    served_by = [pid for pid, ticks in busy.items() if ticks >= 3]
+    assert len(served_by) >= 2, f"requests were not spread over two workers: {busy}"
     db = Database(pg_url, create=False)
     try:
         with db.read() as s:

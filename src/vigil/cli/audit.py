@@ -11,7 +11,6 @@ import typer
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput
-from vigil.store import audit, repo
 
 app = typer.Typer(
     help=(
@@ -40,6 +39,8 @@ def verify(
 
     Example: vigil audit verify --anchor /media/usb/vigil-anchors.jsonl && echo chain intact
     """
+    from vigil.store import audit  # imported when the command runs (fast --help)
+
     anchors = []
     for path in anchor or []:
         try:
@@ -81,6 +82,8 @@ def anchor(
 
     Example: vigil audit anchor /media/usb/vigil-anchors.jsonl
     """
+    from vigil.store import audit
+
     rt = runtime()
     with rt.db.write() as s:
         before = audit.verify(s)
@@ -108,6 +111,8 @@ def show(
 
     Example: vigil audit show --case op-birch --limit 20
     """
+    from vigil.store import audit, repo
+
     rt = runtime()
     with rt.db.read() as s:
         case_id = repo.get_case(s, case).id if case else None

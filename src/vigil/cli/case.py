@@ -9,8 +9,6 @@ import typer
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.plugins import load_defaults
-from vigil.reports.summary import build_summary, render_summary
-from vigil.store import audit, repo
 
 app = typer.Typer(
     help="Cases: list them, summarise one, see what was skipped and why.", no_args_is_help=True
@@ -25,6 +23,9 @@ def list_cases(as_json: JsonOpt = False) -> None:
 
     Example: vigil case list --json
     """
+
+    from vigil.store import repo
+
     rt = runtime()
     with rt.db.read() as s:
         rows: list[dict[str, Any]] = [
@@ -52,6 +53,10 @@ def summary(
 
     Example: vigil case summary op-birch --json > summary.json
     """
+
+    from vigil.reports.summary import build_summary, render_summary
+    from vigil.store import audit, repo
+
     load_defaults()
     rt = runtime()
     with rt.db.read() as s:
@@ -77,6 +82,9 @@ def warnings(
 
     Example: vigil case warnings op-birch --code unsafe_path
     """
+
+    from vigil.store import repo
+
     rt = runtime()
     with rt.db.read() as s:
         case = repo.get_case(s, name)

@@ -34,6 +34,14 @@ class Runtime:
         self._opened.append(database)
         return database
 
+    def close(self) -> None:
+        """Close the databases this invocation opened (a server database counts connections;
+        library and test callers run many invocations in one process)."""
+        for database in self._opened:
+            database.dispose()
+        self._opened.clear()
+        self.__dict__.pop("db", None)
+
     @property
     def actor(self) -> str:
         """The user every audit entry of this invocation is attributed to."""
@@ -46,7 +54,15 @@ _RUNTIME: Runtime | None = None
 def set_runtime(rt: Runtime) -> None:
     """Install the runtime for this process (done by the root command)."""
     global _RUNTIME
+    if _RUNTIME is not None and _RUNTIME is not rt:
+        _RUNTIME.close()
     _RUNTIME = rt
+
+
+def close_runtime() -> None:
+    """Close the current runtime's resources (end of a command)."""
+    if _RUNTIME is not None:
+        _RUNTIME.close()
 
 
 def runtime() -> Runtime:

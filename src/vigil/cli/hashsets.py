@@ -12,9 +12,9 @@ from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.hashsets.categories import SCHEMES, CategoryMap
 from vigil.plugins import load_defaults
-from vigil.triage.grades import GradeStatus
 
 if TYPE_CHECKING:
+    from vigil.triage.grades import GradeStatus
     from vigil.triage.rematch import RematchReport
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]

@@ -12,7 +12,6 @@ import typer
 from vigil import __version__
 from vigil.cli.context import Runtime, runtime
 from vigil.cli.output import emit_json, emit_lines
-from vigil.ingest.analyzers import ANALYZERS
 from vigil.plugins import load_defaults
 
 
@@ -257,6 +256,7 @@ def info(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
     Example: VIGIL_HOME=/srv/vigil vigil info --json
     """
     from vigil.content.types import CONTENT_TYPES
+    from vigil.ingest.analyzers import ANALYZERS
     from vigil.ingest.profiles import PROFILES, profile_analyzers
 
     load_defaults()

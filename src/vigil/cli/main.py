@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 
 from vigil import __version__
-from vigil.cli.context import Runtime, set_runtime
+from vigil.cli.context import Runtime, close_runtime, set_runtime
 from vigil.errors import (
     Busy,
     Conflict,
@@ -112,6 +112,9 @@ from vigil.cli import web as _web  # noqa: E402
 
 app.add_typer(_web.app, name="users")
 _web.register(app)
+from vigil.cli import backup as _backup  # noqa: E402
+
+_backup.register(app)
 from vigil.cli import faces as _faces  # noqa: E402
 
 app.add_typer(_faces.app, name="faces")
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
             show()
             return exit_code
         raise
+    finally:
+        close_runtime()
     return 0
 
 

@@ -19,32 +19,18 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from sqlalchemy import func, select
 
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput, NotFound
-from vigil.persons import export as export_mod
-from vigil.persons import flags as flags_mod
-from vigil.persons import policy as policy_mod
-from vigil.persons import records as records_mod
-from vigil.persons import reference, resolve, routing, synth, watch
-from vigil.persons.cards import CardVault, mask_card
-from vigil.persons.linkage import DEFAULT_LINK_WEIGHT, DEFAULT_STRONG_WEIGHT, LinkParams
+from vigil.persons.defaults import DEFAULT_LINK_WEIGHT, DEFAULT_STRONG_WEIGHT, STAGES
 from vigil.persons.mapping import REFERENCE_KINDS, Mapping
-from vigil.store import audit, repo
-from vigil.store.models import User
-from vigil.store.persons import (
-    Person,
-    PersonAlert,
-    PersonBatch,
-    PersonLink,
-    PersonLinkFlag,
-    PersonRecord,
-)
+
+if TYPE_CHECKING:
+    from vigil.persons.cards import CardVault
 
 app = typer.Typer(
     help=(
@@ -83,10 +69,16 @@ def _date(text: str | None) -> dt.date | None:
 
 
 def _vault() -> CardVault:
+    from vigil.persons.cards import CardVault
+
     return CardVault.for_data_dir(runtime().settings.data_dir)
 
 
 def _role() -> str:
+    from sqlalchemy import select
+
+    from vigil.store.models import User
+
     rt = runtime()
     with rt.db.read() as s:
         user = s.execute(select(User).where(User.username == rt.actor)).scalar_one_or_none()
@@ -130,6 +122,8 @@ def generate(
 
     Example: vigil persons generate /tmp/op --persons 2000 --messy --seed 7
     """
+    from vigil.persons import synth
+
     data = synth.generate(synth.SynthConfig(persons=persons, seed=seed, messy=messy))
     paths = data.write(out)
     lines = [f"{name}: {path}" for name, path in paths.items()]
@@ -182,6 +176,9 @@ def import_batch(
     Example: vigil persons import records.csv --case op-ore --mapping mapping.yaml
     --source "processor X" --legal-basis "production order 12/2026" --received-from NCA
     """
+    from vigil.persons import records as records_mod
+    from vigil.persons import resolve, watch
+
     rt = runtime()
     prov = records_mod.Provenance(source, legal_basis, received_from, _date(received_on))
     report = records_mod.import_records(
@@ -224,6 +221,8 @@ def import_reference(
     Example: vigil persons reference register.csv --kind register --source "ViSOR extract"
     --legal-basis "DPA 2018 part 3" --received-from "force intelligence bureau"
     """
+    from vigil.persons import records as records_mod
+
     rt = runtime()
     from vigil.persons.mapping import REFERENCE_FIELDS
 
@@ -253,6 +252,9 @@ def batch_warnings(
 
     Example: vigil persons warnings 3 --json
     """
+    from vigil.persons import records as records_mod
+    from vigil.store.persons import PersonBatch
+
     rt = runtime()
     with rt.db.read() as s:
         if s.get(PersonBatch, batch_id) is None:
@@ -279,6 +281,15 @@ def link(
         float, typer.Option(help="Bridges weaker than this are cut and flagged.")
     ] = DEFAULT_STRONG_WEIGHT,
     backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    new_only: Annotated[
+        bool,
+        typer.Option(
+            "--new-only",
+            help="Link only records without a person yet into the existing persons, with "
+            "the case's latest model (no retraining; same persons a full re-link with that "
+            "model would give).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Resolve the operation's records into persons, then link persons to reference data.
@@ -286,8 +297,11 @@ def link(
     Investigators' same / not-same decisions are honoured; clusters held together by a single
     weak link are split and listed for review (see `vigil persons review`).
 
-    Example: vigil persons link --case op-ore
+    Example: vigil persons link --case op-ore   (then, after the next import: --new-only)
     """
+    from vigil.persons import reference, resolve
+    from vigil.persons.linkage import LinkParams
+
     rt = runtime()
     if backend not in ("duckdb", "spark"):
         raise InvalidInput("--backend must be duckdb or spark")
@@ -297,7 +311,10 @@ def link(
         backend=backend,  # type: ignore[arg-type]
         threads=rt.settings.workers,
     )
-    report = resolve.link_case(rt.db, case, rt.actor, params=params)
+    if new_only:
+        report = resolve.link_new_records(rt.db, case, rt.actor, params=params)
+    else:
+        report = resolve.link_case(rt.db, case, rt.actor, params=params)
     data = report.as_dict()
     data["enrichment"] = reference.enrich_case(rt.db, case, rt.actor, params=params).as_dict()
     _print_report(data, as_json, f"linked {case}")
@@ -320,6 +337,8 @@ def export(
     Example: vigil persons export --case op-ore --format csv --output persons.csv
     """
     import sys
+
+    from vigil.persons import export as export_mod
 
     rt = runtime()
     if fmt not in export_mod.FORMATS:
@@ -344,6 +363,11 @@ def review(case: CaseOpt, as_json: JsonOpt = False) -> None:
 
     Example: vigil persons review --case op-ore
     """
+    from sqlalchemy import select
+
+    from vigil.store import repo
+    from vigil.store.persons import PersonLinkFlag
+
     rt = runtime()
     with rt.db.read() as s:
         c = repo.get_case(s, case)
@@ -400,6 +424,8 @@ def decide(
 
     Example: vigil persons decide 101 205 --not-same --reason "father and son, confirmed"
     """
+    from vigil.persons import resolve
+
     rt = runtime()
     resolve.decide(rt.db, record_a, record_b, same=same, reason=reason, actor=rt.actor)
     emit_lines(
@@ -426,6 +452,10 @@ def prioritise(
 
     Example: vigil persons prioritise --case op-ore --policy my_policy.yaml
     """
+    from vigil.persons import flags as flags_mod
+    from vigil.persons import policy as policy_mod
+    from vigil.persons import routing
+
     rt = runtime()
     pol = policy_mod.Policy.load(policy)
     when = None
@@ -456,6 +486,12 @@ def list_persons(
 
     Example: vigil persons list --case op-ore --band P1 --json
     """
+    from sqlalchemy import select
+
+    from vigil.persons import policy as policy_mod
+    from vigil.store import repo
+    from vigil.store.persons import Person
+
     rt = runtime()
     with rt.db.read() as s:
         c = repo.get_case(s, case)
@@ -515,6 +551,14 @@ def show(
 
     Example: vigil persons show 17 --json
     """
+    from sqlalchemy import func, select
+
+    from vigil.persons import policy as policy_mod
+    from vigil.persons import resolve
+    from vigil.persons.cards import mask_card
+    from vigil.store import audit
+    from vigil.store.persons import Person, PersonAlert, PersonLink
+
     rt = runtime()
     role = _role()
     with rt.db.read() as s:
@@ -602,6 +646,9 @@ def reveal_card(
 
     Example: vigil persons card 1042 --reason "production order to issuer"
     """
+    from vigil.store import audit
+    from vigil.store.persons import PersonRecord
+
     rt = runtime()
     role = _role()
     if not reason.strip():
@@ -636,6 +683,8 @@ def refer(
 
     Example: vigil persons refer --case op-ore --out /tmp/referrals --band P1 --band P2
     """
+    from vigil.persons import routing
+
     rt = runtime()
     bands = tuple(band) if band else ("P1", "P2", "P3", "P4")
     report = routing.refer_case(rt.db, case, rt.actor, out, bands=bands, agency=agency)
@@ -651,7 +700,7 @@ def refer(
 @app.command("outcome")
 def outcome(
     person_id: Annotated[int, typer.Argument(help="Person id.")],
-    stage: Annotated[str, typer.Argument(help=f"One of: {', '.join(routing.STAGES)}.")],
+    stage: Annotated[str, typer.Argument(help=f"One of: {', '.join(STAGES)}.")],
     children: Annotated[int, typer.Option(help="Children safeguarded at this step.")] = 0,
     note: Annotated[str | None, typer.Option(help="Free-text note.")] = None,
 ) -> None:
@@ -659,6 +708,8 @@ def outcome(
 
     Example: vigil persons outcome 17 arrested --children 1 --note "devices seized"
     """
+    from vigil.persons import routing
+
     rt = runtime()
     res = routing.record_outcome(rt.db, person_id, stage, rt.actor, children=children, note=note)
     emit_lines(
@@ -675,6 +726,8 @@ def funnel(case: CaseOpt, as_json: JsonOpt = False) -> None:
 
     Example: vigil persons funnel --case op-ore
     """
+    from vigil.persons import routing
+
     rt = runtime()
     data = routing.funnel(rt.db, case)
     if as_json:
@@ -699,6 +752,8 @@ def watch_cmd(
 
     Example: vigil persons watch 7
     """
+    from vigil.persons import watch
+
     rt = runtime()
     _print_report(
         watch.watch_batch(rt.db, batch_id, rt.actor).as_dict(), as_json, f"watched batch {batch_id}"
@@ -714,6 +769,11 @@ def alerts(
 
     Example: vigil persons alerts --json
     """
+    from sqlalchemy import select
+
+    from vigil.store import repo
+    from vigil.store.persons import PersonAlert, PersonRecord
+
     rt = runtime()
     with rt.db.read() as s:
         q = select(PersonAlert, PersonRecord.name).join(

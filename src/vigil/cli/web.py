@@ -12,8 +12,7 @@ import typer
 from vigil.cli.context import runtime
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput, NotReady
-from vigil.store import audit, repo
-from vigil.store import web as store
+from vigil.store.roles import ROLES
 
 app = typer.Typer(
     help=(
@@ -24,7 +23,7 @@ app = typer.Typer(
 )
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
-ROLE_HELP = "One of: " + ", ".join(store.ROLES) + "."
+ROLE_HELP = "One of: " + ", ".join(ROLES) + "."
 
 
 def _read_password(env: str, prompt: str) -> str:
@@ -42,6 +41,8 @@ def _read_password(env: str, prompt: str) -> str:
 
 
 def _add_user(username: str, role: str, password: str, agency: str | None) -> None:
+    from vigil.store import audit
+    from vigil.store import web as store
     from vigil.web.passwords import hash_password
 
     store.check_role(role)
@@ -73,6 +74,8 @@ def list_users(as_json: JsonOpt = False) -> None:
 
     Example: vigil users list --json
     """
+    from vigil.store import web as store
+
     rt = runtime()
     with rt.db.read() as s:
         rows: list[dict[str, Any]] = [
@@ -104,6 +107,8 @@ def passwd(username: Annotated[str, typer.Argument(help="Login name.")]) -> None
 
     Example: vigil users passwd alice
     """
+    from vigil.store import audit
+    from vigil.store import web as store
     from vigil.web.passwords import hash_password
 
     password = _read_password("VIGIL_NEW_PASSWORD", f"new password for {username}")
@@ -136,6 +141,9 @@ def unlock(
 
     Example: vigil users unlock --client 10.0.0.7
     """
+    from vigil.store import audit
+    from vigil.store import web as store
+
     if username is None and client is None:
         raise InvalidInput("name a user, or give --client ADDRESS")
     rt = runtime()
@@ -161,6 +169,9 @@ def grant(
 
     Example: vigil users grant alice op-birch
     """
+    from vigil.store import audit, repo
+    from vigil.store import web as store
+
     rt = runtime()
     with rt.db.write() as s:
         user = store.get_user(s, username)
@@ -185,6 +196,9 @@ def revoke(
 
     Example: vigil users revoke alice op-birch
     """
+    from vigil.store import audit, repo
+    from vigil.store import web as store
+
     rt = runtime()
     with rt.db.write() as s:
         user = store.get_user(s, username)
@@ -238,6 +252,7 @@ def serve(
 
     Example: vigil serve --workers 4 --forwarded-allow-ips 127.0.0.1 --secure-cookies
     """
+    from vigil.store import web as store
     from vigil.web.config import WebConfig
     from vigil.web.server import check_workers, run
 

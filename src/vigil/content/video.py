@@ -21,6 +21,10 @@ RGBImage = npt.NDArray[np.uint8]
 SEEK_FROM_S = 8.0
 """From this sampling interval on, frames are reached by seeking (decoding at most one group of
 pictures per sample) instead of decoding the whole video."""
+SKIP_UNSAMPLED = True
+"""Ask the decoder to drop non-reference frames (``skip_frame="NONREF"``, e.g. most B-frames)
+that lie before the next sample time: no other frame is decoded from them and none of them
+could be sampled, so the samples are unchanged and only their decode time is saved."""
 
 
 def sample_frames(
@@ -72,7 +76,8 @@ def sample_frames(
                     yield t, px
                 return
             next_t = 0.0
-            for frame in container.decode(stream):
+            due = [next_t]  # read by _decode while this loop advances it
+            for frame in _decode(container, stream, due):
                 if frame.pts is None or frame.time_base is None:
                     t = float(taken) * every_s
                 else:
@@ -85,6 +90,7 @@ def sample_frames(
                 yield t, np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
                 taken += 1
                 next_t = (int(t // every_s) + 1) * every_s
+                due[0] = next_t
         except (av.error.FFmpegError, ValueError) as exc:
             raise DamagedInput(f"video decoding failed after {taken} frames: {exc}") from exc
 
@@ -99,7 +105,7 @@ def _seek_samples(
         if target >= duration:
             return
         container.seek(int(target / stream.time_base), stream=stream, backward=True)
-        for frame in container.decode(stream):
+        for frame in _decode(container, stream, [target]):
             if frame.pts is None:
                 continue
             t = float(frame.pts * frame.time_base)
@@ -109,3 +115,17 @@ def _seek_samples(
                 last = t
                 yield t, np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
             break
+
+
+def _decode(container: Any, stream: Any, due: list[float]) -> Iterator[Any]:
+    """Decoded frames of ``stream``, skipping non-reference frames shown before ``due[0]``.
+
+    ``due`` is a one-element list that the caller advances while consuming the frames.
+    """
+    ctx = stream.codec_context
+    tb = stream.time_base
+    for packet in container.demux(stream):
+        if SKIP_UNSAMPLED and packet.pts is not None and tb is not None:
+            early = float(packet.pts * tb) + 1e-6 < due[0]
+            ctx.skip_frame = "NONREF" if early else "DEFAULT"
+        yield from packet.decode()

@@ -11,6 +11,10 @@ are hashed as files but not opened; the warning says so.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -94,9 +98,84 @@ def _file_systems(img: Any) -> Iterator[tuple[bytes, Any | None, str | None]]:
             yield prefix, None, f"partition {part.addr} ({desc}) has no readable file system: {exc}"
 
 
+def _walk_names(fs: Any, inode: int, seen: set[int]) -> None:
+    """Open every directory reachable from ``inode`` (what the real walk will ask TSK for)."""
+    if inode in seen:
+        return
+    seen.add(inode)
+    try:
+        directory = fs.open_dir(inode=inode)
+    except OSError:
+        return
+    for f in directory:
+        meta = f.info.meta
+        if meta is None or f.info.name.name in (b".", b".."):
+            continue
+        if meta.type == pytsk3.TSK_FS_META_TYPE_DIR and meta.flags & pytsk3.TSK_FS_META_FLAG_ALLOC:
+            _walk_names(fs, meta.addr, seen)
+
+
+def probe_in_child(path: Path, kind: str, timeout: float) -> str | None:
+    """Why the image must not be walked in this process (None when it may).
+
+    The Sleuth Kit can loop for ever *inside C code* on a damaged file system (the fuzzers
+    found ext2 images whose root directory never opens, issue 14); no Python timeout can
+    interrupt that. So the directory tree is first opened in a forked child that is killed
+    after ``timeout`` seconds (or that crashes instead of this process). Costs a fork and a
+    metadata-only walk; skipped where there is no ``fork``.
+    """
+    if not hasattr(os, "fork"):
+        return None
+    with warnings.catch_warnings():
+        # Python >= 3.12 warns about fork() in a threaded process (ingest walks in a producer
+        # thread): the child only runs TSK and os._exit()s, touching no lock another thread
+        # could hold (no logging, no database, no imports).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's work is checked through its exit status
+        code = 1
+        try:
+            img = open_image(path, kind)
+            for _prefix, fs, _problem in _file_systems(img):
+                if fs is not None:
+                    _walk_names(fs, fs.info.root_inum, set())
+            code = 0
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return (
+                f"The Sleuth Kit did not finish reading the file system within {timeout:.0f} s "
+                "(damaged structures can make it loop); not walked"
+            )
+        time.sleep(0.005)
+    if os.WIFSIGNALED(status):
+        return f"The Sleuth Kit crashed reading the file system (signal {os.WTERMSIG(status)})"
+    return None  # a plain error is met again, and reported, by the walk itself
+
+
 def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterator[Entry]:
     """Entries for every allocated regular file in the image at ``path``."""
     container = raw + SEP
+    try:
+        size_gib = path.stat().st_size / 1024**3
+    except OSError:
+        size_gib = 0.0
+    problem = probe_in_child(path, kind, walker.limits.disk_probe_s * (1 + size_gib))
+    if problem:
+        yield Entry(
+            container,
+            depth=1,
+            status="skipped",
+            warnings=[("disk_image_unreadable", problem)],
+        )
+        return
     try:
         img = open_image(path, kind)
     except (OSError, ImportError) as exc:

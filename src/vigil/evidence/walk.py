@@ -25,6 +25,7 @@ import stat
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -321,7 +322,9 @@ class Walker:
             OSError,
             EOFError,
             lzma.LZMAError,
+            zlib.error,
             ValueError,
+            NotImplementedError,  # zipfile: a (damaged) central directory asks for a new version
         ) as exc:
             yield Entry(
                 container,
@@ -335,7 +338,7 @@ class Walker:
         try:
             with opener() as fh, tarfile.open(fileobj=fh, mode="r:*") as tf:
                 return tf.next() is not None
-        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, ValueError):
+        except (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error, ValueError):
             return False
 
     def _member_warnings(self, name: str) -> list[tuple[str, str]]:
@@ -562,10 +565,10 @@ class Walker:
         self, opener: Callable[[], BinaryIO], container: bytes, depth: int, budget: _Budget
     ) -> Iterator[Entry]:
         with opener() as fh, zipfile.ZipFile(fh) as zf:
-            for info in zf.infolist():
-                if info.is_dir():
+            for index, info in enumerate(zf.infolist()):
+                if info.filename.endswith("/"):  # is_dir() raises on an empty (damaged) name
                     continue
-                name = info.filename
+                name = info.filename or f"[member {index + 1} without a name]"
                 raw = container + name.encode("utf-8", "surrogateescape")
                 mtime = None
                 try:
@@ -608,6 +611,7 @@ class Walker:
                     EOFError,
                     ValueError,
                     NotImplementedError,
+                    zlib.error,  # damaged deflate data (not an OSError)
                 ) as exc:
                     yield Entry(
                         raw,
@@ -626,8 +630,23 @@ class Walker:
         budget: _Budget,
         packed_size: int | None,
     ) -> Iterator[Entry]:
-        with opener() as fh, tarfile.open(fileobj=fh, mode="r|*") as tf:
-            for member in tf:
+        # ignore_zeros: a damaged header no longer ends the archive (tarfile would stop there
+        # without a word and every later member would be lost); tarfile then steps over it
+        # block by block, and the blocks it stepped over are reported as damage.
+        with opener() as fh, tarfile.open(fileobj=fh, mode="r|*", ignore_zeros=True) as tf:
+            damaged: list[int] = []
+
+            def note(level: int, msg: str) -> None:
+                offset, _, why = msg.partition(": ")
+                if why != "end of file header":  # zero blocks are padding, not damage
+                    damaged.append(int(offset, 16))
+
+            setattr(tf, "_dbg", note)  # noqa: B010 - the only hook tarfile offers
+            for index, member in enumerate(tf):
+                if damaged:
+                    yield self._tar_damage(container, depth, damaged)
+                if not member.name:
+                    member.name = f"[member {index + 1} without a name]"
                 raw = container + member.name.encode("utf-8", "surrogateescape")
                 mtime = _ts(member.mtime)
                 if member.isdir():
@@ -679,6 +698,26 @@ class Walker:
                 yield from self._member_entries(
                     raw, member.name, depth, budget, member.size, None, mtime, open_member
                 )
+            if damaged:
+                yield self._tar_damage(container, depth, damaged)
+
+    @staticmethod
+    def _tar_damage(container: bytes, depth: int, blocks: list[int]) -> Entry:
+        """One warning entry for the run of blocks tarfile skipped as not-a-header."""
+        start, end = blocks[0], blocks[-1] + 512
+        blocks.clear()
+        return Entry(
+            container + f"[damaged bytes {start}-{end}]".encode(),
+            depth=depth,
+            status="skipped",
+            warnings=[
+                (
+                    "archive_damaged",
+                    f"bytes {start}-{end} of the archive hold no valid tar header; skipped to the "
+                    "next member (a member whose header was damaged there is not recovered)",
+                )
+            ],
+        )
 
     def _expand_single(
         self,

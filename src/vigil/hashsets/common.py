@@ -100,7 +100,10 @@ def net_date_to_iso(value: str) -> str | None:
     if not m:
         return None
     ms = int(m.group(1))
-    when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+    try:
+        when = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=ms)
+    except (OverflowError, ValueError):  # beyond year 9999: kept as the text it was
+        return None
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 

@@ -65,7 +65,9 @@ def _read_list(data: bytes, name: str, kind_given: str | None) -> ParsedSet:
     declared = kind_given
     ambiguous: list[int] = []
     content_lines = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also breaks at form feeds, NEL, U+2028 ..., which
+    # would shift every later line number a warning gives (found by the fuzzers)
+    for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

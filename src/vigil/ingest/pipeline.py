@@ -37,7 +37,14 @@ from vigil.errors import InvalidInput, NotFound
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import Entry, Walker, display_path
 from vigil.ingest.analyzers import ANALYZERS
-from vigil.ingest.worker import Result, Task, init_worker, meta_fields, process_many
+from vigil.ingest.worker import (
+    Result,
+    Task,
+    close_worker,
+    init_worker,
+    meta_fields,
+    process_many,
+)
 from vigil.settings import Settings
 from vigil.store import audit, repo
 from vigil.store.base import utcnow
@@ -341,6 +348,8 @@ def ingest(
     finally:
         if pool is not None:
             pool.shutdown(wait=status == "done", cancel_futures=True)
+        else:
+            close_worker()
         report.elapsed_s = round(time.monotonic() - started, 3)
         # An interrupted or failed job stays open: re-running the command resumes it.
         job_status = "done" if status == "done" else ("failed" if error else "running")

@@ -113,10 +113,22 @@ def init_worker(
         from vigil.plugins import load_defaults
 
         load_defaults()
+    close_worker()  # an in-process run before this one (workers=0) kept its connection
     _STATE.engine = make_engine(db_url) if db_url else None
     _STATE.conn = _STATE.engine.connect() if _STATE.engine is not None else None
     _STATE.analyzers = analyzers
     _STATE.deep = deep
+
+
+def close_worker() -> None:
+    """Close the kept-open lookup connection (in-process use; pool workers exit instead). A
+    server database counts connections: one left open per in-process ingest is a leak."""
+    if _STATE.conn is not None:
+        _STATE.conn.close()
+        _STATE.conn = None
+    if _STATE.engine is not None:
+        _STATE.engine.dispose()
+        _STATE.engine = None
 
 
 def _known(sha256s: list[str]) -> set[str]:

@@ -41,6 +41,8 @@ import numpy as np
 import pyarrow as pa
 
 from vigil.errors import BackendError, InvalidInput
+from vigil.persons.defaults import DEFAULT_LINK_WEIGHT as DEFAULT_LINK_WEIGHT
+from vigil.persons.defaults import DEFAULT_STRONG_WEIGHT as DEFAULT_STRONG_WEIGHT
 from vigil.persons.features import prepare
 
 log = logging.getLogger(__name__)
@@ -101,10 +103,9 @@ PERSONAL_IDENTIFIER_LEVELS = (
 DOB_AGREES = ("exact", "one digit or transposition", "day and month swapped", "a day apart")
 
 
-DEFAULT_LINK_WEIGHT = 6.0
-DEFAULT_STRONG_WEIGHT = 14.0
 FIRST_NAME_CONFLICT_M = 0.0005
 DOB_CONFLICT_M = 0.002
+CONFLICT_MS: tuple[float, ...] = (FIRST_NAME_CONFLICT_M, DOB_CONFLICT_M)
 
 
 @dataclass(frozen=True)
@@ -457,13 +458,13 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("surname", "dob"),
     ("postcode",),
     ("name_key",),
-    ("surname_sx", "birth_year"),
+    ("surname_sx", "birth_year", "first_initial"),
     ("pc_prefix", "surname_sx"),
     ("addr_key",),
 )
 """Columns of the blocking rules (a pair is scored when it agrees on all columns of any rule):
 the identifiers, surname + date of birth, postcode, sorted name tokens (survives a swap),
-phonetic surname + birth year (survives a postcode change), postcode prefix + phonetic
+phonetic surname + birth year + first initial (survives a postcode change), postcode prefix + phonetic
 surname (survives an inward-code typo) and the address key (survives a wrong postcode)."""
 
 
@@ -850,35 +851,64 @@ _EDGE_COLUMNS = (
 """Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
 
 
-def predict(table: pa.Table, model: Model, params: LinkParams | None = None) -> Edges:
+def predict(
+    table: pa.Table, model: Model, params: LinkParams | None = None, *, prepared: bool = False
+) -> Edges:
     """Score all blocked pairs within ``table`` and keep those above ``link_weight`` minus a
-    margin (so that near-misses can be shown as evidence too)."""
+    margin (so that near-misses can be shown as evidence too) and those with a first-name or
+    date-of-birth conflict (they count against merges). ``prepared``: ``table`` already went
+    through :func:`vigil.persons.features.prepare` (incremental linkage prepares once)."""
     params = params or LinkParams()
     _check_columns(table)
     _quiet_splink()
     from splink import Linker
 
-    table = prepare(table)
+    if not prepared:
+        table = prepare(table)
     session = _Session(params.backend, params.threads)
     try:
         sdf = session.register(table, "records")
         linker = Linker(sdf, model.settings, log_level=None)
-        pred = linker.inference.predict(warning_mode="never")
-        low = params.link_weight - 4.0
-        where = f"match_weight >= {low} OR " + " OR ".join(
-            f"mw_{name} < -4" for name in VETO_COMPARISONS
+        pred = linker.inference.predict(
+            threshold_match_weight=_score_floor(params), warning_mode="never"
         )
-        return _edges_from(session.fetch(pred, _EDGE_COLUMNS, where))
+        return _edges_from(session.fetch(pred, _EDGE_COLUMNS, _kept_where(params)))
     finally:
         session.close()
 
 
+def _kept_where(params: LinkParams) -> str:
+    """Pairs kept from a prediction: near-misses (shown as evidence) and conflicting pairs
+    whose other evidence alone would link them (the households: they count against merges).
+    A conflict between records with nothing else in common cannot affect a merge and is
+    dropped (at 10^6 records those are most of the scored pairs)."""
+    low = params.link_weight - 4.0
+    conflict = " OR ".join(f"mw_{name} < -4" for name in VETO_COMPARISONS)
+    rest = "match_weight - " + " - ".join(f"least(mw_{n}, 0)" for n in VETO_COMPARISONS)
+    return f"match_weight >= {low} OR (({conflict}) AND {rest} >= {params.link_weight})"
+
+
+def _score_floor(params: LinkParams) -> float:
+    """Splink's own threshold: below it no kept pair can lie (the two veto levels' fixed ``m``
+    bound their weights below by log2(m) ≈ -11 and -9), so the rest is never materialised."""
+    return (
+        min(params.link_weight - 4.0, params.link_weight + sum(map(math.log2, CONFLICT_MS))) - 1.0
+    )
+
+
 def predict_between(
-    new: pa.Table, existing: pa.Table, model: Model, params: LinkParams | None = None
+    new: pa.Table,
+    existing: pa.Table,
+    model: Model,
+    params: LinkParams | None = None,
+    *,
+    prepared: bool = False,
+    near_misses: bool = False,
 ) -> Edges:
     """Score records of ``new`` against ``existing`` only (Splink's incremental prediction).
 
-    ``unique_id_l`` is always an existing record and ``unique_id_r`` a new one.
+    ``unique_id_l`` is always an existing record and ``unique_id_r`` a new one. Keeps pairs at
+    or above ``link_weight``, or with ``near_misses`` the same pairs :func:`predict` keeps.
     """
     params = params or LinkParams()
     _check_columns(new)
@@ -888,13 +918,17 @@ def predict_between(
 
     session = _Session(params.backend, params.threads)
     try:
-        sdf_old = session.register(prepare(existing), "existing_records")
-        sdf_new = session.register(prepare(new), "new_records")
+        sdf_old = session.register(existing if prepared else prepare(existing), "existing_records")
+        sdf_new = session.register(new if prepared else prepare(new), "new_records")
         linker = Linker(sdf_old, model.settings, log_level=None)
         pred = linker.inference.predict_between(
-            sdf_old, sdf_new, threshold_match_weight=params.link_weight, warning_mode="never"
+            sdf_old,
+            sdf_new,
+            threshold_match_weight=_score_floor(params) if near_misses else params.link_weight,
+            warning_mode="never",
         )
-        edges = _edges_from(session.fetch(pred, _EDGE_COLUMNS))
+        where = _kept_where(params) if near_misses else "TRUE"
+        edges = _edges_from(session.fetch(pred, _EDGE_COLUMNS, where))
     finally:
         session.close()
     new_ids = set(np.asarray(new.column("unique_id").to_numpy(), dtype=np.int64).tolist())

@@ -178,6 +178,57 @@ def link_case(
     return report
 
 
+def link_new_records(
+    db: Database, case_name: str, actor: str, *, params: LinkParams | None = None
+) -> LinkReport:
+    """Link the case's records that belong to no person yet into the existing persons, with
+    the case's latest model and the decisions kept (:mod:`vigil.persons.incremental`): only
+    the new records and the persons they reach are compared and clustered again."""
+    from vigil.persons.incremental import link_incremental
+
+    params = params or LinkParams()
+    t0 = time.perf_counter()
+    with db.read() as s:
+        case = repo.get_case(s, case_name)
+        latest = latest_model(s, case.id)
+        if latest is None:
+            raise NotFound(f"case {case_name!r} has no trained model: run a full link first")
+        table = case_records_table(s, case.id)
+        person_of = {
+            int(r): int(p)
+            for r, p in s.execute(
+                select(PersonLink.record_id, PersonLink.person_id)
+                .join(Person, Person.id == PersonLink.person_id)
+                .where(Person.case_id == case.id)
+            ).all()
+        }
+        same, not_same = decisions(s)
+    ids = np.asarray(table.column("unique_id").to_numpy(), dtype=np.int64)
+    is_old = np.fromiter((int(i) in person_of for i in ids), bool, ids.size)
+    if is_old.all():
+        raise NotFound(f"case {case_name!r} has no records without a person: nothing to link")
+    existing = table.filter(pa.array(is_old))
+    new = table.filter(pa.array(~is_old))
+    timings = {"load_s": time.perf_counter() - t0}
+    inc = link_incremental(
+        existing, person_of, new, latest[1], params=params, cannot_link=not_same, must_link=same
+    )
+    timings.update(inc.timings)
+    t1 = time.perf_counter()
+    out = linkage.LinkOutcome(
+        model=latest[1], edges=inc.edges, clusters=inc.clusters, timings=inc.timings
+    )
+    report = _write_links(db, case.id, actor, out, params, same, not_same, incremental=True)
+    timings["write_s"] = time.perf_counter() - t1
+    report.timings = {k: round(v, 3) for k, v in timings.items()}
+    report.training_notes = [
+        f"incremental: {new.num_rows} new records, {inc.seeds} seeds, "
+        f"{inc.scope.size} records re-clustered in {inc.rounds} closure rounds; model of run "
+        f"{latest[0]} kept"
+    ]
+    return report
+
+
 def _write_links(
     db: Database,
     case_id: int,
@@ -186,7 +237,12 @@ def _write_links(
     params: LinkParams,
     same: list[tuple[int, int]],
     not_same: list[tuple[int, int]],
+    *,
+    incremental: bool = False,
 ) -> LinkReport:
+    """Write persons, links and flags for the records of ``out.clusters`` (all records of the
+    case, or with ``incremental`` only the re-clustered scope: persons, links and open flags
+    outside it are left as they are)."""
     import splink
 
     clusters, edges, model = out.clusters, out.edges, out.model
@@ -203,6 +259,7 @@ def _write_links(
                 "link_weight": params.link_weight,
                 "strong_weight": params.strong_weight,
                 "train_sample": params.train_sample,
+                "incremental": incremental,
             },
             stats={},
             splink_version=splink.__version__,
@@ -216,7 +273,8 @@ def _write_links(
             .join(Person, Person.id == PersonLink.person_id)
             .where(Person.case_id == case_id)
         ).all()
-        old_person = {r: p for r, p in old}
+        scope = set(clusters.ids.tolist())
+        old_person = {r: p for r, p in old if not incremental or r in scope}
         candidates: list[tuple[int, int, int]] = []
         for label, recs in groups.items():
             counts = Counter(old_person[r] for r in recs if r in old_person)
@@ -330,12 +388,24 @@ def _write_links(
                 )
         for i in range(0, len(link_rows), 20_000):
             s.execute(insert(PersonLink), link_rows[i : i + 20_000])
-        # flags: replace the unresolved ones of earlier runs of this case
-        s.execute(
-            delete(PersonLinkFlag).where(
-                PersonLinkFlag.case_id == case_id, PersonLinkFlag.resolved.is_(False)
+        # flags: replace the unresolved ones of earlier runs of this case (of the scope)
+        if not incremental:
+            s.execute(
+                delete(PersonLinkFlag).where(
+                    PersonLinkFlag.case_id == case_id, PersonLinkFlag.resolved.is_(False)
+                )
             )
-        )
+        else:
+            ordered = sorted(scope)
+            for i in range(0, len(ordered), 10_000):
+                chunk = ordered[i : i + 10_000]
+                s.execute(
+                    delete(PersonLinkFlag).where(
+                        PersonLinkFlag.case_id == case_id,
+                        PersonLinkFlag.resolved.is_(False),
+                        PersonLinkFlag.record_a.in_(chunk) | PersonLinkFlag.record_b.in_(chunk),
+                    )
+                )
         rec_pid = {
             r: label_to_pid[int(lab)]
             for r, lab in zip(record_ids, clusters.labels.tolist(), strict=True)

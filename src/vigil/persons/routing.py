@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict, InvalidInput, NotFound
 from vigil.persons.cards import mask_card
+from vigil.persons.defaults import STAGES as STAGES
 from vigil.persons.normalise import uk_postcode_parts
 from vigil.persons.policy import CORROBORATE, describe_evidence
 from vigil.store import audit, repo
@@ -47,16 +48,6 @@ from vigil.store.persons import (
     PersonReferral,
 )
 
-STAGES = (
-    "identified",
-    "referred",
-    "suspect",
-    "arrested",
-    "charged",
-    "convicted",
-    "no_further_action",
-    "cleared",
-)
 FUNNEL = ("identified", "referred", "suspect", "arrested", "charged", "convicted")
 EXITS = ("no_further_action", "cleared")
 _ORDER = {s: i for i, s in enumerate(FUNNEL)}

@@ -152,8 +152,13 @@ def make_video(
     seconds_per_image: float = 1.0,
     codec: str = "mpeg4",
     container_format: str = "mp4",
+    options: dict[str, str] | None = None,
 ) -> bytes:
-    """Encode generated RGB frames as a small MP4 (for tests, examples and benchmarks)."""
+    """Encode generated RGB frames as a small MP4 (for tests, examples and benchmarks).
+
+    ``options`` are encoder options, e.g. ``{"bf": "3", "g": "16"}`` for libx264 B-frames and a
+    keyframe every 16 frames.
+    """
     import av
     import numpy as np
 
@@ -164,6 +169,8 @@ def make_video(
         stream.width = width - width % 2
         stream.height = height - height % 2
         stream.pix_fmt = "yuv420p"
+        if options:
+            stream.options = options
         per = max(1, round(fps * seconds_per_image))
         for img in images:
             arr = np.ascontiguousarray(img[: stream.height, : stream.width])

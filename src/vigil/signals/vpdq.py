@@ -97,7 +97,11 @@ def _open(src: Path | bytes | BinaryIO) -> av.container.InputContainer:
 
 
 def sample_frames(
-    src: Path | bytes | BinaryIO, *, every_s: float = EVERY_S, max_frames: int = MAX_FRAMES
+    src: Path | bytes | BinaryIO,
+    *,
+    every_s: float = EVERY_S,
+    max_frames: int = MAX_FRAMES,
+    skip_unsampled: bool = True,
 ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
     """Yield ``(frame number, seconds, RGB pixels)`` for keyframes and one frame per interval.
 
@@ -112,10 +116,100 @@ def sample_frames(
     nothing (there, :class:`~vigil.errors.WrongFormat` / :class:`~vigil.errors.DamagedInput`).
     A shared sampler would need a switch for each of these, i.e. two samplers in one.
 
+    ``skip_unsampled`` (default) gives the same frames, numbers and pixels while asking the
+    decoder to drop non-reference frames (``skip_frame="NONREF"``, e.g. most B-frames) whose
+    presentation time is before the next due sample: no later frame is decoded from them and the
+    sampler could not pick them, so only their decode time is saved. Frame numbers are then
+    counted from packet timestamps; a packet without one falls back to decoding everything.
+
     Raises:
         av.error.FFmpegError: the container or stream cannot be read (callers turn this into
             an :class:`Unhashable`).
     """
+    start = src.tell() if not isinstance(src, (Path, bytes)) else 0
+    emitted = 0
+    if skip_unsampled:
+        fallback = _FallBack()
+        for sample in _sample_skipping(src, every_s, max_frames, fallback):
+            yield sample
+            emitted += 1
+        if not fallback.needed:
+            return
+        if not isinstance(src, (Path, bytes)):
+            src.seek(start)
+    done = emitted
+    for n, sample in enumerate(_sample_all(src, every_s, max_frames)):
+        if n >= done:
+            yield sample
+
+
+class _FallBack:
+    """Set by the skipping sampler when it cannot number frames (a packet without timestamp)."""
+
+    needed = False
+
+
+def _sample_skipping(
+    src: Path | bytes | BinaryIO, every_s: float, max_frames: int, fallback: _FallBack
+) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
+    """The sampler of :func:`_sample_all`, skipping the decode of unsampleable frames.
+
+    A decoded frame's number (its position in presentation order when every frame is decoded)
+    is the count of packets with an earlier timestamp: every such frame is output before it, so
+    its packet has been read by then. Skipped frames are counted from their packets.
+    """
+    import heapq
+
+    container = _open(src)
+    try:
+        streams = container.streams.video
+        if not streams:
+            return
+        stream = streams[0]
+        stream.thread_type = "AUTO"
+        ctx = stream.codec_context
+        tb = stream.time_base or Fraction(1, 1000)
+        pending: list[int] = []
+        before = 0
+        next_t = 0.0
+        emitted = 0
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                if packet.size:
+                    fallback.needed = True
+                    return
+            else:
+                heapq.heappush(pending, packet.pts)
+                skip = float(packet.pts * tb) + 1e-6 < next_t
+                ctx.skip_frame = "NONREF" if skip else "DEFAULT"
+            for frame in packet.decode():
+                if frame.pts is None:
+                    fallback.needed = True
+                    return
+                while pending and pending[0] < frame.pts:
+                    heapq.heappop(pending)
+                    before += 1
+                number = before
+                if pending and pending[0] == frame.pts:
+                    heapq.heappop(pending)
+                    before += 1
+                t = float(frame.pts * tb)
+                if frame.key_frame or t + 1e-6 >= next_t:
+                    if t + 1e-6 >= next_t:
+                        next_t = t + every_s
+                    pixels = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
+                    yield number, t, pixels
+                    emitted += 1
+                    if emitted >= max_frames:
+                        return
+    finally:
+        container.close()
+
+
+def _sample_all(
+    src: Path | bytes | BinaryIO, every_s: float, max_frames: int
+) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
+    """The reference sampler: decode every frame, number frames by decode output position."""
     container = _open(src)
     try:
         streams = container.streams.video
@@ -146,11 +240,17 @@ def hash_video(
     every_s: float = EVERY_S,
     quality_floor: int = QUALITY_FLOOR,
     max_frames: int = MAX_FRAMES,
+    skip_unsampled: bool = True,
 ) -> VideoHashes | Unhashable:
-    """PDQ per sampled frame; an :class:`Unhashable` when the video cannot be decoded at all."""
+    """PDQ per sampled frame; an :class:`Unhashable` when the video cannot be decoded at all.
+
+    ``skip_unsampled=False`` decodes every frame (the reference path; same result, slower).
+    """
     out = VideoHashes()
     try:
-        for number, t, pixels in sample_frames(src, every_s=every_s, max_frames=max_frames):
+        for number, t, pixels in sample_frames(
+            src, every_s=every_s, max_frames=max_frames, skip_unsampled=skip_unsampled
+        ):
             out.sampled += 1
             result = hash_pixels(pixels, quality_floor=quality_floor)
             if isinstance(result, Hashed):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,12 +193,17 @@ def iter_entries(
     case_id: int | None = None,
     batch: int = 5000,
     chain: Chain = LOCAL,
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     """Entries in chain order, optionally only those of one case."""
     stmt = select(chain.entry).order_by(chain.entry.seq)
     if case_id is not None:
         stmt = stmt.where(chain.entry.case_id == case_id)
-    yield from session.execute(stmt.execution_options(yield_per=batch)).scalars()
+    # yield_per is a server-side cursor on PostgreSQL: close it even when the caller stops early
+    result = session.execute(stmt.execution_options(yield_per=batch))
+    try:
+        yield from result.scalars()
+    finally:
+        result.close()
 
 
 def verify(
@@ -210,8 +215,8 @@ def verify(
     prev = GENESIS
     expected_seq = 1
     count = 0
+    entries = iter_entries(session, chain=chain)
     try:
-        entries = iter_entries(session, chain=chain)
         for entry in entries:
             if entry.seq != expected_seq:
                 raise IntegrityError(
@@ -247,6 +252,8 @@ def verify(
         anchor = session.get(chain.anchor, 1)
     except SQLAlchemyError as exc:
         raise IntegrityError(f"the audit log cannot be read (tables missing?): {exc}") from exc
+    finally:
+        entries.close()
     head_seq = anchor.seq if anchor else 0
     head_hash = anchor.entry_hash if anchor else GENESIS
     if head_seq != count or head_hash != prev:

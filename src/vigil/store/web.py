@@ -31,16 +31,7 @@ from vigil.store.models import (
     Occurrence,
     User,
 )
-
-ROLES: tuple[str, ...] = (
-    "administrator",
-    "supervisor",
-    "investigator",
-    "analyst",
-    "auditor",
-    "partner",
-)
-"""Every role a web account may hold (the permission table lives in :mod:`vigil.web.perms`)."""
+from vigil.store.roles import ROLES as ROLES  # re-exported: the one list of roles
 
 
 class WebSession(Base):

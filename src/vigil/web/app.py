@@ -93,7 +93,7 @@ def create_app(
         db=database,
         templates=make_templates(),
         load_media=load_media or load_from_evidence,
-        password_gate=CheckGate(cfg.password_checks, cfg.password_wait_seconds),
+        password_gate=CheckGate(cfg.password_checks, cfg.password_wait_seconds, cfg.password_queue),
     )
     for module in (static, auth, cases, ingest, items, review, reports, admin):
         app.include_router(module.router)

@@ -40,10 +40,11 @@ class WebConfig:
     throttle_minutes: float = 15.0
     """Length of the lock-out window (see docs/web.md, "Log-in lock-outs")."""
     password_checks: int = 2
-    """Argon2 password checks allowed at once per server process (64 MiB each); more
-    concurrent logins wait ``password_wait_seconds`` and then get 503 with Retry-After
-    (``VIGIL_WEB_PASSWORD_CHECKS``)."""
-    password_wait_seconds: float = 0.5
+    """Argon2 password checks allowed at once per server process (64 MiB each); up to
+    ``password_queue`` more logins wait up to ``password_wait_seconds`` for a slot, the rest get
+    503 with Retry-After at once (``VIGIL_WEB_PASSWORD_CHECKS``)."""
+    password_wait_seconds: float = 5.0
+    password_queue: int = 8
     forwarded_allow_ips: str | None = None
     """Addresses of reverse proxies whose ``X-Forwarded-For``/``-Proto`` headers are believed
     (comma-separated IPs or networks, ``VIGIL_WEB_FORWARDED_ALLOW_IPS``). None: no forwarded

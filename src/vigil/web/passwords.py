@@ -58,32 +58,48 @@ def verify_password(stored: str | None, password: str) -> bool:
 class CheckGate:
     """A bounded number of concurrent password checks in this process.
 
-    ``limit`` slots; :meth:`slot` waits at most ``wait`` seconds for one and otherwise raises
-    :class:`Busy` at once, so excess requests cost a thread for a moment but no Argon2 memory.
-    ``active`` and ``peak`` are kept for monitoring and tests.
+    ``limit`` slots. Up to ``max_waiting`` requests queue for a slot, each for at most ``wait``
+    seconds (a burst of reviewers arriving at once gets through); a request beyond the queue, or
+    one that waited too long, gets :class:`Busy` at once. A queued request holds a server thread
+    but no Argon2 memory, and the queue is short so that waiting logins cannot take every
+    thread from the review pages. ``active`` and ``peak`` are kept for monitoring and tests.
     """
 
-    def __init__(self, limit: int = 2, wait: float = 0.5) -> None:
+    def __init__(self, limit: int = 2, wait: float = 5.0, max_waiting: int = 8) -> None:
         if limit < 1:
             raise InvalidInput(f"the password-check limit must be at least 1, got {limit}")
         self.limit = limit
         self.wait = max(0.0, wait)
+        self.max_waiting = max(0, max_waiting)
         self._slots = threading.BoundedSemaphore(limit)
         self._count = threading.Lock()
         self.active = 0
+        self.waiting = 0
         self.peak = 0
         self.refused = 0
+
+    def _refuse(self) -> Busy:
+        with self._count:
+            self.refused += 1
+        return Busy("the server is busy checking other logins: try again in a moment", 2)
 
     @contextlib.contextmanager
     def slot(self) -> Iterator[None]:
         """Hold one check slot for the ``with`` block, or raise :class:`Busy`."""
-        if not self._slots.acquire(timeout=self.wait):
+        if not self._slots.acquire(blocking=False):
             with self._count:
-                self.refused += 1
-            raise Busy(
-                "the server is busy checking other logins: try again in a moment",
-                retry_after=max(1, round(self.wait * 2)),
-            )
+                queue_full = self.waiting >= self.max_waiting
+                if not queue_full:
+                    self.waiting += 1
+            if queue_full:
+                raise self._refuse()
+            try:
+                got = self._slots.acquire(timeout=self.wait)
+            finally:
+                with self._count:
+                    self.waiting -= 1
+            if not got:
+                raise self._refuse()
         with self._count:
             self.active += 1
             self.peak = max(self.peak, self.active)

@@ -101,4 +101,12 @@ def run(settings: Settings, cfg: WebConfig, db: Database) -> None:
         return
     db.dispose()
     os.environ[SPEC_ENV] = _spec(settings, cfg)
-    uvicorn.run("vigil.web.server:app_from_env", factory=True, workers=cfg.workers, **options)
+    uvicorn.run(
+        "vigil.web.server:app_from_env",
+        factory=True,
+        workers=cfg.workers,
+        # uvicorn restarts a worker that misses a 5 s health ping; a CPU-starved but healthy
+        # worker (a busy shared machine) would lose its in-flight requests for nothing
+        timeout_worker_healthcheck=60,
+        **options,
+    )

@@ -8,6 +8,7 @@ default analyzers. Goal: ingest wall time within 1.5x of the raw hashing limit.
 
     python benchmarks/ingest.py            # full size (5,000 photos, ~1.3 GB)
     python benchmarks/ingest.py --quick    # 600 photos, for a smoke run
+    python benchmarks/ingest.py --quick --executor ray   # + Ray with 1 and 2 local workers
     python benchmarks/ingest.py --phone 200 [--baseline-src /work/main/src]
 
 ``--phone N`` (issue 16) measures N 2 MP phone-like JPEGs with the default analyzers instead:
@@ -119,18 +120,28 @@ def _vm_hwm_mb() -> float:
 
 
 def _timed_ingest(
-    home: str, root: str, workers: int, analyzers: list[str] | None
+    home: str, root: str, workers: int, analyzers: list[str] | None, executor: str = "local"
 ) -> dict[str, object]:
     """Runs in a fresh process so its peak RSS is the ingest's alone."""
     load_defaults()
     settings = Settings.load(home, workers=workers)
     Path(home).mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
+    warm, startup = None, 0.0
+    if executor == "ray":  # start Ray first: its start-up (~10 s) is reported on its own
+        from vigil.jobs.ray_executor import RayExecutor
+
+        t0 = time.perf_counter()
+        warm = RayExecutor(num_cpus=workers)
+        startup = time.perf_counter() - t0
     start = time.perf_counter()
-    report = ingest(settings, db, root, "bench", "bench", analyzers)
+    report = ingest(settings, db, root, "bench", "bench", analyzers, executor=executor)
     wall = time.perf_counter() - start
+    if warm is not None:
+        warm.shutdown()
     db.dispose()
     return {
+        "startup": startup,
         "wall": wall,
         "files": report.files,
         "analyzers": report.analyzers,
@@ -263,6 +274,13 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, default=None, help="reuse/keep the generated folder here"
     )
+    parser.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: also time each ingest on a private local Ray instance with 1 and 2 workers "
+        "(Ray start-up timed on its own), next to the local executor",
+    )
     parser.add_argument("--phone", type=int, default=0, help="N 2 MP photos, default analyzers")
     parser.add_argument("--baseline-src", default=None, help="also run ingest from this src/")
     parser.add_argument(
@@ -285,12 +303,22 @@ def main() -> None:
         raw_s, total_bytes, n_files = raw_limit(root, args.workers)  # also warms the page cache
         raw_s, total_bytes, n_files = raw_limit(root, args.workers)
         runs = {}
+        plan: list[tuple[str, list[str] | None, str, int]] = []
         for label, analyzers in (("no_analyzers", []), ("default_analyzers", None)):
             if label == "default_analyzers" and not args.with_analyzers:
                 continue
+            plan.append((label, analyzers, "local", args.workers))
+            if args.executor == "ray":
+                plan += [(f"{label}_ray_{n}w", analyzers, "ray", n) for n in (1, 2)]
+        for label, analyzers, executor, workers in plan:
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
                 r = pool.submit(
-                    _timed_ingest, str(tmp / f"home-{label}"), str(root), args.workers, analyzers
+                    _timed_ingest,
+                    str(tmp / f"home-{label}"),
+                    str(root),
+                    workers,
+                    analyzers,
+                    executor,
                 ).result()
             wall = float(r["wall"])  # type: ignore[arg-type]
             runs[label] = {
@@ -300,6 +328,9 @@ def main() -> None:
                 "mb_per_s": round(total_bytes / wall / 1e6, 1),
                 "vs_raw_hashing": round(wall / raw_s, 2),
                 "analyzers": r["analyzers"],
+                "executor": executor,
+                "workers": workers,
+                "executor_startup_s": round(float(r["startup"]), 2),  # type: ignore[arg-type]
                 "peak_rss_mb": {
                     "writer": round(float(r["rss_writer_mb"]), 1),
                     "worker": round(float(r["rss_worker_mb"]), 1),

@@ -56,6 +56,23 @@ def ingest(
     deep: Annotated[
         bool, typer.Option("--deep", help="Fully decode every photo to find damage (slower).")
     ] = False,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            help="local (default): worker processes on this machine; ray: Ray tasks, on a "
+            "private local Ray instance or on the cluster given by --ray-address "
+            "(needs pip install 'vigil[ray]'), e.g. --executor ray --ray-address 10.0.0.5:6379.",
+        ),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            help="Ray cluster to join (from `ray start --head`), e.g. 10.0.0.5:6379 or auto. "
+            "Evidence must be readable at the same path on every node.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -87,6 +104,8 @@ def ingest(
         progress=not quiet and not as_json and sys.stderr.isatty(),
         workers=workers,
         deep=deep,
+        executor="ray" if ray_address else executor,
+        ray_address=ray_address,
     )
     if as_json:
         emit_json(report.as_dict())

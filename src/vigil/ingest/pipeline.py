@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import partial
@@ -51,6 +51,8 @@ from vigil.store.base import utcnow
 from vigil.store.db import Database
 
 EXTRACTOR_VERSION = "ingest-1"
+EXECUTORS = frozenset({"local", "ray"})
+"""Where per-file work can run: local worker processes, or Ray tasks (``vigil.jobs``)."""
 
 
 @dataclass
@@ -105,7 +107,7 @@ class _Producer(threading.Thread):
     """Walks the source and feeds the pool in chunks; puts results (or content-less entries) on a
     queue for the writer."""
 
-    def __init__(self, walker: Walker, pool: ProcessPoolExecutor | None, inflight: int) -> None:
+    def __init__(self, walker: Walker, pool: Executor | None, inflight: int) -> None:
         super().__init__(daemon=True, name="vigil-walker")
         self.walker = walker
         self.pool = pool
@@ -224,11 +226,16 @@ def ingest(
     deep: bool = False,
     batch_size: int = 256,
     flush_seconds: float = 0.5,
+    executor: str = "local",
+    ray_address: str | None = None,
 ) -> IngestReport:
     """Ingest ``path`` (folder, archive, disk image or single file) into ``case_name``.
 
     Re-running with the same case and path resumes an interrupted ingest, or records nothing
     new for a finished one.
+
+    ``executor="ray"`` runs the per-file work as Ray tasks (a private local instance with
+    ``workers`` CPUs, or the cluster at ``ray_address``); this process stays the single writer.
 
     Raises:
         NotFound: ``path`` does not exist.
@@ -242,6 +249,8 @@ def ingest(
         raise InvalidInput(
             f"{root} is inside Vigil's own data folder; ingest evidence from elsewhere"
         )
+    if executor not in EXECUTORS:
+        raise InvalidInput(f"unknown executor {executor!r}: use local or ray")
     chosen = select_analyzers(analyzers)
     kind = source_kind(root)
     started = time.monotonic()
@@ -267,8 +276,18 @@ def ingest(
     spool_dir = settings.spool_dir / f"job-{job_id}"
     walker = Walker(root, settings.limits, spool_dir, skip=recorded.__contains__)
     n_workers = settings.workers if workers is None else workers
-    pool = None
-    if n_workers > 0:
+    pool: Executor | None = None
+    if executor == "ray":
+        from vigil.jobs.ray_executor import RayExecutor
+
+        ray_pool = RayExecutor(
+            ray_address,
+            num_cpus=n_workers if n_workers > 0 else None,
+            initializer=init_worker,
+            initargs=(db.url, chosen, deep),
+        )
+        pool, n_workers = ray_pool, ray_pool.max_workers
+    elif n_workers > 0:
         pool = ProcessPoolExecutor(
             max_workers=n_workers,
             mp_context=get_context("spawn"),

@@ -753,6 +753,22 @@ verification_failures: [fail, "N", declined]
 """
 
 
+def add_typo(rng: random.Random, word: str) -> str:
+    """One typing error inside ``word`` (swap, drop, replace or double a letter); words under
+    three letters are left alone. Shared by the generators so their errors look alike."""
+    if len(word) < 3:
+        return word
+    i = rng.randrange(1, len(word) - 1)
+    op = rng.randrange(4)
+    if op == 0:
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    if op == 1:
+        return word[:i] + word[i + 1 :]
+    if op == 2:
+        return word[:i] + rng.choice("aeioulnrst") + word[i + 1 :]
+    return word[:i] + word[i] + word[i:]
+
+
 @dataclass
 class SynthConfig:
     """Knobs of the generator (defaults give a small, varied operation)."""
@@ -1015,17 +1031,7 @@ class _Gen:
 
     # -- noise ------------------------------------------------------------------------------
     def typo(self, word: str) -> str:
-        if len(word) < 3:
-            return word
-        i = self.rng.randrange(1, len(word) - 1)
-        op = self.rng.randrange(4)
-        if op == 0:
-            return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-        if op == 1:
-            return word[:i] + word[i + 1 :]
-        if op == 2:
-            return word[:i] + self.rng.choice("aeioulnrst") + word[i + 1 :]
-        return word[:i] + word[i] + word[i:]
+        return add_typo(self.rng, word)
 
     def display_name(self, ident: Identity, tags: list[str] | None = None) -> str:
         if self.cfg.messy and tags is not None:

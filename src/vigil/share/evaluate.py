@@ -25,7 +25,14 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.persons.cards import luhn_complete
-from vigil.persons.synth import FIRST_NAMES, STREET_TYPES, STREETS, SURNAMES, UK_AREAS
+from vigil.persons.synth import (
+    FIRST_NAMES,
+    STREET_TYPES,
+    STREETS,
+    SURNAMES,
+    UK_AREAS,
+    add_typo,
+)
 from vigil.share.persons import (
     SLOTS,
     EncodingParams,
@@ -72,17 +79,7 @@ class _Noise:
         self.rng = rng
 
     def typo(self, word: str) -> str:
-        if len(word) < 3:
-            return word
-        i = self.rng.randrange(1, len(word) - 1)
-        op = self.rng.randrange(4)
-        if op == 0:
-            return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
-        if op == 1:
-            return word[:i] + word[i + 1 :]
-        if op == 2:
-            return word[:i] + self.rng.choice("aeioulnrst") + word[i + 1 :]
-        return word[:i] + word[i] + word[i:]
+        return add_typo(self.rng, word)
 
 
 def population(n: int, seed: int = 0) -> list[TruePerson]:

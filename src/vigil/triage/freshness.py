@@ -27,10 +27,17 @@ from vigil.store.models import Case
 
 
 def catalogue_signature(s: Session) -> dict[str, Any]:
-    """A summary of the loaded hash sets that changes with every import or removal."""
-    count, top = s.execute(select(func.count(HashSetEntry.id), func.max(HashSetEntry.id))).one()
-    sets = sorted(int(i) for i in s.execute(select(HashSet.id)).scalars())
-    return {"sets": sets, "entries": int(count or 0), "max_entry_id": int(top or 0)}
+    """A summary of the loaded hash sets that changes with every import or removal.
+
+    Read on every screen that shows triage, so it touches only the sets' rows and the entries'
+    primary-key index (the highest id), never a count over millions of entries: each set
+    records its entry count at import.
+    """
+    top = s.execute(select(func.max(HashSetEntry.id))).scalar_one_or_none()
+    rows = s.execute(select(HashSet.id, HashSet.entry_count)).all()
+    sets = sorted(int(i) for i, _n in rows)
+    entries = sum(int(n or 0) for _i, n in rows)
+    return {"sets": sets, "entries": entries, "max_entry_id": int(top or 0)}
 
 
 @dataclass

@@ -194,9 +194,8 @@ def _sample_skipping(
                     heapq.heappop(pending)
                     before += 1
                 t = float(frame.pts * tb)
-                if frame.key_frame or t + 1e-6 >= next_t:
-                    if t + 1e-6 >= next_t:
-                        next_t = t + every_s
+                take, next_t = _sample_rule(bool(frame.key_frame), t, next_t, every_s)
+                if take:
                     pixels = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                     yield number, t, pixels
                     emitted += 1
@@ -204,6 +203,13 @@ def _sample_skipping(
                         return
     finally:
         container.close()
+
+
+def _sample_rule(key_frame: bool, t: float, next_t: float, every_s: float) -> tuple[bool, float]:
+    """Meta's vPDQ sampling rule, shared by both samplers: every keyframe, plus the first frame
+    at or after each ``every_s`` step. Returns (take the frame, next due time)."""
+    due = t + 1e-6 >= next_t
+    return key_frame or due, (t + every_s if due else next_t)
 
 
 def _sample_all(
@@ -222,9 +228,8 @@ def _sample_all(
         emitted = 0
         for number, frame in enumerate(container.decode(stream)):
             t = float(frame.pts * tb) if frame.pts is not None else number / 25.0
-            if frame.key_frame or t + 1e-6 >= next_t:
-                if t + 1e-6 >= next_t:
-                    next_t = t + every_s
+            take, next_t = _sample_rule(bool(frame.key_frame), t, next_t, every_s)
+            if take:
                 pixels = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
                 yield number, t, pixels
                 emitted += 1

@@ -16,7 +16,7 @@ The generated pictures carry sensor-like grain so that their JPEGs (q90) weigh a
 camera photos do (~0.1 / 0.6 / 3.5 MB); the output reports MB per image. They are drawn at
 <= 1024 px and scaled up, so their fine detail differs from camera photos.
 
-    python benchmarks/hashing.py [--repeats 3] [--count 0.3=40,2=12,12=4]
+    python benchmarks/hashing.py [--repeats 3] [--count 0.3=40,2=12,12=4] [--quick]
 
 Prints one JSON line.
 """
@@ -55,7 +55,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--count", default="0.3=40,2=12,12=4")
+    ap.add_argument("--quick", action="store_true", help="one pass over a few images per size")
     args = ap.parse_args()
+    if args.quick:
+        args.repeats, args.count = 1, "0.3=4,2=2,12=1"
     counts = {k: int(v) for k, v in (p.split("=") for p in args.count.split(","))}
     results: dict[str, dict[str, float | int]] = {}
     for label, (w, h) in SIZES.items():

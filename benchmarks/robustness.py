@@ -9,7 +9,7 @@ rotations are also searched with the eight dihedral variants of the query (PDQ's
 trick). The false-match rate compares ``--unrelated`` other generated pictures (thumbnails of
 128 x 96 px, to keep 100,000 of them affordable) with every original.
 
-    python benchmarks/robustness.py [--originals 200] [--unrelated 100000]
+    python benchmarks/robustness.py [--originals 200] [--unrelated 100000] [--quick]
 
 Prints one JSON line.
 """
@@ -101,7 +101,10 @@ def main() -> None:
     ap.add_argument("--unrelated", type=int, default=100_000)
     ap.add_argument("--threshold", type=int, default=DEFAULT_THRESHOLD)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--quick", action="store_true", help="20 originals, 2,000 unrelated pictures")
     args = ap.parse_args()
+    if args.quick:
+        args.originals, args.unrelated = 20, 2_000
     t = args.threshold
     started = time.perf_counter()
     originals: list[Image.Image] = []

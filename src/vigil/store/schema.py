@@ -13,4 +13,5 @@ from vigil.store import (
     places,  # noqa: F401
     share,  # noqa: F401
     web,  # noqa: F401
+    webcache,  # noqa: F401
 )

@@ -7,18 +7,37 @@ occurrence, warnings; a ~ms query made on every use) is unchanged and the entry 
 ``ttl`` seconds (known/fresh results may change without new files: matching runs as a batch).
 While an ingest is running the fingerprint changes constantly; a rebuild then happens at most
 every ``min_rebuild`` seconds and the screens say "as of" the build time.
+
+**Shared between worker processes** (``vigil serve --workers N``, on by default for every store
+but SQLite, which has one worker): each build is also stored in the database
+(:mod:`vigil.store.webcache`) under the fingerprint it was built for, and a process that has no
+current view of a case loads that row instead of running the case-wide queries again. So only
+the first process to see a new fingerprint builds; the others (and a restarted server) load the
+snapshot in a few milliseconds. A row is used only when its fingerprint is the store's current
+one and it is younger than ``ttl`` (same rules as the in-memory view).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from vigil.store import faces as fstore
 from vigil.store import web as store
+from vigil.store import webcache
 from vigil.store.db import Database
+
+log = logging.getLogger(__name__)
+
+SHARED_ERRORS = (SQLAlchemyError, ValueError, KeyError, TypeError, zlib.error)
+"""A failing shared-cache read or write costs a local build, never the page."""
 
 
 @dataclass
@@ -52,6 +71,52 @@ class CaseView:
     def warnings(self) -> int:
         return sum(self.warnings_by_code.values())
 
+    def to_json(self) -> dict[str, Any]:
+        """What the shared cache stores (ids grouped by kind; the order as built)."""
+        kinds: dict[str, list[int]] = {}
+        for item_id, kind in self.kind_of.items():
+            kinds.setdefault(kind, []).append(item_id)
+        return {
+            "v": 1,
+            "order": self.order,
+            "kinds": kinds,
+            "known": sorted(self.known),
+            "fresh": sorted(self.fresh),
+            "minor": sorted(self.minor),
+            "by_status": self.by_status,
+            "sources": self.sources,
+            "occurrences": self.occurrences,
+            "warnings_by_code": self.warnings_by_code,
+        }
+
+    @classmethod
+    def from_json(
+        cls, data: dict[str, Any], signature: tuple[int, ...], built_wall: float
+    ) -> CaseView:
+        """The view :meth:`to_json` stored (its age kept: ``built_at`` is set back by it)."""
+        if data.get("v") != 1:
+            raise ValueError(f"unknown case view format {data.get('v')!r}")
+        kind_of = {int(i): str(kind) for kind, ids in data["kinds"].items() for i in ids}
+        order = [int(i) for i in data["order"]]
+        if len(order) != len(kind_of):
+            raise ValueError("case view order and kinds disagree")
+        age = max(0.0, time.time() - built_wall)
+        return cls(
+            signature=signature,
+            built_at=time.monotonic() - age,
+            built_wall=built_wall,
+            order=order,
+            kind_of=kind_of,
+            known={int(i) for i in data["known"]},
+            fresh={int(i) for i in data["fresh"]},
+            by_kind=dict(sorted((k, len(v)) for k, v in data["kinds"].items())),
+            by_status={str(k): int(v) for k, v in data["by_status"].items()},
+            sources=int(data["sources"]),
+            occurrences=int(data["occurrences"]),
+            warnings_by_code={str(k): int(v) for k, v in data["warnings_by_code"].items()},
+            minor={int(i) for i in data["minor"]},
+        )
+
     def ids(self, kind: str | None, show_known: bool) -> list[int]:
         """Ordered ids for a kind filter, known material left out unless asked for."""
         key = (kind or "", show_known)
@@ -67,9 +132,16 @@ class CaseView:
 class CaseIndex:
     """Thread-safe cache of :class:`CaseView` per case id."""
 
-    def __init__(self, ttl: float = 300.0, min_rebuild: float = 5.0) -> None:
+    def __init__(
+        self, ttl: float = 300.0, min_rebuild: float = 5.0, shared: bool | None = None
+    ) -> None:
+        """``shared``: also store builds in, and load them from, the database (None: on for
+        every store but SQLite, whose single server process has nobody to share with)."""
         self.ttl = ttl
         self.min_rebuild = min_rebuild
+        self.shared = shared
+        self.builds = 0
+        """Views and sections this process built itself (not loaded): for tests and figures."""
         self._views: dict[int, CaseView] = {}
         self._sections: dict[int, tuple[tuple[int, ...], float, float, Any]] = {}
         self._locks: dict[int, threading.Lock] = {}
@@ -100,11 +172,60 @@ class CaseIndex:
             cached = self._views.get(case_id)
             if cached is not None and self._fresh(cached, signature):
                 return cached
+            loaded = self._load(db, case_id, "view", signature)
+            if loaded is not None:
+                try:
+                    view = CaseView.from_json(loaded[1], signature, loaded[0])
+                except SHARED_ERRORS as exc:
+                    log.warning("shared view of case %s unreadable (%s): rebuilding", case_id, exc)
+                else:
+                    self._views[case_id] = view
+                    return view
             built = self._build(db, case_id, triage, signature)
+            self.builds += 1
             self._views[case_id] = built
+            self._save(db, case_id, "view", signature, built.built_wall, built.to_json())
             return built
         finally:
             lock.release()
+
+    def _sharing(self, db: Database) -> bool:
+        return self.shared if self.shared is not None else not db.url.startswith("sqlite")
+
+    def _load(
+        self, db: Database, case_id: int, kind: str, signature: tuple[int, ...], ttl: float = 0
+    ) -> tuple[float, Any] | None:
+        """(build wall time, data) of the shared row built for ``signature``, if young enough."""
+        if not self._sharing(db):
+            return None
+        try:
+            with db.read() as session:
+                row = webcache.load(session, case_id, kind, signature)
+            if row is None or time.time() - row[0] > (ttl or self.ttl):
+                return None
+            return row[0], webcache.decode(row[1])
+        except SHARED_ERRORS as exc:
+            log.warning("shared %s of case %s not loaded (%s): building", kind, case_id, exc)
+            return None
+
+    def _save(
+        self,
+        db: Database,
+        case_id: int,
+        kind: str,
+        signature: tuple[int, ...],
+        built_wall: float,
+        data: Any,
+    ) -> None:
+        if not self._sharing(db):
+            return
+        try:
+            payload = webcache.encode(data)
+            with db.write() as session:
+                webcache.save(session, case_id, kind, signature, built_wall, payload)
+        except SHARED_ERRORS as exc:
+            # e.g. another worker stored the same build at the same moment: theirs is as good
+            log.info("shared %s of case %s not stored (%s)", kind, case_id, exc)
 
     def _fresh(self, view: CaseView, signature: tuple[int, ...]) -> bool:
         age = time.monotonic() - view.built_at
@@ -115,10 +236,16 @@ class CaseIndex:
         return view.signature == signature or age < self.min_rebuild
 
     def sections(
-        self, db: Database, case_id: int, view: CaseView, build: Any
-    ) -> tuple[float, list[tuple[str, list[str]]]]:
+        self,
+        db: Database,
+        case_id: int,
+        view: CaseView,
+        build: Any,
+        codec: tuple[Callable[[Any], Any], Callable[[Any], Any]] | None = None,
+    ) -> tuple[float, Any]:
         """Capability summary sections of a case, cached like the view (some take seconds on a
-        large case): (build time, sections)."""
+        large case): (build time, sections). ``codec`` (to JSON, from JSON) lets the sections be
+        shared between processes like the view; without it they are built per process."""
         key = -case_id - 1  # separate namespace from the view locks
         cached = self._sections.get(case_id)
         if (
@@ -135,14 +262,33 @@ class CaseIndex:
                 and (time.monotonic() - cached[1] < self.ttl * 4)
             ):
                 return cached[2], cached[3]
+            if codec is not None:
+                loaded = self._load(db, case_id, "sections", view.signature, self.ttl * 4)
+                if loaded is not None:
+                    try:
+                        data = codec[1](loaded[1])
+                    except SHARED_ERRORS as exc:
+                        log.warning("shared sections of case %s unreadable (%s)", case_id, exc)
+                    else:
+                        age = max(0.0, time.time() - loaded[0])
+                        entry = (view.signature, time.monotonic() - age, loaded[0], data)
+                        self._sections[case_id] = entry
+                        return entry[2], entry[3]
             with db.read() as session:
                 data = build(session, case_id)
+            self.builds += 1
             entry = (view.signature, time.monotonic(), time.time(), data)
             self._sections[case_id] = entry
+            if codec is not None:
+                self._save(db, case_id, "sections", view.signature, entry[2], codec[0](data))
             return entry[2], entry[3]
 
-    def invalidate(self, case_id: int | None = None) -> None:
-        """Forget one case (or all), e.g. after a change made through the app."""
+    def invalidate(self, case_id: int | None = None, db: Database | None = None) -> None:
+        """Forget one case (or all), e.g. after a change made through the app; with ``db``
+        the shared rows too (other processes keep their in-memory view until it goes stale)."""
+        if db is not None and self._sharing(db):
+            with db.write() as session:
+                webcache.forget(session, case_id)
         if case_id is None:
             self._views.clear()
             self._sections.clear()

@@ -81,3 +81,41 @@ def case_section_cards(session: Any, case_id: int) -> list[SectionCards]:
                 SectionCards(section.name, title, None, error=f"{type(exc).__name__}: {exc}")
             )
     return out
+
+
+def cards_to_json(sections: list[SectionCards]) -> list[dict[str, Any]]:
+    """The sections as JSON-able data (the shared cache stores this)."""
+    return [
+        {
+            "name": s.name,
+            "title": s.title,
+            "screen": s.screen,
+            "cards": [list(card) for card in s.cards],
+            "empty": s.empty,
+            "error": s.error,
+        }
+        for s in sections
+    ]
+
+
+def cards_from_json(data: list[dict[str, Any]]) -> list[SectionCards]:
+    """The inverse of :func:`cards_to_json`."""
+    return [
+        SectionCards(
+            name=str(d["name"]),
+            title=str(d["title"]),
+            screen=None if d["screen"] is None else str(d["screen"]),
+            cards=[
+                (str(label), str(value), None if link is None else str(link))
+                for label, value, link in d["cards"]
+            ],
+            empty=bool(d["empty"]),
+            error=str(d["error"]),
+        )
+        for d in data
+    ]
+
+
+CARDS_CODEC = (cards_to_json, cards_from_json)
+"""What :meth:`vigil.web.caseindex.CaseIndex.sections` needs to share the cards between
+processes."""

@@ -12,7 +12,7 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.store.models import Case
 from vigil.web.auth import Ctx, Guard
-from vigil.web.overview import case_section_cards
+from vigil.web.overview import CARDS_CODEC, case_section_cards
 from vigil.web.routes.ingest import evidence_choices, ingest_running
 from vigil.web.screens import TRIAGE
 from vigil.web.state import app_state, reading
@@ -109,7 +109,7 @@ def sections(
     """The capability summary sections, loaded after the overview (some are slow to build)."""
     st = app_state(request)
     view = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
-    built, rows = st.case_index.sections(st.db, case_id, view, case_section_cards)
+    built, rows = st.case_index.sections(st.db, case_id, view, case_section_cards, CARDS_CODEC)
     return render(
         request,
         "fragments/sections.html",

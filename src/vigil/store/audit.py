@@ -32,7 +32,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -159,7 +159,11 @@ def append(
     exclusive), so concurrent writers cannot fork the chain.
     """
     anchor = session.execute(
-        select(chain.anchor).where(chain.anchor.id == 1).with_for_update()
+        select(chain.anchor)
+        .where(chain.anchor.id == 1)
+        .with_for_update()
+        # re-read even when loaded earlier in this session: append_row changes it without the ORM
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if anchor is None:
         anchor = chain.anchor(id=1, seq=0, entry_hash=GENESIS)
@@ -185,6 +189,64 @@ def append(
     anchor.entry_hash = digest
     session.flush()
     return entry
+
+
+def append_row(
+    session: Session,
+    actor: str,
+    action: str,
+    *,
+    case_id: int | None = None,
+    item_id: int | None = None,
+    details: dict[str, Any] | None = None,
+    chain: Chain = LOCAL,
+) -> int:
+    """:func:`append` in three plain statements (no ORM objects: the review app writes one entry
+    per page view). The same lock on the anchor row, the same entry and hashes; returns the
+    entry's sequence number."""
+    head = session.execute(
+        select(chain.anchor.seq, chain.anchor.entry_hash)
+        .where(chain.anchor.id == 1)
+        .with_for_update()
+    ).first()
+    if head is None:  # the very first entry creates the anchor: the ORM path does that
+        return int(
+            append(
+                session,
+                actor,
+                action,
+                case_id=case_id,
+                item_id=item_id,
+                details=details,
+                chain=chain,
+            ).seq
+        )
+    prev_seq, prev_hash = int(head[0]), str(head[1])
+    seq = prev_seq + 1
+    ts = utcnow()
+    body = canonical_json(details or {})
+    digest = entry_digest(prev_hash, seq, ts, actor, action, case_id, item_id, body)
+    session.execute(
+        insert(chain.entry).values(
+            seq=seq,
+            ts=ts,
+            actor=actor,
+            action=action,
+            case_id=case_id,
+            item_id=item_id,
+            details=body,
+            prev_hash=prev_hash,
+            entry_hash=digest,
+        )
+    )
+    moved = session.execute(
+        update(chain.anchor)
+        .where(chain.anchor.id == 1, chain.anchor.seq == prev_seq)
+        .values(seq=seq, entry_hash=digest)
+    )
+    if moved.rowcount != 1:  # type: ignore[attr-defined]  # cannot happen under the row lock
+        raise IntegrityError(f"audit anchor moved past {prev_seq} while locked")
+    return seq
 
 
 def iter_entries(

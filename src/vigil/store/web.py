@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, func, select
+from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from vigil.errors import Conflict, InvalidInput, NotFound
@@ -277,11 +277,60 @@ def lookup_session(session: Session, token: str) -> tuple[WebSession, User] | No
     return web_session, user
 
 
+@dataclass(frozen=True)
+class LiveSession:
+    """What a request needs of its live session and user (columns only, no ORM objects)."""
+
+    session_id: int
+    csrf_token: str
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+    user_id: int
+    username: str
+    role: str
+
+
+def live_session(session: Session, token: str) -> LiveSession | None:
+    """:func:`lookup_session` as one column query (the guard runs it on every request)."""
+    row = session.execute(
+        select(
+            WebSession.id,
+            WebSession.csrf_token,
+            WebSession.created_at,
+            WebSession.last_seen_at,
+            WebSession.expires_at,
+            WebSession.revoked_at,
+            User.id,
+            User.username,
+            User.role,
+            User.active,
+        )
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        return None
+    sid, csrf, created, seen, expires, revoked, uid, username, role, active = row
+    if revoked is not None or expires <= utcnow() or not active:
+        return None
+    return LiveSession(int(sid), str(csrf), created, seen, int(uid), str(username), str(role))
+
+
+def case_access(session: Session, case_id: int, user_id: int) -> bool | None:
+    """None when the case does not exist, else whether the user is a member (one query)."""
+    row = session.execute(
+        select(Case.id, CaseMember.id)
+        .outerjoin(CaseMember, (CaseMember.case_id == Case.id) & (CaseMember.user_id == user_id))
+        .where(Case.id == case_id)
+    ).first()
+    if row is None:
+        return None
+    return row[1] is not None
+
+
 def touch_session(session: Session, session_id: int, at: dt.datetime) -> None:
-    """Record activity on a session (for the idle timeout)."""
-    row = session.get(WebSession, session_id)
-    if row is not None:
-        row.last_seen_at = at
+    """Record activity on a session (for the idle timeout): one UPDATE."""
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=at))
 
 
 def revoke_session(session: Session, session_id: int) -> None:
@@ -656,16 +705,25 @@ def case_item_facts(session: Session, case_id: int) -> list[tuple[int, str, str]
     return [(int(i), str(k), str(s)) for i, k, s in session.execute(stmt)]
 
 
-def case_signature(session: Session, case_id: int) -> tuple[int, int, int]:
+def case_signature(
+    session: Session, case_id: int, extra: Select[Any] | None = None
+) -> tuple[int, ...]:
     """Cheap fingerprint of the store's evidence contents (newest occurrence, newest warning,
     number of evidence sources): it changes whenever an ingest adds files or warnings to any
-    case. Three index look-ups, whatever the size of the case."""
-    top_occ = session.execute(select(func.max(Occurrence.id))).scalar_one_or_none()
-    top_warn = session.execute(select(func.max(ItemWarning.id))).scalar_one_or_none()
-    sources = session.execute(
-        select(func.count()).select_from(EvidenceSource).where(EvidenceSource.case_id == case_id)
-    ).scalar_one()
-    return int(top_occ or 0), int(top_warn or 0), int(sources or 0)
+    case. Three index look-ups, whatever the size of the case, sent as one statement; ``extra``
+    (a one-value SELECT, e.g. a triage provider's version) is appended to the tuple."""
+    parts = [
+        select(func.max(Occurrence.id)).scalar_subquery(),
+        select(func.max(ItemWarning.id)).scalar_subquery(),
+        select(func.count())
+        .select_from(EvidenceSource)
+        .where(EvidenceSource.case_id == case_id)
+        .scalar_subquery(),
+    ]
+    if extra is not None:
+        parts.append(extra.scalar_subquery())
+    row = session.execute(select(*parts)).one()
+    return tuple(int(x or 0) for x in row)
 
 
 def case_light_counts(session: Session, case_id: int) -> tuple[int, int, dict[str, int]]:

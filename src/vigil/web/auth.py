@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vigil.errors import NotFound, PermissionDenied
@@ -57,6 +58,8 @@ class Principal:
     session_id: int
     csrf_token: str
     logged_in_at: dt.datetime
+    last_seen_at: dt.datetime | None = None
+    """The session's recorded activity as this request found it (None: unknown)."""
 
     def can(self, permission: str) -> bool:
         return allowed(self.role, permission)
@@ -76,8 +79,15 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def current_principal(request: Request) -> Principal | None:
-    """The live session's user for this request's cookie, or None (cached on the request)."""
+TOUCH_EVERY = dt.timedelta(seconds=60)
+"""A session's activity time is written at most this often (not on every request): the idle
+timeout may then end a session up to this much *earlier* than the exact last request would,
+never later."""
+
+
+def current_principal(request: Request, session: Session | None = None) -> Principal | None:
+    """The live session's user for this request's cookie, or None (cached on the request).
+    ``session``: a read session to look it up in (the guard's), else one of its own."""
     if hasattr(request.state, "principal"):
         cached = request.state.principal
         return cached if isinstance(cached, Principal) else None
@@ -85,19 +95,21 @@ def current_principal(request: Request) -> Principal | None:
     token = request.cookies.get(SESSION_COOKIE)
     if token and len(token) < 200:
         st = app_state(request)
-        with st.db.read() as session:
-            found = store.lookup_session(session, token)
-            if found is not None:
-                web_session, user = found
-                if web_session.last_seen_at + st.config.idle_timeout > utcnow():
-                    principal = Principal(
-                        user_id=user.id,
-                        username=user.username,
-                        role=user.role,
-                        session_id=web_session.id,
-                        csrf_token=web_session.csrf_token,
-                        logged_in_at=web_session.created_at,
-                    )
+        if session is None:
+            with st.db.read() as own:
+                found = store.live_session(own, token)
+        else:
+            found = store.live_session(session, token)
+        if found is not None and found.last_seen_at + st.config.idle_timeout > utcnow():
+            principal = Principal(
+                user_id=found.user_id,
+                username=found.username,
+                role=found.role,
+                session_id=found.session_id,
+                csrf_token=found.csrf_token,
+                logged_in_at=found.created_at,
+                last_seen_at=found.last_seen_at,
+            )
     request.state.principal = principal
     return principal
 
@@ -135,11 +147,13 @@ def audit_event(
     if request.url.query:
         body["query"] = request.url.query[:500]
     body.update(details or {})
+    now = utcnow()
     with st.writing() as session:
-        audit.append(
+        audit.append_row(
             session, principal.username, action, case_id=case_id, item_id=item_id, details=body
         )
-        store.touch_session(session, principal.session_id, utcnow())
+        if principal.last_seen_at is None or now - principal.last_seen_at >= TOUCH_EVERY:
+            store.touch_session(session, principal.session_id, now)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -166,11 +180,17 @@ class Guard:
         return await run_in_threadpool(self._check, request, given)
 
     def _check(self, request: Request, given: str) -> Ctx:
-        principal = current_principal(request)
-        if principal is None:
-            raise LoginRequired()
         case_id = _int_param(request, "case_id")
         item_id = _int_param(request, "item_id")
+        access: bool | None = None
+        # one read session for the user and the case membership (the order of the checks and
+        # refusals below is unchanged: membership is only acted on after login, CSRF and role)
+        with app_state(request).db.read() as session:
+            principal = current_principal(request, session)
+            if principal is not None and case_id is not None and "case_id" in request.path_params:
+                access = store.case_access(session, case_id, principal.user_id)
+        if principal is None:
+            raise LoginRequired()
         for name in request.path_params:
             if name.endswith("_id") and _int_param(request, name) is None:
                 raise NotFound(f"no such {name.removesuffix('_id')}")
@@ -185,11 +205,9 @@ class Guard:
         if "case_id" in request.path_params:
             if case_id is None:
                 raise NotFound("no such case")
-            st = app_state(request)
-            with st.db.read() as session:
-                store.get_case_by_id(session, case_id)
-                member = store.is_member(session, case_id, principal.user_id)
-            if not member:
+            if access is None:
+                raise NotFound(f"no case {case_id}")
+            if not access:
                 self._deny(request, principal, case_id, "not a member of the case")
                 raise PermissionDenied("you are not a member of this case")
         if self.audit_view and request.method not in UNSAFE_METHODS:

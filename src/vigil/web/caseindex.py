@@ -154,8 +154,9 @@ class CaseIndex:
     def view(self, db: Database, case_id: int, triage: Any | None) -> CaseView:
         """The current view of a case (rebuilt when stale)."""
         with db.read() as session:
-            signature: tuple[int, ...] = store.case_signature(session, case_id)
-            if triage is not None:
+            query = getattr(triage, "version_query", None)
+            signature = store.case_signature(session, case_id, query(case_id) if query else None)
+            if triage is not None and query is None:
                 signature = (*signature, triage.version(session, case_id))
         cached = self._views.get(case_id)
         if cached is not None and self._fresh(cached, signature):

@@ -38,14 +38,17 @@ class HashsetTriage:
 
     def version(self, session: Session, case_id: int) -> int:
         """Changes whenever matching re-ran for the case (its audit entry's sequence number)."""
+        seq = session.execute(self.version_query(case_id)).scalar_one_or_none()
+        return int(seq or 0)
+
+    def version_query(self, case_id: int) -> Select[Any]:
+        """:meth:`version` as a one-value SELECT (the case cache sends it with its other
+        fingerprint look-ups in one statement)."""
         from vigil.store.models import AuditEntry
 
-        seq = session.execute(
-            select(func.max(AuditEntry.seq)).where(
-                AuditEntry.action == "triage.match", AuditEntry.case_id == case_id
-            )
-        ).scalar_one_or_none()
-        return int(seq or 0)
+        return select(func.max(AuditEntry.seq)).where(
+            AuditEntry.action == "triage.match", AuditEntry.case_id == case_id
+        )
 
     def labels(self, session: Session, case_id: int, item_ids: list[int]) -> dict[int, str]:
         from vigil.store.hashsets import TriageOutcome
@@ -65,10 +68,22 @@ class HashsetTriage:
 
 
 def grade_status(db: Any, case_name: str, item_id: int) -> Any | None:
-    """The grade status of one item (None when nobody graded it)."""
-    from vigil.triage.grades import case_grades
+    """The grade status of one item (None when nobody graded it): the item's own votes (one
+    indexed look-up), not every grade of the case."""
+    from vigil.store.hashsets import Grade
+    from vigil.store.models import Case
+    from vigil.triage.grades import status_of
 
-    return next((g for g in case_grades(db, case_name) if g.item_id == item_id), None)
+    with db.read() as session:
+        votes = {
+            str(reviewer): str(grade)
+            for reviewer, grade in session.execute(
+                select(Grade.reviewer, Grade.grade)
+                .join(Case, Case.id == Grade.case_id)
+                .where(Case.name == case_name, Grade.item_id == item_id)
+            )
+        }
+    return status_of(votes, item_id) if votes else None
 
 
 def router() -> APIRouter:

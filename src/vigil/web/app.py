@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.errors import (
     Busy,
@@ -100,17 +100,7 @@ def create_app(
     for screen in SCREENS:
         app.include_router(screen.router())
 
-    security_headers = security_headers_for(cfg)
-
-    @app.middleware("http")
-    async def headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        for key, value in security_headers.items():
-            response.headers.setdefault(key, value)
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    app.add_middleware(SecurityHeaders, headers=security_headers_for(cfg))
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
@@ -137,6 +127,34 @@ def create_app(
         return await run_in_threadpool(_error_page, request, exc.status_code, str(exc.detail))
 
     return app
+
+
+class SecurityHeaders:
+    """Adds the security headers (and ``Cache-Control: no-store``) to every HTTP response that
+    does not set them itself. Plain ASGI: Starlette's ``BaseHTTPMiddleware`` (what
+    ``@app.middleware("http")`` builds) costs a task group and a body stream per request."""
+
+    def __init__(self, app: ASGIApp, headers: dict[str, str]) -> None:
+        self.app = app
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+        ]
+        self.headers.append((b"cache-control", b"no-store"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                present = {name.lower() for name, _ in raw}
+                raw += [(k, v) for k, v in self.headers if k not in present]
+                message = {**message, "headers": raw}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _error_page(request: Request, status: int, message: str) -> HTMLResponse:

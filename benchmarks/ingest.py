@@ -131,6 +131,22 @@ def disk_image(folder: Path, image: Path, total_bytes: int) -> Path:
     return image
 
 
+def walker_cpu_s(image: Path, spool: Path) -> dict[str, float]:
+    """CPU seconds of the walker alone over the image (the serial part of an image's ingest):
+    reading every file's content itself, against handing out locators (issue 16)."""
+    from vigil.evidence.walk import Walker
+    from vigil.settings import IngestLimits
+
+    out = {}
+    for label, locate in (("reads_every_file", False), ("hands_out_locators", True)):
+        start = time.process_time()
+        for entry in Walker(image, IngestLimits(), spool, locate_image_members=locate):
+            if entry.spool is not None:
+                entry.spool.unlink()
+        out[label] = round(time.process_time() - start, 2)
+    return out
+
+
 def _vm_hwm_mb() -> float:
     """Peak resident set of this process (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -308,6 +324,11 @@ def main() -> None:
         action="store_true",
         help="ingest one ext4 image holding the generated files instead of the folder",
     )
+    parser.add_argument(
+        "--ingest-analyzers",
+        default="",
+        help="also time ingest with these analyzers (comma list), e.g. pdq",
+    )
     parser.add_argument("--phone", type=int, default=0, help="N 2 MP photos, default analyzers")
     parser.add_argument("--baseline-src", default=None, help="also run ingest from this src/")
     parser.add_argument(
@@ -330,11 +351,16 @@ def main() -> None:
         raw_s, total_bytes, n_files = raw_limit(root, args.workers)  # also warms the page cache
         raw_s, total_bytes, n_files = raw_limit(root, args.workers)
         target = disk_image(root, tmp / "evidence.raw", total_bytes) if args.disk_image else root
+        walker_cpu = walker_cpu_s(target, tmp / "walk-spool") if args.disk_image else None
         runs: dict[str, dict[str, object]] = {}
         plan: list[tuple[str, list[str] | None, str, int]] = []
-        for label, analyzers in (("no_analyzers", []), ("default_analyzers", None)):
-            if label == "default_analyzers" and not args.with_analyzers:
-                continue
+        choices: list[tuple[str, list[str] | None]] = [("no_analyzers", [])]
+        if args.with_analyzers:
+            choices.append(("default_analyzers", None))
+        if args.ingest_analyzers:
+            names = args.ingest_analyzers.split(",")
+            choices.append(("_".join(names), names))
+        for label, analyzers in choices:
             plan.append((label, analyzers, "local", args.workers))
             if args.executor == "ray":
                 plan += [(f"{label}_ray_{n}w", analyzers, "ray", n) for n in (1, 2)]
@@ -403,6 +429,7 @@ def main() -> None:
                         "what": "read + MD5 + SHA-1 + SHA-256, same process count, warm cache",
                     },
                     "ingest": runs,
+                    "walker_cpu_s": walker_cpu,
                     "goal": "ingest wall time <= 1.5x raw hashing limit",
                 }
             )

@@ -216,12 +216,22 @@ class ScanReport:
     faces: int = 0
 
 
-def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> ScanReport:
+def scan_case(
+    settings: Settings,
+    db: Database,
+    case_name: str,
+    actor: str,
+    *,
+    workers: int = 0,
+    executor: str = "local",
+    ray_address: str | None = None,
+) -> ScanReport:
     """Find faces in the case's photos and videos that the ``faces`` analyzer has not seen.
 
     This is the generic analyzer back-fill (:func:`vigil.ingest.backfill.backfill`): content is
     re-read read-only from the evidence, an item that cannot be read or decoded becomes a
-    warning on the case, and the scan goes on.
+    warning on the case, and the scan goes on. ``workers`` / ``executor`` / ``ray_address``:
+    where the per-item work runs, as for the back-fill.
     """
     from vigil.ingest.backfill import backfill
     from vigil.plugins import load_defaults
@@ -230,7 +240,16 @@ def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> S
     with db.read() as session:
         case_id = get_case(session, case_name).id
         before = store.count_case_faces(session, case_id)
-    result = backfill(settings, db, case_name, "faces", actor)
+    result = backfill(
+        settings,
+        db,
+        case_name,
+        "faces",
+        actor,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
+    )
     with db.read() as session:
         after = store.count_case_faces(session, case_id)
     return ScanReport(result.pending, result.done, result.failed, after - before)

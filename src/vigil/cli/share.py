@@ -268,6 +268,57 @@ def pull(hub: HubOpt, key: KeyOpt, json_out: JsonOpt = False) -> None:
 
 
 @app.command()
+def proof(
+    operation: OperationOpt,
+    hub: HubOpt,
+    key: KeyOpt,
+    secret_file: Annotated[
+        Path,
+        typer.Option(
+            "--secret",
+            envvar="VIGIL_SHARE_SECRET",
+            help="The operation's shared secret file (seals the features lent for a proof).",
+        ),
+    ],
+    overlap: Annotated[
+        list[int] | None,
+        typer.Option("--overlap", help="Only these overlaps (the hub's numbers; repeatable)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Do this agency's part of the same-room proofs the hub asked for, then pull.
+
+    Side a of a same-room overlap lends the scene features (keypoints and descriptors, never
+    pixels) of its one shortlisted image, sealed under the operation secret; side b verifies
+    them against its own image and reports only the verdict, counts and inlier coordinates.
+    Run it on both sides (a, then b). Example: vigil share proof --operation ORE --hub
+    https://hub.example --key agency.key --secret ore.secret
+    """
+    from vigil.share import local
+    from vigil.share.persons import OperationSecret
+
+    rt = runtime()
+    client = _client(hub, key)
+    result = local.prove(
+        rt.db,
+        client,
+        OperationSecret.load(secret_file),
+        operation,
+        actor=rt.actor,
+        overlap_ids=overlap or None,
+    )
+    result["pull"] = local.pull(rt.db, client, hub, actor=rt.actor)
+    if json_out:
+        emit_json(result)
+        return
+    lines = [f"features lent for overlap(s): {result['sent'] or '-'}"]
+    lines += [f"overlap #{v['overlap']} verified: {v['verdict']}" for v in result["verified"]]
+    lines += [f"waiting for the other agency: {result['waiting']}"] if result["waiting"] else []
+    lines += [f"overlap #{f['overlap']}: {f['message']}" for f in result["failed"]]
+    emit_lines(lines)
+
+
+@app.command()
 def overlaps(
     case: Annotated[str | None, typer.Argument(help="Only this case's overlaps.")] = None,
     json_out: JsonOpt = False,

@@ -82,6 +82,25 @@ class HubClient:
         )
         return result
 
+    def proof_send(self, overlap_id: int, sealed: str) -> dict[str, Any]:
+        """Lend this agency's sealed scene features for a same-room proof (side a)."""
+        result: dict[str, Any] = self._json(
+            "POST", f"/api/v1/overlaps/{overlap_id}/proof/features", {"sealed": sealed}
+        )
+        return result
+
+    def proof_features(self, overlap_id: int) -> dict[str, Any]:
+        """The sealed features the other agency lent for this overlap (side b)."""
+        result: dict[str, Any] = self.call("GET", f"/api/v1/overlaps/{overlap_id}/proof/features")
+        return result
+
+    def proof_result(self, overlap_id: int, result: dict[str, Any]) -> dict[str, Any]:
+        """Report a proof: verdict, counts and inlier coordinates only (side b)."""
+        answer: dict[str, Any] = self._json(
+            "POST", f"/api/v1/overlaps/{overlap_id}/proof/result", result
+        )
+        return answer
+
     def board(self, operation: str) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", f"/api/v1/operations/{quote(operation)}/board")
         return result

@@ -134,6 +134,9 @@ class OperationSecret:
         self.block_key = _hkdf(secret, b"vigil share blocking tokens v1")
         self.token_key = _hkdf(secret, b"vigil share card email tokens v1")
         self.perm_seed = _hkdf(secret, b"vigil share balanced permutation v1")
+        self.proof_key = _hkdf(secret, b"vigil share proof sealing v1")
+        """Seals the scene features one agency lends another for a same-room proof
+        (:mod:`vigil.share.proof`)."""
         self.key_id = hashlib.sha256(_hkdf(secret, b"vigil share key id v1")).hexdigest()[:16]
         """Public fingerprint of the secret (tells encodings under different secrets apart)."""
 

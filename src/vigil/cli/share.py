@@ -242,7 +242,8 @@ def push(
     built = _build(
         case, operation, key, agency, _options(only, secret_file, codebook, include_flagged)
     )
-    answer = _client(hub, key).push(built.envelope)
+    with _client(hub, key) as client:
+        answer = client.push(built.envelope)
     export.record(runtime().db, built, actor=runtime().actor, destination=hub)
     result = {"hub": hub, "counts": built.counts, "notes": built.notes, "hub_answer": answer}
     emit_json(result) if json_out else emit_lines(
@@ -259,7 +260,8 @@ def pull(hub: HubOpt, key: KeyOpt, json_out: JsonOpt = False) -> None:
     from vigil.share import local
 
     rt = runtime()
-    result = local.pull(rt.db, _client(hub, key), hub, actor=rt.actor)
+    with _client(hub, key) as client:
+        result = local.pull(rt.db, client, hub, actor=rt.actor)
     emit_json(result) if json_out else emit_lines(
         [
             f"{result['notifications']} notification(s): {result['new']} new, {result['updated']} updated"
@@ -298,16 +300,16 @@ def proof(
     from vigil.share.persons import OperationSecret
 
     rt = runtime()
-    client = _client(hub, key)
-    result = local.prove(
-        rt.db,
-        client,
-        OperationSecret.load(secret_file),
-        operation,
-        actor=rt.actor,
-        overlap_ids=overlap or None,
-    )
-    result["pull"] = local.pull(rt.db, client, hub, actor=rt.actor)
+    with _client(hub, key) as client:
+        result = local.prove(
+            rt.db,
+            client,
+            OperationSecret.load(secret_file),
+            operation,
+            actor=rt.actor,
+            overlap_ids=overlap or None,
+        )
+        result["pull"] = local.pull(rt.db, client, hub, actor=rt.actor)
     if json_out:
         emit_json(result)
         return
@@ -361,7 +363,8 @@ def _decide(overlap: int, decision: str, hub: str | None, key: Path, json_out: b
     if hub is None:
         with rt.db.read() as s:
             hub = sstore.get_overlap(s, overlap).hub
-    result = local.decide(rt.db, _client(hub, key), overlap, decision, actor=rt.actor)
+    with _client(hub, key) as client:
+        result = local.decide(rt.db, client, overlap, decision, actor=rt.actor)
     emit_json(result) if json_out else emit_lines(
         [f"overlap #{overlap}: {decision}ed (status {result['status']})"]
     )

@@ -41,6 +41,16 @@ class HubClient:
         self.key = key
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
 
+    def close(self) -> None:
+        """Close the connection pool (the CLI's commands call it when done)."""
+        self.http.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def call(
         self, method: str, path: str, body: bytes = b"", *, content_type: str = "application/json"
     ) -> Any:

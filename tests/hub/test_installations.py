@@ -79,7 +79,7 @@ date_formats:
 
 def _cli(home: Path, *args: str, as_json: bool = True) -> Any:
     argv = ["--data-dir", str(home), *args, *(["--json"] if as_json else [])]
-    result = runner.invoke(app, argv, env={"VIGIL_USER": "tester"})
+    result = runner.invoke(app, argv, env={"VIGIL_USER": "tester", "VIGIL_WORKERS": "1"})
     assert result.exit_code == 0, result.output
     return json.loads(result.output) if as_json else result.output
 
@@ -127,8 +127,21 @@ def _seizures(root: Path) -> dict[str, dict[str, bytes]]:
     }
 
 
-@pytest.fixture(scope="module")
-def operation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(False, id="no-faces", marks=pytest.mark.slow),
+        pytest.param(True, id="with-faces", marks=pytest.mark.slow),
+    ],
+)
+def operation(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[dict[str, Any]]:
+    """The hub and three installations. ``with-faces`` runs the face analyzer at ingest (dlib);
+    ``no-faces`` skips it. Both take about a minute on the shared 2-core machine (three ingests:
+    worker start-up dominates), so both are marked slow; the fast variants in ``make test`` are
+    ``test_end_to_end.py`` (stand-in exporter, in-process hub) and ``test_proof.py``."""
+    faces: bool = request.param
     root = tmp_path_factory.mktemp("installations")
     # a second view of a room gives a lower global similarity than the default shortlist
     # threshold (0.85) allows: this operation's hub shortlists from 0.75 (hub.toml setting)
@@ -179,7 +192,7 @@ def operation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             path.write_bytes(data)
             agency.files[rel] = path
         _cli(agency.home, "ingest", str(folder), "--case", f"{name}-case", "--quiet",
-             "--only", "pdq", "--only", "scene", "--only", "faces")  # fmt: skip
+             "--only", "pdq", "--only", "scene", *(["--only", "faces"] if faces else []))  # fmt: skip
         csv = root / f"{name}-payments.csv"
         csv.write_text(HEADER + "\n".join(RECORDS[name]) + "\n", encoding="utf-8")
         (root / f"{name}-mapping.yaml").write_text(MAPPING, encoding="utf-8")
@@ -194,6 +207,7 @@ def operation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         "secret": secret,
         "codebook": codebook,
         "agencies": agencies,
+        "faces": faces,
     }
     server.should_exit = True
     thread.join(timeout=10)
@@ -262,7 +276,6 @@ def _seen(op: dict[str, Any]) -> dict[Lead, dict[str, Any]]:
     return out
 
 
-@pytest.mark.slow
 def test_three_real_installations_meet_at_the_hub(operation: dict[str, Any]) -> None:
     op, agencies = operation, operation["agencies"]
     a, b, c = (agencies[n] for n in AGENCIES)
@@ -283,17 +296,19 @@ def test_three_real_installations_meet_at_the_hub(operation: dict[str, Any]) -> 
         ("same_file", *shared_photo),
         ("same_room", *shared_photo),  # the identical photo is, of course, also the same room
         near,
-        ("same_face", "de-bka", "es-pn", ra["face of chat/portrait.jpg"], rc["face of laptop/d.jpg"]),
         room,
         ("same_person", *janet),
         ("same_card", *janet),
     }  # fmt: skip
-    # every face of the other people was detected and shared, and matched nobody
-    assert "face of phone/profile.jpg" in rb and "face of laptop/e.jpg" in rc
     # the same-room leads get their geometric proof: features lent sealed, coordinates back
     for agency in (a, b, c, a, b, c):
         _cli(agency.home, "share", "proof", "--operation", OP, "--hub", op["url"],
              "--key", str(agency.key), "--secret", str(op["secret"]))  # fmt: skip
+    if op["faces"]:
+        face = ("de-bka", "es-pn", ra["face of chat/portrait.jpg"], rc["face of laptop/d.jpg"])
+        expected.add(("same_face", *face))
+        # every face of the other people was detected and shared, and matched nobody
+        assert "face of phone/profile.jpg" in rb and "face of laptop/e.jpg" in rc
     seen = _seen(op)
     # the shortlist is a shortlist: with this small shared codebook, portraits of different
     # people against plain backgrounds come close to a second view of one room, so the hub also
@@ -313,7 +328,9 @@ def test_three_real_installations_meet_at_the_hub(operation: dict[str, Any]) -> 
             assert proof["inliers"] >= 16 and proof["verdict"] != "not_verified", proof
             assert len(proof["points"]) == proof["inliers"]
     stored = _cli(c.home, "share", "overlaps", "es-pn-case")
-    assert {o["category"] for o in stored} == {"near_duplicate", "same_face", "same_room"}
+    assert {o["category"] for o in stored} == {"near_duplicate", "same_room"} | (
+        {"same_face"} if op["faces"] else set()
+    )
     assert next(o for o in stored if o["local_ref"] == room[4])["evidence"]["proof"]["inliers"]
     # C rejects the near-duplicate: it never comes back, even after a fresh push of the case
     mine = next(o for o in stored if o["category"] == "near_duplicate")

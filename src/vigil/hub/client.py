@@ -39,11 +39,13 @@ class HubClient:
         timeout: float = 60.0,
     ) -> None:
         self.key = key
+        self._owns_http = http is None
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
 
     def close(self) -> None:
-        """Close the connection pool (the CLI's commands call it when done)."""
-        self.http.close()
+        """Close the connection pool this client opened (one passed in is the caller's)."""
+        if self._owns_http:
+            self.http.close()
 
     def __enter__(self) -> HubClient:
         return self

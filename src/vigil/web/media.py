@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+from pathlib import Path
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
@@ -27,6 +29,53 @@ def load_from_evidence(db: Database, item_id: int) -> bytes:
             return bytes(blob.data)
         with blob.open() as fh:
             return fh.read(MAX_MEDIA_BYTES)
+
+
+def recorded_path(source_path: str, source_kind: str, raw: bytes) -> Path:
+    """The file on the server an occurrence is read from: the file inside a folder source, or
+    the archive / disk image itself (members are found again inside it)."""
+    from vigil.evidence.walk import SEP
+
+    root = Path(source_path)
+    first = raw.partition(SEP)[0]
+    if source_kind == "folder" or root.is_dir():
+        return root / first.decode("utf-8", "surrogateescape")
+    return root
+
+
+def _problem(path: Path) -> str:
+    if not path.exists():
+        return f"source not found at {path}"
+    if not path.is_file() or not os.access(path, os.R_OK):
+        return f"source not readable at {path}"
+    return ""
+
+
+def evidence_problems(db: Database, case_id: int, item_ids: list[int]) -> dict[int, str]:
+    """Items none of whose recorded sources can be opened now, each with why (the first
+    recorded path): their evidence is unavailable, so no reveal is offered. One ``stat`` per
+    recorded path of the page's items; nothing is read."""
+    from vigil.store import web as store
+
+    with db.read() as session:
+        rows = store.item_source_paths(session, case_id, item_ids)
+    first: dict[int, str] = {}
+    ok: set[int] = set()
+    for item_id, source_path, kind, raw in rows:
+        if item_id in ok:
+            continue
+        problem = _problem(recorded_path(source_path, kind, raw))
+        if not problem:
+            ok.add(item_id)
+            first.pop(item_id, None)
+        else:
+            first.setdefault(item_id, problem)
+    return first
+
+
+def no_problems(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
+    """The check used with an injected media loader (tests): every item counts as readable."""
+    return {}
 
 
 def _fit(img: Image.Image, size: int) -> Image.Image:

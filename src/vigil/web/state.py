@@ -21,6 +21,13 @@ from vigil.web.passwords import CheckGate
 MediaLoader = Callable[[Database, int], bytes]
 """Returns the bytes of an ingested item, re-read read-only from its evidence source."""
 
+MediaCheck = Callable[[Database, int, list[int]], dict[int, str]]
+"""(db, case id, item ids) → the items whose evidence cannot be opened now, each with why."""
+
+
+def _all_readable(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
+    return {}
+
 
 @dataclass
 class AppState:
@@ -31,6 +38,8 @@ class AppState:
     db: Database
     templates: Jinja2Templates
     load_media: MediaLoader
+    check_media: MediaCheck = _all_readable
+    """Which of a page's items have unavailable evidence (no reveal is offered for them)."""
     thumb_cache: dict[int, bytes] = field(default_factory=dict)
     case_index: CaseIndex = field(default_factory=CaseIndex)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -49,6 +58,10 @@ class AppState:
         else:
             with self.db.write() as session:
                 yield session
+
+    def unavailable(self, case_id: int, item_ids: list[int]) -> dict[int, str]:
+        """Item id → "source not found at …" for the given items whose evidence is unreadable."""
+        return self.check_media(self.db, case_id, list(item_ids)) if item_ids else {}
 
 
 def app_state(request: Request) -> AppState:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ from vigil.store import audit
 from vigil.store import faces as store
 from vigil.store.db import Database
 from vigil.store.repo import get_case
+
+if TYPE_CHECKING:
+    from vigil.ingest.backfill import Progress
 
 DEFAULT_THRESHOLD = 0.5
 """Distance used for linking and clustering when no calibration is stored for the model.
@@ -216,7 +219,14 @@ class ScanReport:
     faces: int = 0
 
 
-def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> ScanReport:
+def scan_case(
+    settings: Settings,
+    db: Database,
+    case_name: str,
+    actor: str,
+    *,
+    progress: Progress | None = None,
+) -> ScanReport:
     """Find faces in the case's photos and videos that the ``faces`` analyzer has not seen.
 
     This is the generic analyzer back-fill (:func:`vigil.ingest.backfill.backfill`): content is
@@ -230,7 +240,7 @@ def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> S
     with db.read() as session:
         case_id = get_case(session, case_name).id
         before = store.count_case_faces(session, case_id)
-    result = backfill(settings, db, case_name, "faces", actor)
+    result = backfill(settings, db, case_name, "faces", actor, progress=progress)
     with db.read() as session:
         after = store.count_case_faces(session, case_id)
     return ScanReport(result.pending, result.done, result.failed, after - before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from vigil.errors import VigilError
@@ -33,13 +34,25 @@ def pending_items(db: Database, case_name: str, analyzer_name: str) -> tuple[int
     return case.id, [i.id for i in items if i.id not in done and i.status == "ok"]
 
 
+Progress = Callable[["BackfillReport"], None]
+"""Called with the running counts before the first item and after each one."""
+
+
 def backfill(
-    settings: Settings, db: Database, case_name: str, analyzer_name: str, actor: str
+    settings: Settings,
+    db: Database,
+    case_name: str,
+    analyzer_name: str,
+    actor: str,
+    *,
+    progress: Progress | None = None,
 ) -> BackfillReport:
     """Analyse every pending item of the case, re-reading its content from the evidence."""
     analyzer = ANALYZERS.get(analyzer_name)
     case_id, pending = pending_items(db, case_name, analyzer_name)
     report = BackfillReport(analyzer.name, analyzer.version, pending=len(pending))
+    if progress is not None:
+        progress(report)
     for item_id in pending:
         try:
             with open_item(db, item_id, spool_dir=settings.spool_dir) as blob:
@@ -55,6 +68,8 @@ def backfill(
             repo.record_analysis(s, item_id, analyzer.name, analyzer.version, ok=ok)
         report.done += ok
         report.failed += not ok
+        if progress is not None:
+            progress(report)
     with db.write() as s:
         audit.append(s, actor, "analyze.backfill", case_id=case_id, details=report.__dict__)
     return report

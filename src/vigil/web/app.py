@@ -27,6 +27,7 @@ from vigil.web.config import WebConfig
 from vigil.web.media import evidence_problems, load_from_evidence, no_problems
 from vigil.web.passwords import CheckGate
 from vigil.web.routes import admin, auth, cases, ingest, items, reports, review, static
+from vigil.web.routes import scans as scan_routes
 from vigil.web.screens import SCREENS
 from vigil.web.screens import register_defaults as register_screens
 from vigil.web.state import AppState, MediaCheck, MediaLoader
@@ -105,6 +106,7 @@ def create_app(
         app.include_router(module.router)
     for screen in SCREENS:
         app.include_router(screen.router())
+    app.include_router(scan_routes.router())
 
     security_headers = security_headers_for(cfg)
 

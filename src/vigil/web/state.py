@@ -25,6 +25,10 @@ MediaCheck = Callable[[Database, int, list[int]], dict[int, str]]
 """(db, case id, item ids) → the items whose evidence cannot be opened now, each with why."""
 
 
+Spawn = Callable[[Callable[[], None], str], Any]
+"""Runs a background job (target, thread name); by default a daemon thread of this process."""
+
+
 def _all_readable(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
     return {}
 
@@ -45,6 +49,8 @@ class AppState:
     extras: dict[str, Any] = field(default_factory=dict)
     password_gate: CheckGate = field(default_factory=CheckGate)
     """Bounds concurrent Argon2 checks in this process (built from the config by create_app)."""
+    spawn: Spawn = field(default_factory=lambda: _spawn_thread)
+    """How background jobs (browser-started scans) run; tests may record them instead."""
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     """Serialises this process's audit writes: SQLite allows one writer, and letting request
     threads race for it means busy-waiting with back-off (multi-second tails under load)."""
@@ -62,6 +68,12 @@ class AppState:
     def unavailable(self, case_id: int, item_ids: list[int]) -> dict[int, str]:
         """Item id → "source not found at …" for the given items whose evidence is unreadable."""
         return self.check_media(self.db, case_id, list(item_ids)) if item_ids else {}
+
+
+def _spawn_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    worker = threading.Thread(target=target, name=name, daemon=True)
+    worker.start()
+    return worker
 
 
 def app_state(request: Request) -> AppState:

@@ -130,6 +130,17 @@ def test_scans_run_in_the_background_one_at_a_time(tmp_path: Path) -> None:
         finished = _poll(client, f"/cases/{case_id}/scans/places")
         assert "3 of 3 items now have scene features" in finished, finished
         assert f'href="/cases/{case_id}/review"' in finished  # what to do next
+        # known/fresh matching is the same kind of job
+        match_url = f"/cases/{case_id}/scans/match"
+        matched = client.post(
+            match_url,
+            data={"back": f"/cases/{case_id}/triage"},
+            headers={**HX, "X-CSRF-Token": csrf},
+        )
+        assert matched.status_code == 200
+        matched_line = _poll(client, match_url)
+        assert "3 items against 0 hash set(s): 3 fresh" in matched_line, matched_line
+        assert f'href="/cases/{case_id}/triage">reload this page' in matched_line
         for worker in gate.threads:
             worker.join(timeout=60)
     with db.read() as s:
@@ -137,6 +148,7 @@ def test_scans_run_in_the_background_one_at_a_time(tmp_path: Path) -> None:
         actions = [e.action for e in audit.iter_entries(s, case_id=case_id)]
     assert sorted((j.kind, j.status) for j in jobs if j.kind.startswith("web.")) == [
         ("web.faces_scan", "done"),
+        ("web.match", "done"),
         ("web.places_scan", "done"),
     ]
     for kind in ("faces", "places"):

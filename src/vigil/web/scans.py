@@ -1,5 +1,6 @@
-"""Face and place scans started from the browser: the same work as ``vigil faces scan`` and
-``vigil places scan``, run as a background job of the server process that received the request.
+"""Face and place scans (and known/fresh matching) started from the browser: the same work as
+``vigil faces scan``, ``vigil places scan`` and ``vigil match``, run as a background job of the
+server process that received the request.
 
 The job's state lives in the store's ``jobs`` table (kind ``web.faces_scan`` /
 ``web.places_scan``), not in process memory, so every worker of ``vigil serve --workers N``
@@ -49,6 +50,7 @@ class ScanKind:
 KINDS: dict[str, ScanKind] = {
     "faces": ScanKind("faces", "Face scan", "web.faces_scan", "faces"),
     "places": ScanKind("places", "Place scan", "web.places_scan", "places"),
+    "match": ScanKind("match", "Known / fresh matching", "web.match", "triage"),
 }
 
 
@@ -238,9 +240,30 @@ def _places(st: Any, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
     return stats
 
 
+def _match(st: Any, case_name: str, actor: str, _beat: _Beat) -> dict[str, Any]:
+    from vigil.hashsets.categories import CategoryMap
+    from vigil.triage.matching import run_matching
+
+    report = run_matching(
+        st.db,
+        case_name,
+        actor,
+        category_map=CategoryMap.load(st.settings.data_dir / "category-map.json"),
+        index_dir=st.settings.index_dir,
+    )
+    return {
+        "pending": report.items,
+        "done": report.items,
+        "failed": 0,
+        "sets": report.sets,
+        "groups": dict(report.groups),
+    }
+
+
 RUNNERS: dict[str, Callable[[Any, str, str, _Beat], dict[str, Any]]] = {
     "faces": _faces,
     "places": _places,
+    "match": _match,
 }
 
 

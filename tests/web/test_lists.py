@@ -253,3 +253,19 @@ def test_known_fresh_groups_page_at_10k(client: TestClient, world: World) -> Non
     assert re.findall(r'<span class="label outcome-(\w+)">', shown) == ["known"] * 100
     with_known = client.get(url, params={"show_known": "true"}).text
     assert 'triage?page=2&amp;show_known=true" rel="next"' in with_known  # the filter is kept
+    # against the oracle: the whole list sorted in Python (vigil.triage.report.list_groups)
+    from vigil.triage.report import list_groups
+
+    with world.app_db.read() as s:
+        oracle = list_groups(s, world.case_a, members=False)
+    listed_ids = [g["group_id"] for g in oracle if g["outcome"] != "known"]
+    for page_no in (1, 17, fresh // 100 + 1, last_page):
+        html = client.get(url, params={"page": page_no}).text
+        ids = [int(i) for i in re.findall(r'<tr id="group-(\d+)">', html)]
+        assert ids == listed_ids[(page_no - 1) * 100 : page_no * 100], page_no
+    # a link to one group opens the page that holds it
+    for pos in (0, 99, 100, 4321, len(listed_ids) - 1):
+        gid = listed_ids[pos]
+        html = client.get(url, params={"group": gid}).text
+        assert f'<tr id="group-{gid}">' in html, pos
+        assert f"groups {pos // 100 * 100 + 1}–" in html, pos

@@ -136,6 +136,36 @@ class GroupPage:
     """Every group of the case counted per outcome (known ones too)."""
 
 
+def _order() -> Any:
+    return case(*((TriageGroup.outcome == k, v) for k, v in GROUP_ORDER.items()), else_=9)
+
+
+def group_rank(s: Session, case_id: int, group_id: int, *, include_known: bool) -> int | None:
+    """How many groups come before ``group_id`` in :func:`group_page` order (None when the group
+    is not in the case, or is known and known groups are not listed)."""
+    g = s.get(TriageGroup, group_id)
+    if g is None or g.case_id != case_id or (g.outcome == "known" and not include_known):
+        return None
+    order, mine = _order(), GROUP_ORDER.get(g.outcome, 9)
+    stmt = (
+        select(func.count())
+        .select_from(TriageGroup)
+        .where(
+            TriageGroup.case_id == case_id,
+            (order < mine)
+            | ((order == mine) & (TriageGroup.occurrence_count > g.occurrence_count))
+            | (
+                (order == mine)
+                & (TriageGroup.occurrence_count == g.occurrence_count)
+                & (TriageGroup.id < g.id)
+            ),
+        )
+    )
+    if not include_known:
+        stmt = stmt.where(TriageGroup.outcome != "known")
+    return int(s.execute(stmt).scalar_one())
+
+
 def group_page(
     s: Session, case_id: int, *, include_known: bool, offset: int, limit: int
 ) -> GroupPage:
@@ -161,7 +191,7 @@ def group_page(
         is None
     ):
         raise NotReady("no triage results for this case yet: matching has not run")
-    order = case(*((TriageGroup.outcome == k, v) for k, v in GROUP_ORDER.items()), else_=9)
+    order = _order()
     stmt = select(TriageGroup).where(TriageGroup.case_id == case_id)
     if not include_known:
         stmt = stmt.where(TriageGroup.outcome != "known")

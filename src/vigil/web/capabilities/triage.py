@@ -83,9 +83,10 @@ def router() -> APIRouter:
         ctx: Annotated[Ctx, Depends(Guard("item.view"))],
         show_known: bool = False,
         page: int = 1,
+        group: int | None = None,
     ) -> Response:
         from vigil.triage.freshness import case_triage_status
-        from vigil.triage.report import group_page
+        from vigil.triage.report import group_page, group_rank
 
         st = app_state(request)
         if show_known and not ctx.user.can("media.known"):
@@ -95,6 +96,9 @@ def router() -> APIRouter:
         with reading(st.db) as session:
             case = store.get_case_by_id(session, case_id)
             freshness = case_triage_status(session, case)
+            if group is not None:  # the page holding that group (links from the item page)
+                rank = group_rank(session, case_id, group, include_known=show_known)
+                page = 1 + (rank or 0) // GROUPS_PER_PAGE
             try:
                 result = group_page(
                     session,

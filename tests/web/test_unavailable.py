@@ -50,6 +50,7 @@ def test_unavailable_evidence_offers_no_reveal_and_refuses_one(tmp_path: Path) -
         screens = {
             "review": client.get(f"/cases/{case_id}/review").text,
             "items": client.get(f"/cases/{case_id}/items").text,
+            "known/fresh": client.get(f"/cases/{case_id}/triage").text,  # one group per item
         }
         for name, html in screens.items():
             assert _reveal_buttons(html, case_id) == set(ids) - {gone}, name

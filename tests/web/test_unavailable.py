@@ -86,3 +86,42 @@ def test_unavailable_evidence_offers_no_reveal_and_refuses_one(tmp_path: Path) -
     assert ("media.reveal", kept) in entries
     assert ("media.reveal", gone) not in entries
     db.dispose()
+
+
+def test_evidence_problems_per_recorded_path(tmp_path: Path) -> None:
+    """Folder files, a path that became a folder, an archive member (the archive is what must
+    be there), and an item found twice (one copy left is enough)."""
+    from vigil.store.models import EvidenceSource, Occurrence
+    from vigil.web.media import evidence_problems
+
+    from ._support import build_world
+
+    world = build_world(tmp_path / "w", photos=4)
+    root = tmp_path / "card"
+    (root / "DCIM").mkdir(parents=True)
+    a0, a1, a2, a3, doc = world.items_a
+    (root / "DCIM" / f"photo_{1000 * world.case_a + 0:04d}.png").write_bytes(b"x")
+    (root / "DCIM" / f"photo_{1000 * world.case_a + 1:04d}.png").mkdir()  # not a file any more
+    archive = tmp_path / "seized.zip"
+    archive.write_bytes(b"PK")
+    with world.app_db.write() as s:
+        src = s.get(EvidenceSource, 1)
+        assert src is not None and src.case_id == world.case_a
+        src.path = str(root)
+        arc = EvidenceSource(case_id=world.case_a, path=str(archive), kind="archive", status="done")
+        gone = EvidenceSource(case_id=world.case_a, path=str(tmp_path / "gone.zip"), kind="archive")
+        s.add_all([arc, gone])
+        s.flush()
+        s.add(Occurrence(source_id=arc.id, item_id=a2, path="x", raw_path=b"seized.zip!/in.png"))
+        s.add(Occurrence(source_id=gone.id, item_id=a0, path="y", raw_path=b"gone.zip!/y.png"))
+    problems = evidence_problems(world.app_db, world.case_a, [a0, a1, a2, a3, doc])
+    assert a0 not in problems  # one of its two recorded copies is there
+    assert a2 not in problems  # its archive is there (the member is found on reveal)
+    assert problems[a1] == (
+        f"source not readable at {root}/DCIM/photo_{1000 * world.case_a + 1:04d}.png"
+    )
+    assert problems[a3] == (
+        f"source not found at {root}/DCIM/photo_{1000 * world.case_a + 3:04d}.png"
+    )
+    assert set(problems) == {a1, a3, doc}
+    world.app_db.dispose()

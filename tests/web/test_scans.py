@@ -90,6 +90,8 @@ def test_scans_run_in_the_background_one_at_a_time(tmp_path: Path) -> None:
         sections = client.get(f"/cases/{case_id}/sections").text
         assert f'hx-post="{faces_url}"' in sections
         assert f'hx-post="/cases/{case_id}/scans/places"' in sections
+        assert f'hx-post="/cases/{case_id}/scans/match"' in sections  # under Known vs fresh
+        assert "vigil match" not in sections
         assert "Scan for faces</button>" in sections
         csrf = page_csrf(client.get(f"/cases/{case_id}").text)
 
@@ -199,3 +201,21 @@ def test_scan_refused_without_the_right_and_stale_jobs_expire(tmp_path: Path) ->
     assert statuses[0][2].startswith("interrupted")
     assert any("lacks analysis.run" in d for d in denied)
     db.dispose()
+
+
+def test_overview_cards_carry_no_cli_advice() -> None:
+    """Summary texts end in "run `vigil match CASE`" for the CLI; the overview card drops it
+    (the section offers the action itself)."""
+    from vigil.web.overview import section_cards
+
+    stale = (
+        "OUT OF DATE: triage as of 2026-12-01 10:00 UTC; since then 1 hash set(s) loaded. "
+        "Items may show as fresh that are now known: run `vigil match op-a`"
+    )
+    cards = section_cards("known_vs_fresh", "Known vs fresh", {"notice": stale, "hash_sets": 2})
+    texts = [value for _label, value, _link in cards.cards]
+    assert texts == [
+        "OUT OF DATE: triage as of 2026-12-01 10:00 UTC; since then 1 hash set(s) loaded. "
+        "Items may show as fresh that are now known",
+        "2",
+    ]

@@ -74,7 +74,8 @@ def test_unavailable_evidence_offers_no_reveal_and_refuses_one(tmp_path: Path) -
             f"/cases/{case_id}/items/{gone}/reveal", headers={"X-CSRF-Token": csrf}
         )
         assert refused.status_code == 409
-        assert f"cannot reveal item #{gone}: evidence unavailable — {missing_text}" in refused.text
+        assert f"cannot reveal item #{gone}: its evidence is unavailable" in refused.text
+        assert f"Evidence unavailable</b> — {missing_text}" in refused.text
         assert "data:image" not in refused.text
         assert refused.headers["X-Vigil-Fragment"] == "tile"
         shown = client.post(f"/cases/{case_id}/items/{kept}/reveal", headers={"X-CSRF-Token": csrf})

@@ -239,7 +239,7 @@ def _refuse_unavailable(
 ) -> Response:
     """Refuse a reveal of an item whose evidence cannot be opened (409, audited): the tile comes
     back in its "evidence unavailable" state with the reason, and no reveal button."""
-    message = f"cannot reveal item #{item.id}: evidence unavailable — {missing}"
+    message = f"cannot reveal item #{item.id}: its evidence is unavailable"
     with st.writing() as session:
         audit.append(
             session,
@@ -247,7 +247,11 @@ def _refuse_unavailable(
             "media.reveal_failed",
             case_id=case_id,
             item_id=item.id,
-            details={"sha256": item.sha256, "session": ctx.user.session_id, "error": message},
+            details={
+                "sha256": item.sha256,
+                "session": ctx.user.session_id,
+                "error": f"{message}: {missing}",
+            },
         )
     response = render(
         request,

@@ -14,19 +14,21 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.errors import Conflict, InvalidInput
+from vigil.errors import Conflict
 from vigil.store import audit
 from vigil.store.base import utcnow
 from vigil.store.models import Case, Job, User
+
+if TYPE_CHECKING:
+    from vigil.web.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +54,6 @@ KINDS: dict[str, ScanKind] = {
     "places": ScanKind("places", "Place scan", "web.places_scan", "places"),
     "match": ScanKind("match", "Known / fresh matching", "web.match", "triage"),
 }
-
-
-def scan_kind(name: str) -> ScanKind:
-    try:
-        return KINDS[name]
-    except KeyError:
-        raise InvalidInput(f"no scan kind {name!r} (one of: {', '.join(KINDS)})") from None
 
 
 @dataclass(frozen=True)
@@ -134,9 +129,7 @@ def latest(session: Session, case_id: int, kind: ScanKind) -> ScanState:
     )
 
 
-def start(
-    st: Any, case_id: int, kind: ScanKind, user_id: int, actor: str
-) -> tuple[int, threading.Thread | None]:
+def start(st: AppState, case_id: int, kind: ScanKind, user_id: int, actor: str) -> tuple[int, Any]:
     """Record a new running scan job (refused while one of the kind runs for the case) and
     start it in a background thread of this process (``st.spawn``). Returns the job id."""
     with st.writing() as session:
@@ -181,15 +174,16 @@ def start(
 
 
 class _Beat:
-    """Writes a job's running counts (at most every :data:`BEAT_SECONDS`, and when forced)."""
+    """Writes a job's running counts (at most every :data:`BEAT_SECONDS`, and after the last
+    item): the job's progress and its heartbeat."""
 
-    def __init__(self, st: Any, job_id: int) -> None:
+    def __init__(self, st: AppState, job_id: int) -> None:
         self.st, self.job_id, self.last = st, job_id, 0.0
 
-    def __call__(self, report: Any, *, force: bool = False) -> None:
+    def __call__(self, report: Any) -> None:
         now = time.monotonic()
         finished = report.done + report.failed >= report.pending
-        if not (force or finished or now - self.last >= BEAT_SECONDS):
+        if not (finished or now - self.last >= BEAT_SECONDS):
             return
         self.last = now
         with self.st.writing() as session:
@@ -204,7 +198,7 @@ class _Beat:
                 job.updated_at = utcnow()
 
 
-def _faces(st: Any, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
+def _faces(st: AppState, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
     from vigil.faces.pipeline import default_pipeline
     from vigil.faces.service import refresh_case, scan_case
 
@@ -227,7 +221,7 @@ def _faces(st: Any, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
     return stats
 
 
-def _places(st: Any, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
+def _places(st: AppState, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
     from vigil.errors import NotReady
     from vigil.ingest.backfill import backfill
     from vigil.places.service import refresh_index
@@ -240,7 +234,7 @@ def _places(st: Any, case_name: str, actor: str, beat: _Beat) -> dict[str, Any]:
     return stats
 
 
-def _match(st: Any, case_name: str, actor: str, _beat: _Beat) -> dict[str, Any]:
+def _match(st: AppState, case_name: str, actor: str, _beat: _Beat) -> dict[str, Any]:
     from vigil.hashsets.categories import CategoryMap
     from vigil.triage.matching import run_matching
 
@@ -260,14 +254,16 @@ def _match(st: Any, case_name: str, actor: str, _beat: _Beat) -> dict[str, Any]:
     }
 
 
-RUNNERS: dict[str, Callable[[Any, str, str, _Beat], dict[str, Any]]] = {
+RUNNERS: dict[str, Callable[[AppState, str, str, _Beat], dict[str, Any]]] = {
     "faces": _faces,
     "places": _places,
     "match": _match,
 }
 
 
-def run(st: Any, job_id: int, case_id: int, case_name: str, kind: ScanKind, actor: str) -> None:
+def run(
+    st: AppState, job_id: int, case_id: int, case_name: str, kind: ScanKind, actor: str
+) -> None:
     """The job itself (in the background): scan, then close the job with its outcome."""
     from vigil.plugins import load_defaults
 

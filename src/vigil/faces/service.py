@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ from vigil.store import audit
 from vigil.store import faces as store
 from vigil.store.db import Database
 from vigil.store.repo import get_case
+
+if TYPE_CHECKING:
+    from vigil.ingest.backfill import Progress
 
 DEFAULT_THRESHOLD = 0.5
 """Distance used for linking and clustering when no calibration is stored for the model.
@@ -225,6 +228,7 @@ def scan_case(
     workers: int = 0,
     executor: str = "local",
     ray_address: str | None = None,
+    progress: Progress | None = None,
 ) -> ScanReport:
     """Find faces in the case's photos and videos that the ``faces`` analyzer has not seen.
 
@@ -249,6 +253,7 @@ def scan_case(
         workers=workers,
         executor=executor,
         ray_address=ray_address,
+        progress=progress,
     )
     with db.read() as session:
         after = store.count_case_faces(session, case_id)

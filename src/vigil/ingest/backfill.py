@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -104,6 +104,10 @@ def pending_items(db: Database, case_name: str, analyzer_name: str) -> tuple[int
     return case.id, [i.id for i in items if i.id not in done and i.status == "ok"]
 
 
+Progress = Callable[["BackfillReport"], None]
+"""Called with the running counts before the first item and after each one."""
+
+
 def backfill(
     settings: Settings,
     db: Database,
@@ -114,10 +118,12 @@ def backfill(
     workers: int = 0,
     executor: str = "local",
     ray_address: str | None = None,
+    progress: Progress | None = None,
 ) -> BackfillReport:
     """Analyse every pending item of the case, re-reading its content from the evidence.
 
-    ``workers``: 0 analyses in this process; N > 0 in N local worker processes, or with
+    ``progress`` (optional) is called with the running counts before the first item and after
+    each one. ``workers``: 0 analyses in this process; N > 0 in N local worker processes, or with
     ``executor="ray"`` as Ray tasks on a private local instance of N CPUs (0: all of them) or
     on the cluster at ``ray_address`` (the evidence must be readable at the same path on
     every node, and the store reachable from them: PostgreSQL, or SQLite on shared storage).
@@ -130,6 +136,8 @@ def backfill(
     analyzer = ANALYZERS.get(analyzer_name)
     case_id, pending = pending_items(db, case_name, analyzer_name)
     report = BackfillReport(analyzer.name, analyzer.version, pending=len(pending))
+    if progress is not None:
+        progress(report)
     initargs = (db.url, analyzer.name, str(settings.spool_dir))
     pool: Executor | None = None
     slots = max(1, workers)
@@ -164,6 +172,8 @@ def backfill(
                 repo.record_analysis(s, item_id, analyzer.name, analyzer.version, ok=ok)
             report.done += ok
             report.failed += not ok
+            if progress is not None:
+                progress(report)
         finished = True
     finally:
         if pool is not None:

@@ -46,6 +46,10 @@ PLANTED = {
     900_011: ("D Lindthorpe", "", "diana@example.com", CARD, "diana"),
     # nobody can say whose this is: initial only, no date of birth, nothing but the card
     900_020: ("D Lindthorpe", "", None, CARD, "diana"),
+    # a nickname that is also mistyped, with the same date of birth and address: a graded
+    # penalty, not a veto
+    900_030: ("Robert Quennell", "1965-02-14", None, None, "robert"),
+    900_031: ("Bobb Quennell", "1965-02-14", None, None, "robert"),
 }
 
 
@@ -98,6 +102,12 @@ def linked() -> Linked:
 def test_swaps_nicknames_and_dob_errors_link(linked: Linked) -> None:
     david = {linked.person(u) for u in (900_001, 900_002, 900_003, 900_004, 900_005)}
     assert len(david) == 1
+
+
+def test_mistyped_nickname_is_a_penalty_not_a_veto(linked: Linked) -> None:
+    assert linked.person(900_030) == linked.person(900_031)
+    weights = dict(linked.out.model.level_weights()["first_name"])
+    assert weights["nickname with a typo"] > weights["different"]
 
 
 def test_household_on_a_shared_card_stays_apart(linked: Linked) -> None:

@@ -9,6 +9,8 @@ blocking rules read (issue 15).
   (``names_swapped`` says so); the comparisons still have swap levels for the rest;
 * ``first_roots`` — the formal names a first name can stand for (nickname table), so that
   "bill" meets "william";
+* ``first_near_roots`` — for a first name the nickname table does not know, the formal names
+  of the table's names one edit away ("bobb" → robert, through "bob"): a mistyped nickname;
 * ``first_initials`` — the initials of the first name and of its formal names ("bill" →
   "bw"), so that the initial "W" can agree with Bill (not the initials of every diminutive:
   "T Atkinson" must not agree with Anthony through "Tony" in a household);
@@ -40,6 +42,7 @@ from vigil.persons import nicknames
 DERIVED_COLUMNS = (
     "names_swapped",
     "first_roots",
+    "first_near_roots",
     "first_initials",
     "first_sx",
     "surname_sx",
@@ -198,6 +201,9 @@ def prepare(table: pa.Table, counts: NameCounts | None = None) -> pa.Table:
     surname = table.column("surname")
     dob = table.column("dob")
     roots = _map_unique(first, lambda v: list(nicknames.roots(v)) or None, pa.list_(pa.string()))
+    near_roots = _map_unique(
+        first, lambda v: list(nicknames.near_roots(v)) or None, pa.list_(pa.string())
+    )
     name_key = pa.array(
         [_name_key(f, s) for f, s in zip(first_l, last_l, strict=True)], type=pa.string()
     )
@@ -205,6 +211,7 @@ def prepare(table: pa.Table, counts: NameCounts | None = None) -> pa.Table:
     cols = {
         "names_swapped": pa.array(swapped, type=pa.bool_()),
         "first_roots": roots,
+        "first_near_roots": near_roots,
         "first_initials": _map_unique(first, _initials, pa.string()),
         "first_sx": _map_unique(first, soundex, pa.string()),
         "surname_sx": _map_unique(surname, soundex, pa.string()),

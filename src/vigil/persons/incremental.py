@@ -20,9 +20,8 @@ grows with the batch and the persons it touches, not with the operation.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +39,7 @@ from vigil.persons.linkage import (
     cluster,
     predict,
     predict_between,
+    rule_parts,
 )
 
 
@@ -66,14 +66,6 @@ class IncrementalOutcome:
 
 def _ids(table: pa.Table) -> np.ndarray:
     return np.asarray(table.column("unique_id").to_numpy(), dtype=np.int64)
-
-
-def _rule_pairs(rule: Sequence[str]) -> list[tuple[str, str]]:
-    out = []
-    for part in rule:
-        left, _, right = part.partition(":")
-        out.append((left, right or left))
-    return out
 
 
 _RAW = ("raw_first_name", "raw_surname")
@@ -133,11 +125,11 @@ class LinkIndex:
         self._with("_scope", pa.table({"uid": pa.array(sorted(scope), pa.int64())}))
         parts = []
         for rule in BLOCKING_RULES:
-            pairs = _rule_pairs(rule)
+            pairs = rule_parts(rule)
             orientations = {tuple(pairs), tuple((y, x) for x, y in pairs)}
             for pr in orientations:
                 on = " AND ".join(f'e."{x}" = f."{y}"' for x, y in pr)
-                parts.append(f"SELECT e.unique_id AS uid FROM existing e JOIN _f f ON {on}")
+                parts.append(f"SELECT e.unique_id AS uid FROM existing e JOIN _f f ON {on}")  # noqa: S608
         union = " UNION ".join(parts)
         cols = ", ".join(f'e."{c}"' for c in self.columns)
         sql = (
@@ -164,12 +156,7 @@ class LinkIndex:
         """Existing records whose swap decision changes once ``counts`` (which include the
         batch) replace the index's: only records carrying one of the batch's names can change.
         Returned with their raw names, prepared with ``counts``."""
-        names = {
-            v
-            for col in ("first_name", "surname")
-            for v in new.column(col).to_pylist()
-            if v
-        }
+        names = {v for col in ("first_name", "surname") for v in new.column(col).to_pylist() if v}
         empty = self.schema.empty_table()
         if not names:
             return prepare(empty, counts)
@@ -184,8 +171,10 @@ class LinkIndex:
             return prepare(empty, counts)
         self._with("_want", pa.table({"uid": pa.array(sorted(flip), pa.int64())}))
         cols = ", ".join(
-            f'e."{_RAW[0]}" AS first_name' if c == "first_name"
-            else f'e."{_RAW[1]}" AS surname' if c == "surname"
+            f'e."{_RAW[0]}" AS first_name'
+            if c == "first_name"
+            else f'e."{_RAW[1]}" AS surname'
+            if c == "surname"
             else f'e."{c}"'
             for c in LINK_COLUMNS
         )
@@ -230,7 +219,9 @@ class LinkIndex:
             pa.table(
                 {
                     "uid": pa.array(outcome.scope, pa.int64()),
-                    "pid": pa.array([person_of[int(r)] for r in outcome.scope.tolist()], pa.int64()),
+                    "pid": pa.array(
+                        [person_of[int(r)] for r in outcome.scope.tolist()], pa.int64()
+                    ),
                 }
             ),
         )
@@ -287,9 +278,7 @@ def link_incremental(
         index = LinkIndex(existing, person_of, threads=params.threads)
         timings["index_s"] = time.perf_counter() - t0
     try:
-        return _link_batch(
-            index, new, model, params, list(cannot_link), list(must_link), timings
-        )
+        return _link_batch(index, new, model, params, list(cannot_link), list(must_link), timings)
     finally:
         if own_index:
             index.close()

@@ -15,10 +15,6 @@ blocking rules read (issue 15).
   "bw"), so that the initial "W" can agree with Bill (not the initials of every diminutive:
   "T Atkinson" must not agree with Anthony through "Tony" in a household);
 * ``first_sx`` / ``surname_sx`` — Soundex codes (phonetic agreement, surname blocking);
-* ``name_key`` — the name tokens sorted ("burford sophie" for "Sophie Burford" and for
-  "Burford Sophie"), a blocking key that survives a swapped first and last name;
-* ``birth_year`` and ``first_initial`` — for phonetic surname + birth year + initial blocking
-  (without the initial, a Soundex code and a year hold ~80 records each at 10^6);
 * ``pc_prefix`` — the postcode without its last three characters (the UK outward code) or
   the first three of a numeric code, for blocking that survives a typo in the inward part;
 * ``addr_key`` — house number, first street word and last address word ("14 albert
@@ -46,9 +42,6 @@ DERIVED_COLUMNS = (
     "first_initials",
     "first_sx",
     "surname_sx",
-    "name_key",
-    "birth_year",
-    "first_initial",
     "pc_prefix",
     "addr_key",
 )
@@ -119,12 +112,6 @@ def _map_unique(
     values = [fn(v) for v in enc.dictionary.to_pylist()]
     mapped = pa.array(values, type=typ)
     return pc.take(mapped, enc.indices)
-
-
-def _name_key(first: str | None, last: str | None) -> str | None:
-    if not first or not last:
-        return None
-    return " ".join(sorted((first, last)))
 
 
 def _initials(name: str | None) -> str | None:
@@ -199,15 +186,10 @@ def prepare(table: pa.Table, counts: NameCounts | None = None) -> pa.Table:
         )
     first = table.column("first_name")
     surname = table.column("surname")
-    dob = table.column("dob")
     roots = _map_unique(first, lambda v: list(nicknames.roots(v)) or None, pa.list_(pa.string()))
     near_roots = _map_unique(
         first, lambda v: list(nicknames.near_roots(v)) or None, pa.list_(pa.string())
     )
-    name_key = pa.array(
-        [_name_key(f, s) for f, s in zip(first_l, last_l, strict=True)], type=pa.string()
-    )
-    year = pc.utf8_slice_codeunits(dob, 0, 4)
     cols = {
         "names_swapped": pa.array(swapped, type=pa.bool_()),
         "first_roots": roots,
@@ -215,9 +197,6 @@ def prepare(table: pa.Table, counts: NameCounts | None = None) -> pa.Table:
         "first_initials": _map_unique(first, _initials, pa.string()),
         "first_sx": _map_unique(first, soundex, pa.string()),
         "surname_sx": _map_unique(surname, soundex, pa.string()),
-        "name_key": name_key,
-        "birth_year": year,
-        "first_initial": pc.utf8_slice_codeunits(first, 0, 1),
         "pc_prefix": _map_unique(table.column("postcode"), pc_prefix, pa.string()),
         "addr_key": _map_unique(table.column("address"), addr_key, pa.string()),
     }

@@ -10,7 +10,8 @@ Pipeline (:func:`link`):
    learnt, because EM cannot see the households that share a card: a clear first-name conflict
    and a clear date-of-birth conflict are strong evidence of two people.
 2. **Predict** (Splink): blocked pairs (card token, e-mail, phone, surname + date of birth,
-   postcode) are scored; the per-comparison match weights (``mw_*``) are kept as the explanation
+   postcode, and the narrower keys of :data:`BLOCKING_RULES` for the errors those miss) are
+   scored; the per-comparison match weights (``mw_*``) are kept as the explanation
    of every edge.
 3. **Cluster** (:func:`cluster`): edges above ``link_weight`` are merged strongest first in a
    union-find that refuses any merge that would join two records an investigator marked "not the
@@ -169,7 +170,7 @@ class Edges:
         * ambiguous: only an initial or no first name, no date of birth, and nothing but a
           card shared (see :data:`THIN_FIRST_NAME_LEVELS`);
         * soft: the first names differ after every error-aware level (swap, nickname, typo,
-          sound, initial, prefix) failed: two different given names, unless the dates of
+          sound, initial, prefix, mistyped nickname) failed: two different given names, unless the dates of
           birth agree and an e-mail or phone is shared (then the name is a graded penalty);
         * hard: the dates of birth differ beyond a typo, a transposition, a day/month swap or a
           day, unless the full first name agrees and the rest of the evidence (the weight

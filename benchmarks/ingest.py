@@ -10,6 +10,13 @@ default analyzers. Goal: ingest wall time within 1.5x of the raw hashing limit.
     python benchmarks/ingest.py --quick    # 600 photos, for a smoke run
     python benchmarks/ingest.py --quick --executor ray   # + Ray with 1 and 2 local workers
     python benchmarks/ingest.py --phone 200 [--baseline-src /work/main/src]
+    python benchmarks/ingest.py --quick --disk-image --executor ray --baseline-src /work/main/src
+
+``--disk-image`` puts the generated files into one ext4 image (mke2fs -d) and ingests that
+image instead of the folder: one evidence item whose files the workers read themselves (issue
+16); with ``--baseline-src`` the same image is also ingested by another source tree (e.g. one
+whose walker reads every file of the image itself) with the local executor, in the same run.
+Every run records the 1-minute load average before and after it (the machine may be shared).
 
 ``--phone N`` (issue 16) measures N 2 MP phone-like JPEGs with the default analyzers instead:
 photos per CPU-second of the workers (per core, robust to a shared machine) next to, in the same
@@ -111,6 +118,35 @@ def raw_limit(root: Path, workers: int) -> tuple[float, int, int]:
     return time.perf_counter() - start, total, len(files)
 
 
+def disk_image(folder: Path, image: Path, total_bytes: int) -> Path:
+    """An ext4 image holding ``folder`` (mke2fs -d; the files' bytes are unchanged)."""
+    import subprocess
+
+    size_mb = int(total_bytes * 1.3 / 2**20) + 64
+    subprocess.run(
+        ["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(folder), str(image), f"{size_mb}M"],
+        check=True,
+        capture_output=True,
+    )
+    return image
+
+
+def walker_cpu_s(image: Path, spool: Path) -> dict[str, float]:
+    """CPU seconds of the walker alone over the image (the serial part of an image's ingest):
+    reading every file's content itself, against handing out locators (issue 16)."""
+    from vigil.evidence.walk import Walker
+    from vigil.settings import IngestLimits
+
+    out = {}
+    for label, locate in (("reads_every_file", False), ("hands_out_locators", True)):
+        start = time.process_time()
+        for entry in Walker(image, IngestLimits(), spool, locate_image_members=locate):
+            if entry.spool is not None:
+                entry.spool.unlink()
+        out[label] = round(time.process_time() - start, 2)
+    return out
+
+
 def _vm_hwm_mb() -> float:
     """Peak resident set of this process (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -145,6 +181,7 @@ def _timed_ingest(
         "wall": wall,
         "files": report.files,
         "analyzers": report.analyzers,
+        "image_member_workers": report.image_member_workers,
         "rss_writer_mb": _vm_hwm_mb(),
         "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
@@ -159,7 +196,7 @@ from vigil.settings import Settings
 from vigil.store.db import Database
 load_defaults()
 home, root, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-names = [n for n in sys.argv[4].split(",") if n] or None
+names = None if sys.argv[4] == "defaults" else [n for n in sys.argv[4].split(",") if n]
 settings = Settings.load(home, workers=workers)
 Path(home).mkdir(parents=True, exist_ok=True)
 db = Database(settings.database_url)
@@ -236,10 +273,11 @@ def phone(args: argparse.Namespace) -> None:
             "decode_pdq_sift_once_per_cpu_s": _cpu_rate(once, sample),
         }
         here = str(Path(__file__).resolve().parents[1] / "src")
-        runs = {"this": _phone_ingest(here, tmp / "home-this", root, args.workers, args.analyzers)}
+        names = args.analyzers or "defaults"
+        runs = {"this": _phone_ingest(here, tmp / "home-this", root, args.workers, names)}
         if args.baseline_src:
             runs["baseline"] = _phone_ingest(
-                args.baseline_src, tmp / "home-base", root, args.workers, args.analyzers
+                args.baseline_src, tmp / "home-base", root, args.workers, names
             )
         out: dict[str, object] = {
             "benchmark": "ingest_phone",
@@ -281,6 +319,16 @@ def main() -> None:
         help="ray: also time each ingest on a private local Ray instance with 1 and 2 workers "
         "(Ray start-up timed on its own), next to the local executor",
     )
+    parser.add_argument(
+        "--disk-image",
+        action="store_true",
+        help="ingest one ext4 image holding the generated files instead of the folder",
+    )
+    parser.add_argument(
+        "--ingest-analyzers",
+        default="",
+        help="also time ingest with these analyzers (comma list), e.g. pdq",
+    )
     parser.add_argument("--phone", type=int, default=0, help="N 2 MP photos, default analyzers")
     parser.add_argument("--baseline-src", default=None, help="also run ingest from this src/")
     parser.add_argument(
@@ -302,20 +350,45 @@ def main() -> None:
         _hash_file(str(next(root.rglob("*.jpg"))))  # warm imports
         raw_s, total_bytes, n_files = raw_limit(root, args.workers)  # also warms the page cache
         raw_s, total_bytes, n_files = raw_limit(root, args.workers)
-        runs = {}
+        target = disk_image(root, tmp / "evidence.raw", total_bytes) if args.disk_image else root
+        walker_cpu = walker_cpu_s(target, tmp / "walk-spool") if args.disk_image else None
+        runs: dict[str, dict[str, object]] = {}
         plan: list[tuple[str, list[str] | None, str, int]] = []
-        for label, analyzers in (("no_analyzers", []), ("default_analyzers", None)):
-            if label == "default_analyzers" and not args.with_analyzers:
-                continue
+        choices: list[tuple[str, list[str] | None]] = [("no_analyzers", [])]
+        if args.with_analyzers:
+            choices.append(("default_analyzers", None))
+        if args.ingest_analyzers:
+            names = args.ingest_analyzers.split(",")
+            choices.append(("_".join(names), names))
+        for label, analyzers in choices:
             plan.append((label, analyzers, "local", args.workers))
             if args.executor == "ray":
                 plan += [(f"{label}_ray_{n}w", analyzers, "ray", n) for n in (1, 2)]
+        if args.baseline_src and not args.phone:
+            for label, analyzers, executor, workers in list(plan):
+                if executor == "local":
+                    plan.append((f"{label}_baseline", analyzers, "baseline", workers))
         for label, analyzers, executor, workers in plan:
+            load_before = os.getloadavg()[0]
+            if executor == "baseline":
+                names = "defaults" if analyzers is None else ",".join(analyzers)
+                b = _phone_ingest(args.baseline_src, tmp / f"home-{label}", target, workers, names)
+                runs[label] = {
+                    "wall_s": round(float(b["wall"]), 2),  # type: ignore[arg-type]
+                    "files": b["files"],
+                    "vs_raw_hashing": round(float(b["wall"]) / raw_s, 2),  # type: ignore[arg-type]
+                    "cpu_s": round(float(b["worker_cpu"]) + float(b["writer_cpu"]), 1),  # type: ignore[arg-type]
+                    "src": args.baseline_src,
+                    "executor": "local",
+                    "workers": workers,
+                    "load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+                }
+                continue
             with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
                 r = pool.submit(
                     _timed_ingest,
                     str(tmp / f"home-{label}"),
-                    str(root),
+                    str(target),
                     workers,
                     analyzers,
                     executor,
@@ -335,12 +408,16 @@ def main() -> None:
                     "writer": round(float(r["rss_writer_mb"]), 1),
                     "worker": round(float(r["rss_worker_mb"]), 1),
                 },  # type: ignore[arg-type]
+                "image_member_workers": r["image_member_workers"],
+                "load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
             }
         print(
             json.dumps(
                 {
                     "benchmark": "ingest",
                     "photos": photos,
+                    "source": "one ext4 disk image" if args.disk_image else "folder",
+                    "cpus": os.cpu_count(),
                     "files": n_files,
                     "bytes": total_bytes,
                     "workers": args.workers,
@@ -352,6 +429,7 @@ def main() -> None:
                         "what": "read + MD5 + SHA-1 + SHA-256, same process count, warm cache",
                     },
                     "ingest": runs,
+                    "walker_cpu_s": walker_cpu,
                     "goal": "ingest wall time <= 1.5x raw hashing limit",
                 }
             )

@@ -38,6 +38,7 @@ from vigil.share.persons import (
     PersonEncoder,
     PersonFields,
     dice_pairs,
+    evidence_score,
     join_tokens,
     match_persons,
     pack,
@@ -48,18 +49,38 @@ from vigil.share.persons import (
 SECRET = OperationSecret(b"benchmark operation secret, 32 b")
 
 
+def _subset_recall(
+    ia: np.ndarray, ib: np.ndarray, scores: np.ndarray, threshold: float, subset: set[Any]
+) -> float:
+    hit = {(i, j) for i, j, x in zip(ia.tolist(), ib.tolist(), scores.tolist(), strict=True)
+           if x >= threshold}  # fmt: skip
+    return round(len(hit & subset) / len(subset), 4) if subset else 0.0
+
+
 def quality(people: int, seed: int) -> dict[str, Any]:
     _, (left, right) = ev.cross_agency(people, 2, 0.6, seed=seed)
     truth = ev.true_pairs(left, right)
     fa, fb = [r.fields for r in left], [r.fields for r in right]
-    ia, ib = ev.plain_candidates(fa, fb)
+    no_dob = {(i, j) for i, j in truth if fa[i].dob is None or fb[j].dob is None}
+    ia, ib, shared = ev.plain_candidates(fa, fb)
+    pairs = set(zip(ia.tolist(), ib.tolist(), strict=True))
     is_true = np.array([(i, j) in truth for i, j in zip(ia.tolist(), ib.tolist(), strict=True)])
-    plain = ev.best_recall(ev.plain_scores(fa, fb, ia, ib), is_true, len(truth))
+    plain_dice = ev.plain_scores(fa, fb, ia, ib)
+    plain_scores = evidence_score(plain_dice, shared)
+    plain = ev.best_recall(plain_scores, is_true, len(truth))
+    plain_d = ev.best_recall(plain_dice, is_true, len(truth))
     out: dict[str, Any] = {
         "records": [len(left), len(right)],
         "true_pairs": len(truth),
+        "true_pairs_missing_dob": len(no_dob),
         "blocking_recall": round(float(is_true.sum()) / len(truth), 4),
-        "plain": {"recall": round(plain[0], 4), "precision": round(plain[1], 5)},
+        "blocking_recall_missing_dob": round(len(pairs & no_dob) / len(no_dob), 4),
+        "plain": {
+            "recall": round(plain[0], 4),
+            "precision": round(plain[1], 5),
+            "recall_missing_dob": _subset_recall(ia, ib, plain_scores, plain[2], no_dob),
+            "dice_only_recall": round(plain_d[0], 4),
+        },
     }
     variants = {
         "default": EncodingParams(),
@@ -69,7 +90,8 @@ def quality(people: int, seed: int) -> dict[str, Any]:
     for name, params in variants.items():
         enc = PersonEncoder(SECRET, params)
         ea, eb = ev.encode_all(enc, left), ev.encode_all(enc, right)
-        scores = dice_pairs(pack([e.clk for e in ea]), pack([e.clk for e in eb]), ia, ib)
+        dice = dice_pairs(pack([e.clk for e in ea]), pack([e.clk for e in eb]), ia, ib)
+        scores = evidence_score(dice, shared)
         r, p, t = ev.best_recall(scores, is_true, len(truth))
         row: dict[str, Any] = {
             "scheme": params.scheme,
@@ -79,6 +101,17 @@ def quality(people: int, seed: int) -> dict[str, Any]:
             "recall_gap": round(plain[0] - r, 4),
         }
         if name == "default":
+            row["recall_missing_dob"] = _subset_recall(ia, ib, scores, t, no_dob)
+            row["recall_gap_missing_dob"] = round(
+                out["plain"]["recall_missing_dob"] - row["recall_missing_dob"], 4
+            )
+            # the peer of the evidence score: Dice alone (the matcher before it), same run
+            rd = ev.best_recall(dice, is_true, len(truth))
+            row["dice_only"] = {
+                "recall": round(rd[0], 4),
+                "recall_gap": round(plain_d[0] - rd[0], 4),
+                "recall_missing_dob": _subset_recall(ia, ib, dice, rd[2], no_dob),
+            }
             found = match_persons(ea, eb, threshold=DEFAULT_THRESHOLD)
             hits = {(m.left, m.right) for m in found}
             clk_only = {(m.left, m.right) for m in found if "clk" in m.via}
@@ -87,9 +120,39 @@ def quality(people: int, seed: int) -> dict[str, Any]:
                 "clk": _pr(clk_only, truth),
                 "with_card_email_tokens": _pr(hits, truth),
             }
+            row["name_pair_blocking"] = _name_pair(fa, fb, ea, eb, truth, no_dob)
             out["attack"] = attack(left, ea, enc)
         out[name] = row
     return out
+
+
+def _name_pair(
+    fa: list[PersonFields],
+    fb: list[PersonFields],
+    ea: list[Any],
+    eb: list[Any],
+    truth: set[tuple[int, int]],
+    no_dob: set[tuple[int, int]],
+) -> dict[str, Any]:
+    """What blocking on the name codes alone would give (evaluation only): every pair with a
+    missing date of birth and a moved address shares it, and so do same-named strangers."""
+    ia, ib, shared = ev.plain_candidates(fa, fb, ev.with_name_pair)
+    pairs = set(zip(ia.tolist(), ib.tolist(), strict=True))
+    is_true = np.array([(i, j) in truth for i, j in zip(ia.tolist(), ib.tolist(), strict=True)])
+    plain = evidence_score(ev.plain_scores(fa, fb, ia, ib), shared)
+    clk = evidence_score(
+        dice_pairs(pack([e.clk for e in ea]), pack([e.clk for e in eb]), ia, ib), shared
+    )
+    rp, rc = ev.best_recall(plain, is_true, len(truth)), ev.best_recall(clk, is_true, len(truth))
+    return {
+        "candidates": len(ia),
+        "blocking_recall": round(float(is_true.sum()) / len(truth), 4),
+        "blocking_recall_missing_dob": round(len(pairs & no_dob) / len(no_dob), 4),
+        "plain_recall": round(rp[0], 4),
+        "plain_recall_missing_dob": _subset_recall(ia, ib, plain, rp[2], no_dob),
+        "clk_recall": round(rc[0], 4),
+        "clk_recall_missing_dob": _subset_recall(ia, ib, clk, rc[2], no_dob),
+    }
 
 
 def _pr(found: set[tuple[int, int]], truth: set[tuple[int, int]]) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,7 +42,18 @@ def _load(name: str) -> ModuleType:
 
 _resume = _load("test_resume")
 _ingest_conftest = _load("conftest")
+_disk = _load("test_disk_members")
 big_evidence = _resume.big_evidence  # the module-scoped generated seizure (photos, zip, bad file)
+
+
+@pytest.fixture(scope="module")
+def disk_evidence(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An ext4 image of 400 generated photos (and a zip, a large file ...): its files are read
+    by the Ray workers themselves."""
+    if not shutil.which("mke2fs"):
+        pytest.skip("e2fsprogs not installed")
+    return Path(_disk.build_image(tmp_path_factory.mktemp("disk"), photos=400, side=(480, 360)))
+
 
 ARGS = ("--profile", "fast", "--quiet")
 """PDQ (and vPDQ) give every photo a signal to compare; the pipeline is under test."""
@@ -124,14 +136,18 @@ def _descendants(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-def test_ray_ingest_resumes_after_sigkill(big_evidence: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["big_evidence", "disk_evidence"])
+def test_ray_ingest_resumes_after_sigkill(
+    source: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    evidence: Path = request.getfixturevalue(source)
     ref_home = tmp_path / "ref"
-    _resume._run(ref_home, "ingest", str(big_evidence), "--case", "kill", "--workers", "2", *ARGS)
+    _resume._run(ref_home, "ingest", str(evidence), "--case", "kill", "--workers", "2", *ARGS)
     ref_db = Database(Settings.load(ref_home).database_url)
     expected = dump(ref_db)
     total = len(expected["occurrences"])
 
-    args = ("ingest", str(big_evidence), "--case", "kill", "--executor", "ray", "-j", "2", *ARGS)
+    args = ("ingest", str(evidence), "--case", "kill", "--executor", "ray", "-j", "2", *ARGS)
     home = tmp_path / "killed"
     proc = subprocess.Popen(
         [sys.executable, "-m", "vigil.cli.main", *args],

@@ -104,7 +104,7 @@ def test_blocked_pairs_counts_agreeing_non_null_pairs() -> None:
 
 def test_pair_completeness_counts_true_pairs_any_rule_covers() -> None:
     rows = [
-        # a swapped name with a different postcode: only the sorted-name key covers it
+        # a swapped name with a different postcode: only the swap rule covers it
         {"unique_id": 1, "first_name": "sophie", "surname": "burford", "postcode": "AB12CD"},
         {"unique_id": 2, "first_name": "burford", "surname": "sophie", "postcode": "XY98ZW"},
         # nothing shared at all: not covered
@@ -115,6 +115,6 @@ def test_pair_completeness_counts_true_pairs_any_rule_covers() -> None:
     out = linkage.pair_completeness(_table(rows), ["p1", "p1", "p2", "p2", "p3"])
     assert (out["true_pairs"], out["covered_pairs"]) == (2, 1)
     assert out["pair_completeness"] == 0.5
-    assert out["pairs_only_this_rule_covers"]["name_key"] == 1
+    assert out["pairs_only_this_rule_covers"]["first_name:surname+surname:first_name"] == 1
     with pytest.raises(InvalidInput):
         linkage.pair_completeness(_table(rows), ["p1"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -57,3 +58,22 @@ def test_compose_address_keeps_parts_for_display_and_matching() -> None:
     # a part the line already holds is not repeated for matching
     assert compose_address("12 High St, Leeds", town="Leeds")[1] == "12 high street leeds"
     assert compose_address(None) == (None, None)
+
+
+def test_near_roots_find_a_mistyped_nickname_and_leave_known_names_alone() -> None:
+    from vigil.persons import nicknames
+
+    assert nicknames.near_roots("bobb") == ("robert",)  # bob / bobby, one edit away
+    assert nicknames.near_roots("wiliam") == ("william",)
+    assert nicknames.near_roots("bob") == ()  # known: its roots are exact
+    assert nicknames.near_roots("xq") == ()  # too short to mean anything
+    assert nicknames.near_roots("zzzzzz") == ()
+    # the edit test against a brute-force oracle (all strings one operation away)
+    word, alphabet = "anna", "anbz"
+    one = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    one |= {word[:i] + c + word[i:] for i in range(len(word) + 1) for c in alphabet}
+    one |= {word[:i] + c + word[i + 1 :] for i in range(len(word)) for c in alphabet}
+    one |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    one.discard(word)
+    cands = {"".join(p) for n in (3, 4, 5) for p in itertools.product(alphabet, repeat=n)}
+    assert {c for c in cands if nicknames.one_edit(word, c)} == one & cands

@@ -14,7 +14,9 @@ import pytest
 from vigil.errors import IntegrityError, InvalidInput
 from vigil.share import evaluate as ev
 from vigil.share.persons import (
+    DEFAULT_THRESHOLD,
     SLOTS,
+    TOKEN_BONUS,
     EncodingParams,
     OperationSecret,
     PersonEncoder,
@@ -24,6 +26,7 @@ from vigil.share.persons import (
     dice_pairs,
     from_signal,
     join_tokens,
+    join_tokens_counted,
     match_persons,
     soundex,
     write_secret,
@@ -81,14 +84,19 @@ def test_matcher_equals_brute_force_over_blocked_pairs() -> None:
     for (i, a), (j, b) in itertools.product(enumerate(left), enumerate(right)):
         if set(a.blocks).isdisjoint(b.blocks):
             continue
+        # shared (slot, slot) token equalities: a token twice on one side counts twice
+        shared = sum(a.blocks.count(t) * b.blocks.count(t) for t in set(a.blocks))
         d = _dice(int.from_bytes(a.clk), int.from_bytes(b.clk))
-        if d >= threshold:
-            expected[(i, j)] = d
-    got = {(m.left, m.right): m.dice for m in match_persons(left, right, threshold=threshold)}
+        if d + TOKEN_BONUS * max(shared - 1, 0) >= threshold:
+            expected[(i, j)] = (d, shared)
+    found = match_persons(left, right, threshold=threshold)
+    got = {(m.left, m.right): (m.dice, m.shared_blocks) for m in found}
     assert len(expected) > 40
+    assert any(s > 1 and d < threshold for d, s in expected.values())  # the bonus mattered
     assert got.keys() == expected.keys()
-    for k, d in expected.items():
-        assert got[k] == pytest.approx(d)
+    for k, (d, shared) in expected.items():
+        assert got[k][0] == pytest.approx(d)
+        assert got[k][1] == shared
 
 
 def test_join_tokens_equals_set_oracle_and_skips_flooded_tokens() -> None:
@@ -107,6 +115,11 @@ def test_join_tokens_equals_set_oracle_and_skips_flooded_tokens() -> None:
     }
     assert got == expected
     assert len(got) == len(ia)  # unique
+    ca, cb, counts = join_tokens_counted(left, right, max_bucket=100)
+    assert (ca == ia).all() and (cb == ib).all()
+    for i, j, n in zip(ca.tolist(), cb.tolist(), counts.tolist(), strict=True):
+        lt, rt = left[i].tolist(), right[j].tolist()
+        assert n == sum(lt.count(t) * rt.count(t) for t in set(lt) - {0, 999})
 
 
 def test_name_swap_and_formatting_give_the_same_encoding() -> None:
@@ -217,12 +230,17 @@ def test_blocked_matching_keeps_nearly_all_brute_force_matches() -> None:
     _, (left, right) = ev.cross_agency(600, 2, 0.6, seed=5)
     enc = PersonEncoder(KEY_A)
     ea, eb = ev.encode_all(enc, left), ev.encode_all(enc, right)
-    blocked = {(m.left, m.right) for m in match_persons(ea, eb) if "clk" in m.via}
+    found = [m for m in match_persons(ea, eb) if "clk" in m.via]
+    blocked = {(m.left, m.right) for m in found if m.dice >= DEFAULT_THRESHOLD}
     brute = {(m.left, m.right) for m in match_persons_brute(ea, eb)}
     assert blocked <= brute
     assert len(blocked) >= 0.85 * len(brute)
     truth = ev.true_pairs(left, right)
-    assert len(blocked & truth) >= 0.95 * len(blocked)
+    # pairs admitted by the shared-token bonus (Dice below the threshold) are true pairs too
+    bonus = {(m.left, m.right) for m in found} - blocked
+    assert bonus and len(bonus & truth) >= 0.95 * len(bonus)
+    everything = blocked | bonus
+    assert len(everything & truth) >= 0.95 * len(everything)
 
 
 def match_persons_brute(a: list[PersonEncoding], b: list[PersonEncoding]) -> list[PersonMatch]:

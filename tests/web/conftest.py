@@ -47,5 +47,11 @@ def client(world: World) -> Iterator[TestClient]:
         return world.media[item_id]
 
     app = create_app(world.settings, config=WebConfig(), db=world.app_db, load_media=loader)
+    # background jobs (browser-started scans) are recorded, not run: their audit entries would
+    # otherwise interleave with the ones the route tests read back (tests/web/test_scans.py
+    # runs them for real)
+    app.state.vigil.spawn = lambda target, name: app.state.vigil.extras.setdefault(
+        "spawned", []
+    ).append(name)
     with TestClient(app, base_url="http://testserver", follow_redirects=False) as c:
         yield c

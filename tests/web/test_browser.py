@@ -96,7 +96,8 @@ def run_cli(args: list[str]) -> None:
 
 
 def analyse(evidence: Path, tmp: Path) -> None:
-    """What a unit runs after ingest (known vs fresh, faces, persons), through the CLI."""
+    """What a unit runs after ingest through the CLI: a hash set, matching, face clusters and
+    persons (the browser ingest already found the faces)."""
     known = hashlib.md5((evidence / "IMG_0000.png").read_bytes()).hexdigest()  # noqa: S324
     (tmp / "known.txt").write_text(f"md5\n{known}\n", encoding="utf-8")
     run_cli(
@@ -115,7 +116,6 @@ def analyse(evidence: Path, tmp: Path) -> None:
         ]
     )
     run_cli(["match", "op-browser"])
-    run_cli(["faces", "scan", "op-browser"])
     run_cli(["faces", "cluster", "op-browser", "--no-search"])
     op = tmp / "op"
     run_cli(["persons", "generate", str(op), "--persons", "30", "--followup", "0"])
@@ -205,7 +205,14 @@ def test_review_walkthrough_in_chromium(
         page.locator(".grade button.grade-btn").first.click()
         expect(page.locator(".grade-status").first).to_contain_text("sup=")
         analyse(evidence, tmp_path)
+        page.goto(page.url.split("/items/")[0])
+        # a face scan is started from the overview's Faces card and followed there (the
+        # ingest found the faces already: this one has nothing left to do, and says so)
+        page.click("#scan-faces button:has-text('Scan for faces')")
+        expect(page.locator("#scan-faces")).to_contain_text("Last face scan", timeout=180_000)
+        expect(page.locator("#scan-faces")).to_contain_text("nothing left to scan")
         page.reload()
+        expect(page.locator("#scan-faces")).to_contain_text("Last face scan")
         page.screenshot(path=str(SHOTS / "03-case-overview.png"), full_page=True)
 
         page.click(".case-nav >> text=Items")
@@ -284,6 +291,28 @@ def test_review_walkthrough_in_chromium(
         report.goto(page.url.rsplit("/custody", 1)[0] + "/report.html")
         expect(report.locator("h1")).to_contain_text("Case report: op-browser")
         report.screenshot(path=str(SHOTS / "13-report.png"), full_page=True)
+
+        # evidence moved away after ingest: that item says so, and offers no reveal
+        (evidence / "IMG_0003.png").unlink()
+        page.click(".case-nav >> text=Items")
+        gone = page.locator(".tile.unavailable")
+        expect(gone).to_have_count(1)
+        expect(gone).to_contain_text("source not found at")
+        expect(gone.locator("button.reveal")).to_have_count(0)
+        expect(page.locator(".tile button.reveal")).to_have_count(10)
+        gone.scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "14-evidence-unavailable.png"), full_page=True)
+        page.locator(".cell:has(.tile.unavailable) .caption a").click()
+        expect(page.locator(".tile.unavailable")).to_contain_text("IMG_0003.png")
+        expect(page.locator(".tile button.reveal")).to_have_count(0)
+        page.screenshot(path=str(SHOTS / "15-item-unavailable.png"), full_page=True)
+
+        # a place scan from the Places screen: its status line follows it to the end
+        page.click(".case-nav >> text=Places & leads")
+        page.click("#scan-places button:has-text('Scan for places')")
+        expect(page.locator("#scan-places")).to_contain_text("Last place scan", timeout=180_000)
+        expect(page.locator("#scan-places")).to_contain_text("Search place candidates")
+        page.screenshot(path=str(SHOTS / "16-places-scan.png"), full_page=True)
         browser.close()
     assert errors == [], errors
     with db.read() as s:
@@ -291,3 +320,4 @@ def test_review_walkthrough_in_chromium(
     assert {"web.login", "case.create", "user.add", "case.member_add", "web.ingest_done"} <= actions
     assert {"media.reveal", "note.add", "report.export"} <= actions
     assert {"grade.vote", "faces.cluster", "persons.prioritise", "persons.outcome"} <= actions
+    assert {"web.faces_scan_start", "web.faces_scan_done"} <= actions

@@ -42,6 +42,11 @@ def test_place_link_confirm_and_cross_case(client: TestClient, world: World) -> 
     page = client.get(f"/cases/{world.case_a}/items/{item}/places")
     assert page.status_code == 200
     assert "no scene features" in page.text
+    # the place scan is offered right there (a button, not a CLI command)
+    assert "vigil places scan" not in page.text
+    assert f'action="/cases/{world.case_a}/scans/places"' in page.text
+    back = f'name="back" value="/cases/{world.case_a}/items/{item}/places"'
+    assert back in page.text
     resp = client.post(
         f"/cases/{world.case_a}/items/{item}/places/link",
         data={"place": key, "status": "confirmed", "note": "same wallpaper", "csrf_token": csrf},

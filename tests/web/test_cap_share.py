@@ -139,3 +139,26 @@ def test_members_push_the_case_from_the_page(
         == 403
     )
     assert len(hub.pushed) == 1
+
+
+def test_a_geometric_proof_shows_as_its_verdict_not_its_coordinates(
+    client: TestClient, world: World, hub: type[FakeHub]
+) -> None:
+    overlap = world.extra["overlap_id"][world.case_a]
+    points = [[10.5, 20.25, 30.5, 40.75]] * 42
+    with world.app_db.write() as s:
+        row = sstore.get_overlap(s, overlap)
+        row.evidence = {
+            **(row.evidence or {}),
+            "proof": {
+                "verdict": "same_room",
+                "inliers": 42,
+                "matches": 97,
+                "coverage": 0.31,
+                "points": points,
+            },
+        }
+    login_as(client, world, "investigator1")
+    page = client.get(f"/cases/{world.case_a}/overlaps").text
+    assert "geometric proof: same_room, 42 inliers of 97 matches, coverage 0.31" in page
+    assert "20.25" not in page

@@ -109,6 +109,10 @@ def test_triage_screen_says_as_of_and_out_of_date(client: TestClient, world: Wor
     seed_triage(world)  # outcomes without a recorded catalogue: not provably current
     page = client.get(f"/cases/{world.case_a}/triage").text
     assert "Out of date" in page and "did not record the hash sets" in page
+    # the way out is a button (matching as a background job), not a CLI command
+    assert "vigil match" not in page
+    assert f'hx-get="/cases/{world.case_a}/scans/match?back=' in page
+    assert f'action="/cases/{world.case_a}/scans/match"' in page
     with world.app_db.write() as s:
         items = repo.case_item_count(s, world.case_a)
         record_state(s, world.case_a, threshold=31, items=items, catalogue=catalogue_signature(s))

@@ -64,7 +64,8 @@ def test_item_page_shows_the_evidence_of_every_capability(client: TestClient, wo
     assert 'class="badge outcome-near_known"' in html
     assert "synthetic-set" in html
     assert "PDQ distance</th><td>12" in html
-    assert f'href="/cases/{world.case_a}/triage#group-{group_id}"' in html
+    assert f'href="/cases/{world.case_a}/triage?group={group_id}' in html
+    assert f'#group-{group_id}"' in html
     # the other member of its group, blurred, linked, with its distance
     assert f'href="/cases/{world.case_a}/items/{a1}"' in html
     assert "d=7" in html

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from vigil.cli.context import runtime
+from vigil.cli.options import BackfillWorkersOpt, ExecutorOpt, RayAddressOpt
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput
 
@@ -143,6 +144,9 @@ def scan(
         ),
     ] = True,
     model: ModelOpt = None,
+    workers: BackfillWorkersOpt = 0,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find faces in the case's photos and videos not scanned yet (re-reads the evidence).
@@ -152,7 +156,8 @@ def scan(
     Same as `vigil analyze CASE --analyzer faces`, followed (when new faces were found) by
     `vigil faces cluster CASE`, which searches them against other cases and the library.
     Costs ~1 s per 1 MP photo on one core; videos are sampled every 2 s. Unreadable items
-    become warnings.
+    become warnings. `-j N` finds faces in N worker processes, `--executor ray` as Ray tasks
+    (default model only); interrupted, re-run it: scanned items are skipped.
     To find faces during ingest instead: vigil ingest PATH --case CASE --analyzer faces
 
     Example: vigil faces scan op-birch
@@ -160,12 +165,23 @@ def scan(
     from vigil.faces.service import refresh_case, scan_case
 
     rt = runtime()
+    executor = "ray" if ray_address else executor
     if model is not None:
         from vigil.faces.service import scan_case_with
 
+        if workers or executor != "local":
+            raise InvalidInput("-j/--executor work with the default model only; drop --model")
         report = scan_case_with(rt.settings, rt.db, case, rt.actor, pipeline=_pipeline(model))
     else:
-        report = scan_case(rt.settings, rt.db, case, rt.actor)
+        report = scan_case(
+            rt.settings,
+            rt.db,
+            case,
+            rt.actor,
+            workers=workers,
+            executor=executor,
+            ray_address=ray_address,
+        )
     data: dict[str, Any] = {
         "case": case,
         "pending": report.pending,

@@ -11,6 +11,7 @@ import typer
 
 from vigil import __version__
 from vigil.cli.context import Runtime, runtime
+from vigil.cli.options import BackfillWorkersOpt, ExecutorOpt, RayAddressOpt
 from vigil.cli.output import emit_json, emit_lines
 from vigil.plugins import load_defaults
 
@@ -127,19 +128,33 @@ def analyze(
     analyzer: Annotated[
         str, typer.Option("--analyzer", "-a", help="Analyzer to run (see `vigil info`).")
     ],
+    workers: BackfillWorkersOpt = 0,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Run an analyzer over a case's items that it has not processed yet (back-fill).
 
     Content is re-read from the evidence, read-only, and checked against its SHA-256.
+    Interrupted, re-run the same command: items already analysed are skipped. `-j N` spreads
+    the items over N worker processes, `--executor ray` over Ray tasks (same results).
 
-    Example: vigil analyze op-birch --analyzer faces
+    Example: vigil analyze op-birch --analyzer faces --executor ray -j 2
     """
     from vigil.ingest.backfill import backfill
 
     load_defaults()
     rt = runtime()
-    report = backfill(rt.settings, rt.db, case, analyzer, rt.actor)
+    report = backfill(
+        rt.settings,
+        rt.db,
+        case,
+        analyzer,
+        rt.actor,
+        workers=workers,
+        executor="ray" if ray_address else executor,
+        ray_address=ray_address,
+    )
     if as_json:
         emit_json(report.__dict__)
     else:

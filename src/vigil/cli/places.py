@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from vigil.cli.context import runtime
+from vigil.cli.options import BackfillWorkersOpt, ExecutorOpt, RayAddressOpt
 from vigil.cli.output import emit_json, emit_lines
 from vigil.errors import InvalidInput, VigilError
 from vigil.places.defaults import DEFAULT_MIN_COVERAGE, DEFAULT_MIN_INLIERS, DEFAULT_SHORTLIST
@@ -322,17 +323,33 @@ def index_cmd(
 
 
 @app.command("scan")
-def scan_cmd(case: CaseArg, as_json: JsonOpt = False) -> None:
+def scan_cmd(
+    case: CaseArg,
+    workers: BackfillWorkersOpt = 0,
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Compute scene features for the case's photos/videos that lack them (re-reads evidence).
 
-    Same as `vigil analyze CASE --analyzer scene`. Example: vigil places scan op-birch
+    Same as `vigil analyze CASE --analyzer scene` (same -j / --executor ray options).
+    Example: vigil places scan op-birch -j 2
     """
     from vigil.ingest.backfill import backfill
     from vigil.plugins import load_defaults
 
     load_defaults()
     rt = runtime()
-    rep = backfill(rt.settings, rt.db, case, "scene", rt.actor)
+    rep = backfill(
+        rt.settings,
+        rt.db,
+        case,
+        "scene",
+        rt.actor,
+        workers=workers,
+        executor="ray" if ray_address else executor,
+        ray_address=ray_address,
+    )
     if as_json:
         emit_json(rep.__dict__)
     else:

@@ -242,7 +242,8 @@ def push(
     built = _build(
         case, operation, key, agency, _options(only, secret_file, codebook, include_flagged)
     )
-    answer = _client(hub, key).push(built.envelope)
+    with _client(hub, key) as client:
+        answer = client.push(built.envelope)
     export.record(runtime().db, built, actor=runtime().actor, destination=hub)
     result = {"hub": hub, "counts": built.counts, "notes": built.notes, "hub_answer": answer}
     emit_json(result) if json_out else emit_lines(
@@ -259,12 +260,64 @@ def pull(hub: HubOpt, key: KeyOpt, json_out: JsonOpt = False) -> None:
     from vigil.share import local
 
     rt = runtime()
-    result = local.pull(rt.db, _client(hub, key), hub, actor=rt.actor)
+    with _client(hub, key) as client:
+        result = local.pull(rt.db, client, hub, actor=rt.actor)
     emit_json(result) if json_out else emit_lines(
         [
             f"{result['notifications']} notification(s): {result['new']} new, {result['updated']} updated"
         ]
     )
+
+
+@app.command()
+def proof(
+    operation: OperationOpt,
+    hub: HubOpt,
+    key: KeyOpt,
+    secret_file: Annotated[
+        Path,
+        typer.Option(
+            "--secret",
+            envvar="VIGIL_SHARE_SECRET",
+            help="The operation's shared secret file (seals the features lent for a proof).",
+        ),
+    ],
+    overlap: Annotated[
+        list[int] | None,
+        typer.Option("--overlap", help="Only these overlaps (the hub's numbers; repeatable)."),
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Do this agency's part of the same-room proofs the hub asked for, then pull.
+
+    Side a of a same-room overlap lends the scene features (keypoints and descriptors, never
+    pixels) of its one shortlisted image, sealed under the operation secret; side b verifies
+    them against its own image and reports only the verdict, counts and inlier coordinates.
+    Run it on both sides (a, then b). Example: vigil share proof --operation ORE --hub
+    https://hub.example --key agency.key --secret ore.secret
+    """
+    from vigil.share import local
+    from vigil.share.persons import OperationSecret
+
+    rt = runtime()
+    with _client(hub, key) as client:
+        result = local.prove(
+            rt.db,
+            client,
+            OperationSecret.load(secret_file),
+            operation,
+            actor=rt.actor,
+            overlap_ids=overlap or None,
+        )
+        result["pull"] = local.pull(rt.db, client, hub, actor=rt.actor)
+    if json_out:
+        emit_json(result)
+        return
+    lines = [f"features lent for overlap(s): {result['sent'] or '-'}"]
+    lines += [f"overlap #{v['overlap']} verified: {v['verdict']}" for v in result["verified"]]
+    lines += [f"waiting for the other agency: {result['waiting']}"] if result["waiting"] else []
+    lines += [f"overlap #{f['overlap']}: {f['message']}" for f in result["failed"]]
+    emit_lines(lines)
 
 
 @app.command()
@@ -310,7 +363,8 @@ def _decide(overlap: int, decision: str, hub: str | None, key: Path, json_out: b
     if hub is None:
         with rt.db.read() as s:
             hub = sstore.get_overlap(s, overlap).hub
-    result = local.decide(rt.db, _client(hub, key), overlap, decision, actor=rt.actor)
+    with _client(hub, key) as client:
+        result = local.decide(rt.db, client, overlap, decision, actor=rt.actor)
     emit_json(result) if json_out else emit_lines(
         [f"overlap #{overlap}: {decision}ed (status {result['status']})"]
     )

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytsk3
 
-from vigil.evidence.walk import SEP, Entry, _Budget
+from vigil.content.types import HEAD_SIZE, sniff
+from vigil.evidence.walk import (
+    ARCHIVE_TYPES,
+    DISK_TYPES,
+    SEP,
+    UNSUPPORTED_ARCHIVES,
+    Entry,
+    ImageMember,
+    _Budget,
+)
 
 if TYPE_CHECKING:
     from vigil.evidence.walk import Walker
@@ -70,32 +79,43 @@ def _ts(value: int | None) -> dt.datetime | None:
         return None
 
 
-def _file_systems(img: Any) -> Iterator[tuple[bytes, Any | None, str | None]]:
-    """(prefix, FS_Info or None, problem) for each partition (or the whole image)."""
+def _file_systems(img: Any) -> Iterator[tuple[bytes, Any | None, str | None, int]]:
+    """(prefix, FS_Info or None, problem, byte offset) for each partition (or the whole image)."""
     try:
         volume = pytsk3.Volume_Info(img)
     except OSError:
         volume = None
     if volume is None:
         try:
-            yield b"", pytsk3.FS_Info(img), None
+            yield b"", pytsk3.FS_Info(img), None, 0
         except OSError as exc:
-            yield b"", None, f"no partition table and no file system The Sleuth Kit can read: {exc}"
+            yield (
+                b"",
+                None,
+                f"no partition table and no file system The Sleuth Kit can read: {exc}",
+                0,
+            )
         return
     block = volume.info.block_size
     for part in volume:
         if not part.flags & pytsk3.TSK_VS_PART_FLAG_ALLOC:
             continue
         prefix = f"p{part.addr}/".encode()
+        offset = part.start * block
         try:
-            yield prefix, pytsk3.FS_Info(img, offset=part.start * block), None
+            yield prefix, pytsk3.FS_Info(img, offset=offset), None, offset
         except OSError as exc:
             desc = (
                 part.desc.decode("utf-8", "replace")
                 if isinstance(part.desc, bytes)
                 else str(part.desc)
             )
-            yield prefix, None, f"partition {part.addr} ({desc}) has no readable file system: {exc}"
+            yield (
+                prefix,
+                None,
+                f"partition {part.addr} ({desc}) has no readable file system: {exc}",
+                offset,
+            )
 
 
 def _walk_names(fs: Any, inode: int, seen: set[int]) -> None:
@@ -136,7 +156,7 @@ def probe_in_child(path: Path, kind: str, timeout: float) -> str | None:
         code = 1
         try:
             img = open_image(path, kind)
-            for _prefix, fs, _problem in _file_systems(img):
+            for _prefix, fs, _problem, _offset in _file_systems(img):
                 if fs is not None:
                     _walk_names(fs, fs.info.root_inum, set())
             code = 0
@@ -188,7 +208,7 @@ def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterat
         return
     budget = _Budget(walker.limits)
     try:
-        for prefix, fs, problem in _file_systems(img):
+        for prefix, fs, problem, offset in _file_systems(img):
             if fs is None:
                 yield Entry(
                     container + prefix,
@@ -197,7 +217,10 @@ def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterat
                     warnings=[("filesystem_unsupported", problem or "unreadable")],
                 )
                 continue
-            yield from _walk_fs(fs, fs.info.root_inum, container + prefix, walker, budget, set())
+            where = (str(path), kind, offset) if walker.locate_image_members else None
+            yield from _walk_fs(
+                fs, fs.info.root_inum, container + prefix, walker, budget, set(), where
+            )
     finally:
         close = getattr(img, "close", None)
         if close:
@@ -205,8 +228,20 @@ def walk_disk_image(path: Path, kind: str, raw: bytes, walker: Walker) -> Iterat
 
 
 def _walk_fs(
-    fs: Any, inode: int, prefix: bytes, walker: Walker, budget: _Budget, seen: set[int]
+    fs: Any,
+    inode: int,
+    prefix: bytes,
+    walker: Walker,
+    budget: _Budget,
+    seen: set[int],
+    where: tuple[str, str, int] | None = None,
 ) -> Iterator[Entry]:
+    """Entries for the files under directory ``inode``.
+
+    ``where`` (image path, kind, file-system offset): files that are no container are handed
+    out as :class:`ImageMember` locators for workers to read (only their first bytes are read
+    here, to tell containers, which are expanded here, from the rest).
+    """
     if inode in seen:
         yield Entry(
             prefix,
@@ -247,7 +282,7 @@ def _walk_fs(
         if meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
             if name in (b"lost+found", b"$OrphanFiles"):
                 continue
-            yield from _walk_fs(fs, meta.addr, raw + b"/", walker, budget, seen)
+            yield from _walk_fs(fs, meta.addr, raw + b"/", walker, budget, seen, where)
             continue
         if meta.type != pytsk3.TSK_FS_META_TYPE_REG:
             yield Entry(
@@ -269,8 +304,19 @@ def _walk_fs(
             return _TskReader(f, size)
 
         try:
+            located = None
+            if where is not None and not _is_container(f, size):
+                located = ImageMember(where[0], where[1], where[2], int(meta.addr), size)
             for entry in walker._member_entries(
-                raw, name.decode("utf-8", "replace"), 1, budget, size, None, mtime, open_member
+                raw,
+                name.decode("utf-8", "replace"),
+                1,
+                budget,
+                size,
+                None,
+                mtime,
+                open_member,
+                located=located,
             ):
                 if entry.raw_path == raw:
                     entry.ctime, entry.atime = ctime, atime
@@ -284,6 +330,55 @@ def _walk_fs(
                 status="unreadable",
                 warnings=[("unreadable", f"file content could not be read from the image: {exc}")],
             )
+
+
+_CONTAINERS = ARCHIVE_TYPES | UNSUPPORTED_ARCHIVES | DISK_TYPES
+
+
+def _is_container(f: Any, size: int) -> bool:
+    """Whether the file's first bytes say archive or disk image (expanded by the walker)."""
+    head: bytes = f.read_random(0, min(size, HEAD_SIZE)) if size > 0 else b""
+    return sniff(head).name in _CONTAINERS
+
+
+_OPEN: dict[tuple[str, str], tuple[Any, dict[int, Any]]] = {}
+"""This worker process's open image (one at a time) and its file systems by byte offset."""
+
+
+def read_member(member: ImageMember) -> Iterator[bytes]:
+    """The content of one disk image file, in chunks, read by a worker from the image itself.
+
+    The image is opened read-only once per worker process and kept open for the next members
+    of the same image (:func:`close_images` closes it). At most ``member.size`` bytes are read.
+
+    Raises:
+        OSError: the image or the file cannot be read.
+    """
+    key = (member.image, member.kind)
+    if key not in _OPEN:
+        close_images()
+        _OPEN[key] = (open_image(Path(member.image), member.kind), {})
+    img, systems = _OPEN[key]
+    fs = systems.get(member.fs_offset)
+    if fs is None:
+        fs = systems[member.fs_offset] = pytsk3.FS_Info(img, offset=member.fs_offset)
+    f = fs.open_meta(inode=member.inode)
+    pos = 0
+    while pos < member.size:
+        data: bytes = f.read_random(pos, min(CHUNK, member.size - pos))
+        if not data:
+            return
+        pos += len(data)
+        yield data
+
+
+def close_images() -> None:
+    """Close the image :func:`read_member` keeps open in this process."""
+    for img, _systems in _OPEN.values():
+        close = getattr(img, "close", None)
+        if close:
+            close()
+    _OPEN.clear()
 
 
 class _TskReader:

@@ -57,6 +57,24 @@ def _ts(epoch: float | int | None) -> dt.datetime | None:
         return None
 
 
+@dataclass(frozen=True)
+class ImageMember:
+    """Where a worker finds one file of a disk image itself (the unit that lets one image spread
+    over workers): the image, the byte offset of the file system in it, and the file's inode.
+
+    The walker lists the image; each worker opens the image read-only on its own and reads the
+    members of its chunk (see :func:`vigil.evidence.disk.read_member`), so the reading and hashing
+    of one image's files run in parallel, and no content travels from the walker to a worker.
+    """
+
+    image: str
+    kind: str
+    """``raw_disk`` or ``e01``."""
+    fs_offset: int
+    inode: int
+    size: int
+
+
 @dataclass
 class Entry:
     """One file found in a source, with how to read it and what went wrong."""
@@ -70,6 +88,8 @@ class Entry:
     fs_path: Path | None = None
     data: bytes | None = None
     spool: Path | None = None
+    member: ImageMember | None = None
+    """A disk image's file that the worker reads itself (then ``size`` is the declared size)."""
     status: str = "ok"
     """``ok`` (content readable), or why not: ``unreadable``, ``skipped``, ``link``."""
     warnings: list[tuple[str, str]] = field(default_factory=list)
@@ -83,7 +103,10 @@ class Entry:
     def has_content(self) -> bool:
         """Whether a worker can read the content."""
         return self.status == "ok" and (
-            self.fs_path is not None or self.data is not None or self.spool is not None
+            self.fs_path is not None
+            or self.data is not None
+            or self.spool is not None
+            or self.member is not None
         )
 
 
@@ -126,6 +149,9 @@ class Walker:
         spool_dir: where large members are spooled (inside the data folder).
         skip: predicate on a raw path; entries for which it is true are yielded without content
             (used when resuming: already-recorded files are not read again).
+        locate_image_members: a disk image's files that are no container are yielded with an
+            :class:`ImageMember` locator instead of their content, for workers to read (ingest);
+            off, every member's content is read here (re-reading one item).
     """
 
     def __init__(
@@ -134,8 +160,11 @@ class Walker:
         limits: IngestLimits,
         spool_dir: Path,
         skip: Callable[[bytes], bool] | None = None,
+        *,
+        locate_image_members: bool = False,
     ) -> None:
         self.root = root
+        self.locate_image_members = locate_image_members
         self.limits = limits
         self.spool_dir = spool_dir
         self.skip = skip or (lambda _p: False)
@@ -462,11 +491,16 @@ class Walker:
         mtime: dt.datetime | None,
         open_member: Callable[[], BinaryIO],
         cap: int | None = None,
+        located: ImageMember | None = None,
     ) -> Iterator[Entry]:
         """Entries for one member (and, if it is an archive, its own members).
 
         ``cap`` bounds what may be read when the member's size is unknown up front (single-file
         gzip/bzip2/xz streams); otherwise the declared size and the limits decide.
+
+        ``located``: the member is a disk image's file that is no container (the caller sniffed
+        its head) and that a worker reads itself, so it is not read here: the entry carries the
+        locator, and its declared size counts against the budget.
         """
         warnings = self._member_warnings(name)
         seen = self._member_names.get(raw, 0)
@@ -483,7 +517,7 @@ class Walker:
             # Already recorded: only look inside if it is itself a container.
             entry = Entry(raw, depth=depth, size=size, mtime=mtime, status="done")
             problem = self._check_member(budget, size, packed)
-            if problem:
+            if problem or located is not None:
                 yield entry
                 return
             with open_member() as fh:
@@ -507,6 +541,11 @@ class Walker:
                 status="skipped",
                 warnings=[*warnings, problem],
             )
+            return
+        if located is not None:
+            budget.total += size
+            budget.members += 1
+            yield Entry(raw, depth=depth, size=size, mtime=mtime, member=located, warnings=warnings)
             return
         with open_member() as fh:
             data, spool, real, problem = self._read_member(fh, size, budget, cap=cap)

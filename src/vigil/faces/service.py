@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,9 @@ from vigil.store import audit
 from vigil.store import faces as store
 from vigil.store.db import Database
 from vigil.store.repo import get_case
+
+if TYPE_CHECKING:
+    from vigil.ingest.backfill import Progress
 
 DEFAULT_THRESHOLD = 0.5
 """Distance used for linking and clustering when no calibration is stored for the model.
@@ -216,12 +219,23 @@ class ScanReport:
     faces: int = 0
 
 
-def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> ScanReport:
+def scan_case(
+    settings: Settings,
+    db: Database,
+    case_name: str,
+    actor: str,
+    *,
+    workers: int = 0,
+    executor: str = "local",
+    ray_address: str | None = None,
+    progress: Progress | None = None,
+) -> ScanReport:
     """Find faces in the case's photos and videos that the ``faces`` analyzer has not seen.
 
     This is the generic analyzer back-fill (:func:`vigil.ingest.backfill.backfill`): content is
     re-read read-only from the evidence, an item that cannot be read or decoded becomes a
-    warning on the case, and the scan goes on.
+    warning on the case, and the scan goes on. ``workers`` / ``executor`` / ``ray_address``:
+    where the per-item work runs, as for the back-fill.
     """
     from vigil.ingest.backfill import backfill
     from vigil.plugins import load_defaults
@@ -230,7 +244,17 @@ def scan_case(settings: Settings, db: Database, case_name: str, actor: str) -> S
     with db.read() as session:
         case_id = get_case(session, case_name).id
         before = store.count_case_faces(session, case_id)
-    result = backfill(settings, db, case_name, "faces", actor)
+    result = backfill(
+        settings,
+        db,
+        case_name,
+        "faces",
+        actor,
+        workers=workers,
+        executor=executor,
+        ray_address=ray_address,
+        progress=progress,
+    )
     with db.read() as session:
         after = store.count_case_faces(session, case_id)
     return ScanReport(result.pending, result.done, result.failed, after - before)

@@ -8,6 +8,7 @@ holds no logic of its own; everything else is :class:`vigil.hub.service.Hub`.
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -72,6 +73,14 @@ async def _member(request: Request) -> HubMember:
 Member = Annotated[HubMember, Depends(_member)]
 
 
+def _json_body(body: bytes) -> Any:
+    """A proof payload as sent (checked field by field by :mod:`vigil.share.proof`)."""
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"body is not JSON: {exc}") from exc
+
+
 def create_app(hub: Hub) -> FastAPI:
     """The hub app over one :class:`Hub`."""
     app = FastAPI(title="Vigil hub", docs_url=None, redoc_url=None, openapi_url=None)
@@ -98,6 +107,20 @@ def create_app(hub: Hub) -> FastAPI:
     @app.post("/api/v1/overlaps/{overlap_id}/decision")
     def decide(overlap_id: int, change: Decision, who: Member) -> dict[str, Any]:
         return hub.decide(who, overlap_id, change.decision)
+
+    @app.post("/api/v1/overlaps/{overlap_id}/proof/features")
+    async def proof_send(overlap_id: int, request: Request, who: Member) -> dict[str, Any]:
+        payload = _json_body(await request.body())
+        return await run_in_threadpool(hub.proof_send, who, overlap_id, payload)
+
+    @app.get("/api/v1/overlaps/{overlap_id}/proof/features")
+    def proof_features(overlap_id: int, who: Member) -> dict[str, Any]:
+        return hub.proof_features(who, overlap_id)
+
+    @app.post("/api/v1/overlaps/{overlap_id}/proof/result")
+    async def proof_result(overlap_id: int, request: Request, who: Member) -> dict[str, Any]:
+        payload = _json_body(await request.body())
+        return await run_in_threadpool(hub.proof_result, who, overlap_id, payload)
 
     @app.get("/api/v1/operations/{code}/board")
     def board(code: str, who: Member) -> dict[str, Any]:

@@ -39,7 +39,19 @@ class HubClient:
         timeout: float = 60.0,
     ) -> None:
         self.key = key
+        self._owns_http = http is None
         self.http = http or httpx.Client(base_url=base_url, timeout=timeout)
+
+    def close(self) -> None:
+        """Close the connection pool this client opened (one passed in is the caller's)."""
+        if self._owns_http:
+            self.http.close()
+
+    def __enter__(self) -> HubClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def call(
         self, method: str, path: str, body: bytes = b"", *, content_type: str = "application/json"
@@ -81,6 +93,25 @@ class HubClient:
             "POST", f"/api/v1/overlaps/{overlap_id}/decision", {"decision": decision}
         )
         return result
+
+    def proof_send(self, overlap_id: int, sealed: str) -> dict[str, Any]:
+        """Lend this agency's sealed scene features for a same-room proof (side a)."""
+        result: dict[str, Any] = self._json(
+            "POST", f"/api/v1/overlaps/{overlap_id}/proof/features", {"sealed": sealed}
+        )
+        return result
+
+    def proof_features(self, overlap_id: int) -> dict[str, Any]:
+        """The sealed features the other agency lent for this overlap (side b)."""
+        result: dict[str, Any] = self.call("GET", f"/api/v1/overlaps/{overlap_id}/proof/features")
+        return result
+
+    def proof_result(self, overlap_id: int, result: dict[str, Any]) -> dict[str, Any]:
+        """Report a proof: verdict, counts and inlier coordinates only (side b)."""
+        answer: dict[str, Any] = self._json(
+            "POST", f"/api/v1/overlaps/{overlap_id}/proof/result", result
+        )
+        return answer
 
     def board(self, operation: str) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", f"/api/v1/operations/{quote(operation)}/board")

@@ -317,7 +317,13 @@ def _person(session: Session, new: Sequence[Sig], settings: HubSettings) -> list
             threshold=settings.person_min_dice,
         )
         for m in found:
-            ev = {"dice": round(m.dice, 4), "threshold": settings.person_min_dice, "blocked": True}
+            ev = {
+                "dice": round(m.dice, 4),
+                "shared_blocks": m.shared_blocks,
+                "score": round(m.score, 4),
+                "threshold": settings.person_min_dice,
+                "blocked": True,
+            }
             out.append(
                 Candidate(mine[m.left].id, olist[m.right].id, "person", round(m.dice, 4), ev)
             )

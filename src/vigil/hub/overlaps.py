@@ -28,6 +28,7 @@ from vigil.store.hub import (
     HubNotification,
     HubOperation,
     HubOverlap,
+    HubProof,
     HubQuarantine,
     HubSignal,
     HubSuppression,
@@ -288,8 +289,28 @@ def view(session: Session, ov: HubOverlap, member: HubMember) -> dict[str, Any]:
         "your_decision": ov.decision_a if mine else ov.decision_b,
         "their_decision": ov.decision_b if mine else ov.decision_a,
         "proof_requested": ov.proof_requested_at is not None,
+        "proof": proof_state(session, ov, member),
         "other_agency": _agency(other),
     }
+
+
+def proof_state(session: Session, ov: HubOverlap, member: HubMember) -> dict[str, str] | None:
+    """Where a same-room overlap's geometric proof stands, and this member's part in it.
+
+    ``requested`` (the sender, side a, has not lent its features yet), ``features_sent`` (the
+    verifier, side b, has a sealed record to verify) or ``proved`` (the result is in the
+    evidence). ``role``: ``send`` for side a, ``verify`` for side b.
+    """
+    if ov.proof_requested_at is None:
+        return None
+    row = session.get(HubProof, ov.id)
+    if row is not None and row.result is not None:
+        status = "proved"
+    elif row is not None and row.sealed is not None:
+        status = "features_sent"
+    else:
+        status = "requested"
+    return {"status": status, "role": "send" if member.id == ov.member_a else "verify"}
 
 
 def notifications(

@@ -20,10 +20,19 @@ from vigil.errors import AuthenticationFailed, Conflict, NotFound, PermissionDen
 from vigil.hub import match, members, operations, overlaps
 from vigil.hub.config import CONFIG_NAME, HubSettings
 from vigil.hub.pdqindex import PdqIndexes
-from vigil.share import keys, protocol
+from vigil.share import keys, proof, protocol
 from vigil.store import audit
 from vigil.store.db import Database
-from vigil.store.hub import HUB_CHAIN, HubBundle, HubMember, HubQuarantine, HubSignal
+from vigil.store.hub import (
+    HUB_CHAIN,
+    HubBundle,
+    HubMember,
+    HubNotification,
+    HubOverlap,
+    HubProof,
+    HubQuarantine,
+    HubSignal,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "store" / "hub_migrations"
 ADMIN = "hub-admin"
@@ -267,6 +276,108 @@ class Hub:
         with self.db.write() as s:
             m = _reload(s, member)
             return overlaps.view(s, overlaps.decide(s, overlap_id, m, decision), m)
+
+    # --- same-room proofs (vigil.share.proof) ----------------------------------------------
+
+    def _proof_overlap(self, s: Session, member: HubMember, overlap_id: int) -> HubOverlap:
+        ov = s.get(HubOverlap, overlap_id)
+        if ov is None or member.id not in (ov.member_a, ov.member_b):
+            raise NotFound(f"no overlap #{overlap_id} of yours")
+        if ov.proof_requested_at is None:
+            raise PermissionDenied(f"overlap #{overlap_id} asks for no geometric proof")
+        if ov.status == "rejected":
+            raise PermissionDenied(f"overlap #{overlap_id} was rejected: no proof is exchanged")
+        return ov
+
+    def proof_send(
+        self, member: HubMember, overlap_id: int, payload: Any, now: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """The sender (side a) lends its sealed scene features for the verifier (side b).
+
+        The hub checks the frame only (it cannot open it) and keeps it until the result arrives.
+        """
+        sealed = proof.validate_send(payload)
+        now = now or _now()
+        with self.db.write() as s:
+            m = _reload(s, member)
+            ov = self._proof_overlap(s, m, overlap_id)
+            if m.id != ov.member_a:
+                raise PermissionDenied(
+                    f"overlap #{overlap_id}: the other agency lends its features; you verify"
+                )
+            row = s.get(HubProof, ov.id)
+            if row is not None and row.result is not None:
+                raise Conflict(f"overlap #{overlap_id} is already proved")
+            if row is None:
+                row = HubProof(overlap_id=ov.id, sender_id=ov.member_a, verifier_id=ov.member_b)
+                s.add(row)
+            row.sealed, row.sealed_sha256, row.sent_at = sealed, proof.sealed_digest(sealed), now
+            s.add(HubNotification(member_id=ov.member_b, kind="proof", overlap_id=ov.id))
+            members.log(
+                s,
+                m.name,
+                "hub.proof_features_relayed",
+                ov.operation_id,
+                overlap=ov.id,
+                sealed_sha256=row.sealed_sha256,
+                size=len(sealed),
+            )
+            return overlaps.view(s, ov, m)
+
+    def proof_features(self, member: HubMember, overlap_id: int) -> dict[str, Any]:
+        """The verifier (side b) fetches the sealed record lent for this overlap."""
+        with self.db.write() as s:
+            m = _reload(s, member)
+            ov = self._proof_overlap(s, m, overlap_id)
+            if m.id != ov.member_b:
+                raise PermissionDenied(f"overlap #{overlap_id}: only the verifying agency fetches")
+            row = s.get(HubProof, ov.id)
+            if row is None or row.sealed is None:
+                raise NotFound(f"overlap #{overlap_id}: no sealed features waiting")
+            members.log(
+                s,
+                m.name,
+                "hub.proof_features_fetched",
+                ov.operation_id,
+                overlap=ov.id,
+                sealed_sha256=row.sealed_sha256,
+            )
+            return {"overlap": ov.id, "sealed": row.sealed}
+
+    def proof_result(
+        self, member: HubMember, overlap_id: int, payload: Any, now: dt.datetime | None = None
+    ) -> dict[str, Any]:
+        """The verifier's result: verdict, counts and inlier coordinates only (nothing else is
+        accepted); the sealed record is deleted and both agencies are notified."""
+        result = proof.validate_result(payload)
+        now = now or _now()
+        with self.db.write() as s:
+            m = _reload(s, member)
+            ov = self._proof_overlap(s, m, overlap_id)
+            if m.id != ov.member_b:
+                raise PermissionDenied(f"overlap #{overlap_id}: only the verifying agency reports")
+            row = s.get(HubProof, ov.id)
+            if row is None or row.sealed is None:
+                raise Conflict(f"overlap #{overlap_id}: no sealed features were lent to verify")
+            row.result, row.proved_at = result, now
+            row.sealed = None
+            ov.evidence = {
+                **ov.evidence,
+                "proof": {**result, "points_order": "x_a, y_a, x_b, y_b (side a lent features)"},
+            }
+            for mid in (ov.member_a, ov.member_b):
+                s.add(HubNotification(member_id=mid, kind="proof", overlap_id=ov.id))
+            members.log(
+                s,
+                m.name,
+                "hub.proof_received",
+                ov.operation_id,
+                overlap=ov.id,
+                verdict=result["verdict"],
+                inliers=result["inliers"],
+            )
+            s.flush()
+            return overlaps.view(s, ov, m)
 
     def board(self, member: HubMember, code: str) -> dict[str, Any]:
         with self.db.write() as s:

@@ -72,6 +72,10 @@ class IngestReport:
     already_recorded: int = 0
     resumed: bool = False
     elapsed_s: float = 0.0
+    worker_processes: int = 0
+    """Distinct worker processes (over every node) that read files in this run."""
+    image_member_workers: int = 0
+    """Of these, how many read files out of a disk image (> 1: one image spread over workers)."""
     analyzers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -140,6 +144,7 @@ class _Producer(threading.Thread):
                     fs_path=str(entry.fs_path) if entry.fs_path else None,
                     spool=str(entry.spool) if entry.spool else None,
                     data=entry.data,
+                    member=entry.member,
                 )
                 entry.data = None  # the task owns the bytes now
                 chunk.append((entry, task))
@@ -274,9 +279,12 @@ def ingest(
     report.already_recorded = len(recorded)
     top_raw = os.fsencode(root.name)
     spool_dir = settings.spool_dir / f"job-{job_id}"
-    walker = Walker(root, settings.limits, spool_dir, skip=recorded.__contains__)
+    walker = Walker(
+        root, settings.limits, spool_dir, skip=recorded.__contains__, locate_image_members=True
+    )
     n_workers = settings.workers if workers is None else workers
     pool: Executor | None = None
+    spool = (str(spool_dir), settings.limits.spool_in_memory)
     if executor == "ray":
         from vigil.jobs.ray_executor import RayExecutor
 
@@ -284,7 +292,7 @@ def ingest(
             ray_address,
             num_cpus=n_workers if n_workers > 0 else None,
             initializer=init_worker,
-            initargs=(db.url, chosen, deep),
+            initargs=(db.url, chosen, deep, None, *spool),
         )
         pool, n_workers = ray_pool, ray_pool.max_workers
     elif n_workers > 0:
@@ -292,13 +300,15 @@ def ingest(
             max_workers=n_workers,
             mp_context=get_context("spawn"),
             initializer=init_worker,
-            initargs=(db.url, chosen, deep, os.getpid()),
+            initargs=(db.url, chosen, deep, os.getpid(), *spool),
         )
     else:
-        init_worker(db.url, chosen, deep)
+        init_worker(db.url, chosen, deep, None, *spool)
     producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))
     pre_bytes = _prescan_bytes(root)
     batch: list[tuple[Entry, Result | None]] = []
+    workers_seen: set[str] = set()
+    member_workers: set[str] = set()
     last_flush = time.monotonic()
     status = "failed"
     error: str | None = None
@@ -319,6 +329,9 @@ def ingest(
                     batch.append((payload, None))
                 elif tag == "result":
                     batch.append(payload)
+                    workers_seen.add(payload[1].worker)
+                    if payload[0].member is not None:
+                        member_workers.add(payload[1].worker)
                 if bar is not None and task_id is not None and tag in ("entry", "result"):
                     entry = payload if tag == "entry" else payload[0]
                     bar.update(
@@ -351,6 +364,8 @@ def ingest(
         else:
             close_worker()
         report.elapsed_s = round(time.monotonic() - started, 3)
+        report.worker_processes = len(workers_seen - {""})
+        report.image_member_workers = len(member_workers - {""})
         # An interrupted or failed job stays open: re-running the command resumes it.
         job_status = "done" if status == "done" else ("failed" if error else "running")
         with db.write() as s:
@@ -494,9 +509,12 @@ def _write_batch(
                     item_id=item_id,
                     path=display_path(entry.raw_path),
                     raw_path=entry.raw_path,
-                    size=entry.size
-                    if entry.size is not None
-                    else (result.digests.size if result and result.digests else None),
+                    # a disk image's file read by a worker: what it read, as when read here
+                    size=result.digests.size
+                    if result is not None
+                    and result.digests is not None
+                    and (entry.size is None or entry.member is not None)
+                    else entry.size,
                     mtime=entry.mtime,
                     ctime=entry.ctime,
                     atime=entry.atime,

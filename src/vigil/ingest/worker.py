@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import socket
+import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import TooLarge
 from vigil.evidence.hashing import Digests, digest_stream
 from vigil.evidence.readonly import open_readonly
+from vigil.evidence.walk import ImageMember
 from vigil.ingest.analyzers import (
     ANALYZERS,
     Analyzer,
@@ -32,19 +36,22 @@ from vigil.ingest.analyzers import (
     PhotoPixels,
     run_analyzer,
 )
+from vigil.settings import IngestLimits
 from vigil.store import repo
 from vigil.store.db import make_engine
 
 
 @dataclass
 class Task:
-    """One readable file to process (exactly one of fs_path / spool / data is set)."""
+    """One readable file to process (exactly one of fs_path / spool / data / member is set)."""
 
     seq: int
     raw_path: bytes
     fs_path: str | None = None
     spool: str | None = None
     data: bytes | None = None
+    member: ImageMember | None = None
+    """A disk image's file, read from the image by the worker itself."""
 
 
 @dataclass
@@ -63,6 +70,8 @@ class Result:
     """analyzer name → (version, output)."""
     warnings: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    worker: str = ""
+    """Which worker process read the file (``host:pid``), for the job's statistics."""
 
 
 @dataclass
@@ -71,9 +80,12 @@ class _State:
     conn: Connection | None = None
     analyzers: tuple[str, ...] = ()
     deep: bool = False
+    spool_dir: Path | None = None
+    spool_in_memory: int = IngestLimits().spool_in_memory
 
 
 _STATE = _State()
+_WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -100,13 +112,21 @@ def _alive(pid: int) -> bool:
 
 
 def init_worker(
-    db_url: str | None, analyzers: tuple[str, ...], deep: bool, parent_pid: int | None = None
+    db_url: str | None,
+    analyzers: tuple[str, ...],
+    deep: bool,
+    parent_pid: int | None = None,
+    spool_dir: str | None = None,
+    spool_in_memory: int = IngestLimits().spool_in_memory,
 ) -> None:
     """Process initializer: plug-ins, a read-only use of the database, options.
 
     ``parent_pid`` is given for pool workers (not for in-process use): the worker exits when
-    that process dies.
+    that process dies. ``spool_dir`` / ``spool_in_memory``: where a disk image's file larger
+    than ``spool_in_memory`` bytes is spooled while it is analysed (deleted right after).
     """
+    global _WORKER
+    _WORKER = f"{socket.gethostname()}:{os.getpid()}"
     if parent_pid is not None:
         _exit_with_parent(parent_pid)
     if analyzers:  # plug-in modules can be heavy (models); load them only when needed
@@ -118,6 +138,8 @@ def init_worker(
     _STATE.conn = _STATE.engine.connect() if _STATE.engine is not None else None
     _STATE.analyzers = analyzers
     _STATE.deep = deep
+    _STATE.spool_dir = Path(spool_dir) if spool_dir else None
+    _STATE.spool_in_memory = spool_in_memory
 
 
 def close_worker() -> None:
@@ -129,6 +151,8 @@ def close_worker() -> None:
     if _STATE.engine is not None:
         _STATE.engine.dispose()
         _STATE.engine = None
+    if "vigil.evidence.disk" in sys.modules:  # imported only once an image member was read
+        sys.modules["vigil.evidence.disk"].close_images()
 
 
 def _known(sha256s: list[str]) -> set[str]:
@@ -138,9 +162,48 @@ def _known(sha256s: list[str]) -> set[str]:
     return repo.known_sha256s(_STATE.conn, sha256s)
 
 
+def _fetch_member(task: Task, member: ImageMember) -> None:
+    """Read a disk image's file from the image into ``task.data`` (or a spool file).
+
+    Raises:
+        OSError: the image or the file cannot be read.
+    """
+    from vigil.evidence.disk import read_member
+
+    buf = io.BytesIO()
+    spool: Any = None
+    try:
+        for chunk in read_member(member):
+            if spool is None and buf.tell() + len(chunk) > _STATE.spool_in_memory:
+                folder = _STATE.spool_dir or Path(tempfile.gettempdir())
+                folder.mkdir(parents=True, exist_ok=True)
+                fd, name = tempfile.mkstemp(prefix=f"w{os.getpid()}-", dir=folder)
+                spool = os.fdopen(fd, "wb")
+                task.spool = name
+                spool.write(buf.getvalue())
+                buf = io.BytesIO()
+            (spool or buf).write(chunk)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+            Path(spool.name).unlink(missing_ok=True)
+            task.spool = None
+        raise
+    if spool is not None:
+        spool.close()
+    else:
+        task.data = buf.getvalue()
+
+
 def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None]:
     """Read and digest one file; the content type comes from its first bytes."""
-    result = Result(task.seq, task.raw_path)
+    result = Result(task.seq, task.raw_path, worker=_WORKER)
+    if task.member is not None:
+        try:
+            _fetch_member(task, task.member)
+        except OSError as exc:
+            result.error = f"file content could not be read from the image: {exc}"
+            return result, None, None
     try:
         if task.data is not None:
             digests, head = digest_stream(io.BytesIO(task.data), keep=HEAD_SIZE)
@@ -236,17 +299,29 @@ def process(task: Task) -> Result:
 
 
 def process_many(tasks: list[Task]) -> list[Result]:
-    """Process a chunk of files: digest all, ask the store once which are known, describe the rest."""
-    digested = [_digest(task) for task in tasks]
-    shas = [r.digests.sha256 for r, _s, _c in digested if r.digests is not None]
-    known = _known(shas)
-    for result, source, ctype in digested:
-        if result.digests is None or source is None or ctype is None:
-            continue
-        result.known = result.digests.sha256 in known
-        if not result.known:
-            _describe(result, source, ctype)
-    return [r for r, _s, _c in digested]
+    """Process a chunk of files: digest all, ask the store once which are known, describe the rest.
+
+    A disk image's files (``Task.member``) are read here from the image; what this reads it
+    also frees (the bytes, or the spool file of a large one) once the chunk is done.
+    """
+    try:
+        digested = [_digest(task) for task in tasks]
+        shas = [r.digests.sha256 for r, _s, _c in digested if r.digests is not None]
+        known = _known(shas)
+        for result, source, ctype in digested:
+            if result.digests is None or source is None or ctype is None:
+                continue
+            result.known = result.digests.sha256 in known
+            if not result.known:
+                _describe(result, source, ctype)
+        return [r for r, _s, _c in digested]
+    finally:
+        for task in tasks:
+            if task.member is not None:
+                task.data = None
+                if task.spool is not None:
+                    Path(task.spool).unlink(missing_ok=True)
+                    task.spool = None
 
 
 def meta_fields(meta: MediaMeta | None) -> dict[str, Any]:

@@ -9,14 +9,12 @@ blocking rules read (issue 15).
   (``names_swapped`` says so); the comparisons still have swap levels for the rest;
 * ``first_roots`` — the formal names a first name can stand for (nickname table), so that
   "bill" meets "william";
+* ``first_near_roots`` — for a first name the nickname table does not know, the formal names
+  of the table's names one edit away ("bobb" → robert, through "bob"): a mistyped nickname;
 * ``first_initials`` — the initials of the first name and of its formal names ("bill" →
   "bw"), so that the initial "W" can agree with Bill (not the initials of every diminutive:
   "T Atkinson" must not agree with Anthony through "Tony" in a household);
 * ``first_sx`` / ``surname_sx`` — Soundex codes (phonetic agreement, surname blocking);
-* ``name_key`` — the name tokens sorted ("burford sophie" for "Sophie Burford" and for
-  "Burford Sophie"), a blocking key that survives a swapped first and last name;
-* ``birth_year`` and ``first_initial`` — for phonetic surname + birth year + initial blocking
-  (without the initial, a Soundex code and a year hold ~80 records each at 10^6);
 * ``pc_prefix`` — the postcode without its last three characters (the UK outward code) or
   the first three of a numeric code, for blocking that survives a typo in the inward part;
 * ``addr_key`` — house number, first street word and last address word ("14 albert
@@ -28,7 +26,8 @@ hundred thousand distinct names cost seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -39,12 +38,10 @@ from vigil.persons import nicknames
 DERIVED_COLUMNS = (
     "names_swapped",
     "first_roots",
+    "first_near_roots",
     "first_initials",
     "first_sx",
     "surname_sx",
-    "name_key",
-    "birth_year",
-    "first_initial",
     "pc_prefix",
     "addr_key",
 )
@@ -117,12 +114,6 @@ def _map_unique(
     return pc.take(mapped, enc.indices)
 
 
-def _name_key(first: str | None, last: str | None) -> str | None:
-    if not first or not last:
-        return None
-    return " ".join(sorted((first, last)))
-
-
 def _initials(name: str | None) -> str | None:
     if not name:
         return None
@@ -130,38 +121,58 @@ def _initials(name: str | None) -> str | None:
     return "".join(sorted(letters))
 
 
-def unswap(first: list[str | None], last: list[str | None]) -> list[bool]:
+@dataclass
+class NameCounts:
+    """How often each name is used as a first name and as a surname across a batch (the
+    evidence :func:`unswap` reads). Kept by incremental linkage so that a new batch's swap
+    decisions need only the batch's own names, not a pass over every existing record."""
+
+    as_first: dict[str, int] = field(default_factory=dict)
+    as_last: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, first: Iterable[str | None], last: Iterable[str | None]) -> NameCounts:
+        out = cls()
+        out.add(first, last)
+        return out
+
+    def add(self, first: Iterable[str | None], last: Iterable[str | None]) -> None:
+        for counts, names in ((self.as_first, first), (self.as_last, last)):
+            for name in names:
+                if name:
+                    counts[name] = counts.get(name, 0) + 1
+
+    def swapped(self, first: str | None, last: str | None) -> bool:
+        """Whether a record named ``first last`` has the two swapped (see :func:`unswap`)."""
+        if not first or not last or len(first) < 2:
+            return False
+        ff, fl = self.as_first.get(first, 0), self.as_last.get(first, 0)
+        lf, ll = self.as_first.get(last, 0), self.as_last.get(last, 0)
+        return (fl > ff and lf >= ll) or (fl >= ff and lf > ll)
+
+
+def unswap(
+    first: list[str | None], last: list[str | None], counts: NameCounts | None = None
+) -> list[bool]:
     """Which records have their first and last name swapped, judged by the batch itself: the
     first name is used more often as a surname and the surname more often as a first name
-    (at least one of the two strictly), across all records of the batch."""
-    as_first: dict[str, int] = {}
-    as_last: dict[str, int] = {}
-    for f in first:
-        if f:
-            as_first[f] = as_first.get(f, 0) + 1
-    for la in last:
-        if la:
-            as_last[la] = as_last.get(la, 0) + 1
-    out = []
-    for f, la in zip(first, last, strict=True):
-        if not f or not la or len(f) < 2:
-            out.append(False)
-            continue
-        ff, fl = as_first.get(f, 0), as_last.get(f, 0)
-        lf, ll = as_first.get(la, 0), as_last.get(la, 0)
-        out.append((fl > ff and lf >= ll) or (fl >= ff and lf > ll))
-    return out
+    (at least one of the two strictly), across all records of the batch (or across
+    ``counts``, which then must include these records)."""
+    if counts is None:
+        counts = NameCounts.of(first, last)
+    return [counts.swapped(f, la) for f, la in zip(first, last, strict=True)]
 
 
-def prepare(table: pa.Table) -> pa.Table:
+def prepare(table: pa.Table, counts: NameCounts | None = None) -> pa.Table:
     """``table`` with swapped names put back in order and the :data:`DERIVED_COLUMNS`
-    appended (replaced when already present)."""
+    appended (replaced when already present). ``counts``: the name use to judge swaps by
+    (default: this table's own; incremental linkage passes those of every record)."""
     for name in DERIVED_COLUMNS:
         if name in table.column_names:
             table = table.drop_columns([name])
     first_l = table.column("first_name").to_pylist()
     last_l = table.column("surname").to_pylist()
-    swapped = unswap(first_l, last_l)
+    swapped = unswap(first_l, last_l, counts)
     if any(swapped):
         for i in (i for i, s in enumerate(swapped) if s):
             first_l[i], last_l[i] = last_l[i], first_l[i]
@@ -175,21 +186,17 @@ def prepare(table: pa.Table) -> pa.Table:
         )
     first = table.column("first_name")
     surname = table.column("surname")
-    dob = table.column("dob")
     roots = _map_unique(first, lambda v: list(nicknames.roots(v)) or None, pa.list_(pa.string()))
-    name_key = pa.array(
-        [_name_key(f, s) for f, s in zip(first_l, last_l, strict=True)], type=pa.string()
+    near_roots = _map_unique(
+        first, lambda v: list(nicknames.near_roots(v)) or None, pa.list_(pa.string())
     )
-    year = pc.utf8_slice_codeunits(dob, 0, 4)
     cols = {
         "names_swapped": pa.array(swapped, type=pa.bool_()),
         "first_roots": roots,
+        "first_near_roots": near_roots,
         "first_initials": _map_unique(first, _initials, pa.string()),
         "first_sx": _map_unique(first, soundex, pa.string()),
         "surname_sx": _map_unique(surname, soundex, pa.string()),
-        "name_key": name_key,
-        "birth_year": year,
-        "first_initial": pc.utf8_slice_codeunits(first, 0, 1),
         "pc_prefix": _map_unique(table.column("postcode"), pc_prefix, pa.string()),
         "addr_key": _map_unique(table.column("address"), addr_key, pa.string()),
     }

@@ -10,7 +10,8 @@ Pipeline (:func:`link`):
    learnt, because EM cannot see the households that share a card: a clear first-name conflict
    and a clear date-of-birth conflict are strong evidence of two people.
 2. **Predict** (Splink): blocked pairs (card token, e-mail, phone, surname + date of birth,
-   postcode) are scored; the per-comparison match weights (``mw_*``) are kept as the explanation
+   postcode, and the narrower keys of :data:`BLOCKING_RULES` for the errors those miss) are
+   scored; the per-comparison match weights (``mw_*``) are kept as the explanation
    of every edge.
 3. **Cluster** (:func:`cluster`): edges above ``link_weight`` are merged strongest first in a
    union-find that refuses any merge that would join two records an investigator marked "not the
@@ -169,7 +170,7 @@ class Edges:
         * ambiguous: only an initial or no first name, no date of birth, and nothing but a
           card shared (see :data:`THIN_FIRST_NAME_LEVELS`);
         * soft: the first names differ after every error-aware level (swap, nickname, typo,
-          sound, initial, prefix) failed: two different given names, unless the dates of
+          sound, initial, prefix, mistyped nickname) failed: two different given names, unless the dates of
           birth agree and an e-mail or phone is shared (then the name is a graded penalty);
         * hard: the dates of birth differ beyond a typo, a transposition, a day/month swap or a
           day, unless the full first name agrees and the rest of the evidence (the weight
@@ -361,6 +362,12 @@ def _comparisons() -> list[Any]:
                 label_for_charts="two edits",
                 base_dialect_str="duckdb",
             ),
+            cll.CustomLevel(
+                "array_length(list_intersect(first_near_roots_l, first_roots_r)) >= 1 "
+                "or array_length(list_intersect(first_roots_l, first_near_roots_r)) >= 1",
+                label_for_charts="nickname with a typo",
+                base_dialect_str="duckdb",
+            ),
             cll.ElseLevel().configure(
                 label_for_charts="different",
                 m_probability=FIRST_NAME_CONFLICT_M,
@@ -457,15 +464,38 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("phone",),
     ("surname", "dob"),
     ("postcode",),
-    ("name_key",),
-    ("surname_sx", "birth_year", "first_initial"),
-    ("pc_prefix", "surname_sx"),
-    ("addr_key",),
+    ("first_name:surname", "surname:first_name"),
+    ("surname_sx", "dob"),
+    ("first_name", "dob"),
+    ("addr_key", "surname_sx"),
+    ("pc_prefix", "surname"),
 )
-"""Columns of the blocking rules (a pair is scored when it agrees on all columns of any rule):
-the identifiers, surname + date of birth, postcode, sorted name tokens (survives a swap),
-phonetic surname + birth year + first initial (survives a postcode change), postcode prefix + phonetic
-surname (survives an inward-code typo) and the address key (survives a wrong postcode)."""
+"""Columns of the blocking rules (a pair is scored when it agrees, non-null, on all columns of
+any rule; ``a:b`` is the left record's ``a`` equal to the right record's ``b``): the
+identifiers, surname + date of birth and postcode, then one rule per error that escapes them
+(issue 15): first and last name swapped (the swap that :func:`~vigil.persons.features.prepare`
+could not put back), a surname typo or a new surname with the date of birth, the postcode
+wrong or missing at the same address (address key + Soundex surname) and a typo in the
+postcode's inward part (postcode prefix + surname).
+
+Each rule is there for the pairs the others miss *and* that its evidence can link: a rule on
+the name alone (sorted name tokens, Soundex surname + birth year) put 3.8 M pairs in front of
+the model at 10^6 records for 364 links above the threshold (71 % of predict) and was replaced
+by these narrower keys (measured in docs/persons.md)."""
+
+
+def rule_parts(rule: Sequence[str]) -> list[tuple[str, str]]:
+    """(left column, right column) of each equality of a blocking rule."""
+    out = []
+    for part in rule:
+        left, _, right = part.partition(":")
+        out.append((left, right or left))
+    return out
+
+
+def rule_name(rule: Sequence[str]) -> str:
+    """A rule's name as reported (``surname+dob``, ``first_name:surname+surname:first_name``)."""
+    return "+".join(rule)
 
 
 def pair_completeness(table: pa.Table, truth: Sequence[Any]) -> dict[str, Any]:
@@ -479,13 +509,14 @@ def pair_completeness(table: pa.Table, truth: Sequence[Any]) -> dict[str, Any]:
     if len(truth) != table.num_rows:
         raise InvalidInput("truth needs one entry per record")
     prepared = prepare(table)
-    cols = sorted({c for rule in BLOCKING_RULES for c in rule})
+    parts = [rule_parts(rule) for rule in BLOCKING_RULES]
+    cols = sorted({c for rule in parts for pair in rule for c in pair})
     values = {c: prepared.column(c).to_pylist() for c in cols}
     groups: dict[Any, list[int]] = defaultdict(list)
     for i, key in enumerate(truth):
         groups[key].append(i)
     total = covered = 0
-    only: dict[str, int] = {"+".join(rule): 0 for rule in BLOCKING_RULES}
+    only: dict[str, int] = {rule_name(rule): 0 for rule in BLOCKING_RULES}
     for members in groups.values():
         for x in range(len(members)):
             for y in range(x + 1, len(members)):
@@ -493,13 +524,15 @@ def pair_completeness(table: pa.Table, truth: Sequence[Any]) -> dict[str, Any]:
                 total += 1
                 hits = [
                     rule
-                    for rule in BLOCKING_RULES
-                    if all(values[c][a] is not None and values[c][a] == values[c][b] for c in rule)
+                    for rule, pairs in zip(BLOCKING_RULES, parts, strict=True)
+                    if all(
+                        values[x][a] is not None and values[x][a] == values[y][b] for x, y in pairs
+                    )
                 ]
                 if hits:
                     covered += 1
                     if len(hits) == 1:
-                        only["+".join(hits[0])] += 1
+                        only[rule_name(hits[0])] += 1
     return {
         "pair_completeness": round(covered / total, 5) if total else 1.0,
         "true_pairs": total,
@@ -511,7 +544,14 @@ def pair_completeness(table: pa.Table, truth: Sequence[Any]) -> dict[str, Any]:
 def _blocking_rules() -> list[Any]:
     from splink import block_on
 
-    return [block_on(*cols) for cols in BLOCKING_RULES]
+    out: list[Any] = []
+    for rule in BLOCKING_RULES:
+        pairs = rule_parts(rule)
+        if all(x == y for x, y in pairs):
+            out.append(block_on(*rule))
+        else:  # a cross-column rule (the name swap), as SQL any backend reads (no quotes)
+            out.append(" AND ".join(f"l.{x} = r.{y}" for x, y in pairs))
+    return out
 
 
 def settings_creator(prior: float = 1e-5) -> Any:

@@ -41,7 +41,8 @@ from vigil.share.persons import (
     PersonFields,
     blocking_values,
     features,
-    join_tokens,
+    join_tokens_counted,
+    soundex,
 )
 
 
@@ -184,19 +185,31 @@ def true_pairs(left: Sequence[AgencyRecord], right: Sequence[AgencyRecord]) -> s
 
 
 def plain_candidates(
-    left: Sequence[PersonFields], right: Sequence[PersonFields]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Blocked pairs using the plain blocking values (same keys as the encoding, unkeyed)."""
+    left: Sequence[PersonFields],
+    right: Sequence[PersonFields],
+    values: Callable[[PersonFields], list[str]] = blocking_values,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Blocked pairs using the plain blocking values (same keys as the encoding, unkeyed), and
+    how many blocking values each pair shares (for :func:`vigil.share.persons.evidence_score`)."""
     vocab: dict[str, int] = {}
+    slots = max(SLOTS, max((len(values(f)) for f in [*left[:200], *right[:200]]), default=0))
 
     def mat(fs: Sequence[PersonFields]) -> npt.NDArray[np.uint64]:
-        m = np.zeros((len(fs), SLOTS), dtype=np.uint64)
+        m = np.zeros((len(fs), slots + 4), dtype=np.uint64)
         for i, f in enumerate(fs):
-            for j, v in enumerate(blocking_values(f)):
+            for j, v in enumerate(values(f)[: slots + 4]):
                 m[i, j] = vocab.setdefault(v, len(vocab) + 1)
         return m
 
-    return join_tokens(mat(left), mat(right))
+    return join_tokens_counted(mat(left), mat(right))
+
+
+def with_name_pair(f: PersonFields) -> list[str]:
+    """Evaluation only: the blocking values plus the two outer name codes alone (no second
+    attribute), which a pair with a missing date of birth and a moved address still shares."""
+    codes = sorted({soundex(t) for t in f.names if len(t) > 1})
+    extra = [f"nn0|{codes[0]}|{codes[-1]}"] if len(codes) >= 2 else []
+    return extra + blocking_values(f)
 
 
 def plain_scores(

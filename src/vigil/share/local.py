@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.errors import InvalidInput, PermissionDenied
+from vigil.errors import InvalidInput, NotFound, PermissionDenied, VigilError
 from vigil.store import audit
 from vigil.store import share as sstore
 from vigil.store.db import Database
@@ -190,3 +190,109 @@ def overlaps(db: Database, case_id: int | None = None) -> list[dict[str, Any]]:
             sstore.case_overlaps(s, case_id) if case_id is not None else sstore.all_overlaps(s)
         )
         return [overlap_dict(r) for r in rows]
+
+
+class ProofHub(Hub, Protocol):
+    """What :func:`prove` needs from :class:`vigil.hub.client.HubClient`."""
+
+    def proof_send(self, overlap_id: int, sealed: str) -> dict[str, Any]: ...
+
+    def proof_features(self, overlap_id: int) -> dict[str, Any]: ...
+
+    def proof_result(self, overlap_id: int, result: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def _item_features(session: Session, operation: str, local_ref: str) -> bytes:
+    """The stored scene features of a shared item (``item:N`` of a case pushed to ``operation``)."""
+    from vigil.places.analyzer import EXTRACTOR
+    from vigil.store import places as pstore
+
+    prefix, _, raw = local_ref.partition(":")
+    if prefix != "item" or not raw.isdigit():
+        raise InvalidInput(f"{local_ref}: a room proof needs an item reference")
+    if resolve_case(session, operation, local_ref) is None:
+        raise PermissionDenied(f"{local_ref} is not in a case shared with {operation}")
+    rows = pstore.features_of_item(session, int(raw), EXTRACTOR)
+    if not rows:
+        raise NotFound(f"{local_ref} has no stored scene features (run the scene analyzer)")
+    return bytes(rows[0].data)
+
+
+def prove(
+    db: Database,
+    hub: ProofHub,
+    secret: Any,
+    operation: str,
+    *,
+    actor: str,
+    overlap_ids: Iterable[int] | None = None,
+) -> dict[str, Any]:
+    """Do this agency's part of the geometric proofs the hub requested for ``operation``.
+
+    As the *sender* (side a) of a same-room overlap: seal the scene features of its own item under
+    the operation secret and lend them through the hub. As the *verifier* (side b): open the
+    features lent, verify them against its own item's (:func:`vigil.places.verify.verify`, with
+    the layout verdict) and report only the verdict, counts and inlier coordinate pairs.
+    A proof that cannot be done here is listed with its reason; the others go on. Each step is
+    audited locally (``share.proof_sent`` / ``share.proof_verified``).
+    """
+    from vigil.places.features import SceneFeatures
+    from vigil.places.verify import verify
+    from vigil.share import proof
+
+    wanted = set(overlap_ids) if overlap_ids is not None else None
+    done: dict[str, Any] = {"sent": [], "verified": [], "waiting": [], "failed": []}
+    seen: set[int] = set()
+    for note in hub.notifications():
+        ov = note.get("overlap")
+        if not isinstance(ov, dict) or ov.get("operation") != operation:
+            continue
+        oid = int(ov["id"])
+        state = ov.get("proof")
+        if oid in seen or not isinstance(state, dict) or (wanted and oid not in wanted):
+            continue
+        seen.add(oid)
+        ref = str(ov.get("your_ref", ""))
+        role, status = state.get("role"), state.get("status")
+        try:
+            if role == "send" and status == "requested":
+                with db.read() as s:
+                    data = _item_features(s, operation, ref)
+                hub.proof_send(oid, proof.seal(data, secret, operation, oid))
+                with db.write() as s:
+                    audit.append(
+                        s,
+                        actor,
+                        "share.proof_sent",
+                        case_id=resolve_case(s, operation, ref),
+                        details={"overlap": oid, "local_ref": ref, "operation": operation},
+                    )
+                done["sent"].append(oid)
+            elif role == "verify" and status == "features_sent":
+                with db.read() as s:
+                    mine = SceneFeatures.from_bytes(_item_features(s, operation, ref))
+                theirs = proof.open_sealed(
+                    str(hub.proof_features(oid)["sealed"]), secret, operation, oid
+                )
+                result = proof.result_of(verify(theirs, mine, layout=True))
+                hub.proof_result(oid, result)
+                with db.write() as s:
+                    audit.append(
+                        s,
+                        actor,
+                        "share.proof_verified",
+                        case_id=resolve_case(s, operation, ref),
+                        details={
+                            "overlap": oid,
+                            "local_ref": ref,
+                            "operation": operation,
+                            "verdict": result["verdict"],
+                            "inliers": result["inliers"],
+                        },
+                    )
+                done["verified"].append({"overlap": oid, "verdict": result["verdict"]})
+            elif status != "proved":
+                done["waiting"].append(oid)
+        except VigilError as exc:
+            done["failed"].append({"overlap": oid, "error": exc.code, "message": str(exc)})
+    return done

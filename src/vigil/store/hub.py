@@ -197,6 +197,26 @@ class HubOverlap(HubBase):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
+class HubProof(HubBase):
+    """The geometric proof of a ``same_room`` overlap (:mod:`vigil.share.proof`).
+
+    ``sealed`` is the sender's scene features, sealed under the operation secret (which the hub
+    never holds): relayed to the verifier and deleted when its result arrives. ``result`` holds
+    only the verdict, counts, coverage and inlier coordinate pairs.
+    """
+
+    __tablename__ = "hub_proofs"
+
+    overlap_id: Mapped[int] = mapped_column(ForeignKey("hub_overlaps.id"), primary_key=True)
+    sender_id: Mapped[int] = mapped_column(ForeignKey("hub_members.id"))
+    verifier_id: Mapped[int] = mapped_column(ForeignKey("hub_members.id"))
+    sealed: Mapped[str | None] = mapped_column(Text)
+    sealed_sha256: Mapped[str | None] = mapped_column(String(64))
+    sent_at: Mapped[dt.datetime | None]
+    result: Mapped[dict[str, Any] | None]
+    proved_at: Mapped[dt.datetime | None]
+
+
 class HubSuppression(HubBase):
     """A pair of (agency, local ref) rejected by a human: never reported again, in any kind."""
 

@@ -653,6 +653,21 @@ def first_paths(session: Session, case_id: int, item_ids: list[int]) -> dict[int
     return {int(i): str(p) for i, p in session.execute(stmt) if i is not None}
 
 
+def item_source_paths(
+    session: Session, case_id: int, item_ids: list[int]
+) -> list[tuple[int, str, str, bytes]]:
+    """Where each item was recorded: (item id, source path, source kind, raw path inside it)."""
+    if not item_ids:
+        return []
+    stmt = (
+        select(Occurrence.item_id, EvidenceSource.path, EvidenceSource.kind, Occurrence.raw_path)
+        .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id.in_(item_ids))
+        .order_by(Occurrence.depth, Occurrence.id)
+    )
+    return [(int(i), str(p), str(k), bytes(r)) for i, p, k, r in session.execute(stmt) if i]
+
+
 def item_warnings(session: Session, case_id: int, item_id: int) -> list[ItemWarning]:
     """Warnings stored for one item in a case."""
     stmt = select(ItemWarning).where(ItemWarning.case_id == case_id, ItemWarning.item_id == item_id)

@@ -4,10 +4,11 @@ export of a case's fresh items as a VICS hash set (hashes and metadata only, nev
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import NotReady
@@ -73,47 +74,160 @@ def list_groups(
             by_group.setdefault(out.group_id, []).append((out, item))
     sets = {hs.id: hs for hs in s.execute(select(HashSet)).scalars()}
     paths = _first_paths(s, case_id, [item.id for _o, item in rows])
-    result: list[dict[str, Any]] = []
-    for g in groups:
-        member_rows = sorted(
-            by_group.get(g.id, []),
-            key=lambda r: (r[1].id != g.representative_item_id, r[0].group_distance or 0, r[1].id),
-        )
-        strongest = max(
-            member_rows,
-            key=lambda r: (
-                {"known": 3, "near_known": 2}.get(r[0].outcome, 0),
-                -(r[0].distance or 0),
-            ),
-            default=None,
-        )
-        evidence = None
-        if strongest is not None and strongest[0].best_set_id is not None:
-            o = strongest[0]
-            hs = sets.get(o.best_set_id or -1)
-            evidence = {
-                "item_id": o.item_id,
-                "set": hs.name if hs else None,
-                "scheme": hs.scheme if hs else None,
-                "category": o.category,
-                "category_label": label(hs.scheme, o.category) if hs else None,
-                "grade": o.grade,
-                "series": o.series,
-                "distance": o.distance,
-            }
-        rep = next((r for r in member_rows if r[1].id == g.representative_item_id), None)
-        entry: dict[str, Any] = {
-            "group_id": g.id,
-            "outcome": g.outcome,
-            "members": g.member_count,
-            "occurrences": g.occurrence_count,
-            "representative": _item_json(rep, paths) if rep else None,
-            "evidence": evidence,
+    return [_group_entry(g, by_group.get(g.id, []), sets, paths, members) for g in groups]
+
+
+def _group_entry(
+    g: TriageGroup,
+    rows: list[tuple[TriageOutcome, MediaItem]],
+    sets: dict[int, HashSet],
+    paths: dict[int, str],
+    members: bool,
+) -> dict[str, Any]:
+    """One group as :func:`list_groups` and :func:`group_page` return it."""
+    member_rows = sorted(
+        rows,
+        key=lambda r: (r[1].id != g.representative_item_id, r[0].group_distance or 0, r[1].id),
+    )
+    strongest = max(
+        member_rows,
+        key=lambda r: (
+            {"known": 3, "near_known": 2}.get(r[0].outcome, 0),
+            -(r[0].distance or 0),
+        ),
+        default=None,
+    )
+    evidence = None
+    if strongest is not None and strongest[0].best_set_id is not None:
+        o = strongest[0]
+        hs = sets.get(o.best_set_id or -1)
+        evidence = {
+            "item_id": o.item_id,
+            "set": hs.name if hs else None,
+            "scheme": hs.scheme if hs else None,
+            "category": o.category,
+            "category_label": label(hs.scheme, o.category) if hs else None,
+            "grade": o.grade,
+            "series": o.series,
+            "distance": o.distance,
         }
-        if members:
-            entry["items"] = [_item_json(r, paths) for r in member_rows]
-        result.append(entry)
-    return result
+    rep = next((r for r in member_rows if r[1].id == g.representative_item_id), None)
+    entry: dict[str, Any] = {
+        "group_id": g.id,
+        "outcome": g.outcome,
+        "members": g.member_count,
+        "occurrences": g.occurrence_count,
+        "representative": _item_json(rep, paths) if rep else None,
+        "evidence": evidence,
+    }
+    if members:
+        entry["items"] = [_item_json(r, paths) for r in member_rows]
+    return entry
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    """One page of a case's triage groups, ordered and cut in SQL."""
+
+    groups: list[dict[str, Any]]
+    total: int
+    """Groups listed over all pages (known ones only when shown)."""
+    by_outcome: dict[str, int]
+    """Every group of the case counted per outcome (known ones too)."""
+
+
+def _order() -> Any:
+    return case(*((TriageGroup.outcome == k, v) for k, v in GROUP_ORDER.items()), else_=9)
+
+
+def group_rank(s: Session, case_id: int, group_id: int, *, include_known: bool) -> int | None:
+    """How many groups come before ``group_id`` in :func:`group_page` order (None when the group
+    is not in the case, or is known and known groups are not listed)."""
+    g = s.get(TriageGroup, group_id)
+    if g is None or g.case_id != case_id or (g.outcome == "known" and not include_known):
+        return None
+    order, mine = _order(), GROUP_ORDER.get(g.outcome, 9)
+    stmt = (
+        select(func.count())
+        .select_from(TriageGroup)
+        .where(
+            TriageGroup.case_id == case_id,
+            (order < mine)
+            | ((order == mine) & (TriageGroup.occurrence_count > g.occurrence_count))
+            | (
+                (order == mine)
+                & (TriageGroup.occurrence_count == g.occurrence_count)
+                & (TriageGroup.id < g.id)
+            ),
+        )
+    )
+    if not include_known:
+        stmt = stmt.where(TriageGroup.outcome != "known")
+    return int(s.execute(stmt).scalar_one())
+
+
+def group_page(
+    s: Session, case_id: int, *, include_known: bool, offset: int, limit: int
+) -> GroupPage:
+    """The groups ``offset``..``offset+limit`` in :func:`list_groups` order (fresh first, then
+    near-known, then known; most files first), reading only that page's members.
+
+    Raises:
+        NotReady: matching has not run for this case.
+    """
+    by_outcome = {
+        str(o): int(n)
+        for o, n in s.execute(
+            select(TriageGroup.outcome, func.count())
+            .where(TriageGroup.case_id == case_id)
+            .group_by(TriageGroup.outcome)
+        )
+    }
+    if (
+        not by_outcome
+        and s.execute(
+            select(TriageOutcome.id).where(TriageOutcome.case_id == case_id).limit(1)
+        ).first()
+        is None
+    ):
+        raise NotReady("no triage results for this case yet: matching has not run")
+    order = _order()
+    stmt = select(TriageGroup).where(TriageGroup.case_id == case_id)
+    if not include_known:
+        stmt = stmt.where(TriageGroup.outcome != "known")
+    stmt = stmt.order_by(order, TriageGroup.occurrence_count.desc(), TriageGroup.id)
+    groups = list(s.execute(stmt.offset(offset).limit(limit)).scalars())
+    rows = (
+        list(
+            s.execute(
+                select(TriageOutcome, MediaItem)
+                .join(MediaItem, TriageOutcome.item_id == MediaItem.id)
+                .where(
+                    TriageOutcome.case_id == case_id,
+                    TriageOutcome.group_id.in_([g.id for g in groups]),
+                )
+            ).all()
+        )
+        if groups
+        else []
+    )
+    by_group: dict[int, list[tuple[TriageOutcome, MediaItem]]] = {}
+    for out, item in rows:
+        if out.group_id is not None:
+            by_group.setdefault(out.group_id, []).append((out, item))
+    set_ids = {o.best_set_id for o, _ in rows if o.best_set_id is not None}
+    sets = (
+        {hs.id: hs for hs in s.execute(select(HashSet).where(HashSet.id.in_(set_ids))).scalars()}
+        if set_ids
+        else {}
+    )
+    paths = _first_paths(s, case_id, [g.representative_item_id for g in groups])
+    total = sum(n for o, n in by_outcome.items() if include_known or o != "known")
+    return GroupPage(
+        [_group_entry(g, by_group.get(g.id, []), sets, paths, False) for g in groups],
+        total,
+        by_outcome,
+    )
 
 
 def _item_json(row: tuple[TriageOutcome, MediaItem], paths: dict[int, str]) -> dict[str, Any]:

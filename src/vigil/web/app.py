@@ -24,12 +24,13 @@ from vigil.settings import Settings
 from vigil.store.db import Database
 from vigil.web.auth import LoginRequired, current_principal
 from vigil.web.config import WebConfig
-from vigil.web.media import load_from_evidence
+from vigil.web.media import evidence_problems, load_from_evidence, no_problems
 from vigil.web.passwords import CheckGate
 from vigil.web.routes import admin, auth, cases, ingest, items, reports, review, static
+from vigil.web.routes import scans as scan_routes
 from vigil.web.screens import SCREENS
 from vigil.web.screens import register_defaults as register_screens
-from vigil.web.state import AppState, MediaLoader
+from vigil.web.state import AppState, MediaCheck, MediaLoader
 from vigil.web.templating import make_templates, render
 
 _STATUS: list[tuple[type[VigilError], int]] = [
@@ -78,8 +79,13 @@ def create_app(
     config: WebConfig | None = None,
     db: Database | None = None,
     load_media: MediaLoader | None = None,
+    check_media: MediaCheck | None = None,
 ) -> FastAPI:
-    """Build the review app on the store named by ``settings`` (or the given ``db``)."""
+    """Build the review app on the store named by ``settings`` (or the given ``db``).
+
+    ``check_media`` says which items' evidence cannot be opened (no reveal offered); by default
+    the recorded evidence paths are checked on disk, or, with an injected ``load_media`` (tests),
+    every item counts as readable."""
     from vigil.plugins import load_defaults
 
     load_defaults()
@@ -93,12 +99,14 @@ def create_app(
         db=database,
         templates=make_templates(),
         load_media=load_media or load_from_evidence,
+        check_media=check_media or (no_problems if load_media is not None else evidence_problems),
         password_gate=CheckGate(cfg.password_checks, cfg.password_wait_seconds, cfg.password_queue),
     )
     for module in (static, auth, cases, ingest, items, review, reports, admin):
         app.include_router(module.router)
     for screen in SCREENS:
         app.include_router(screen.router())
+    app.include_router(scan_routes.router())
 
     app.add_middleware(SecurityHeaders, headers=security_headers_for(cfg))
 

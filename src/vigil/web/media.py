@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import stat
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from vigil.content.decode import decode
 from vigil.errors import VigilError
+from vigil.evidence.walk import SEP
 from vigil.store.db import Database
 
 MAX_MEDIA_BYTES = 256 * 1024**2
@@ -27,6 +30,59 @@ def load_from_evidence(db: Database, item_id: int) -> bytes:
             return bytes(blob.data)
         with blob.open() as fh:
             return fh.read(MAX_MEDIA_BYTES)
+
+
+def recorded_path(source_path: str, inside_folder: bool, raw: bytes) -> str:
+    """The file on the server an occurrence is read from: the file inside a folder source, or
+    the archive / disk image itself (members are found again inside it)."""
+    if not inside_folder:
+        return source_path
+    first = raw.partition(SEP)[0]
+    return os.path.join(source_path, os.fsdecode(first))
+
+
+def _problem(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"source not found at {path}"
+    except OSError as exc:
+        return f"source not readable at {path} ({exc.strerror or exc})"
+    if not stat.S_ISREG(st.st_mode) or not os.access(path, os.R_OK):
+        return f"source not readable at {path}"
+    return ""
+
+
+def evidence_problems(db: Database, case_id: int, item_ids: list[int]) -> dict[int, str]:
+    """Items none of whose recorded sources can be opened now, each with why (the first
+    recorded path): their evidence is unavailable, so no reveal is offered. One ``stat`` per
+    recorded path of the page's items (stopping at the first that is there); nothing is read."""
+    from vigil.store import web as store
+
+    with db.read() as session:
+        rows = store.item_source_paths(session, case_id, item_ids)
+    roots: dict[tuple[str, str], bool] = {}  # (source path, kind) -> files are inside it
+    problems: dict[int, str] = {}
+    ok: set[int] = set()
+    for item_id, source_path, kind, raw in rows:
+        if item_id in ok:
+            continue
+        key = (source_path, kind)
+        if key not in roots:
+            roots[key] = kind == "folder" or os.path.isdir(source_path)
+        path = recorded_path(source_path, roots[key], raw)
+        problem = _problem(path)
+        if problem:
+            problems.setdefault(item_id, problem)
+        else:
+            ok.add(item_id)
+            problems.pop(item_id, None)
+    return problems
+
+
+def no_problems(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
+    """The check used with an injected media loader (tests): every item counts as readable."""
+    return {}
 
 
 def _fit(img: Image.Image, size: int) -> Image.Image:

@@ -3,6 +3,7 @@ the screen where the work is done (instead of the CLI's text lines)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,15 @@ class SectionCards:
     error: str = ""
 
 
+_CLI_TAIL = re.compile(r"[:;,]?\s*run `vigil [^`]*`(?: first)?\.?$")
+
+
+def _screen_text(value: str) -> str:
+    """A summary's text without its trailing "run `vigil …`" advice: the overview offers the
+    action itself (the scan / match buttons under the section)."""
+    return _CLI_TAIL.sub("", value)
+
+
 def _label(key: str) -> str:
     return key.replace("_", " ")
 
@@ -53,7 +63,7 @@ def section_cards(name: str, title: str, data: dict[str, Any]) -> SectionCards:
         if isinstance(value, bool) or value is None:
             continue
         if _scalar(value):
-            out.cards.append((_label(key), str(value), link))
+            out.cards.append((_label(key), _screen_text(str(value)), link))
             out.empty = out.empty and value in (0, "", 0.0)
         elif isinstance(value, dict) and value and all(_scalar(v) for v in value.values()):
             text = ", ".join(f"{_label(str(k))} {v}" for k, v in list(value.items())[:8])

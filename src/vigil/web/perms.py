@@ -32,6 +32,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "custody.view": frozenset({"supervisor", "investigator", "auditor"}),
     "members.manage": frozenset({"administrator", "supervisor"}),
     "ingest.run": frozenset({"administrator", "supervisor", "investigator"}),
+    # start a face / place scan of a case in the server (heavy: minutes of CPU)
+    "analysis.run": frozenset({"supervisor", "investigator"}),
     "persons.view": _CASE_WORKERS,
     "persons.act": frozenset({"supervisor", "investigator"}),
     # overlaps with other agencies (vigil share): see them, confirm / reject them at the hub

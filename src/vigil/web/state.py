@@ -21,6 +21,17 @@ from vigil.web.passwords import CheckGate
 MediaLoader = Callable[[Database, int], bytes]
 """Returns the bytes of an ingested item, re-read read-only from its evidence source."""
 
+MediaCheck = Callable[[Database, int, list[int]], dict[int, str]]
+"""(db, case id, item ids) → the items whose evidence cannot be opened now, each with why."""
+
+
+Spawn = Callable[[Callable[[], None], str], Any]
+"""Runs a background job (target, thread name); by default a daemon thread of this process."""
+
+
+def _all_readable(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
+    return {}
+
 
 @dataclass
 class AppState:
@@ -31,11 +42,15 @@ class AppState:
     db: Database
     templates: Jinja2Templates
     load_media: MediaLoader
+    check_media: MediaCheck = _all_readable
+    """Which of a page's items have unavailable evidence (no reveal is offered for them)."""
     thumb_cache: dict[int, bytes] = field(default_factory=dict)
     case_index: CaseIndex = field(default_factory=CaseIndex)
     extras: dict[str, Any] = field(default_factory=dict)
     password_gate: CheckGate = field(default_factory=CheckGate)
     """Bounds concurrent Argon2 checks in this process (built from the config by create_app)."""
+    spawn: Spawn = field(default_factory=lambda: _spawn_thread)
+    """How background jobs (browser-started scans) run; tests may record them instead."""
     write_lock: threading.RLock = field(default_factory=threading.RLock)
     """Serialises this process's audit writes: SQLite allows one writer, and letting request
     threads race for it means busy-waiting with back-off (multi-second tails under load)."""
@@ -49,6 +64,16 @@ class AppState:
         else:
             with self.db.write() as session:
                 yield session
+
+    def unavailable(self, case_id: int, item_ids: list[int]) -> dict[int, str]:
+        """Item id → "source not found at …" for the given items whose evidence is unreadable."""
+        return self.check_media(self.db, case_id, list(item_ids)) if item_ids else {}
+
+
+def _spawn_thread(target: Callable[[], None], name: str) -> threading.Thread:
+    worker = threading.Thread(target=target, name=name, daemon=True)
+    worker.start()
+    return worker
 
 
 def app_state(request: Request) -> AppState:

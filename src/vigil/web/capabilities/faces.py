@@ -17,6 +17,7 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.web import media
 from vigil.web.auth import Ctx, Guard
+from vigil.web.routes.scans import scan_states
 from vigil.web.screens import Screen
 from vigil.web.state import AppState, app_state, reading
 from vigil.web.templating import exposure, render
@@ -128,6 +129,7 @@ def router() -> APIRouter:
             ctx.user,
             case_id=case_id,
             case=case,
+            scan=scan_states(st, case_id).get("faces"),
             groups=groups,
             links=links,
             constraints=constraints,

@@ -17,6 +17,7 @@ from vigil.store import audit
 from vigil.store import web as store
 from vigil.web.auth import Ctx, Guard
 from vigil.web.charts import timeline_svg
+from vigil.web.routes.scans import scan_states
 from vigil.web.screens import Screen
 from vigil.web.state import app_state, reading
 from vigil.web.templating import exposure, render
@@ -101,6 +102,7 @@ def router() -> APIRouter:
             ctx.user,
             case_id=case_id,
             case=case,
+            scan=scan_states(st, case_id).get("places"),
             devices=devices,
             clusters=clusters,
             links=links,
@@ -165,6 +167,7 @@ def router() -> APIRouter:
             ctx.user,
             case_id=case_id,
             case=case,
+            scan=None if stored else scan_states(st, case_id).get("places"),
             item_id=item_id,
             scanned=bool(stored),
             rows=rows,

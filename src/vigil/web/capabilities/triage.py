@@ -16,6 +16,8 @@ from vigil.web.screens import Screen
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
 
+GROUPS_PER_PAGE = 100
+
 
 class HashsetTriage:
     """The item list's known/fresh provider, backed by the triage outcomes."""
@@ -95,35 +97,55 @@ def router() -> APIRouter:
         case_id: int,
         ctx: Annotated[Ctx, Depends(Guard("item.view"))],
         show_known: bool = False,
+        page: int = 1,
+        group: int | None = None,
     ) -> Response:
         from vigil.triage.freshness import case_triage_status
-        from vigil.triage.report import list_groups
+        from vigil.triage.report import group_page, group_rank
 
         st = app_state(request)
         if show_known and not ctx.user.can("media.known"):
             raise PermissionDenied("your role may not show known material")
+        page = max(1, min(page, 1_000_000))
+        message = ""
         with reading(st.db) as session:
             case = store.get_case_by_id(session, case_id)
             freshness = case_triage_status(session, case)
+            if group is not None:  # the page holding that group (links from the item page)
+                rank = group_rank(session, case_id, group, include_known=show_known)
+                page = 1 + (rank or 0) // GROUPS_PER_PAGE
             try:
-                groups = list_groups(session, case_id)
-                ready = True
+                result = group_page(
+                    session,
+                    case_id,
+                    include_known=show_known,
+                    offset=(page - 1) * GROUPS_PER_PAGE,
+                    limit=GROUPS_PER_PAGE,
+                )
+                groups, total, by_outcome, ready = (
+                    result.groups,
+                    result.total,
+                    result.by_outcome,
+                    True,
+                )
             except NotReady as exc:
-                groups, ready, message = [], False, str(exc)
-        known_hidden = sum(1 for g in groups if g["outcome"] == "known") if not show_known else 0
-        if not show_known:
-            groups = [g for g in groups if g["outcome"] != "known"]
+                groups, total, by_outcome, ready, message = [], 0, {}, False, str(exc)
+        reps = [g["representative"]["item_id"] for g in groups if g["representative"]]
         return render(
             request,
             "cap/triage.html",
             ctx.user,
             case_id=case_id,
             case=case,
-            groups=groups[:500],
-            total_groups=len(groups),
+            groups=groups,
+            unavailable=st.unavailable(case_id, reps),
+            total_groups=total,
+            page=page,
+            first=(page - 1) * GROUPS_PER_PAGE + 1,
+            more=total > page * GROUPS_PER_PAGE,
             ready=ready,
-            message="" if ready else message,
-            known_hidden=known_hidden,
+            message=message,
+            known_hidden=0 if show_known else by_outcome.get("known", 0),
             show_known=show_known,
             freshness=freshness,
         )

@@ -14,6 +14,7 @@ from vigil.store.models import Case
 from vigil.web.auth import Ctx, Guard
 from vigil.web.overview import CARDS_CODEC, case_section_cards
 from vigil.web.routes.ingest import evidence_choices, ingest_running
+from vigil.web.routes.scans import scan_states
 from vigil.web.screens import TRIAGE
 from vigil.web.state import app_state, reading
 from vigil.web.templating import render
@@ -117,6 +118,7 @@ def sections(
         case_id=case_id,
         sections=rows,
         built=built,
+        scans=scan_states(st, case_id),
     )
 
 

@@ -13,7 +13,7 @@ from vigil.store import web as store
 from vigil.web import media
 from vigil.web.auth import Ctx, Guard
 from vigil.web.screens import SCREENS, TRIAGE
-from vigil.web.state import app_state, reading
+from vigil.web.state import AppState, app_state, reading
 from vigil.web.templating import exposure, render
 
 router = APIRouter()
@@ -91,6 +91,7 @@ def items(
         case_id=case_id,
         case=case,
         items=rows,
+        unavailable=st.unavailable(case_id, page_ids),
         paths=paths,
         labels=labels,
         page=page,
@@ -131,6 +132,7 @@ def item_detail(
         case_id=case_id,
         case=case,
         item=item,
+        unavailable=st.unavailable(case_id, [item_id]),
         occurrences=occurrences,
         warnings=warnings,
         notes=notes,
@@ -177,7 +179,14 @@ def tile(
     st = app_state(request)
     with reading(st.db) as session:
         item = store.item_in_case(session, case_id, item_id)
-    return render(request, "fragments/tile.html", ctx.user, case_id=case_id, item=item)
+    return render(
+        request,
+        "fragments/tile.html",
+        ctx.user,
+        case_id=case_id,
+        item=item,
+        unavailable=st.unavailable(case_id, [item_id]),
+    )
 
 
 @router.post("/cases/{case_id}/items/{item_id}/reveal", response_class=HTMLResponse)
@@ -190,6 +199,9 @@ def reveal(
     st = app_state(request)
     with reading(st.db) as session:
         item = store.item_in_case(session, case_id, item_id)
+    missing = st.unavailable(case_id, [item_id]).get(item_id)
+    if missing:
+        return _refuse_unavailable(request, ctx, st, case_id, item, missing)
     error = ""
     uri = ""
     if item.kind != "photo":
@@ -220,3 +232,36 @@ def reveal(
         error=error,
         **exposure(request, ctx.user),
     )
+
+
+def _refuse_unavailable(
+    request: Request, ctx: Ctx, st: AppState, case_id: int, item: Any, missing: str
+) -> Response:
+    """Refuse a reveal of an item whose evidence cannot be opened (409, audited): the tile comes
+    back in its "evidence unavailable" state with the reason, and no reveal button."""
+    message = f"cannot reveal item #{item.id}: its evidence is unavailable"
+    with st.writing() as session:
+        audit.append(
+            session,
+            ctx.user.username,
+            "media.reveal_failed",
+            case_id=case_id,
+            item_id=item.id,
+            details={
+                "sha256": item.sha256,
+                "session": ctx.user.session_id,
+                "error": f"{message}: {missing}",
+            },
+        )
+    response = render(
+        request,
+        "fragments/tile.html",
+        ctx.user,
+        status_code=409,
+        case_id=case_id,
+        item=item,
+        unavailable={item.id: missing},
+        refused=message,
+    )
+    response.headers["X-Vigil-Fragment"] = "tile"  # vigil.js swaps it in despite the 409
+    return response

@@ -122,6 +122,7 @@ def review(
         case_id=case_id,
         case=case,
         rows=rows,
+        unavailable=st.unavailable(case_id, [r.item_id for r in rows]),
         freshness=freshness,
         statuses={r.item_id: _status_line(votes[r.item_id], ctx.user.username) for r in rows},
         total=total,

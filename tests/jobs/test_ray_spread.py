@@ -1,0 +1,113 @@
+"""Ray beyond folders: one disk image spread over Ray workers, and the back-fill commands
+(`vigil analyze`, `places scan`, `faces scan`) with `--executor ray`, each against the local
+executor's store, on a private two-CPU Ray instance (as CI runs it)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from vigil.cli.main import main
+from vigil.settings import Settings
+from vigil.store.db import Database
+
+ray = pytest.importorskip("ray")
+
+from vigil.ingest.pipeline import ingest  # noqa: E402 - only with Ray present
+
+INGEST_TESTS = Path(__file__).parents[1] / "ingest"
+
+
+def _load(name: str) -> ModuleType:
+    """A module of tests/ingest (its builders and oracles are reused here, not copied)."""
+    spec = importlib.util.spec_from_file_location(f"ingest_{name}", INGEST_TESTS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_disk = _load("test_disk_members")
+_backfill = _load("test_backfill_executors")
+_canonical = _load("conftest").canonical
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    """One private two-CPU Ray instance on 127.0.0.1 for the module, shut down after it."""
+    assert not ray.is_initialized()
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        object_store_memory=128 * 1024 * 1024,
+        _node_ip_address="127.0.0.1",
+    )
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not shutil.which("mke2fs"), reason="e2fsprogs not installed")
+def test_ray_spreads_one_disk_image_over_workers(local_ray: None, tmp_path: Path) -> None:
+    image = _disk.build_image(tmp_path / "disk", photos=240, side=(480, 360))
+    stores = {}
+    reports = {}
+    for executor in ("local", "ray"):
+        settings = Settings.load(
+            tmp_path / executor, workers=2, limits={"spool_in_memory": _disk.SPOOL_IN_MEMORY}
+        )
+        settings.data_dir.mkdir(parents=True)
+        db = Database(settings.database_url)
+        reports[executor] = ingest(
+            settings, db, image, "disk", "tester", ["pdq"], executor=executor
+        )
+        stores[executor] = _canonical(db)
+        db.dispose()
+    # the image's files were read by both Ray workers, each opening the image itself
+    assert reports["ray"].image_member_workers == 2, reports["ray"]
+    assert stores["ray"] == stores["local"]
+    assert {o[0]: o[1] for o in stores["ray"]["occurrences"]} == _disk.oracle(image)
+
+
+@pytest.mark.slow
+def test_ray_backfill_commands_give_the_in_process_rows(
+    local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evidence = _backfill.build_evidence(tmp_path / "ev")
+    template = tmp_path / "template"
+    settings = Settings.load(template)
+    settings.data_dir.mkdir(parents=True)
+    db = Database(settings.database_url)
+    ingest(settings, db, evidence, "old", "tester", [], workers=0)
+    db.dispose()
+    (evidence / "gone.jpg").unlink()
+    commands = (
+        ("analyze", "old", "--analyzer", "pdq"),
+        ("places", "scan", "old"),
+        ("faces", "scan", "old", "--no-search"),
+    )
+    stores = {}
+    for executor in ("local", "ray"):
+        home = tmp_path / executor
+        shutil.copytree(template, home)
+        monkeypatch.setenv("VIGIL_HOME", str(home))
+        for command in commands:
+            assert main([*command, "--executor", executor, "--json"]) == 0, command
+            # nothing left to do: a re-run (as after an interruption) finds every item done
+            assert main([*command, "--executor", executor, "--json"]) == 0
+        db = Database(Settings.load(home).database_url)
+        stores[executor] = _backfill.table_rows(db)
+        db.dispose()
+    assert stores["ray"]["item_signals"] and stores["ray"]["scene_features"]
+    assert stores["ray"]["faces"]
+    assert stores["ray"] == stores["local"]

@@ -32,8 +32,9 @@ def _planted(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
     return base, queries
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
 @pytest.mark.parametrize("t", [0, 8, 31, 48])
-def test_mapped_equals_oracle(tmp_path: Path, t: int) -> None:
+def test_mapped_equals_oracle(tmp_path: Path, t: int, compiled: bool) -> None:
     base, queries = _planted(5000)
     entries = [(h, 10 + i) for i, h in enumerate(base)]
     path = tmp_path / "x.vmih"
@@ -42,6 +43,7 @@ def test_mapped_equals_oracle(tmp_path: Path, t: int) -> None:
     mapped, header = open_mapped(path)
     assert header["count"] == 5000 and header["meta"] == {"k": 1}
     assert isinstance(mapped.words, np.memmap)  # not copied into the process
+    mapped.compiled = compiled
     expected = LinearHammingIndex.build(entries).query_batch(queries, max_distance=t)
     assert mapped.query_batch(queries, max_distance=t) == expected
 

@@ -211,6 +211,16 @@ def _masks(bits: int, radius: int) -> npt.NDArray[np.int64]:
     return arr
 
 
+@lru_cache(maxsize=1)
+def _compiled_kernel() -> Any:
+    """The compiled kernel module, or None where Numba is not installed (NumPy path then)."""
+    try:
+        from vigil.index import _mihkernel
+    except ImportError:  # pragma: no cover - numba is a dependency; this keeps a fallback
+        return None
+    return _mihkernel
+
+
 def _probes(bits: int, radius: int) -> int:
     return sum(math.comb(bits, k) for k in range(radius + 1))
 
@@ -223,6 +233,13 @@ class MihIndex:
     """Above this many probes per query the linear scan is used instead (still exact)."""
     batch = 48
     """Queries searched together: larger batches spill the CPU caches and get slower."""
+    compiled: bool | None = None
+    """Use the compiled candidate check (:mod:`vigil.index._mihkernel`, Numba; ~3.5x faster at
+    10M hashes, same results): True always, False never (the NumPy path), None (default) from
+    :attr:`compiled_min` entries on, where it pays for importing Numba (~1 s per process)."""
+    compiled_min = 100_000
+    kernel_block = 8
+    """Queries per block inside the compiled kernel (its scratch arrays stay in the L2 cache)."""
 
     def __init__(
         self, words: Words, ids: npt.NDArray[np.int64], *, chunks: int | None = None
@@ -265,6 +282,7 @@ class MihIndex:
             del keys, counts
         self._table_base = table_base
         self._plans: dict[int, list[tuple[int, int]] | None] = {}
+        self._kernel_args: dict[tuple[tuple[int, int], ...], tuple[Any, ...]] = {}
 
     @classmethod
     def from_tables(
@@ -294,6 +312,7 @@ class MihIndex:
         index._rows = rows
         index._table_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         index._plans = {}
+        index._kernel_args = {}
         return index
 
     @classmethod
@@ -304,6 +323,19 @@ class MihIndex:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def search_batch(self) -> int:
+        """How many queries to hand :meth:`search_arrays` at once: the NumPy path is fastest on
+        small batches (its temporaries stay in cache), the compiled one blocks internally."""
+        if self._use_compiled() and _compiled_kernel() is not None:
+            return 4096
+        return self.batch
+
+    def _use_compiled(self) -> bool:
+        if self.compiled is None:
+            return len(self.ids) >= self.compiled_min
+        return self.compiled
 
     @property
     def nbytes(self) -> int:
@@ -378,12 +410,12 @@ class MihIndex:
                 rows, dist = _scan(self.words, row, t)
                 out.append(_matches(self.ids[rows], dist))
             return out
+        step = self.search_batch
         parts = [
-            self.search_arrays(q[start : start + self.batch], t, plan)
-            for start in range(0, len(q), self.batch)
+            self.search_arrays(q[start : start + step], t, plan) for start in range(0, len(q), step)
         ]
         qi = np.concatenate(
-            [p[0] + start for p, start in zip(parts, range(0, len(q), self.batch), strict=True)]
+            [p[0] + start for p, start in zip(parts, range(0, len(q), step), strict=True)]
         )
         rows = np.concatenate([p[1] for p in parts])
         dist = np.concatenate([p[2] for p in parts])
@@ -400,6 +432,9 @@ class MihIndex:
             rows = np.concatenate([r for (r, _d), _i in parts])
             dist = np.concatenate([d for (_r, d), _i in parts])
             return qi, rows, dist
+        kernel = _compiled_kernel() if self._use_compiled() else None
+        if kernel is not None:
+            return self._search_compiled(kernel, q, t, plan)
         nq = len(q)
         probe_keys = []
         for chunk, r in plan:
@@ -431,6 +466,46 @@ class MihIndex:
             qi, rows, dist = qi[first], rows[first], dist[first]
         del nq
         return qi, rows, dist
+
+    def _search_compiled(
+        self, kernel: Any, q: Words, t: int, plan: list[tuple[int, int]]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        key = tuple(plan)
+        args = self._kernel_args.get(key)
+        if args is None:
+            pbase = np.asarray([self._table_base[c] for c, _r in plan], np.int64)
+            pradius = np.asarray([r for _c, r in plan], np.int64)
+            mask_parts = [_masks(self.chunk_spans[c][1], r) for c, r in plan]
+            moff = np.concatenate([[0], np.cumsum([len(m) for m in mask_parts])]).astype(np.int64)
+            cmask = np.zeros((len(plan), WORDS), np.uint64)
+            for i, (c, _r) in enumerate(plan):
+                s, width = self.chunk_spans[c]
+                for bit in range(s, s + width):
+                    cmask[i, bit // 64] |= np.uint64(1) << np.uint64(63 - bit % 64)
+            args = (pbase, pradius, moff, np.concatenate(mask_parts), cmask)
+            self._kernel_args[key] = args
+        pbase, pradius, moff, masks, cmask = args
+        q = np.ascontiguousarray(q, dtype=np.uint64)
+        qkeys = np.empty((len(q), len(plan)), np.int64)
+        for i, (c, _r) in enumerate(plan):
+            s, width = self.chunk_spans[c]
+            qkeys[:, i] = self._chunk_keys(q, s, width)
+        qi, rows, dist = kernel.search(
+            q,
+            qkeys,
+            t,
+            pbase,
+            pradius,
+            moff,
+            masks,
+            cmask,
+            np.asarray(self._offsets),
+            np.asarray(self._rows),
+            np.asarray(self.words),
+            self.kernel_block,
+        )
+        order = np.lexsort((rows, qi))
+        return qi[order], rows[order], dist[order]
 
     def _group(
         self,

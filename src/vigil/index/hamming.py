@@ -211,6 +211,55 @@ def _masks(bits: int, radius: int) -> npt.NDArray[np.int64]:
     return arr
 
 
+def chunk_layout(n: int, chunks: int | None = None) -> list[tuple[int, int]]:
+    """``(first bit, width)`` of each MIH chunk for ``n`` entries: about log2(n) bits each (8 to
+    24, so each table has ~1 entry per value), at least 11 chunks.
+
+    Raises:
+        InvalidInput: ``chunks`` outside 1..32 or chunks wider than 32 bits.
+    """
+    if chunks is None:
+        chunk_bits = min(24.0, max(8.0, math.log2(max(n, 2))))
+        chunks = max(11, min(32, round(BITS / chunk_bits)))
+    if not 1 <= chunks <= 32:
+        raise InvalidInput(f"chunks must be within 1..32, got {chunks}")
+    base, extra = divmod(BITS, chunks)
+    widths = [base + (1 if i < extra else 0) for i in range(chunks)]
+    if max(widths) > 32:
+        raise InvalidInput("chunks of more than 32 bits are not supported")
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for width in widths:
+        spans.append((start, width))
+        start += width
+    return spans
+
+
+def table_dtypes(n: int, chunks: int) -> tuple[type[np.signedinteger[Any]], ...]:
+    """Row and offset dtypes of the MIH tables: 32-bit while they fit."""
+    return (np.int32 if n < 2**31 else np.int64, np.int32 if n * chunks < 2**31 else np.int64)
+
+
+def chunk_table(
+    words: Words,
+    start: int,
+    width: int,
+    row_base: int,
+    rows_out: npt.NDArray[Any],
+    offsets_out: npt.NDArray[Any],
+) -> None:
+    """Fill one chunk's tables: the rows sorted (stably) by their chunk value, and for each value
+    ``v`` the start of its rows, ``offsets_out[v] - row_base`` (``offsets_out`` has 2**width + 1
+    slots, the last one the end)."""
+    keys = MihIndex._chunk_keys(words, start, width).astype(np.uint32)
+    rows_out[:] = np.argsort(keys, kind="stable")
+    counts = np.bincount(keys, minlength=1 << width)
+    del keys
+    offsets_out[0] = 0
+    np.cumsum(counts, out=offsets_out[1:])
+    offsets_out += np.asarray(row_base, dtype=offsets_out.dtype)
+
+
 @lru_cache(maxsize=1)
 def _compiled_kernel() -> Any:
     """The compiled kernel module, or None where Numba is not installed (NumPy path then)."""
@@ -249,37 +298,23 @@ class MihIndex:
         self.words = np.ascontiguousarray(words, dtype=np.uint64)
         self.ids = np.ascontiguousarray(ids, dtype=np.int64)
         n = len(self.ids)
-        if chunks is None:
-            chunk_bits = min(24.0, max(8.0, math.log2(max(n, 2))))
-            chunks = max(11, min(32, round(BITS / chunk_bits)))
-        if not 1 <= chunks <= 32:
-            raise InvalidInput(f"chunks must be within 1..32, got {chunks}")
-        base, extra = divmod(BITS, chunks)
-        widths = [base + (1 if i < extra else 0) for i in range(chunks)]
-        if max(widths) > 32:
-            raise InvalidInput("chunks of more than 32 bits are not supported")
-        self.chunk_spans: list[tuple[int, int]] = []
-        start = 0
-        for width in widths:
-            self.chunk_spans.append((start, width))
-            start += width
-        row_dtype = np.int32 if n < 2**31 else np.int64
-        offs_dtype = np.int32 if n * chunks < 2**31 else np.int64
+        self.chunk_spans: list[tuple[int, int]] = chunk_layout(n, chunks)
+        row_dtype, offs_dtype = table_dtypes(n, len(self.chunk_spans))
         # flat tables filled in place (no per-chunk copies: peak memory stays near the final)
         sizes = [(1 << width) + 1 for _s, width in self.chunk_spans]
         table_base = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         self._offsets: npt.NDArray[Any] = np.empty(int(sum(sizes)), dtype=offs_dtype)
         self._rows: npt.NDArray[Any] = np.empty(n * len(self.chunk_spans), dtype=row_dtype)
         for i, (s, width) in enumerate(self.chunk_spans):
-            keys = self._chunk_keys(self.words, s, width)
-            self._rows[i * n : (i + 1) * n] = np.argsort(keys, kind="stable")
-            counts = np.bincount(keys, minlength=1 << width)
             base = int(table_base[i])
-            off = self._offsets[base : base + (1 << width) + 1]
-            off[0] = 0
-            np.cumsum(counts, out=off[1:])
-            off += np.asarray(i * n, dtype=offs_dtype)
-            del keys, counts
+            chunk_table(
+                self.words,
+                s,
+                width,
+                i * n,
+                self._rows[i * n : (i + 1) * n],
+                self._offsets[base : base + (1 << width) + 1],
+            )
         self._table_base = table_base
         self._plans: dict[int, list[tuple[int, int]] | None] = {}
         self._kernel_args: dict[tuple[tuple[int, int], ...], tuple[Any, ...]] = {}

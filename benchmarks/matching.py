@@ -187,6 +187,8 @@ def main() -> None:
         build_mapped(words, ids, args.mapped / "bench.vmih")
         build_wall, build_cpu = time.perf_counter() - t0, time.process_time() - c0
         index, _ = open_mapped(args.mapped / "bench.vmih", verify=False)
+        # from here on the mapped (shared, file-backed) arrays stand in for the private copies
+        words, ids = np.asarray(index.words), np.asarray(index.ids)
     else:
         index = MihIndex(words, ids)
         build_wall, build_cpu = time.perf_counter() - t0, time.process_time() - c0

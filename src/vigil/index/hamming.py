@@ -14,9 +14,11 @@ Two indexes with the same interface and the same results:
   the expected work; when probing would cost more than a scan (very large thresholds, tiny
   indexes) the query falls back to the linear scan, still exact.
 
-All the per-query work is vectorised over a *batch* of queries (``query_batch``): probe keys,
-table look-ups, the ragged gather of candidate rows and the XOR/popcount verification are a
-handful of NumPy calls per batch, not per candidate.
+The candidate check (bucket look-ups, candidate rows, XOR/popcount verification) runs compiled
+with Numba (:mod:`vigil.index._mihkernel`, with software prefetching; ~3x faster at 10M hashes)
+for indexes of :attr:`MihIndex.compiled_min` entries or more, and otherwise as a handful of
+NumPy calls per *batch* of queries (``query_batch``), not per candidate. Both give exactly the
+brute-force result set.
 
 Values are PDQ's canonical 64-hex-digit strings; internally a hash is four big-endian 64-bit
 words (word 0 holds bits 0..63, bit 0 being the most significant bit of the first hex digit).

@@ -14,6 +14,12 @@ clustered, which makes multi-index hashing work harder).
 process (as a web worker or a second CLI would): open time with and without the checksum pass,
 that process's resident memory (file-backed pages are shared between processes, anonymous ones
 are private) and its query rate; plus the bytes per hash, projected to 100 million hashes.
+``--streamed`` (with ``--mapped``) builds the file directly, one chunk table at a time
+(:func:`vigil.index.mapped.build_mapped`), and measures the index mapped from it in this process
+too: the way to build 100M hashes without holding every table in memory.
+
+    python benchmarks/matching.py --entries 100000000 --mapped /var/tmp/bench --streamed \
+        --oracle 40 --batches 4096
 
 Prints one JSON line.
 """
@@ -54,26 +60,46 @@ before = status()
 t0 = time.perf_counter()
 index, _ = open_mapped(path, verify=verify)
 opened = time.perf_counter() - t0
-c0 = time.process_time()
-for start in range(0, len(queries), 16):
-    index.search_arrays(queries[start : start + 16], radius)
-cpu = time.process_time() - c0
+index.search_arrays(queries[:2], radius)  # Numba import + cached kernel load, not timed
+step = index.search_batch
+c0, t0 = time.process_time(), time.perf_counter()
+for start in range(0, len(queries), step):
+    index.search_arrays(queries[start : start + step], radius)
+cpu, wall = time.process_time() - c0, time.perf_counter() - t0
 print(json.dumps({"open_s": round(opened, 2), "queries_per_s_cpu": round(len(queries) / cpu, 1),
+                  "queries_per_s_wall": round(len(queries) / wall, 1),
                   "rss_mb_before": before, "rss_mb_after": status()}))
 """
 
 
-def mapped_figures(index: MihIndex, queries: np.ndarray, radius: int, folder: Path) -> dict:
-    """Write the ``.vmih`` file and measure it from fresh processes."""
+def rss_parts() -> dict[str, int]:
+    """This process's resident memory in MB: anonymous (private) and file-backed (shared)."""
+    out = {}
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            key = line.split(":")[0]
+            if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
+                out[key] = int(line.split()[1]) // 1024
+    return out
+
+
+def mapped_figures(
+    index: MihIndex, queries: np.ndarray, radius: int, folder: Path, written: float | None = None
+) -> dict:
+    """Write the ``.vmih`` file (unless ``written``: the streamed build's seconds) and measure it
+    from fresh processes."""
     from vigil.index.mapped import save_mapped
 
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench.vmih"
     qfile = folder / "queries.npy"
     np.save(qfile, queries)
-    t0 = time.perf_counter()
-    size = save_mapped(index, path)
-    write_s = time.perf_counter() - t0
+    if written is None:
+        t0 = time.perf_counter()
+        size = save_mapped(index, path)
+        write_s = time.perf_counter() - t0
+    else:
+        size, write_s = path.stat().st_size, written
     runs = {}
     for verify in ("1", "0"):
         out = subprocess.run(
@@ -83,6 +109,7 @@ def mapped_figures(index: MihIndex, queries: np.ndarray, radius: int, folder: Pa
             check=True,
         )
         runs["verified" if verify == "1" else "unverified"] = json.loads(out.stdout)
+        _progress(verify=verify, **json.loads(out.stdout))
     per_hash = size / max(len(index), 1)
     path.unlink()
     qfile.unlink()
@@ -93,6 +120,13 @@ def mapped_figures(index: MihIndex, queries: np.ndarray, radius: int, folder: Pa
         "projected_file_gb_at_100m": round(per_hash * 1e8 / 1e9, 1),
         "fresh_process": runs,
     }
+
+
+def _progress(**figures: object) -> None:
+    """A partial result on stderr (a long run that is stopped still leaves its figures)."""
+    figures["load_average"] = os.getloadavg()[0]
+    sys.stderr.write(json.dumps(figures, default=str) + "\n")
+    sys.stderr.flush()
 
 
 def rss_mb() -> float:
@@ -120,7 +154,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="200k hashes, 500 queries")
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--oracle", type=int, default=100, help="queries checked by brute force")
-    ap.add_argument("--batches", default="1,8,16,48", help="query batch sizes to time")
+    ap.add_argument("--streamed", action="store_true", help="build the --mapped file directly")
+    ap.add_argument("--batches", default="1,16,4096", help="query batch sizes to time")
     ap.add_argument("--radius", type=int, default=31)
     ap.add_argument("--clustered", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
@@ -144,14 +179,30 @@ def main() -> None:
     ids = np.arange(args.n, dtype=np.int64)
     data_rss = rss_mb()
     t0, c0 = time.perf_counter(), time.process_time()
-    index = MihIndex(words, ids)
-    build_wall, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    if args.streamed:
+        if args.mapped is None:
+            ap.error("--streamed needs --mapped DIR")
+        from vigil.index.mapped import build_mapped, open_mapped
+
+        build_mapped(words, ids, args.mapped / "bench.vmih")
+        build_wall, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+        index, _ = open_mapped(args.mapped / "bench.vmih", verify=False)
+        # from here on the mapped (shared, file-backed) arrays stand in for the private copies
+        words, ids = np.asarray(index.words), np.asarray(index.ids)
+    else:
+        index = MihIndex(words, ids)
+        build_wall, build_cpu = time.perf_counter() - t0, time.process_time() - c0
+    build_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     index_rss = rss_mb()
+    _progress(build_s_wall=build_wall, build_s_cpu=build_cpu, build_peak_rss_mb=build_peak)
     half = args.queries // 2
     planted = flip(words[rng.integers(0, args.n, half)], rng, args.radius)
     randoms = rng.integers(0, 2**64, size=(args.queries - half, 4), dtype=np.uint64)
     queries = np.concatenate([planted, randoms])
     plan = index.plan(args.radius)
+    t0 = time.perf_counter()
+    index.search_arrays(queries[:2], args.radius)  # Numba import + cached kernel load
+    kernel_load_s = time.perf_counter() - t0
     per_batch: dict[int, dict[str, float]] = {}
     found = 0
     for batch in (int(b) for b in args.batches.split(",")):
@@ -165,6 +216,7 @@ def main() -> None:
             "queries_per_s_cpu": round(len(queries) / q_cpu, 1),
             "queries_per_s_wall": round(len(queries) / q_wall, 1),
         }
+        _progress(batch=batch, **per_batch[batch], rss=rss_parts())
     best = max(per_batch, key=lambda b: per_batch[b]["queries_per_s_cpu"])
     # recall against brute force on a sample (planted and random queries)
     sample = np.concatenate([queries[: args.oracle // 2], queries[-(args.oracle // 2) :]])
@@ -172,6 +224,7 @@ def main() -> None:
     c2 = time.process_time()
     expected = oracle.query_batch(sample, max_distance=args.radius)
     oracle_cpu = time.process_time() - c2
+    _progress(oracle_ms_per_query_cpu=1000 * oracle_cpu / len(sample))
     got = index.query_batch(sample, max_distance=args.radius)
     true_total = sum(len(e) for e in expected)
     hit = sum(
@@ -179,8 +232,11 @@ def main() -> None:
         for g, e in zip(got, expected, strict=True)
     )
     exact = all(g == e for g, e in zip(got, expected, strict=True))
+    rss_after_queries = rss_parts()
     mapped = (
-        mapped_figures(index, queries, args.radius, args.mapped)
+        mapped_figures(
+            index, queries, args.radius, args.mapped, build_wall if args.streamed else None
+        )
         if args.mapped is not None
         else None
     )
@@ -193,10 +249,15 @@ def main() -> None:
                 "radius": args.radius,
                 "chunks": len(index.chunk_spans),
                 "plan": plan,
+                "streamed": args.streamed,
+                "compiled": index._use_compiled(),
+                "kernel_load_s": round(kernel_load_s, 2),
                 "build_s_wall": round(build_wall, 1),
                 "build_s_cpu": round(build_cpu, 1),
+                "build_peak_rss_mb": round(build_peak),
                 "rss_mb_data": round(data_rss - base_rss),
                 "rss_mb_total": round(index_rss),
+                "rss_mb_after_queries": rss_after_queries,
                 "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "index_mb": round(index.nbytes / 1e6),
                 "queries": len(queries),
@@ -211,6 +272,7 @@ def main() -> None:
                 "identical_to_bruteforce": exact,
                 "mapped": mapped,
                 "goal": {"queries_per_s": 1000, "rss_mb": 2048, "recall": 1.0},
+                "load_average": os.getloadavg(),
             }
         )
     )

@@ -8,6 +8,7 @@ import pytest
 
 from vigil.hub import pdqindex
 from vigil.hub.pdqindex import PdqIndex
+from vigil.index.hamming import MihIndex
 
 Words = npt.NDArray[np.uint64]
 
@@ -47,3 +48,32 @@ def test_main_plus_tail_equals_brute_force(monkeypatch: pytest.MonkeyPatch) -> N
     index.add(words[230:], ids[230:], members[230:])  # folds the tail into the main index
     assert len(index.tail_ids) == 0
     assert len(index) == n
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_large_main_index_equals_brute_force(
+    monkeypatch: pytest.MonkeyPatch, compiled: bool
+) -> None:
+    """A main index large enough to be probed (not scanned), both candidate checks; planted
+    near-duplicates at 0..40 bits from hashes of every member."""
+    monkeypatch.setattr(MihIndex, "compiled", compiled)
+    rng = np.random.default_rng(11)
+    n = 30_000
+    words = rng.integers(0, 2**64, size=(n, 4), dtype=np.uint64)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    members = rng.integers(1, 4, size=n).astype(np.int64)
+    index = PdqIndex(words, ids, members, n)
+    assert index.main is not None and index.main.plan(31) is not None
+    picks = rng.choice(n, 82, replace=False)
+    distances = np.arange(82) % 41
+    queries = np.stack(
+        [_flip(words[i], rng, int(d)) for i, d in zip(picks, distances, strict=True)]
+        + [rng.integers(0, 2**64, size=4, dtype=np.uint64) for _ in range(20)]
+    )
+    qi, got, dist = index.search(queries, 31, 2)
+    for i, q in enumerate(queries):
+        d = _oracle(words, q)
+        want = {(int(ids[j]), int(d[j])) for j in np.flatnonzero((d <= 31) & (members != 2))}
+        assert {(int(g), int(x)) for g, x in zip(got[qi == i], dist[qi == i], strict=True)} == want
+        if i < 82 and members[picks[i]] != 2:
+            assert (int(ids[picks[i]]) in {w for w, _ in want}) == (distances[i] <= 31)

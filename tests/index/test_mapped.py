@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vigil.errors import IntegrityError, WrongFormat
-from vigil.index.hamming import LinearHammingIndex, MihIndex, words_to_hex
-from vigil.index.mapped import DATA_START, open_mapped, read_header, save_mapped
+from vigil.index.hamming import LinearHammingIndex, MihIndex, hex_to_words, words_to_hex
+from vigil.index.mapped import DATA_START, build_mapped, open_mapped, read_header, save_mapped
 
 hashes = st.binary(min_size=32, max_size=32).map(bytes.hex)
 
@@ -32,8 +32,9 @@ def _planted(n: int, seed: int = 3) -> tuple[list[str], list[str]]:
     return base, queries
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
 @pytest.mark.parametrize("t", [0, 8, 31, 48])
-def test_mapped_equals_oracle(tmp_path: Path, t: int) -> None:
+def test_mapped_equals_oracle(tmp_path: Path, t: int, compiled: bool) -> None:
     base, queries = _planted(5000)
     entries = [(h, 10 + i) for i, h in enumerate(base)]
     path = tmp_path / "x.vmih"
@@ -42,6 +43,7 @@ def test_mapped_equals_oracle(tmp_path: Path, t: int) -> None:
     mapped, header = open_mapped(path)
     assert header["count"] == 5000 and header["meta"] == {"k": 1}
     assert isinstance(mapped.words, np.memmap)  # not copied into the process
+    mapped.compiled = compiled
     expected = LinearHammingIndex.build(entries).query_batch(queries, max_distance=t)
     assert mapped.query_batch(queries, max_distance=t) == expected
 
@@ -101,3 +103,38 @@ def test_another_process_opens_the_same_file(tmp_path: Path) -> None:
         check=True,
     )
     assert int(out.stdout) >= 1
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(base=st.lists(hashes, min_size=0, max_size=80), chunks=st.sampled_from([None, 16, 32]))
+def test_streamed_build_writes_the_same_file(
+    tmp_path: Path, base: list[str], chunks: int | None
+) -> None:
+    """build_mapped (one chunk table at a time, straight to disk) == save_mapped(MihIndex)."""
+    words = hex_to_words(base) if base else np.empty((0, 4), np.uint64)
+    ids = np.arange(len(base), dtype=np.int64) * 3
+    a, b = tmp_path / "a.vmih", tmp_path / "b.vmih"
+    size = build_mapped(words, ids, a, chunks=chunks, meta={"m": 1})
+    save_mapped(MihIndex(words, ids, chunks=chunks), b, meta={"m": 1})
+    assert size == a.stat().st_size
+    assert a.read_bytes() == b.read_bytes()
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy", "compiled"])
+def test_streamed_build_equals_oracle(tmp_path: Path, compiled: bool) -> None:
+    base, queries = _planted(30_000)
+    words = hex_to_words(base)
+    ids = np.arange(len(base), dtype=np.int64) + 7
+    path = tmp_path / "s.vmih"
+    build_mapped(words, ids, path)
+    mapped, header = open_mapped(path)
+    assert header["count"] == 30_000
+    mapped.compiled = compiled
+    oracle = LinearHammingIndex(words, ids)
+    for t in (0, 31, 32):
+        assert mapped.plan(t) is not None
+        assert mapped.query_batch(queries, max_distance=t) == oracle.query_batch(
+            queries, max_distance=t
+        )

@@ -18,8 +18,6 @@ from vigil.store.hub import HubSignal
 
 I64 = npt.NDArray[np.int64]
 MIN_REBUILD = 20_000
-BATCH = 16
-"""Queries searched together (8-16 beat larger batches on this machine's caches)."""
 
 
 class PdqIndex:
@@ -65,9 +63,10 @@ class PdqIndex:
         if self.main is not None and len(queries):
             q = np.ascontiguousarray(queries, dtype=np.uint64)
             plan = self.main.plan(max_distance)
-            for start in range(0, len(q), BATCH):
+            step = self.main.search_batch
+            for start in range(0, len(q), step):
                 qi, rows, dist = self.main.search_arrays(
-                    q[start : start + BATCH], max_distance, plan
+                    q[start : start + step], max_distance, plan
                 )
                 keep = self.main_members[rows] != exclude_member
                 parts.append((qi[keep] + start, self.main.ids[rows[keep]], dist[keep]))

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import IntegrityError, WrongFormat
-from vigil.index.hamming import BITS, WORDS, MihIndex
+from vigil.index.hamming import BITS, WORDS, MihIndex, chunk_layout, chunk_table, table_dtypes
 
 MAGIC = b"VIGILMIH"
 FORMAT_NAME = "vigil-mih-index"
@@ -95,25 +95,104 @@ def save_mapped(
             }
             pos = -(-(pos + arr.nbytes) // ALIGN) * ALIGN
         fh.truncate(pos)
-        header = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "bits": BITS,
-            "count": len(index.ids),
-            "signal_type": signal_type,
-            "chunk_spans": [list(span) for span in index.chunk_spans],
-            "meta": meta or {},
-            "sections": layout,
-        }
-        head = json.dumps(header, sort_keys=True).encode("utf-8")
-        if len(MAGIC) + 4 + len(head) > DATA_START:
-            raise IntegrityError("index header too large for the reserved space")
-        fh.seek(0)
-        fh.write(MAGIC + struct.pack("<I", len(head)) + head)
-        fh.flush()
-        os.fsync(fh.fileno())
+        _write_header(fh, len(index.ids), index.chunk_spans, signal_type, meta, layout)
     tmp.replace(path)
     return pos
+
+
+def build_mapped(
+    words: npt.NDArray[np.uint64],
+    ids: npt.NDArray[np.int64],
+    path: Path,
+    *,
+    chunks: int | None = None,
+    signal_type: str = "pdq",
+    meta: dict[str, Any] | None = None,
+) -> int:
+    """Build the index straight into a ``.vmih`` file, one chunk table at a time; returns its
+    size. The file is byte-for-byte what ``save_mapped(MihIndex(words, ids), path)`` writes, but
+    the row tables (~44 bytes per hash) are never all in memory: the peak is the hashes and ids
+    plus one chunk's sort (~16 bytes per hash) and the offset tables, so a 100M-hash index can
+    be built on a machine that could not hold it. Open it with :func:`open_mapped`.
+    """
+    words = np.ascontiguousarray(words, dtype=np.uint64)
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    if words.ndim != 2 or words.shape[1] != WORDS or len(words) != len(ids):
+        raise IntegrityError("words must be (N, 4) and match ids")
+    n = len(ids)
+    spans = chunk_layout(n, chunks)
+    row_dtype, offs_dtype = table_dtypes(n, len(spans))
+    sizes = [(1 << width) + 1 for _s, width in spans]
+    offsets = np.empty(int(sum(sizes)), dtype=offs_dtype)
+    layout: dict[str, dict[str, Any]] = {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("wb") as fh:
+        pos = DATA_START
+
+        def write(name: str, parts: Any, dtype: np.dtype[Any], shape: list[int]) -> None:
+            nonlocal pos
+            fh.seek(pos)
+            digest = hashlib.sha256()
+            nbytes = 0
+            for part in parts:
+                view = _bytes(_little(part))
+                for start in range(0, len(view), _HASH_CHUNK):
+                    fh.write(view[start : start + _HASH_CHUNK])
+                    digest.update(view[start : start + _HASH_CHUNK])
+                nbytes += len(view)
+            layout[name] = {
+                "offset": pos,
+                "dtype": np.dtype(dtype).newbyteorder("<").str,
+                "shape": shape,
+                "sha256": digest.hexdigest(),
+            }
+            pos = -(-(pos + nbytes) // ALIGN) * ALIGN
+
+        def row_tables() -> Any:
+            base = 0
+            for i, (s, width) in enumerate(spans):
+                part = np.empty(n, dtype=row_dtype)
+                chunk_table(words, s, width, i * n, part, offsets[base : base + sizes[i]])
+                base += sizes[i]
+                yield part
+                del part
+
+        write("words", [words], words.dtype, [n, WORDS])
+        write("ids", [ids], ids.dtype, [n])
+        write("rows", row_tables(), np.dtype(row_dtype), [n * len(spans)])
+        write("offsets", [offsets], offsets.dtype, [len(offsets)])
+        fh.truncate(pos)
+        _write_header(fh, n, spans, signal_type, meta, layout)
+    tmp.replace(path)
+    return pos
+
+
+def _write_header(
+    fh: Any,
+    n: int,
+    spans: list[tuple[int, int]],
+    signal_type: str,
+    meta: dict[str, Any] | None,
+    layout: dict[str, dict[str, Any]],
+) -> None:
+    header = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "bits": BITS,
+        "count": n,
+        "signal_type": signal_type,
+        "chunk_spans": [list(span) for span in spans],
+        "meta": meta or {},
+        "sections": layout,
+    }
+    head = json.dumps(header, sort_keys=True).encode("utf-8")
+    if len(MAGIC) + 4 + len(head) > DATA_START:
+        raise IntegrityError("index header too large for the reserved space")
+    fh.seek(0)
+    fh.write(MAGIC + struct.pack("<I", len(head)) + head)
+    fh.flush()
+    os.fsync(fh.fileno())
 
 
 def read_header(path: Path) -> dict[str, Any]:

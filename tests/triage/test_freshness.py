@@ -93,3 +93,30 @@ def test_evidence_added_without_matching_is_out_of_date(tmp_path: Path) -> None:
     status = json.loads(_ok("triage", "oak", "--json"))["triage"]
     assert status["current"] is False
     assert status["reasons"] == ["+1 item(s) in the case not matched"]
+
+
+def test_a_known_item_count_gives_the_same_status_as_counting(tmp_path: Path) -> None:
+    """The review app passes its case view's item count instead of counting occurrences on
+    every page: the status must be the one the count gives, and a wrong count must show."""
+    from vigil.settings import Settings
+    from vigil.store import repo
+    from vigil.store.db import Database
+    from vigil.triage.freshness import case_triage_status
+
+    _setup(tmp_path)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "a.txt").write_bytes(b"one more file\n")
+    _ok("ingest", str(extra), "--case", "oak", "-q", "-j", "0", "--no-analyzers")
+    db = Database(Settings.load().database_url)
+    try:
+        with db.read() as s:
+            case = repo.get_case(s, "oak")
+            counted = case_triage_status(s, case)
+            given = case_triage_status(s, case, item_count=repo.case_item_count(s, case.id))
+            behind = case_triage_status(s, case, item_count=repo.case_item_count(s, case.id) - 1)
+    finally:
+        db.dispose()
+    assert given.as_dict() == counted.as_dict()
+    assert given.reasons == ["+1 item(s) in the case not matched"]
+    assert behind.current is True and behind.reasons == []

@@ -25,17 +25,21 @@ def _triage() -> Any:
     return next(iter(TRIAGE), None)
 
 
-def item_hub(session: Any, ctx: Ctx, case_id: int, item_id: int) -> dict[str, Any]:
+def item_hub(
+    session: Any, ctx: Ctx, case_id: int, item_id: int, item_count: int | None = None
+) -> dict[str, Any]:
     """What the case knows about one item, from every capability that is installed: triage
     status and visual duplicates, faces with clusters and candidate links, place links and the
-    item's chain of custody (for roles that may read it)."""
+    item's chain of custody (for roles that may read it). ``item_count``: the case's items as
+    the case view counts them, for the triage notice (None: counted here)."""
     screens = SCREENS.names()
     triage = store.item_triage(session, case_id, item_id) if "triage" in screens else None
     freshness = None
     if triage is not None:
         from vigil.web.routes.review import triage_freshness
 
-        freshness = triage_freshness(session, store.get_case_by_id(session, case_id))
+        case = store.get_case_by_id(session, case_id)
+        freshness = triage_freshness(session, case, item_count)
     if triage and triage["category"] and triage["scheme"]:
         from vigil.hashsets.categories import label
 
@@ -112,13 +116,16 @@ def item_detail(
     ctx: Annotated[Ctx, Depends(Guard("item.view"))],
 ) -> Response:
     st = app_state(request)
+    # the case view is cached per process (and shared through the store): its item count saves
+    # the triage notice counting every occurrence of the case on each item page
+    item_count = st.case_index.view(st.db, case_id, _triage()).items if _triage() else None
     with reading(st.db) as session:
         case = store.get_case_by_id(session, case_id)
         item = store.item_in_case(session, case_id, item_id)
         occurrences = store.item_occurrences(session, case_id, item_id)
         warnings = store.item_warnings(session, case_id, item_id)
         notes = store.list_notes(session, case_id, item_id) if ctx.user.can("notes.view") else []
-        hub = item_hub(session, ctx, case_id, item_id)
+        hub = item_hub(session, ctx, case_id, item_id, item_count)
     grading = None
     if "triage" in SCREENS:
         from vigil.web.capabilities.triage import grade_status

@@ -50,13 +50,16 @@ def grading_keys(st: AppState) -> tuple[str, list[tuple[str, str, str]]]:
     return grading.system, list(grading.keys)
 
 
-def triage_freshness(session: Any, case: Any) -> Any:
-    """The case's triage "as of" status for the notice (None when triage is not installed)."""
+def triage_freshness(session: Any, case: Any, item_count: int | None = None) -> Any:
+    """The case's triage "as of" status for the notice (None when triage is not installed).
+
+    ``item_count``: the case's items as the case view counted them (saves a count per page).
+    """
     try:
         from vigil.triage.freshness import case_triage_status
     except ImportError:
         return None
-    return case_triage_status(session, case)
+    return case_triage_status(session, case, item_count=item_count)
 
 
 def _status_line(votes: dict[str, str], me: str) -> dict[str, Any]:

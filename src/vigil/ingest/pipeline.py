@@ -102,6 +102,7 @@ def source_kind(path: Path) -> str:
 _END = object()
 
 _MAIN_LOCK = threading.Lock()
+_MAIN_KEYS = "__file__", "__spec__"
 
 
 @contextmanager
@@ -118,9 +119,7 @@ def _main_not_reimported() -> Iterator[None]:
         yield
         return
     with _MAIN_LOCK:
-        saved: dict[str, Any] = {
-            k: main.__dict__[k] for k in ("__file__", "__spec__") if k in main.__dict__
-        }
+        saved: dict[str, Any] = {k: main.__dict__[k] for k in _MAIN_KEYS if k in main.__dict__}
         main.__dict__.pop("__file__", None)
         main.__dict__["__spec__"] = None
         try:

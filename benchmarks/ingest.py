@@ -10,6 +10,7 @@ default analyzers. Goal: ingest wall time within 1.5x of the raw hashing limit.
     python benchmarks/ingest.py --quick    # 600 photos, for a smoke run
     python benchmarks/ingest.py --quick --executor ray   # + Ray with 1 and 2 local workers
     python benchmarks/ingest.py --phone 200 [--baseline-src /work/main/src]
+    python benchmarks/ingest.py --photos 1000 --cli --baseline-src /work/main/src
     python benchmarks/ingest.py --quick --disk-image --executor ray --baseline-src /work/main/src
 
 ``--disk-image`` puts the generated files into one ext4 image (mke2fs -d) and ingests that
@@ -17,6 +18,9 @@ image instead of the folder: one evidence item whose files the workers read them
 16); with ``--baseline-src`` the same image is also ingested by another source tree (e.g. one
 whose walker reads every file of the image itself) with the local executor, in the same run.
 Every run records the 1-minute load average before and after it (the machine may be shared).
+Each ingest reports its CPU seconds (writer and local workers) next to the raw limit's (the
+fair comparison on a shared machine); ``--cli`` also runs ``vigil ingest --no-analyzers`` as a
+user does (console script, fresh store) and reports its whole process tree's CPU seconds.
 
 ``--phone N`` (issue 16) measures N 2 MP phone-like JPEGs with the default analyzers instead:
 photos per CPU-second of the workers (per core, robust to a shared machine) next to, in the same

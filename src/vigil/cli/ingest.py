@@ -92,7 +92,8 @@ def ingest(
     from vigil.ingest.pipeline import ingest as run_ingest
     from vigil.ingest.profiles import choose_analyzers
 
-    load_defaults()
+    if not no_analyzers:  # plug-ins (OpenCV, PyAV, models) only when analyzers can run
+        load_defaults()
     rt = runtime()
     chosen = list(choose_analyzers(profile, add=analyzer or (), only=only, none=no_analyzers))
     report = run_ingest(

@@ -25,21 +25,17 @@ yields the same pixels. Policy:
 
 from __future__ import annotations
 
-import io
 import math
-import warnings
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from vigil.content.exif import header_exif
-from vigil.errors import DamagedInput, TooLarge, WrongFormat
-
-Image.MAX_IMAGE_PIXELS = 400_000_000  # ~400 MP: beyond this we refuse (decompression bombs)
+from vigil.content.imageopen import ImageSource as ImageSource  # re-exported (their old home)
+from vigil.content.imageopen import open_image as open_image
+from vigil.errors import DamagedInput, TooLarge
 
 MAX_PIXELS = 48_000_000
 """Default cap on decoded (output) pixels: larger images are decoded at a reduced scale (scale
@@ -54,8 +50,6 @@ _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "I;16L": 2, "
 """Pillow's storage per pixel by mode (multi-band modes are stored as 4 bytes per pixel)."""
 _GREY = frozenset({"1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I", "F"})
 
-ImageSource = Path | str | bytes | BinaryIO
-
 
 @dataclass(frozen=True)
 class Decoded:
@@ -69,21 +63,6 @@ class Decoded:
     """Decoded width / stored width (1.0 for a full decode)."""
     orientation: int
     """EXIF orientation tag found (1 when absent); applied unless the caller said otherwise."""
-
-
-def open_image(src: ImageSource) -> Image.Image:
-    """Open ``src`` with Pillow, translating failures into Vigil errors."""
-    fp: str | Path | BinaryIO = io.BytesIO(src) if isinstance(src, bytes) else src
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(fp)
-    except UnidentifiedImageError as exc:
-        raise WrongFormat(f"not a decodable image: {exc}") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DamagedInput(f"image too large to decode safely: {exc}") from exc
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DamagedInput(f"image header unreadable: {exc}") from exc
 
 
 def native_bytes(mode: str, size: tuple[int, int]) -> int:

@@ -16,8 +16,8 @@ from typing import Any
 
 from PIL import Image
 
-from vigil.content.decode import decode, open_image
 from vigil.content.exif import ExifInfo, read_exif
+from vigil.content.imageopen import open_image
 from vigil.errors import TooLarge, VigilError
 
 VERSION = "probe-1"
@@ -86,6 +86,8 @@ def probe_photo(
     if needs_decode and not decode_check:
         meta.needs_decode = True
     elif needs_decode:
+        from vigil.content.decode import decode  # NumPy: only for a photo that needs it
+
         try:
             decode(src, min_side=256)
         except VigilError as exc:

@@ -23,15 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol, runtime_checkable
 
-from sqlalchemy.orm import Session
-
 from vigil.errors import VigilError
 from vigil.registry import Registry
-from vigil.settings import Settings
-from vigil.store.db import Database
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from vigil.content.decode import Decoded
+    from vigil.settings import Settings
+    from vigil.store.db import Database
 
 
 @dataclass(frozen=True)

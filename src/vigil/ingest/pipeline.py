@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import queue
+import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -99,6 +100,42 @@ def source_kind(path: Path) -> str:
 
 
 _END = object()
+
+_MAIN_LOCK = threading.Lock()
+_MAIN_KEYS = "__file__", "__spec__"
+
+
+@contextmanager
+def _main_not_reimported() -> Iterator[None]:
+    """Processes spawned inside this block do not re-run the parent's ``__main__``.
+
+    A spawned child normally re-imports the parent's main script (the ``vigil`` console script
+    and its CLI, a benchmark, pytest), which the ingest workers never need: everything they run
+    lives in :mod:`vigil.ingest.worker`. Hiding the main module's file and spec while the child's
+    start-up data is taken keeps each worker's start-up to the worker's own imports (issue 16).
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    with _MAIN_LOCK:
+        saved: dict[str, Any] = {k: main.__dict__[k] for k in _MAIN_KEYS if k in main.__dict__}
+        main.__dict__.pop("__file__", None)
+        main.__dict__["__spec__"] = None
+        try:
+            yield
+        finally:
+            main.__dict__.pop("__spec__", None)
+            main.__dict__.update(saved)
+
+
+class _WorkerPool(ProcessPoolExecutor):
+    """Spawned ingest workers; a worker is started (on demand, by ``submit``) without the
+    parent's main module (see :func:`_main_not_reimported`)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with _main_not_reimported():
+            return super().submit(fn, *args, **kwargs)
 
 
 CHUNK_FILES = 24
@@ -296,7 +333,7 @@ def ingest(
         )
         pool, n_workers = ray_pool, ray_pool.max_workers
     elif n_workers > 0:
-        pool = ProcessPoolExecutor(
+        pool = _WorkerPool(
             max_workers=n_workers,
             mp_context=get_context("spawn"),
             initializer=init_worker,

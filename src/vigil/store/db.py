@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.errors import BackendError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -48,6 +49,8 @@ def make_engine(url: str) -> Engine:
 
 def alembic_config(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> Config:
     """An Alembic configuration pointing at packaged migrations (the case store's by default)."""
+    from alembic.config import Config  # Alembic is heavy: ingest workers never need it
+
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations))
     cfg.attributes["engine"] = engine
@@ -56,6 +59,8 @@ def alembic_config(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> Config:
 
 def migrate(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> None:
     """Bring the schema to the newest revision of every branch (``heads``)."""
+    from alembic import command
+
     try:
         command.upgrade(alembic_config(engine, migrations), "heads")
     except SQLAlchemyError as exc:

@@ -36,8 +36,10 @@ Reports p50 / p95 / p99 page times (HTML pages: overview, item list, item), per-
 (including the summary fragment, whose first build on a large case waits for the slowest
 capability summary), thumbnail times, requests per second and
 errors (any status other than 200, or a transport error). ``first_<screen>`` / ``after_first_<screen>``
-split each screen's figures into the reviewers' first loop (all of them open the overview at the
-same instant after logging in: a burst no real team makes) and the loops after it. Goal from the issue: p95 < 300 ms,
+split each screen's figures into the reviewers' first loop and the loops after it. With a think
+time each reviewer starts at a random point of one pause after the log-in barrier, as reviewers
+are out of step in steady state; ``--burst`` makes all of them open the overview at the same
+instant instead (a burst no real team makes, reported as the worst case). Goal from the issue: p95 < 300 ms,
 0 errors. The machine is shared: figures are pessimistic; compare runs on the same machine.
 """
 
@@ -160,6 +162,7 @@ async def reviewer(
     by_kind: dict[str, list[float]],
     retries: list[int],
     think: float = 0.0,
+    burst: bool = False,
 ) -> None:
     import httpx
 
@@ -186,6 +189,10 @@ async def reviewer(
         await gate.wait()  # every reviewer logs in first; then all review at once
         if not logged_in:
             return
+        if think and not burst:
+            # with a think time, reviewers are out of step in steady state (each is somewhere in
+            # its pause): start each at a random point of one pause instead of all at once
+            await asyncio.sleep(rng.uniform(0.0, think))
         until = time.monotonic() + duration
         max_page = max(1, items // page_size)
         first_loop = True
@@ -367,6 +374,12 @@ def main() -> None:
         default=0.0,
         help="mean seconds a reviewer looks at a page before the next (0: back-to-back)",
     )
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="with --think: every reviewer opens the overview at the same instant after the "
+        "log-in barrier (the default starts each at a random point of one think pause)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="vigil serve --workers")
     parser.add_argument(
         "--team",
@@ -488,6 +501,7 @@ def main() -> None:
                         by_kind,
                         retries,
                         args.think,
+                        args.burst,
                     )
                     for r in range(args.reviewers)
                 ]
@@ -521,6 +535,7 @@ def main() -> None:
         "items": args.items,
         "reviewers": args.reviewers,
         "think_s": args.think,
+        "start": "burst" if args.burst or not args.think else "staggered within one think pause",
         "duration_s": round(wall, 1),
         "page_requests": len(pages),
         "thumb_requests": len(thumbs),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -121,6 +122,12 @@ def test_scans_run_in_the_background_one_at_a_time(tmp_path: Path) -> None:
         assert "3 of 3 items scanned" in done
         assert "0 new faces found" in done and "No faces in the new items" in done
         assert "Scan for faces again</button>" in done
+        # the running line polls with poll=1; the poll that finds the scan over reloads the
+        # page, so that the clusters and empty states the scan changed show too
+        assert re.search(r"hx-get=\"[^\"]*scans/faces\?back=[^\"]*&amp;poll=1\"", started.text)
+        over = client.get(faces_url, params={"poll": "1"}, headers=HX)
+        assert over.headers.get("HX-Refresh") == "true"
+        assert "HX-Refresh" not in client.get(faces_url, headers=HX).headers  # not a poll
 
         # a form without scripts: redirected back to where it came from
         places = client.post(

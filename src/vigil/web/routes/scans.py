@@ -56,13 +56,19 @@ def _routes(r: APIRouter, kind: scans.ScanKind) -> None:
         case_id: int,
         ctx: Annotated[Ctx, Depends(Guard("case.view", audit_view=False))],
         back: str = "",
+        poll: bool = False,
     ) -> Response:
         """The status line (polled every few seconds while the scan runs: not audited as a
-        view, it shows counts only)."""
+        view, it shows counts only). When a poll finds the scan over, the page is reloaded
+        (``HX-Refresh``) so that what the scan changed (clusters, candidates, empty states)
+        shows, not only this line."""
         st = app_state(request)
         with reading(st.db) as session:
             state = scans.latest(session, case_id, kind)
-        return _fragment(request, ctx, case_id, state, _back(case_id, back, kind))
+        response = _fragment(request, ctx, case_id, state, _back(case_id, back, kind))
+        if poll and not state.running and request.headers.get("hx-request") == "true":
+            response.headers["HX-Refresh"] = "true"
+        return response
 
     @r.post(path, name=f"scan_start_{kind.name}")
     def start(

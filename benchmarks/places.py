@@ -3,6 +3,7 @@
     python benchmarks/gen_places.py /tmp/places_bench --scenes 200 --distractors 9800
     python benchmarks/places.py /tmp/places_bench --distractors 1000     # "1k" (1,200 indexed)
     python benchmarks/places.py /tmp/places_bench --distractors 9800     # "10k" (10,000 indexed)
+    python benchmarks/places.py --quick    # a small generated set (make bench), ~1 min
 
 Indexes the scenes' base views plus the first N distractors, then runs every query through the
 full pipeline (decode, RootSIFT extraction, VLAD shortlist, mutual-NN + MAGSAC verification) and
@@ -16,10 +17,12 @@ in ``<data>/cache/`` (a ``VSF1`` record per image) so that re-runs only pay for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -108,9 +111,28 @@ def features_for(root: Path, names: list[str], params: FeatureParams, workers: i
     return have
 
 
+QUICK_SCENES = 12
+QUICK_DISTRACTORS = 12
+
+
+def quick_set(out: Path) -> None:
+    """The small set of ``--quick``: generated with ``gen_places.py`` (its JSON line goes to
+    stderr, so that this benchmark still prints one line)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gen_places
+
+    with contextlib.redirect_stdout(sys.stderr):
+        gen_places.main([str(out), "--scenes", str(QUICK_SCENES), "--distractors",
+                         str(QUICK_DISTRACTORS), "--seed", "11", "--workers", "1"])  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("data", type=Path)
+    ap.add_argument("data", type=Path, nargs="?",
+                    help="a set made by gen_places.py (not needed with --quick)")  # fmt: skip
+    ap.add_argument("--quick", action="store_true",
+                    help="generate a small set (12 rooms in chains of four, 24 queries, 12 "
+                         "distractors) in a temporary folder and run on it (~1 min)")  # fmt: skip
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--queries", type=int, default=0, help="limit (0 = all)")
     ap.add_argument("--shortlist", type=int, default=SearchParams.shortlist)
@@ -156,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ht", type=int, default=DEFAULT_HT, help="Hamming threshold (ivf only)")
     ap.add_argument("--ma", type=int, default=1, help="query multiple assignment (ivf only)")
     args = ap.parse_args(argv)
+    if args.quick:
+        with tempfile.TemporaryDirectory(prefix="places-quick-") as tmp:
+            quick_set(Path(tmp))
+            rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--quick"]
+            if args.data is not None:
+                rest.remove(str(args.data))
+            return main([tmp, "--distractors", str(QUICK_DISTRACTORS), "--workers", "1", *rest])
+    if args.data is None:
+        ap.error("a data folder is needed (or --quick)")
     from vigil.places import layout as layout_mod
 
     if args.layout_f_share is not None:
@@ -186,8 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         hvocab = train_hamming_vocabulary(sample, k1=args.k1, k2=args.k2)
         index = HammingIndex(hvocab, ht=args.ht, multiple_assignment=args.ma)
-    for key, f in feats.items():
-        index.add(key, f)
+    if isinstance(index, HammingIndex):
+        index.add_many(feats.items())
+    else:
+        for key, f in feats.items():
+            index.add(key, f)
     index.search(feats[0], top=1)  # folds pending additions in (part of the build)
     build_s = time.time() - t0
     train_words = index.vocab.k

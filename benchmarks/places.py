@@ -370,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         "words": train_words,
         "regions": args.regions,
         "threads": args.threads,
+        "cpu_s_total": round(time.process_time(), 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))
     return 0

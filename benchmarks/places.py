@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.content.decode import decode
+from vigil.places import search as search_mod
 from vigil.places.defaults import (
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_INLIERS,
@@ -254,6 +255,25 @@ def main(argv: list[str] | None = None) -> int:
         k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
         for k in ("true", "sibling", "unrelated")
     }
+    # the peers, measured in the same run: the verdict of each pair alone (before the candidates
+    # of a query are compared), and that verdict without the plane-vs-parallax test (the rule
+    # of the previous version)
+    stages = ("pair_only", "previous_rule")
+    staged = {st: {k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
+                   for k in ("true", "sibling", "unrelated")} for st in stages}  # fmt: skip
+    staged_sib_queries = dict.fromkeys(stages, 0)
+    before: dict[int, str] = {}
+    original_compare = search_mod.compare_layouts
+
+    def spy(cands: list[search_mod.Candidate], scale: float = 1.0) -> list[search_mod.Candidate]:
+        for c in cands:
+            if c.verification.layout is not None:
+                before[c.key] = c.verification.layout.verdict
+                if c.verification.layout.reason.startswith("two consistent surfaces but little"):
+                    before[-1 - c.key] = "same_room"
+        return original_compare(cands, scale)
+
+    search_mod.compare_layouts = spy  # type: ignore[assignment]
     same_room_ranks: list[int] = []
     queries_with_sibling_same_room = 0
     queries_with_sibling_verified = 0
@@ -263,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         pixels = decode(root / q["file"], min_side=params.max_side).pixels
         qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
+        before.clear()
         cands = [] if args.vlad_only else search(qf, index, load, sp)
         t_end = time.perf_counter()
         total_ms.append(1000 * (t_end - t_start))
@@ -302,6 +323,18 @@ def main(argv: list[str] | None = None) -> int:
                 sibling_hit |= kind == "sibling" and lay.verdict == "same_room"
             sibling_verified |= kind == "sibling"
         queries_with_sibling_same_room += sibling_hit
+        for st in stages:
+            hit = False
+            for c in verified:
+                if c.key not in before:
+                    continue
+                kind = "true" if c.key == truth else "unrelated" if c in unrelated else "sibling"
+                v = before[c.key]
+                if st == "previous_rule":
+                    v = before.get(-1 - c.key, v)
+                staged[st][kind][v] += 1
+                hit |= kind == "sibling" and v == "same_room"
+            staged_sib_queries[st] += hit
         queries_with_sibling_verified += sibling_verified
         same_room = [c for c in verified
                      if c.verification.layout is not None
@@ -358,6 +391,23 @@ def main(argv: list[str] | None = None) -> int:
             "queries_with_a_sibling_called_same_room": round(
                 queries_with_sibling_same_room / max(1, n), 4
             ),
+            "min_parallax": layout_mod.MIN_PARALLAX,
+            "min_parallax_regions": layout_mod.MIN_PARALLAX_REGIONS,
+            "cross_overlap": layout_mod.CROSS_OVERLAP,
+            **{
+                st: {
+                    "verdicts_of_verified": staged[st],
+                    "sibling_share_of_same_room_verdicts": round(
+                        staged[st]["sibling"]["same_room"]
+                        / max(1, sum(v["same_room"] for v in staged[st].values())),
+                        4,
+                    ),
+                    "queries_with_a_sibling_called_same_room": round(
+                        staged_sib_queries[st] / max(1, n), 4
+                    ),
+                }
+                for st in stages
+            },
         },
         "min_inliers": sp.min_inliers,
         "min_coverage": sp.min_coverage,

@@ -159,3 +159,33 @@ def test_candidates_on_the_same_object_are_decided_by_the_remainder() -> None:
     assert shared_with_stronger([true_room]) == [None]
     # within the radius only
     assert shared_with_stronger([true_room, sibling + 5.0]) == [None, None]
+
+
+def test_search_compares_the_verified_candidates_of_a_query() -> None:
+    from vigil.places.layout import Layout
+    from vigil.places.search import Candidate, compare_layouts
+    from vigil.places.verify import Verification
+
+    rng = np.random.default_rng(7)
+    bedspread = rng.uniform(200, 400, (40, 2))
+    own = rng.uniform(0, 640, (30, 2))
+
+    def cand(key: int, pts: npt.NDArray[np.float64], verified: bool = True) -> Candidate:
+        ver = Verification(
+            matches=100, inliers=len(pts), model="homography",
+            query_points=[(float(x), float(y)) for x, y in pts],
+            layout=Layout("same_room", "two surfaces"),
+        )  # fmt: skip
+        return Candidate(key, 1.0, key, ver, verified)
+
+    # query points in original pixels: a query scaled by 0.5 has a radius of 4 of them
+    room, sibling = cand(1, np.vstack([bedspread, own])), cand(2, bedspread[:30] + 3.0)
+    out = compare_layouts([sibling, room], query_scale=0.5)
+    assert out[0].verification.layout.verdict == "shared_object"
+    assert "#1" in out[0].verification.layout.reason
+    assert out[1] is room and out[0].verified and out[0].inliers == 30
+    # at full scale the sibling's points are 3 px off: not the same query points
+    assert compare_layouts([sibling, room], query_scale=1.0) == [sibling, room]
+    # unverified candidates take no part
+    unverified = cand(2, bedspread[:30], verified=False)
+    assert compare_layouts([unverified, room]) == [unverified, room]

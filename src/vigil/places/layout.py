@@ -23,6 +23,7 @@ cannot tell a room from its sibling). Measured in benchmarks/places.py (``--layo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -168,7 +169,7 @@ def parallax_support(
 
 
 def shared_with_stronger(
-    points: list[npt.NDArray[np.float32]], radius: float = CROSS_RADIUS
+    points: Sequence[npt.NDArray[np.floating[Any]]], radius: float = CROSS_RADIUS
 ) -> list[int | None]:
     """For the inlier query points of each candidate of one query, the candidate whose evidence
     explains it (or ``None``): ``i`` is explained by ``j`` when at least :data:`CROSS_OVERLAP`

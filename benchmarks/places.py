@@ -420,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         "words": train_words,
         "regions": args.regions,
         "threads": args.threads,
-        "cpu_s_total": round(time.process_time(), 1),
+        "cpu_s_main_process": round(time.process_time(), 1),  # worker processes not included
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))

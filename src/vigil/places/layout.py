@@ -13,12 +13,18 @@ The check, on the mutual matches of a verified pair (feature-image pixels):
    the remaining matches (sequential RANSAC) - a second surface;
 2. the inliers of both planes are counted per cell of a 3 x 3 grid over the query ("regions");
 3. one fundamental matrix is fitted to the inliers of both planes (MAGSAC++); each plane must
-   keep at least ``MIN_F_SHARE`` of its points as F-inliers (the global-layout check).
+   keep at least ``MIN_F_SHARE`` of its points as F-inliers (the global-layout check);
+4. plane-vs-parallax test (:func:`parallax_support`): one F over *all* mutual matches must keep
+   ``MIN_PARALLAX`` matches off the first plane, over ``MIN_PARALLAX_REGIONS`` regions.
 
-Verdict: ``same_room`` when two planes agree on one F and the inliers reach ``MIN_REGIONS``
-regions; ``shared_object`` when the planes disagree, or when a single plane stays within one
-or two regions (one object); ``unsure`` otherwise (a single surface seen widely - one wall -
-cannot tell a room from its sibling). Measured in benchmarks/places.py (``--layout``).
+Verdict: ``same_room`` when two planes agree on one F, the inliers reach ``MIN_REGIONS``
+regions and the parallax test passes; ``shared_object`` when the planes disagree, or when a
+single plane stays within one or two regions (one object); ``unsure`` otherwise (a single
+surface seen widely - one wall - cannot tell a room from its sibling). Then the verified
+candidates of one query are compared (:func:`shared_with_stronger`, applied by
+:func:`vigil.places.search.compare_layouts`): of two candidates resting on the same query
+points, the one with less evidence elsewhere is ``shared_object``. Measured in
+benchmarks/places.py (docs/places.md: held-out seed and a second generator setting).
 """
 
 from __future__ import annotations

@@ -85,11 +85,38 @@ def _noise(rng: np.random.Generator, h: int, w: int, sigma: float, blur: float) 
     return n * sigma
 
 
+@dataclass(frozen=True)
+class Style:
+    """Texture and room parameters of a generated set (``--style``): the sibling-room figures
+    are reported on two styles so that they are not tied to one generator setting."""
+
+    wall_tile: tuple[int, int] = (40, 110)
+    """Wallpaper tile side in texture pixels (a repeat every tile)."""
+    wall_motifs: tuple[int, int] = (2, 6)
+    carpet_pattern: float = 0.6
+    """Share of carpets with a checked pattern over the noise."""
+    bed_step: tuple[int, int] = (16, 48)
+    pictures: tuple[int, int] = (1, 3)
+    """Pictures on the back wall (upper bound exclusive)."""
+    room_width: tuple[float, float] = (3.2, 4.2)
+    room_depth: tuple[float, float] = (3.4, 4.4)
+
+
+STYLES = {
+    "default": Style(),
+    # finer wallpaper with more motifs, always a checked carpet, coarser bedding, fewer pictures
+    # and wider rooms: more repeated texture, fewer room-specific objects
+    "alt": Style(wall_tile=(24, 64), wall_motifs=(4, 9), carpet_pattern=1.0, bed_step=(30, 70),
+                 pictures=(0, 2), room_width=(3.0, 4.8), room_depth=(3.0, 4.8)),
+}  # fmt: skip
+STYLE = STYLES["default"]
+
+
 def wallpaper(rng: np.random.Generator, h: int, w: int) -> U8:
-    ts = int(rng.integers(40, 110))
+    ts = int(rng.integers(*STYLE.wall_tile))
     tile = np.zeros((ts, ts, 3), np.uint8)
     tile[:] = _colour(rng, 120, 240)
-    for _ in range(int(rng.integers(2, 6))):
+    for _ in range(int(rng.integers(*STYLE.wall_motifs))):
         kind = int(rng.integers(0, 4))
         col = _colour(rng)
         c = (int(rng.integers(0, ts)), int(rng.integers(0, ts)))
@@ -114,7 +141,7 @@ def carpet(rng: np.random.Generator, h: int, w: int) -> U8:
     img = np.ones((h, w, 3)) * base
     img += _noise(rng, h, w, 25, 6)[:, :, None]
     img += _noise(rng, h, w, 12, 1.2)[:, :, None]
-    if rng.random() < 0.6:
+    if rng.random() < STYLE.carpet_pattern:
         period = int(rng.integers(30, 90))
         yy, xx = np.mgrid[0:h, 0:w]
         pat = ((xx // period + yy // period) % 2).astype(np.float64)
@@ -127,7 +154,7 @@ def bedding(rng: np.random.Generator, h: int, w: int) -> U8:
     img[:] = _colour(rng, 150, 250)
     kind = int(rng.integers(0, 3))
     col = _colour(rng)
-    step = int(rng.integers(16, 48))
+    step = int(rng.integers(*STYLE.bed_step))
     if kind == 0:
         for x in range(0, w, step):
             cv2.rectangle(img, (x, 0), (x + step // 3, h), col, -1)
@@ -227,7 +254,8 @@ def make_decor(rng: np.random.Generator) -> Decor:
 
 def make_room(rng: np.random.Generator, decor: Decor, samples: list[U8]) -> list[Plane]:
     a = np.array
-    wd, depth, cam_h, ceil = rng.uniform(3.2, 4.2), rng.uniform(3.4, 4.4), 1.4, 1.2
+    wd, depth = rng.uniform(*STYLE.room_width), rng.uniform(*STYLE.room_depth)
+    cam_h, ceil = 1.4, 1.2
     hx = wd / 2
     floor_y, ceil_y = cam_h, -ceil
     planes = [
@@ -260,7 +288,7 @@ def make_room(rng: np.random.Generator, decor: Decor, samples: list[U8]) -> list
     wxp = hx - 0.01 if side < 0 else -hx + 0.01
     wzp = rng.uniform(1.0, max(1.1, depth - 1.8))
     planes.append(Plane(a([wxp, -0.6, wzp]), a([0, 0, 1.2]), a([0, 1.3, 0]), window(rng, 300, 280)))
-    for _ in range(int(rng.integers(1, 3))):
+    for _ in range(int(rng.integers(*STYLE.pictures))):
         pw, ph = rng.uniform(0.4, 0.9), rng.uniform(0.3, 0.7)
         px = rng.uniform(-hx + 0.1, hx - pw - 0.1)
         planes.append(
@@ -438,9 +466,10 @@ _SAMPLES: list[U8] = []
 _DECOR: dict[tuple[int, int], Decor] = {}
 
 
-def _init_worker() -> None:
-    global _SAMPLES
+def _init_worker(style: str = "default") -> None:
+    global _SAMPLES, STYLE
     _SAMPLES = _samples()
+    STYLE = STYLES[style]
 
 
 def _decor(seed: int, family: int, slot: int) -> Decor:
@@ -496,12 +525,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--style", choices=sorted(STYLES), default="default",
+                    help="texture and room parameters (see Style)")  # fmt: skip
     args = ap.parse_args(argv)
     out: Path = args.out
     for sub in ("index", "queries", "meta"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     start = time.time()
-    with ProcessPoolExecutor(args.workers, initializer=_init_worker) as pool:
+    with ProcessPoolExecutor(
+        args.workers, initializer=_init_worker, initargs=(args.style,)
+    ) as pool:
         records = list(pool.map(do_scene, [out] * args.scenes, [args.seed] * args.scenes,
                                 range(args.scenes), [args.queries_per_scene] * args.scenes))  # fmt: skip
         print(f"scenes done {time.time() - start:.0f}s", file=sys.stderr)
@@ -511,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest = {
         "generator": "benchmarks/gen_places.py",
         "seed": args.seed,
+        "style": args.style,
         "samples": "scikit-image bundled sample images (BSD-3-Clause/public domain), no people",
         "scenes": [r["scene"] for r in records],
         "queries": [q for r in records for q in r["queries"]],  # type: ignore[attr-defined]

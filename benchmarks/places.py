@@ -3,6 +3,7 @@
     python benchmarks/gen_places.py /tmp/places_bench --scenes 200 --distractors 9800
     python benchmarks/places.py /tmp/places_bench --distractors 1000     # "1k" (1,200 indexed)
     python benchmarks/places.py /tmp/places_bench --distractors 9800     # "10k" (10,000 indexed)
+    python benchmarks/places.py --quick    # a small generated set (make bench), ~1 min
 
 Indexes the scenes' base views plus the first N distractors, then runs every query through the
 full pipeline (decode, RootSIFT extraction, VLAD shortlist, mutual-NN + MAGSAC verification) and
@@ -16,10 +17,12 @@ in ``<data>/cache/`` (a ``VSF1`` record per image) so that re-runs only pay for 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.content.decode import decode
+from vigil.places import search as search_mod
 from vigil.places.defaults import (
     DEFAULT_MIN_COVERAGE,
     DEFAULT_MIN_INLIERS,
@@ -108,9 +112,28 @@ def features_for(root: Path, names: list[str], params: FeatureParams, workers: i
     return have
 
 
+QUICK_SCENES = 12
+QUICK_DISTRACTORS = 12
+
+
+def quick_set(out: Path) -> None:
+    """The small set of ``--quick``: generated with ``gen_places.py`` (its JSON line goes to
+    stderr, so that this benchmark still prints one line)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import gen_places
+
+    with contextlib.redirect_stdout(sys.stderr):
+        gen_places.main([str(out), "--scenes", str(QUICK_SCENES), "--distractors",
+                         str(QUICK_DISTRACTORS), "--seed", "11", "--workers", "1"])  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("data", type=Path)
+    ap.add_argument("data", type=Path, nargs="?",
+                    help="a set made by gen_places.py (not needed with --quick)")  # fmt: skip
+    ap.add_argument("--quick", action="store_true",
+                    help="generate a small set (12 rooms in chains of four, 24 queries, 12 "
+                         "distractors) in a temporary folder and run on it (~1 min)")  # fmt: skip
     ap.add_argument("--distractors", type=int, default=1000)
     ap.add_argument("--queries", type=int, default=0, help="limit (0 = all)")
     ap.add_argument("--shortlist", type=int, default=SearchParams.shortlist)
@@ -156,6 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ht", type=int, default=DEFAULT_HT, help="Hamming threshold (ivf only)")
     ap.add_argument("--ma", type=int, default=1, help="query multiple assignment (ivf only)")
     args = ap.parse_args(argv)
+    if args.quick:
+        with tempfile.TemporaryDirectory(prefix="places-quick-") as tmp:
+            quick_set(Path(tmp))
+            rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a != "--quick"]
+            if args.data is not None:
+                rest.remove(str(args.data))
+            return main([tmp, "--distractors", str(QUICK_DISTRACTORS), "--workers", "1", *rest])
+    if args.data is None:
+        ap.error("a data folder is needed (or --quick)")
     from vigil.places import layout as layout_mod
 
     if args.layout_f_share is not None:
@@ -186,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         hvocab = train_hamming_vocabulary(sample, k1=args.k1, k2=args.k2)
         index = HammingIndex(hvocab, ht=args.ht, multiple_assignment=args.ma)
-    for key, f in feats.items():
-        index.add(key, f)
+    if isinstance(index, HammingIndex):
+        index.add_many(feats.items())
+    else:
+        for key, f in feats.items():
+            index.add(key, f)
     index.search(feats[0], top=1)  # folds pending additions in (part of the build)
     build_s = time.time() - t0
     train_words = index.vocab.k
@@ -220,6 +255,25 @@ def main(argv: list[str] | None = None) -> int:
         k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
         for k in ("true", "sibling", "unrelated")
     }
+    # the peers, measured in the same run: the verdict of each pair alone (before the candidates
+    # of a query are compared), and that verdict without the plane-vs-parallax test (the rule
+    # of the previous version)
+    stages = ("pair_only", "previous_rule")
+    staged = {st: {k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
+                   for k in ("true", "sibling", "unrelated")} for st in stages}  # fmt: skip
+    staged_sib_queries = dict.fromkeys(stages, 0)
+    before: dict[int, str] = {}
+    original_compare = search_mod.compare_layouts
+
+    def spy(cands: list[search_mod.Candidate], scale: float = 1.0) -> list[search_mod.Candidate]:
+        for c in cands:
+            if c.verification.layout is not None:
+                before[c.key] = c.verification.layout.verdict
+                if c.verification.layout.reason.startswith("two consistent surfaces but little"):
+                    before[-1 - c.key] = "same_room"
+        return original_compare(cands, scale)
+
+    search_mod.compare_layouts = spy  # type: ignore[assignment]
     same_room_ranks: list[int] = []
     queries_with_sibling_same_room = 0
     queries_with_sibling_verified = 0
@@ -229,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         pixels = decode(root / q["file"], min_side=params.max_side).pixels
         qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
+        before.clear()
         cands = [] if args.vlad_only else search(qf, index, load, sp)
         t_end = time.perf_counter()
         total_ms.append(1000 * (t_end - t_start))
@@ -268,6 +323,18 @@ def main(argv: list[str] | None = None) -> int:
                 sibling_hit |= kind == "sibling" and lay.verdict == "same_room"
             sibling_verified |= kind == "sibling"
         queries_with_sibling_same_room += sibling_hit
+        for st in stages:
+            hit = False
+            for c in verified:
+                if c.key not in before:
+                    continue
+                kind = "true" if c.key == truth else "unrelated" if c in unrelated else "sibling"
+                v = before[c.key]
+                if st == "previous_rule":
+                    v = before.get(-1 - c.key, v)
+                staged[st][kind][v] += 1
+                hit |= kind == "sibling" and v == "same_room"
+            staged_sib_queries[st] += hit
         queries_with_sibling_verified += sibling_verified
         same_room = [c for c in verified
                      if c.verification.layout is not None
@@ -324,6 +391,23 @@ def main(argv: list[str] | None = None) -> int:
             "queries_with_a_sibling_called_same_room": round(
                 queries_with_sibling_same_room / max(1, n), 4
             ),
+            "min_parallax": layout_mod.MIN_PARALLAX,
+            "min_parallax_regions": layout_mod.MIN_PARALLAX_REGIONS,
+            "cross_overlap": layout_mod.CROSS_OVERLAP,
+            **{
+                st: {
+                    "verdicts_of_verified": staged[st],
+                    "sibling_share_of_same_room_verdicts": round(
+                        staged[st]["sibling"]["same_room"]
+                        / max(1, sum(v["same_room"] for v in staged[st].values())),
+                        4,
+                    ),
+                    "queries_with_a_sibling_called_same_room": round(
+                        staged_sib_queries[st] / max(1, n), 4
+                    ),
+                }
+                for st in stages
+            },
         },
         "min_inliers": sp.min_inliers,
         "min_coverage": sp.min_coverage,
@@ -336,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         "words": train_words,
         "regions": args.regions,
         "threads": args.threads,
+        "cpu_s_main_process": round(time.process_time(), 1),  # worker processes not included
+        "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(json.dumps(result))
     return 0

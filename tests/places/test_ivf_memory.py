@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from vigil.errors import InvalidInput
 from vigil.places import ivf
 from vigil.places.features import FeatureParams, SceneFeatures, extract
 from vigil.places.ivf import HammingIndex, train_hamming_vocabulary, training_sample
@@ -135,3 +136,29 @@ def test_votes_in_blocks_equal_one_pass(collection, vocab, monkeypatch: pytest.M
         got = index.scores(q)
         assert np.array_equal(got[0], scores[0]) and np.array_equal(got[1], scores[1])
         assert index.search(q, top=10) == ranked
+
+
+def test_add_many_equals_one_at_a_time(collection, vocab, monkeypatch: pytest.MonkeyPatch) -> None:
+    oracle = _in_memory(vocab, collection)
+    monkeypatch.setattr(ivf, "ENCODE_BATCH", 700)  # several images per batch, several batches
+    batched = HammingIndex(vocab)
+    assert batched.add_many(iter(collection.items())) == len(collection)
+    batched._merge()
+    for name in ("keys", "counts", "df", "offsets", "owners", "sigs", "xy"):
+        assert np.array_equal(getattr(batched, name), getattr(oracle, name)), name
+    for q in _queries():
+        assert batched.search(q, top=10) == oracle.search(q, top=10)
+    first = next(iter(collection.items()))
+    with pytest.raises(InvalidInput, match="already indexed"):
+        batched.add_many([first])
+    with pytest.raises(InvalidInput, match="already indexed"):
+        HammingIndex(vocab).add_many([first, first])
+
+
+def test_signatures_are_the_projection_signs_as_bits(vocab) -> None:
+    rng = np.random.default_rng(3)
+    desc = rng.normal(size=(500, 128)).astype(np.float32)
+    words = rng.integers(0, vocab.k, 500)
+    bits = (desc @ vocab.projection.T) > vocab.medians[words]
+    expected = [sum(1 << b for b in range(ivf.BITS) if row[b]) for row in bits]
+    assert vocab.signatures(desc, words).tolist() == expected

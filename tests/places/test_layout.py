@@ -7,7 +7,14 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from vigil.places.layout import grid_counts, judge_layout
+from vigil.places.layout import (
+    MIN_PARALLAX,
+    MIN_PARALLAX_REGIONS,
+    grid_counts,
+    judge_layout,
+    parallax_support,
+    shared_with_stronger,
+)
 
 K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
 W, H = 640, 480
@@ -99,3 +106,86 @@ def test_one_small_surface_is_a_shared_object_and_one_wide_surface_is_unsure() -
 def test_grid_counts() -> None:
     pts = np.array([[1, 1], [639, 479], [320, 240], [320, 240]], np.float32)
     assert grid_counts(pts, W, H) == [1, 0, 0, 0, 2, 0, 0, 0, 1]
+
+
+def _cloud(rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
+    """Points spread in depth (furniture, a bed, a floor ...), not on one surface."""
+    return np.column_stack([rng.uniform(-2, 2, n), rng.uniform(-1.2, 1.2, n), rng.uniform(2, 5, n)])
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_parallax_support_separates_one_plane_from_3d_spread(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    motion = (6.0, (0.3, 0.0, 0.2))
+    # one plane: everything the fundamental matrix keeps is on the homography already
+    src, dst = _pairs([(_wall(rng, 120, x=(-2.5, 2.5)), *motion)], rng)
+    par, regions = parallax_support(src, dst, _first_plane(src, dst), W, H)
+    assert par < MIN_PARALLAX, (par, regions)
+    # a wall and points spread in depth under one camera motion: many off the plane, widely
+    src, dst = _pairs([(_wall(rng, 60), *motion), (_cloud(rng, 80), *motion)], rng)
+    par, regions = parallax_support(src, dst, _first_plane(src, dst), W, H)
+    assert par >= MIN_PARALLAX and regions >= MIN_PARALLAX_REGIONS, (par, regions)
+    lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
+    assert lay.parallax == par or lay.verdict != "same_room"
+    # a sibling room: the same wallpaper and carpet, each where its own room puts it (every
+    # surface under its own camera motion): little agrees with one motion off the main surface
+    src, dst = _pairs([(_wall(rng, 70), *motion), (_floor(rng, 50), -12.0, (-0.6, 0.1, 0.9))], rng)
+    par, regions = parallax_support(src, dst, _first_plane(src, dst), W, H)
+    assert par < MIN_PARALLAX or regions < MIN_PARALLAX_REGIONS, (par, regions)
+
+
+def test_two_surfaces_one_motion_report_their_parallax() -> None:
+    rng = np.random.default_rng(5)
+    motion = (6.0, (0.3, 0.0, 0.2))
+    src, dst = _pairs([(_wall(rng, 70), *motion), (_floor(rng, 50), *motion)], rng)
+    lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
+    assert lay.verdict == "same_room" and lay.parallax >= MIN_PARALLAX, lay
+    assert lay.as_dict()["parallax_regions"] == lay.parallax_regions >= MIN_PARALLAX_REGIONS
+
+
+def test_candidates_on_the_same_object_are_decided_by_the_remainder() -> None:
+    rng = np.random.default_rng(6)
+    bedspread = rng.uniform(200, 400, (40, 2))
+    room_only = rng.uniform(0, 640, (30, 2))  # furniture, pictures, window: the true room only
+    true_room = np.vstack([bedspread, room_only]).astype(np.float32)
+    sibling = (bedspread[:30] + 0.5).astype(np.float32)  # the same bedspread, nothing else
+    elsewhere = rng.uniform(600, 640, (20, 2)).astype(np.float32)  # unrelated: no overlap
+    assert shared_with_stronger([true_room, sibling, elsewhere]) == [None, 0, None]
+    # the order does not matter, and a sibling with more inliers still loses on the remainder
+    many = np.vstack([bedspread, bedspread + 0.7]).astype(np.float32)
+    assert shared_with_stronger([many, true_room]) == [1, None]
+    # two candidates that share nothing are left alone; one candidate alone too
+    assert shared_with_stronger([room_only.astype(np.float32), elsewhere]) == [None, None]
+    assert shared_with_stronger([true_room]) == [None]
+    # within the radius only
+    assert shared_with_stronger([true_room, sibling + 5.0]) == [None, None]
+
+
+def test_search_compares_the_verified_candidates_of_a_query() -> None:
+    from vigil.places.layout import Layout
+    from vigil.places.search import Candidate, compare_layouts
+    from vigil.places.verify import Verification
+
+    rng = np.random.default_rng(7)
+    bedspread = rng.uniform(200, 400, (40, 2))
+    own = rng.uniform(0, 640, (30, 2))
+
+    def cand(key: int, pts: npt.NDArray[np.float64], verified: bool = True) -> Candidate:
+        ver = Verification(
+            matches=100, inliers=len(pts), model="homography",
+            query_points=[(float(x), float(y)) for x, y in pts],
+            layout=Layout("same_room", "two surfaces"),
+        )  # fmt: skip
+        return Candidate(key, 1.0, key, ver, verified)
+
+    # query points in original pixels: a query scaled by 0.5 has a radius of 4 of them
+    room, sibling = cand(1, np.vstack([bedspread, own])), cand(2, bedspread[:30] + 3.0)
+    out = compare_layouts([sibling, room], query_scale=0.5)
+    assert out[0].verification.layout.verdict == "shared_object"
+    assert "#1" in out[0].verification.layout.reason
+    assert out[1] is room and out[0].verified and out[0].inliers == 30
+    # at full scale the sibling's points are 3 px off: not the same query points
+    assert compare_layouts([sibling, room], query_scale=1.0) == [sibling, room]
+    # unverified candidates take no part
+    unverified = cand(2, bedspread[:30], verified=False)
+    assert compare_layouts([unverified, room]) == [unverified, room]

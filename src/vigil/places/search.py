@@ -155,6 +155,42 @@ def search(
                 strong += 1
                 if strong >= params.early_stop:
                     break
+    if params.layout:
+        done = compare_layouts(done, query.scale)
     out = [c for c in done if c.verified or params.include_unverified]
     out.sort(key=lambda c: (-c.verification.inliers, -c.global_similarity))
     return out[: params.top]
+
+
+def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Candidate]:
+    """Compare the verified candidates of one query (:func:`vigil.places.layout.shared_with_stronger`):
+    one whose inliers lie on the same query points as another's, and that has fewer inliers
+    elsewhere, is "shared object only" - a sibling room showing the same wallpaper or bedspread
+    as the room that also shows the query's own furniture. Ranking and ``verified`` are
+    unchanged; only the verdict and its reason."""
+    import dataclasses
+
+    import numpy as np
+
+    from vigil.places.layout import CROSS_RADIUS, shared_with_stronger
+
+    judged = [i for i, c in enumerate(cands) if c.verified and c.verification.layout is not None]
+    if len(judged) < 2:
+        return cands
+    points = [np.asarray(cands[i].verification.query_points, np.float64) for i in judged]
+    by = shared_with_stronger(points, CROSS_RADIUS / max(query_scale, 1e-9))
+    out = list(cands)
+    for i, j in zip(judged, by, strict=True):
+        if j is None:
+            continue
+        c, other = cands[i], cands[judged[j]]
+        lay = dataclasses.replace(
+            c.verification.layout,
+            verdict="shared_object",
+            reason=f"the same decor as candidate #{other.key}, which also matches the query "
+            "elsewhere: the same objects in another room",
+        )
+        out[i] = dataclasses.replace(
+            c, verification=dataclasses.replace(c.verification, layout=lay)
+        )
+    return out

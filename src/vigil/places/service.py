@@ -128,11 +128,9 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
             removed = len(stale)
         todo = sorted(wanted - have)
     for start in range(0, len(todo), 500):
-        batch = _features(db, todo[start : start + 500])
-        for key in todo[start : start + 500]:
-            if key in batch:
-                idx.add(key, batch[key])
-                added += 1
+        chunk = todo[start : start + 500]
+        batch = _features(db, chunk)
+        added += idx.add_many((key, batch[key]) for key in chunk if key in batch)
     if retrain or added or removed:
         idx.save(path)
         _CACHE[path] = (path.stat().st_mtime, idx)

@@ -22,7 +22,6 @@ from vigil.errors import BackendError, InvalidInput
 from vigil.persons import linkage, synth
 from vigil.persons import spark as spark_mod
 
-
 # py4j leaves its client sockets to the garbage collector
 pytestmark = [
     pytest.mark.filterwarnings("ignore::ResourceWarning"),
@@ -212,7 +211,7 @@ def test_spark_sql_functions_give_duckdbs_values(spark: Any) -> None:
 
     def select(f: linkage.SqlFunctions, equal_length: bool) -> str:
         if equal_length:  # DuckDB's hamming is defined on strings of equal length only
-            return f"SELECT {f.hamming('a', 'b')} AS v FROM t"
+            return f"SELECT {f.hamming('a', 'b')} AS v FROM t"  # noqa: S608
         parts = [
             f.jw("a", "b"),
             f.lev("a", "b"),
@@ -220,7 +219,8 @@ def test_spark_sql_functions_give_duckdbs_values(spark: Any) -> None:
             f"cast({f.starts_with('a', 'b')} as int)",
             f"cast({f.contains('a', 'b')} as int)",
         ]
-        return "SELECT " + ", ".join(f"{p} AS v{i}" for i, p in enumerate(parts)) + " FROM t"
+        cols = ", ".join(f"{p} AS v{i}" for i, p in enumerate(parts))
+        return f"SELECT {cols} FROM t"  # noqa: S608
 
     con = duckdb.connect()
     results = {}
@@ -306,3 +306,15 @@ def test_spark_trains_the_same_model_and_persons_as_duckdb(spark: Any, batch: pa
                     )
     _assert_same_edges(on_duck.edges, on_spark.edges)
     _assert_same_persons(on_duck.clusters, on_spark.clusters)
+
+
+def test_engine_options_are_checked_at_the_cli() -> None:
+    from vigil.cli.main import ReturnCode, main
+
+    spark_only = ["--spark-master", "spark://head:7077"]
+    assert main(["persons", "link", "--case", "c", *spark_only]) == ReturnCode.INVALID_INPUT
+    assert main(["persons", "link", "--case", "c", "--engine", "oracle"]) == (
+        ReturnCode.INVALID_INPUT
+    )
+    bad_conf = ["--engine", "spark", "--spark-conf", "no-equals-sign"]
+    assert main(["persons", "watch", "1", *bad_conf]) == ReturnCode.INVALID_INPUT

@@ -16,7 +16,9 @@ comparisons, the same blocking keys Vigil had before issue 15, connected compone
 match probability 0.99) as the reference. ``--engine spark`` links the same table with DuckDB
 and then with Splink's Spark backend on a local master (``--spark-master`` for another) in the
 same run: wall and CPU time (this process plus the Spark JVM), peak RSS of the process tree
-(Python's peak plus the JVM's, an upper bound) and how far the two engines' persons agree.
+(Python's peak plus the JVM's, an upper bound) and how far the two engines' persons agree;
+with ``--shared-model`` one model trained on DuckDB is predicted and clustered on both (the
+engines' own cost of the step that grows with the data; the persons must be identical).
 """
 
 from __future__ import annotations
@@ -266,6 +268,11 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
 
     out: dict[str, Any] = {}
     labels: dict[str, list[int]] = {}
+    model = None
+    if args.shared_model:
+        t0 = time.perf_counter()
+        model = linkage.train(table, linkage.LinkParams(threads=args.threads))
+        out["shared_model_trained_on_duckdb_s"] = round(time.perf_counter() - t0, 2)
     for engine in ("duckdb", "spark"):
         params = linkage.LinkParams(
             threads=args.threads,
@@ -277,7 +284,7 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
         cpu0 = time.process_time()
         kid0, _ = _children_usage()
         t0 = time.perf_counter()
-        res = linkage.link(table, params=params)
+        res = linkage.link(table, params=params, model=model)
         wall = time.perf_counter() - t0
         kid1, kid_rss = _children_usage()
         labels[engine] = res.clusters.labels.tolist()
@@ -326,6 +333,11 @@ def main() -> None:
         choices=("duckdb", "spark"),
         default="duckdb",
         help="spark: link with DuckDB and then with Spark, side by side",
+    )
+    ap.add_argument(
+        "--shared-model",
+        action="store_true",
+        help="with --engine spark: train once on DuckDB, predict + cluster on both engines",
     )
     ap.add_argument("--spark-master", default=None, help="default local[threads]")
     ap.add_argument("--spark-conf", action="append", default=[], help="KEY=VALUE (repeatable)")

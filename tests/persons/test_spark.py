@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import os
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -318,3 +320,24 @@ def test_engine_options_are_checked_at_the_cli() -> None:
     )
     bad_conf = ["--engine", "spark", "--spark-conf", "no-equals-sign"]
     assert main(["persons", "watch", "1", *bad_conf]) == ReturnCode.INVALID_INPUT
+
+
+def test_folders_of_killed_runs_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed before its exit handler leaves its intermediate tables (records) behind;
+    the next session removes them, never a live process's folder."""
+    import subprocess
+    import sys
+    import tempfile
+
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    dead = tmp_path / f"vigil-spark-{int(done.stdout)}-abc"
+    alive = tmp_path / f"vigil-spark-{os.getpid()}-def"
+    other = tmp_path / "vigil-spark-notapid"
+    for folder in (dead, alive, other):
+        (folder / "checkpoints").mkdir(parents=True)
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    spark_mod._remove_stale_folders()
+    assert not dead.exists() and alive.exists() and other.exists()

@@ -210,7 +210,8 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
     from pyspark.sql import SparkSession
     from splink.backends.spark import similarity_jar_location
 
-    work = Path(tempfile.mkdtemp(prefix="vigil-spark-"))
+    _remove_stale_folders()
+    work = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     (work / "log4j2.properties").write_text(_LOG4J, encoding="utf-8")
     settings: dict[str, str] = {
         "spark.app.name": "vigil-persons",
@@ -247,6 +248,24 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
     atexit.register(stop)
     log.info("Spark %s on %s (intermediate tables: %s)", spark.version, master, checkpoint)
     return spark
+
+
+_PREFIX = "vigil-spark-"
+
+
+def _remove_stale_folders() -> None:
+    """Remove the temporary folders of earlier processes that were killed before they could
+    (their intermediate tables hold records): the folder name carries the owner's pid."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid_text = folder.name[len(_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # alive, another user's
 
 
 def break_lineage_method() -> str:

@@ -2,6 +2,7 @@
 
     python benchmarks/persons.py --records 100000 [--store] [--peer] [--clean]
     python benchmarks/persons.py --quick          # 5,000 records, with the peer
+    python benchmarks/persons.py --records 100000 --engine spark   # DuckDB, then Spark local
 
 Prints one JSON line: pairwise precision / recall / F1, false merges per 5,000 true persons
 (all, and those involving a household member or stolen-card identity), blocking pair
@@ -13,7 +14,12 @@ Records come from the messy generator (name swaps, nicknames, OCR errors, DOB tr
 postcode typos, missing fields; ``--clean`` for the default profile). ``--peer`` runs, in the
 same process on the same table, a plain Splink model on the same fields (Splink's library
 comparisons, the same blocking keys Vigil had before issue 15, connected components at
-match probability 0.99) as the reference.
+match probability 0.99) as the reference. ``--engine spark`` links the same table with DuckDB
+and then with Splink's Spark backend on a local master (``--spark-master`` for another) in the
+same run: wall and CPU time (this process plus the Spark JVM), peak RSS of the process tree
+(Python's peak plus the JVM's, an upper bound) and how far the two engines' persons agree;
+with ``--shared-model`` one model trained on DuckDB is predicted and clustered on both (the
+engines' own cost of the step that grows with the data; the persons must be identical).
 """
 
 from __future__ import annotations
@@ -206,6 +212,116 @@ def _incremental(
     }
 
 
+def _tree() -> list[int]:
+    """Process ids of this process's descendants (the Spark JVM)."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parent[int(entry)] = int(fields[1])
+    out, todo = [], [os.getpid()]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parent.items() if pp == p]
+        out.extend(kids)
+        todo.extend(kids)
+    return out
+
+
+def _children_usage() -> tuple[float, float]:
+    """(CPU seconds, peak RSS MB) of the live descendants (VmHWM: each one's own peak)."""
+    cpu = rss = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in _tree():
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            cpu += (int(fields[11]) + int(fields[12])) / tick
+            with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        rss += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return cpu, rss
+
+
+def _agreement(a: list[int], b: list[int]) -> dict[str, Any]:
+    """How far two clusterings of the same records agree: identical or not, the pairwise
+    precision / recall of ``b`` against ``a``, and the records whose person (its set of
+    records) differs."""
+
+    def c2(k: int) -> int:
+        return k * (k - 1) // 2
+
+    joint = Counter(zip(a, b, strict=True))
+    size_a, size_b = Counter(a), Counter(b)
+    both = sum(c2(k) for k in joint.values())
+    pa_, pb = sum(c2(k) for k in size_a.values()), sum(c2(k) for k in size_b.values())
+    differ = sum(
+        1 for x, y in zip(a, b, strict=True) if not joint[(x, y)] == size_a[x] == size_b[y]
+    )
+    return {
+        "identical_persons": differ == 0,
+        "pairs_agree_precision": round(both / pb, 6) if pb else 1.0,
+        "pairs_agree_recall": round(both / pa_, 6) if pa_ else 1.0,
+        "records_in_differing_persons": differ,
+    }
+
+
+def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    """The same table linked with DuckDB, then with Spark (same process, same run)."""
+    import subprocess
+
+    out: dict[str, Any] = {}
+    labels: dict[str, list[int]] = {}
+    model = None
+    if args.shared_model:
+        t0 = time.perf_counter()
+        model = linkage.train(table, linkage.LinkParams(threads=args.threads))
+        out["shared_model_trained_on_duckdb_s"] = round(time.perf_counter() - t0, 2)
+    for engine in ("duckdb", "spark"):
+        params = linkage.LinkParams(
+            threads=args.threads,
+            backend=engine,  # type: ignore[arg-type]
+            spark_master=args.spark_master,
+            spark_conf=tuple(tuple(c.split("=", 1)) for c in args.spark_conf),  # type: ignore[misc]
+        )
+        load = os.getloadavg()[0]
+        cpu0 = time.process_time()
+        kid0, _ = _children_usage()
+        t0 = time.perf_counter()
+        res = linkage.link(table, params=params, model=model)
+        wall = time.perf_counter() - t0
+        kid1, kid_rss = _children_usage()
+        labels[engine] = res.clusters.labels.tolist()
+        out[engine] = {
+            "link_wall_s": round(wall, 2),
+            "cpu_s_python": round(time.process_time() - cpu0, 2),
+            "cpu_s_jvm": round(kid1 - kid0, 2),
+            "timings": {k: round(v, 2) for k, v in res.timings.items()},
+            "edges": len(res.edges),
+            "peak_rss_mb_python": _rss_mb(),
+            "peak_rss_mb_jvm": round(kid_rss, 1),
+            "peak_rss_mb_tree": round(_rss_mb() + kid_rss, 1),
+            "load_avg_1m_before": round(load, 2),
+            **_scores(labels[engine], truth),
+        }
+    out["spark_vs_duckdb"] = _agreement(labels["duckdb"], labels["spark"])
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
+    import pyspark
+
+    out["spark"]["pyspark"] = pyspark.__version__
+    out["spark"]["java"] = (java.stderr or "").splitlines()[0] if java.stderr else None
+    out["spark"]["master"] = args.spark_master or f"local[{args.threads}]"
+    return out
+
+
 def _rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
@@ -224,6 +340,19 @@ def main() -> None:
         default=0,
         help="link the last N records into the persons of the others, with the model kept",
     )
+    ap.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: link with DuckDB and then with Spark, side by side",
+    )
+    ap.add_argument(
+        "--shared-model",
+        action="store_true",
+        help="with --engine spark: train once on DuckDB, predict + cluster on both engines",
+    )
+    ap.add_argument("--spark-master", default=None, help="default local[threads]")
+    ap.add_argument("--spark-conf", action="append", default=[], help="KEY=VALUE (repeatable)")
     ap.add_argument("--store", action="store_true", help="also run the full store pipeline")
     ap.add_argument("--store-only", action="store_true", help="only the store pipeline")
     args = ap.parse_args()
@@ -259,6 +388,21 @@ def main() -> None:
         gc.collect()
     if args.incremental:
         print(json.dumps(_incremental(table, truth, args.incremental, args.threads, profile)))
+        return
+    if args.engine == "spark":
+        print(
+            json.dumps(
+                {
+                    "benchmark": "persons-engines",
+                    "profile": profile,
+                    "records": table.num_rows,
+                    "threads": args.threads,
+                    "cpus": os.cpu_count(),
+                    **_engines(table, truth, args),
+                    "load_avg_1m_end": round(os.getloadavg()[0], 2),
+                }
+            )
+        )
         return
     rss_before = _rss_mb()
     load_before = os.getloadavg()

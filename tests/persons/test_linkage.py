@@ -41,19 +41,6 @@ def test_linkage_table_must_have_the_columns() -> None:
         linkage.train(_table([{"unique_id": 1, "surname": "x"}]))
 
 
-def test_spark_backend_without_pyspark_is_a_clear_error() -> None:
-    import importlib.util
-
-    from vigil.errors import BackendError
-
-    if importlib.util.find_spec("pyspark") is not None:
-        pytest.skip("pyspark is installed here")
-    with pytest.raises(BackendError, match="pyspark"):
-        linkage._Session("spark", None)
-    with pytest.raises(InvalidInput, match="unknown linkage backend"):
-        linkage._Session("oracle", None)  # type: ignore[arg-type]
-
-
 def _no_shared_identifiers(persons: int = 150) -> pa.Table:
     """Two records per person, no card, e-mail, phone, postcode or address at all (issue 14,
     defect 6: the card- and postcode-blocked training rounds find no pairs)."""

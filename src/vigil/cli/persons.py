@@ -58,6 +58,52 @@ EncodingOpt = Annotated[
     ),
 ]
 
+EngineOpt = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        "--backend",
+        help="Linkage engine: duckdb (default, this machine) or spark (Splink's Spark backend: "
+        "a local Spark, or the cluster of --spark-master).",
+    ),
+]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="With --engine spark: the master URL, e.g. spark://host:7077, yarn, k8s://... "
+        "(default local[N], N = the configured workers).",
+    ),
+]
+SparkConfOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--spark-conf",
+        help="With --engine spark: a Spark setting KEY=VALUE (repeatable), e.g. "
+        "spark.executor.memory=8g or spark.checkpoint.dir=hdfs://nn/vigil/tmp.",
+    ),
+]
+
+
+def _link_params(
+    engine: str, spark_master: str | None, spark_conf: list[str] | None, **kwargs: Any
+) -> Any:
+    """LinkParams for the engine options (shared by the commands that run linkage)."""
+    from vigil.persons.linkage import LinkParams
+    from vigil.persons.spark import parse_conf
+
+    if engine not in ("duckdb", "spark"):
+        raise InvalidInput("--engine must be duckdb or spark")
+    if engine != "spark" and (spark_master or spark_conf):
+        raise InvalidInput("--spark-master and --spark-conf need --engine spark")
+    return LinkParams(
+        backend=engine,  # type: ignore[arg-type]
+        threads=runtime().settings.workers,
+        spark_master=spark_master,
+        spark_conf=parse_conf(spark_conf or []),
+        **kwargs,
+    )
+
 
 def _date(text: str | None) -> dt.date | None:
     if not text:
@@ -280,7 +326,9 @@ def link(
     strong_weight: Annotated[
         float, typer.Option(help="Bridges weaker than this are cut and flagged.")
     ] = DEFAULT_STRONG_WEIGHT,
-    backend: Annotated[str, typer.Option(help="duckdb (default) or spark.")] = "duckdb",
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
     new_only: Annotated[
         bool,
         typer.Option(
@@ -297,19 +345,17 @@ def link(
     Investigators' same / not-same decisions are honoured; clusters held together by a single
     weak link are split and listed for review (see `vigil persons review`).
 
+    On Spark (--engine spark) the same model links the same records into the same persons as on
+    DuckDB; see docs/persons.md for a cluster.
+
     Example: vigil persons link --case op-ore   (then, after the next import: --new-only)
+    Example: vigil persons link --case op-ore --engine spark --spark-master spark://head:7077
     """
     from vigil.persons import reference, resolve
-    from vigil.persons.linkage import LinkParams
 
     rt = runtime()
-    if backend not in ("duckdb", "spark"):
-        raise InvalidInput("--backend must be duckdb or spark")
-    params = LinkParams(
-        link_weight=link_weight,
-        strong_weight=strong_weight,
-        backend=backend,  # type: ignore[arg-type]
-        threads=rt.settings.workers,
+    params = _link_params(
+        engine, spark_master, spark_conf, link_weight=link_weight, strong_weight=strong_weight
     )
     if new_only:
         report = resolve.link_new_records(rt.db, case, rt.actor, params=params)
@@ -746,7 +792,11 @@ def funnel(case: CaseOpt, as_json: JsonOpt = False) -> None:
 
 @app.command("watch")
 def watch_cmd(
-    batch_id: Annotated[int, typer.Argument(help="Records batch id.")], as_json: JsonOpt = False
+    batch_id: Annotated[int, typer.Argument(help="Records batch id.")],
+    engine: EngineOpt = "duckdb",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Score a batch against all known persons and raise re-offending alerts.
 
@@ -755,8 +805,11 @@ def watch_cmd(
     from vigil.persons import watch
 
     rt = runtime()
+    params = _link_params(engine, spark_master, spark_conf)
     _print_report(
-        watch.watch_batch(rt.db, batch_id, rt.actor).as_dict(), as_json, f"watched batch {batch_id}"
+        watch.watch_batch(rt.db, batch_id, rt.actor, params=params).as_dict(),
+        as_json,
+        f"watched batch {batch_id}",
     )
 
 

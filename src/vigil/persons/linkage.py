@@ -34,14 +34,14 @@ import logging
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
 
-from vigil.errors import BackendError, InvalidInput
+from vigil.errors import InvalidInput
 from vigil.persons.defaults import DEFAULT_LINK_WEIGHT as DEFAULT_LINK_WEIGHT
 from vigil.persons.defaults import DEFAULT_STRONG_WEIGHT as DEFAULT_STRONG_WEIGHT
 from vigil.persons.features import prepare
@@ -123,6 +123,11 @@ class LinkParams:
     seed: int = 42
     backend: Backend = "duckdb"
     threads: int | None = None
+    spark_master: str | None = None
+    """Spark engine: the master URL (``local[threads or 2]`` when None; ``spark://host:7077``,
+    ``yarn``, ``k8s://...`` for a cluster, see docs/persons.md)."""
+    spark_conf: tuple[tuple[str, str], ...] = ()
+    """Spark engine: extra Spark settings (``--spark-conf KEY=VALUE``)."""
 
 
 @dataclass
@@ -294,19 +299,115 @@ class Model:
 # ---------------------------------------------------------------------------------------------
 
 
+SQL_FUNCTIONS: dict[str, dict[str, str]] = {
+    "duckdb": {
+        "jaro_winkler": "jaro_winkler_similarity({a}, {b})",
+        "levenshtein": "levenshtein({a}, {b})",
+        "damerau_levenshtein": "damerau_levenshtein({a}, {b})",
+        "hamming": "hamming({a}, {b})",
+        "starts_with": "starts_with({a}, {b})",
+        "contains": "contains({a}, {b})",
+    },
+    "spark": {
+        # DuckDB's algorithm as a Spark SQL function (vigil.persons.spark.jaro_winkler_sql);
+        # Splink's Scala UDF (its jar, registered by SparkAPI) for Damerau-Levenshtein
+        "jaro_winkler": "vigil_jaro_winkler({a}, {b})",
+        "levenshtein": "levenshtein({a}, {b})",
+        "damerau_levenshtein": "damerau_levenshtein({a}, {b})",
+        # DuckDB's hamming (positions that differ, on strings of equal length) in Spark SQL
+        "hamming": "size(filter(sequence(1, greatest(length({a}), length({b}))), "
+        "p -> substr({a}, p, 1) <> substr({b}, p, 1)))",
+        "starts_with": "startswith({a}, {b})",
+        "contains": "contains({a}, {b})",
+    },
+}
+"""The SQL functions of the custom comparison levels, per Splink dialect: each level's SQL is
+written once (a function of :class:`SqlFunctions`) and rendered for the engine that runs it.
+The Spark forms give the same values as DuckDB's on the same strings
+(``tests/persons/test_spark.py``)."""
+
+
+class SqlFunctions:
+    """Renders the functions of :data:`SQL_FUNCTIONS` in one dialect: ``f.jw("a", "b")``."""
+
+    def __init__(self, dialect: str) -> None:
+        if dialect not in SQL_FUNCTIONS:
+            raise InvalidInput(f"no SQL functions for dialect {dialect!r}")
+        self.dialect = dialect
+        self._fns = SQL_FUNCTIONS[dialect]
+
+    def _call(self, name: str, a: str, b: str) -> str:
+        return self._fns[name].format(a=a, b=b)
+
+    def jw(self, a: str, b: str) -> str:
+        return self._call("jaro_winkler", a, b)
+
+    def lev(self, a: str, b: str) -> str:
+        return self._call("levenshtein", a, b)
+
+    def dl(self, a: str, b: str) -> str:
+        return self._call("damerau_levenshtein", a, b)
+
+    def hamming(self, a: str, b: str) -> str:
+        return self._call("hamming", a, b)
+
+    def starts_with(self, a: str, b: str) -> str:
+        return self._call("starts_with", a, b)
+
+    def contains(self, a: str, b: str) -> str:
+        return self._call("contains", a, b)
+
+
+_LEVEL_CLASS: list[type] = []
+
+
+def _sql_level(build: Callable[[SqlFunctions], str], label: str) -> Any:
+    """A Splink comparison level whose SQL ``build(f)`` renders in the linker's dialect (a
+    CustomLevel is a fixed string, which sqlglot cannot translate for these functions)."""
+    if not _LEVEL_CLASS:
+        from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+        class DialectLevel(ComparisonLevelCreator):
+            def __init__(self, build: Callable[[SqlFunctions], str], label: str) -> None:
+                self.build = build
+                self.label = label
+
+            def create_sql(self, sql_dialect: Any) -> str:
+                return self.build(SqlFunctions(str(sql_dialect.sql_dialect_str)))
+
+            def create_label_for_charts(self) -> str:
+                return self.label
+
+        _LEVEL_CLASS.append(DialectLevel)
+    return _LEVEL_CLASS[0](build, label)
+
+
+JW_EPSILON = 1e-10
+"""Jaro-Winkler thresholds are compared with this allowance: a similarity that is exactly a
+threshold in real arithmetic (it is a ratio of small integers) counts as reaching it on every
+engine and platform, whatever the last bit of its floating-point value (DuckDB may fuse the
+last multiply-add, Spark does not). Distinct similarities of strings up to 200 characters are
+more than 1e-10 apart, so no other pair changes level."""
+
+
+def _jw_level(col: str, threshold: float, label: str) -> Any:
+    """Jaro-Winkler similarity of ``col`` at or above ``threshold`` (see :data:`JW_EPSILON`)."""
+    a, b = f"{col}_l", f"{col}_r"
+    return _sql_level(lambda f: f"{f.jw(a, b)} >= {threshold} - {JW_EPSILON}", label)
+
+
 def _one_edit(col: str, label: str | None = None) -> Any:
     """One insertion, deletion, substitution or adjacent transposition apart. (DuckDB's
     ``damerau_levenshtein`` is ~8x slower than ``levenshtein``; it runs only on the pairs of
     equal length that two substitutions apart, where a transposition can hide.)"""
-    import splink.comparison_level_library as cll
-
     a, b = f"{col}_l", f"{col}_r"
-    level = cll.CustomLevel(
-        f"levenshtein({a}, {b}) <= 1 or (length({a}) = length({b}) "
-        f"and hamming({a}, {b}) = 2 and damerau_levenshtein({a}, {b}) = 1)",
-        base_dialect_str="duckdb",
+    return _sql_level(
+        lambda f: (
+            f"{f.lev(a, b)} <= 1 or (length({a}) = length({b}) "
+            f"and {f.hamming(a, b)} = 2 and {f.dl(a, b)} = 1)"
+        ),
+        label or f"{col} one edit apart",
     )
-    return level.configure(label_for_charts=label) if label else level
 
 
 def _comparisons() -> list[Any]:
@@ -318,14 +419,15 @@ def _comparisons() -> list[Any]:
         label_for_charts="names swapped"
     )
 
-    def near(a: str, b: str) -> str:
-        return f"(levenshtein({a}, {b}) <= 1 or jaro_winkler_similarity({a}, {b}) >= 0.88)"
+    def near(f: SqlFunctions, a: str, b: str) -> str:
+        return f"({f.lev(a, b)} <= 1 or {f.jw(a, b)} >= 0.88 - {JW_EPSILON})"
 
     def swapped_typo() -> Any:
-        return cll.CustomLevel(
-            f"{near('first_name_l', 'surname_r')} and {near('surname_l', 'first_name_r')}",
-            label_for_charts="swapped with a typo",
-            base_dialect_str="duckdb",
+        return _sql_level(
+            lambda f: (
+                f"{near(f, 'first_name_l', 'surname_r')} and {near(f, 'surname_l', 'first_name_r')}"
+            ),
+            "swapped with a typo",
         )
 
     first = cl.CustomComparison(
@@ -341,26 +443,33 @@ def _comparisons() -> list[Any]:
             swapped_typo(),
             cll.ArrayIntersectLevel("first_roots", 1).configure(label_for_charts="nickname"),
             _one_edit("first_name", "one edit"),
-            cll.JaroWinklerLevel("first_name", 0.92).configure(label_for_charts="jw>=0.92"),
+            _jw_level("first_name", 0.92, "jw>=0.92"),
             cll.ExactMatchLevel("first_sx").configure(label_for_charts="sounds alike"),
-            cll.CustomLevel(
-                "(length(first_name_l) = 1 and contains(first_initials_r, first_name_l)) "
-                "or (length(first_name_r) = 1 and contains(first_initials_l, first_name_r))",
-                label_for_charts="initial agrees",
-                base_dialect_str="duckdb",
+            _sql_level(
+                lambda f: (
+                    "(length(first_name_l) = 1 and "
+                    f"{f.contains('first_initials_r', 'first_name_l')}) "
+                    "or (length(first_name_r) = 1 and "
+                    f"{f.contains('first_initials_l', 'first_name_r')})"
+                ),
+                "initial agrees",
             ),
-            cll.JaroWinklerLevel("first_name", 0.88).configure(label_for_charts="jw>=0.88"),
-            cll.CustomLevel(
-                "(length(first_name_l) >= 3 and starts_with(first_name_r, first_name_l)) "
-                "or (length(first_name_r) >= 3 and starts_with(first_name_l, first_name_r))",
-                label_for_charts="one starts the other",
-                base_dialect_str="duckdb",
+            _jw_level("first_name", 0.88, "jw>=0.88"),
+            _sql_level(
+                lambda f: (
+                    "(length(first_name_l) >= 3 and "
+                    f"{f.starts_with('first_name_r', 'first_name_l')}) "
+                    "or (length(first_name_r) >= 3 and "
+                    f"{f.starts_with('first_name_l', 'first_name_r')})"
+                ),
+                "one starts the other",
             ),
-            cll.CustomLevel(
-                "least(length(first_name_l), length(first_name_r)) >= 5 "
-                "and levenshtein(first_name_l, first_name_r) <= 2",
-                label_for_charts="two edits",
-                base_dialect_str="duckdb",
+            _sql_level(
+                lambda f: (
+                    "least(length(first_name_l), length(first_name_r)) >= 5 "
+                    f"and {f.lev('first_name_l', 'first_name_r')} <= 2"
+                ),
+                "two edits",
             ),
             cll.CustomLevel(
                 "array_length(list_intersect(first_near_roots_l, first_roots_r)) >= 1 "
@@ -384,9 +493,9 @@ def _comparisons() -> list[Any]:
                 label_for_charts="names swapped"
             ),
             swapped_typo(),
-            cll.JaroWinklerLevel("surname", 0.92).configure(label_for_charts="jw>=0.92"),
+            _jw_level("surname", 0.92, "jw>=0.92"),
             cll.ExactMatchLevel("surname_sx").configure(label_for_charts="sounds alike"),
-            cll.JaroWinklerLevel("surname", 0.8).configure(label_for_charts="jw>=0.80"),
+            _jw_level("surname", 0.8, "jw>=0.80"),
             cll.ElseLevel().configure(label_for_charts="different"),
         ],
     )
@@ -395,11 +504,13 @@ def _comparisons() -> list[Any]:
         comparison_levels=[
             cll.NullLevel("dob"),
             cll.ExactMatchLevel("dob").configure(label_for_charts="exact"),
-            cll.CustomLevel(
-                "hamming(dob_l, dob_r) <= 1 "
-                "or (hamming(dob_l, dob_r) = 2 and damerau_levenshtein(dob_l, dob_r) = 1)",
-                label_for_charts="one digit or transposition",
-                base_dialect_str="duckdb",
+            _sql_level(
+                lambda f: (
+                    f"{f.hamming('dob_l', 'dob_r')} <= 1 "
+                    f"or ({f.hamming('dob_l', 'dob_r')} = 2 "
+                    f"and {f.dl('dob_l', 'dob_r')} = 1)"
+                ),
+                "one digit or transposition",
             ),
             cll.CustomLevel(
                 "substr(dob_l, 1, 4) = substr(dob_r, 1, 4) "
@@ -410,11 +521,13 @@ def _comparisons() -> list[Any]:
             cll.AbsoluteDateDifferenceLevel(
                 "dob", input_is_string=True, threshold=1, metric="day"
             ).configure(label_for_charts="a day apart"),
-            cll.CustomLevel(
-                "hamming(dob_l, dob_r) <= 2 "
-                "or (hamming(dob_l, dob_r) <= 4 and damerau_levenshtein(dob_l, dob_r) <= 2)",
-                label_for_charts="two digits apart",
-                base_dialect_str="duckdb",
+            _sql_level(
+                lambda f: (
+                    f"{f.hamming('dob_l', 'dob_r')} <= 2 "
+                    f"or ({f.hamming('dob_l', 'dob_r')} <= 4 "
+                    f"and {f.dl('dob_l', 'dob_r')} <= 2)"
+                ),
+                "two digits apart",
             ),
             cll.ElseLevel().configure(
                 label_for_charts="different", m_probability=DOB_CONFLICT_M, fix_m_probability=True
@@ -426,13 +539,13 @@ def _comparisons() -> list[Any]:
         comparison_levels=[
             cll.And(cll.NullLevel("postcode"), cll.NullLevel("address")),
             cll.And(
-                cll.ExactMatchLevel("postcode"), cll.JaroWinklerLevel("address", 0.9)
+                cll.ExactMatchLevel("postcode"), _jw_level("address", 0.9, "address jw>=0.9")
             ).configure(label_for_charts="same postcode and address"),
-            cll.And(_one_edit("postcode"), cll.JaroWinklerLevel("address", 0.9)).configure(
+            cll.And(_one_edit("postcode"), _jw_level("address", 0.9, "address jw>=0.9")).configure(
                 label_for_charts="postcode typo, same address"
             ),
             cll.ExactMatchLevel("postcode").configure(label_for_charts="same postcode"),
-            cll.JaroWinklerLevel("address", 0.95).configure(label_for_charts="same address"),
+            _jw_level("address", 0.95, "same address"),
             _one_edit("postcode", "postcode one typo apart"),
             cll.ExactMatchLevel("district").configure(label_for_charts="same postcode district"),
             cll.ElseLevel().configure(label_for_charts="different"),
@@ -578,50 +691,107 @@ def settings_creator(prior: float = 1e-5) -> Any:
 class _Session:
     """One Splink database API (DuckDB in memory by default, or Spark)."""
 
-    def __init__(self, backend: Backend, threads: int | None) -> None:
+    def __init__(
+        self, backend: Backend, threads: int | None, params: LinkParams | None = None
+    ) -> None:
         self.backend = backend
         self.api: Any
         if backend == "duckdb":
             import duckdb
             from splink import DuckDBAPI
 
+            self.dialect = "duckdb"
             self.con = duckdb.connect(":memory:")
             if threads:
                 self.con.execute(f"SET threads TO {int(threads)}")
             self.con.execute("SET preserve_insertion_order = false")
             self.api = DuckDBAPI(connection=self.con)
-        elif backend == "spark":  # pragma: no cover - needs pyspark and a JVM
-            try:
-                import importlib
+        elif backend == "spark":
+            from vigil.persons import spark as spark_mod
 
-                spark_sql = importlib.import_module("pyspark.sql")
-                from splink import SparkAPI
-            except ImportError as exc:
-                raise BackendError(
-                    "the Spark backend needs pyspark (pip install 'splink[spark]') and a JVM"
-                ) from exc
-            spark = spark_sql.SparkSession.builder.appName("vigil-persons").getOrCreate()
-            self.spark = spark
-            self.api = SparkAPI(spark_session=spark)  # type: ignore[no-untyped-call]
+            params = params or LinkParams(backend="spark", threads=threads)
+            master = params.spark_master or f"local[{max(1, threads or 2)}]"
+            self.dialect = "spark"
+            self.spark = spark_mod.session(master, params.spark_conf)
+            from splink.backends.spark import SparkAPI
+
+            self.api = SparkAPI(  # type: ignore[no-untyped-call]
+                spark_session=self.spark,
+                break_lineage_method=spark_mod.break_lineage_method(),
+            )
         else:
             raise InvalidInput(f"unknown linkage backend {backend!r} (duckdb or spark)")
 
     def register(self, table: pa.Table, name: str) -> Any:
-        if self.backend == "spark":  # pragma: no cover
-            return self.api.register(self.spark.createDataFrame(table.to_pylist()), table_name=name)
+        if self.backend == "spark":
+            return self.api.register(self.spark.createDataFrame(table), table_name=name)
         return self.api.register(table, table_name=name)
+
+    def settings(self, model: Model) -> dict[str, Any]:
+        """``model``'s settings with the SQL of this session's dialect."""
+        return settings_for_dialect(model.settings, self.dialect)
 
     def fetch(self, sdf: Any, columns: Sequence[str], where: str = "TRUE") -> pa.Table:
         cols = ", ".join(columns)
         sql = f"SELECT {cols} FROM {sdf.physical_name} WHERE {where}"  # noqa: S608
         if self.backend == "duckdb":
             return self.con.sql(sql).to_arrow_table()
-        rows = self.spark.sql(sql).collect()  # pragma: no cover
-        return pa.Table.from_pylist([r.asDict() for r in rows])  # pragma: no cover
+        out: pa.Table = self.spark.sql(sql).toArrow()
+        return out
 
     def close(self) -> None:
         if self.backend == "duckdb":
             self.con.close()
+        else:
+            from vigil.persons import spark as spark_mod
+
+            spark_mod.clean_checkpoints()
+
+
+def settings_for_dialect(settings: dict[str, Any], dialect: str) -> dict[str, Any]:
+    """A trained model's settings with its SQL rendered for ``dialect`` (a model trained on
+    DuckDB run on Spark, or back): the SQL of every comparison level and blocking rule comes
+    from :func:`settings_creator` in that dialect, every parameter (m, u, prior, fixed levels)
+    from ``settings``. A model whose comparisons do not match the current ones level by level
+    (trained by an older Vigil) cannot be carried over and is an InvalidInput."""
+    import copy
+
+    if settings.get("sql_dialect") == dialect:
+        return settings
+    fresh = settings_creator().create_settings_dict(dialect)
+    out = copy.deepcopy(settings)
+    old_comps, new_comps = out.get("comparisons", []), fresh["comparisons"]
+
+    def shape(comps: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+        return [
+            (
+                str(c.get("output_column_name")),
+                [str(lv.get("label_for_charts")) for lv in c["comparison_levels"]],
+            )
+            for c in comps
+        ]
+
+    if shape(old_comps) != shape(new_comps):
+        raise InvalidInput(
+            f"this model (SQL for {settings.get('sql_dialect')}) has other comparisons than "
+            f"this version of Vigil and cannot run on {dialect}: link again without --new-only "
+            "to train a new one"
+        )
+    for old, new in zip(old_comps, new_comps, strict=True):
+        for lv_old, lv_new in zip(old["comparison_levels"], new["comparison_levels"], strict=True):
+            lv_old["sql_condition"] = lv_new["sql_condition"]
+    old_rules = out.get("blocking_rules_to_generate_predictions", [])
+    new_rules = fresh["blocking_rules_to_generate_predictions"]
+    if len(old_rules) != len(new_rules):
+        raise InvalidInput(
+            f"this model has other blocking rules than this version of Vigil and cannot run on "
+            f"{dialect}: link again without --new-only to train a new one"
+        )
+    for rule_old, rule_new in zip(old_rules, new_rules, strict=True):
+        rule_old["blocking_rule"] = rule_new["blocking_rule"]
+        rule_old["sql_dialect"] = dialect
+    out["sql_dialect"] = dialect
+    return out
 
 
 def _check_columns(table: pa.Table) -> None:
@@ -657,7 +827,7 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
     from splink import Linker, block_on
 
     notes: list[str] = []
-    session = _Session(params.backend, params.threads)
+    session = _Session(params.backend, params.threads, params)
     try:
         sdf = session.register(sample, "records_train")
         linker = Linker(sdf, settings_creator(), log_level=None)
@@ -860,6 +1030,11 @@ def _set_identifier_u(settings: dict[str, Any], u: dict[str, float]) -> None:
 
 
 def _edges_from(table: pa.Table) -> Edges:
+    """Edges of a prediction, in (left id, right id) order: the clustering breaks ties of
+    weight by edge order, which must not depend on the engine or its threads."""
+    if table.num_rows:
+        table = table.sort_by([("unique_id_l", "ascending"), ("unique_id_r", "ascending")])
+
     def col(name: str, dtype: Any) -> np.ndarray:
         return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=dtype)
 
@@ -905,10 +1080,10 @@ def predict(
 
     if not prepared:
         table = prepare(table)
-    session = _Session(params.backend, params.threads)
+    session = _Session(params.backend, params.threads, params)
     try:
         sdf = session.register(table, "records")
-        linker = Linker(sdf, model.settings, log_level=None)
+        linker = Linker(sdf, session.settings(model), log_level=None)
         pred = linker.inference.predict(
             threshold_match_weight=_score_floor(params), warning_mode="never"
         )
@@ -956,11 +1131,11 @@ def predict_between(
     _quiet_splink()
     from splink import Linker
 
-    session = _Session(params.backend, params.threads)
+    session = _Session(params.backend, params.threads, params)
     try:
         sdf_old = session.register(existing if prepared else prepare(existing), "existing_records")
         sdf_new = session.register(new if prepared else prepare(new), "new_records")
-        linker = Linker(sdf_old, model.settings, log_level=None)
+        linker = Linker(sdf_old, session.settings(model), log_level=None)
         pred = linker.inference.predict_between(
             sdf_old,
             sdf_new,

@@ -8,6 +8,7 @@ A reference link is a lead with its evidence (match weight per comparison), made
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,7 @@ def enrich_case(
             refs,
             records,
             model,
-            LinkParams(link_weight=ref_weight, backend=params.backend, threads=params.threads),
+            dataclasses.replace(params, link_weight=ref_weight),
         )
         veto = edges.vetoed(model)
         for i in range(len(edges)):

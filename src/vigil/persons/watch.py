@@ -10,6 +10,7 @@ vetoed by a hard conflict (different first name or date of birth) never alerts.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,7 +97,7 @@ def watch_batch(
             new,
             existing,
             model,
-            LinkParams(link_weight=alert_weight, backend=params.backend, threads=params.threads),
+            dataclasses.replace(params, link_weight=alert_weight),
         )
         veto = edges.vetoed(model)
         best: dict[tuple[int, int], int] = {}

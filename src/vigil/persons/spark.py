@@ -1,0 +1,320 @@
+"""The Spark engine of person linkage: one SparkSession per process for Splink's Spark backend.
+
+``vigil persons link --engine spark`` runs the same Splink model as DuckDB (the comparison SQL
+is written once, per-dialect functions in :mod:`vigil.persons.linkage`) on Spark:
+
+* **local** (default, ``local[N]``): a driver JVM on this machine, N worker threads, bound to
+  127.0.0.1 only (no web UI, no listener on another interface), intermediate tables as
+  Parquet in a private temporary folder that is removed when the process ends;
+* **a cluster** (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``): the driver
+  runs here and ships Splink's similarity-function jar to the executors; intermediate tables
+  go to ``spark.checkpoint.dir`` when given (a folder every executor can reach, e.g.
+  ``hdfs://...``), otherwise they are persisted in the executors' memory and disks.
+
+Needs Java 17 or later (Debian: ``openjdk-17-jre-headless``, installed by
+``scripts/install-system-deps.sh``) and pyspark 4 (``pip install 'vigil[spark]'``). Their
+absence is a :class:`~vigil.errors.BackendError` that says what to install.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vigil.errors import BackendError, InvalidInput
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LOCAL_CONF: dict[str, str] = {
+    "spark.driver.memory": "2g",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.default.parallelism": "8",
+}
+"""Defaults on a local master (``--spark-conf`` overrides them): a modest driver heap and few
+shuffle partitions (Spark's 200 would make thousands of tiny tasks on a small batch)."""
+
+CHECKPOINT_KEY = "spark.checkpoint.dir"
+
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+"""
+
+_state: dict[str, Any] = {}
+
+JARO_WINKLER_FUNCTION = "vigil_jaro_winkler"
+"""The Spark SQL function the comparisons call for Jaro-Winkler similarity (created in every
+session by :func:`session`)."""
+
+
+def jaro_winkler_sql(a: str, b: str) -> str:
+    """DuckDB's ``jaro_winkler_similarity(a, b)`` as a Spark SQL expression.
+
+    Splink's Scala UDF is the textbook Jaro-Winkler (half transpositions as a fraction); DuckDB
+    (Max Bachmann's jaro_winkler library, as in rapidfuzz) halves the transpositions in integer
+    arithmetic, so the two differ on about 3 % of name pairs, some across a threshold
+    ("caldington" / "caldton": 0.911 in DuckDB, 0.897 in the UDF). This expression is DuckDB's
+    algorithm: matching window ``max(|a|, |b|) / 2 - 1`` (integer), each character of ``a`` in
+    turn takes the first unmatched equal character of ``b`` in its window, transpositions
+    counted over the matched characters in order and halved as an integer, the Winkler boost
+    (common prefix up to 4, weight 0.1) above 0.7; 0 when either string is empty. The values
+    agree with DuckDB's to 1e-15 (DuckDB's last step may be a fused multiply-add); the
+    comparisons' thresholds allow for that (:data:`vigil.persons.linkage.JW_EPSILON`).
+    """
+    la, lb = f"length({a})", f"length({b})"
+    w = f"greatest(cast(floor(greatest({la}, {lb}) / 2) as int) - 1, 0)"
+    lo, hi = f"greatest(1, i - {w})", f"least({lb}, i + {w})"
+    window = f"IF({lo} <= {hi}, sequence({lo}, {hi}), cast(array() as array<int>))"
+    pick = (
+        f"array_min(filter({window}, j -> substr({b}, j, 1) = substr({a}, i, 1) "
+        "AND NOT array_contains(acc.m2, j)))"
+    )
+    # m1 / m2: positions of the matched characters in a / b (a single-element array binds a
+    # value to a lambda variable: Spark SQL has no let)
+    step = (
+        f"(acc, i) -> aggregate(array({pick}), acc, (s, j) -> IF(j IS NULL, s, "
+        "named_struct('m1', concat(s.m1, array(i)), 'm2', concat(s.m2, array(j)))))"
+    )
+    matches = (
+        f"aggregate(sequence(1, {la}), named_struct('m1', cast(array() as array<int>), "
+        f"'m2', cast(array() as array<int>)), {step})"
+    )
+    trans = (
+        f"size(filter(sequence(1, size(r.m1)), k -> substr({a}, element_at(r.m1, k), 1) "
+        f"<> substr({b}, element_at(array_sort(r.m2), k), 1)))"
+    )
+    jaro = (
+        f"(size(r.m1) / {la} + size(r.m1) / {lb} "
+        f"+ (size(r.m1) - cast(floor({trans} / 2) as int)) / size(r.m1)) / 3.0D"
+    )
+    prefix = (
+        f"size(filter(sequence(1, least(4, {la}, {lb})), "
+        f"k -> substr({a}, 1, k) = substr({b}, 1, k)))"
+    )
+    boosted = f"IF(x > 0.7D, x + {prefix} * 0.1D * (1.0D - x), x)"
+    return (
+        f"CASE WHEN {la} = 0 OR {lb} = 0 THEN 0.0D ELSE "
+        f"aggregate(array({matches}), 0.0D, (z, r) -> "
+        f"IF(size(r.m1) = 0, 0.0D, aggregate(array({jaro}), 0.0D, (y, x) -> {boosted}))) END"
+    )
+
+
+def register_functions(spark: Any) -> None:
+    """Create Vigil's SQL functions in ``spark``'s session (idempotent)."""
+    spark.sql(
+        f"CREATE OR REPLACE TEMPORARY FUNCTION {JARO_WINKLER_FUNCTION}(a STRING, b STRING) "
+        f"RETURNS DOUBLE RETURN {jaro_winkler_sql('a', 'b')}"
+    )
+
+
+def is_local(master: str) -> bool:
+    return master == "local" or master.startswith("local[")
+
+
+def parse_conf(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` strings (``--spark-conf``) as pairs; a malformed one is an InvalidInput."""
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InvalidInput(f"--spark-conf {item!r}: expected KEY=VALUE")
+        out.append((key.strip(), value.strip()))
+    return tuple(out)
+
+
+def java_version() -> str | None:
+    """The ``java -version`` line of the JVM Spark would start (JAVA_HOME first), or None."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if not java or not Path(java).exists():
+        return None
+    try:
+        done = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = (done.stderr or done.stdout).strip().splitlines()
+    return lines[0] if done.returncode == 0 and lines else None
+
+
+def _java_major(line: str) -> int:
+    """17 from ``openjdk version "17.0.15" ...``, 8 from ``"1.8.0_392"``; 0 if unreadable."""
+    try:
+        ver = line.split('"')[1]
+    except IndexError:
+        return 0
+    parts = ver.split(".")
+    try:
+        major = int(parts[0])
+        return int(parts[1]) if major == 1 and len(parts) > 1 else major
+    except ValueError:
+        return 0
+
+
+def check_available() -> None:
+    """Raise :class:`BackendError` naming what is missing (pyspark 4, Java 17+)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise BackendError(
+            "the Spark engine needs pyspark 4 (pip install 'vigil[spark]') and Java 17 or "
+            "later (Debian: apt-get install openjdk-17-jre-headless)"
+        )
+    import pyspark
+
+    if int(pyspark.__version__.split(".")[0]) < 4:
+        raise BackendError(f"the Spark engine needs pyspark 4, found {pyspark.__version__}")
+    line = java_version()
+    if line is None:
+        raise BackendError(
+            "the Spark engine needs Java 17 or later and none was found (JAVA_HOME or java "
+            "on PATH); Debian: apt-get install openjdk-17-jre-headless "
+            "(scripts/install-system-deps.sh installs it)"
+        )
+    if _java_major(line) < 17:
+        raise BackendError(f"the Spark engine needs Java 17 or later, found: {line}")
+
+
+def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> Any:
+    """The process's SparkSession on ``master`` (``local[2]`` by default), created on first use
+    with Splink's similarity functions registered; stopped when the process ends.
+
+    ``conf`` are Spark settings (``--spark-conf``); on a local master they override
+    :data:`DEFAULT_LOCAL_CONF`. A second call with another master or settings is refused
+    (Spark holds one session per process).
+    """
+    master = master or "local[2]"
+    key = (master, tuple(conf))
+    if "spark" in _state:
+        if _state["key"] != key:
+            raise InvalidInput(
+                f"a Spark session on {_state['key'][0]} is already running in this process; "
+                f"cannot switch to {master} with other settings"
+            )
+        return _state["spark"]
+    check_available()
+    from pyspark.sql import SparkSession
+    from splink.backends.spark import similarity_jar_location
+
+    _remove_stale_folders()
+    work = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+    (work / "log4j2.properties").write_text(_LOG4J, encoding="utf-8")
+    settings: dict[str, str] = {
+        "spark.app.name": "vigil-persons",
+        "spark.jars": similarity_jar_location(),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={work / 'log4j2.properties'}",
+    }
+    local = is_local(master)
+    if local:
+        # nothing listens on another interface than loopback
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        settings.update(DEFAULT_LOCAL_CONF)
+        settings["spark.driver.host"] = "127.0.0.1"
+        settings["spark.driver.bindAddress"] = "127.0.0.1"
+        settings["spark.local.dir"] = str(work / "scratch")
+    settings.update(dict(conf))
+    checkpoint = settings.pop(CHECKPOINT_KEY, None)
+    builder = SparkSession.builder.master(master)
+    for k, v in settings.items():
+        builder = builder.config(k, v)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # py4j and the launcher raise many kinds
+        shutil.rmtree(work, ignore_errors=True)
+        raise BackendError(f"could not start Spark on {master}: {_short(exc)}") from exc
+    spark.sparkContext.setLogLevel("ERROR")
+    register_functions(spark)
+    if checkpoint is None and local:
+        checkpoint = str(work / "checkpoints")
+    if checkpoint is not None:
+        spark.sparkContext.setCheckpointDir(checkpoint)
+    _state.update(spark=spark, key=key, work=work, parquet=checkpoint is not None)
+    atexit.register(stop)
+    log.info("Spark %s on %s (intermediate tables: %s)", spark.version, master, checkpoint)
+    return spark
+
+
+_PREFIX = "vigil-spark-"
+
+
+def _remove_stale_folders() -> None:
+    """Remove the temporary folders of earlier processes that were killed before they could
+    (their intermediate tables hold records): the folder name carries the owner's pid."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{_PREFIX}*-*"):
+        pid_text = folder.name[len(_PREFIX) :].split("-", 1)[0]
+        if not pid_text.isdigit() or int(pid_text) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue  # alive, another user's
+
+
+def break_lineage_method() -> str:
+    """Parquet in the checkpoint folder when there is one, else executor-side persistence."""
+    return "parquet" if _state.get("parquet") else "persist"
+
+
+def clean_checkpoints() -> None:
+    """Remove the intermediate tables of finished linkage runs from the local checkpoint folder
+    (records must not stay on disk longer than the run that needed them)."""
+    work = _state.get("work")
+    spark = _state.get("spark")
+    if work is None or spark is None:
+        return
+    folder = Path(work) / "checkpoints"
+    for catalog_table in spark.catalog.listTables():
+        if catalog_table.isTemporary:
+            spark.catalog.dropTempView(catalog_table.name)
+    spark.catalog.clearCache()
+    if folder.is_dir():
+        for child in folder.iterdir():
+            shutil.rmtree(child, ignore_errors=True)
+
+
+def stop() -> None:
+    """Stop the session, end its JVM and remove its temporary folder (at exit, or in tests)."""
+    spark = _state.pop("spark", None)
+    work = _state.pop("work", None)
+    _state.clear()
+    if spark is not None:
+        from pyspark import SparkContext
+
+        gateway = SparkContext._gateway
+        with contextlib.suppress(Exception):  # best effort at exit
+            spark.stop()
+        if gateway is not None:
+            with contextlib.suppress(Exception):
+                gateway.shutdown()
+            proc = getattr(gateway, "proc", None)
+            if proc is not None:  # the JVM pyspark launched exits when its stdin closes
+                with contextlib.suppress(Exception):
+                    proc.stdin.close()
+                    proc.wait(timeout=60)
+            SparkContext._gateway = None
+            SparkContext._jvm = None
+    if work is not None:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"

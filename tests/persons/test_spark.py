@@ -240,6 +240,24 @@ def test_spark_sql_functions_give_duckdbs_values(spark: Any) -> None:
         assert tuple(float(x) for x in d[1:]) == tuple(float(x) for x in s[1:]), (a, b, d, s)
     duck, sp = results[True]
     assert [d[0] for d in duck] == [s[0] for s in sp]
+    # lists_overlap on lists (the name-root lists of the "nickname with a typo" level), with
+    # empty lists and NULLs: the same truth value on both engines (NULL counts as not true)
+    lists = [(sorted(set(a)), sorted(set(b))) for a, b in pairs[:400]]
+    lists += [([], ["a"]), (None, ["a"]), (["a"], None), (None, None)]  # type: ignore[list-item]
+    list_table = pa.table(
+        {"a": [x for x, _ in lists], "b": [y for _, y in lists]},
+        schema=pa.schema([("a", pa.list_(pa.string())), ("b", pa.list_(pa.string()))]),
+    )
+
+    def overlap(f: linkage.SqlFunctions) -> str:
+        return f"SELECT coalesce({f.lists_overlap('a', 'b')}, false) AS v FROM t"  # noqa: S608
+
+    con.register("t", list_table)
+    duck_lists = [bool(r[0]) for r in con.sql(overlap(linkage.SqlFunctions("duckdb"))).fetchall()]
+    con.unregister("t")
+    spark.createDataFrame(list_table).createOrReplaceTempView("t")
+    spark_lists = [bool(r.v) for r in spark.sql(overlap(linkage.SqlFunctions("spark"))).collect()]
+    assert duck_lists == spark_lists == [bool(set(x or []) & set(y or [])) for x, y in lists]
     # the SQL matters: Splink's own Scala UDF is another Jaro-Winkler
     ours = spark.sql("SELECT vigil_jaro_winkler('caldington', 'caldton') AS v").collect()[0].v
     theirs = spark.sql("SELECT jaro_winkler('caldington', 'caldton') AS v").collect()[0].v

@@ -307,6 +307,7 @@ SQL_FUNCTIONS: dict[str, dict[str, str]] = {
         "hamming": "hamming({a}, {b})",
         "starts_with": "starts_with({a}, {b})",
         "contains": "contains({a}, {b})",
+        "lists_overlap": "array_length(list_intersect({a}, {b})) >= 1",
     },
     "spark": {
         # DuckDB's algorithm as a Spark SQL function (vigil.persons.spark.jaro_winkler_sql);
@@ -319,6 +320,7 @@ SQL_FUNCTIONS: dict[str, dict[str, str]] = {
         "p -> substr({a}, p, 1) <> substr({b}, p, 1)))",
         "starts_with": "startswith({a}, {b})",
         "contains": "contains({a}, {b})",
+        "lists_overlap": "size(array_intersect({a}, {b})) >= 1",
     },
 }
 """The SQL functions of the custom comparison levels, per Splink dialect: each level's SQL is
@@ -356,6 +358,10 @@ class SqlFunctions:
 
     def contains(self, a: str, b: str) -> str:
         return self._call("contains", a, b)
+
+    def lists_overlap(self, a: str, b: str) -> str:
+        """Whether two lists share an element (NULL, i.e. not true, when either is NULL)."""
+        return self._call("lists_overlap", a, b)
 
 
 _LEVEL_CLASS: list[type] = []
@@ -471,11 +477,12 @@ def _comparisons() -> list[Any]:
                 ),
                 "two edits",
             ),
-            cll.CustomLevel(
-                "array_length(list_intersect(first_near_roots_l, first_roots_r)) >= 1 "
-                "or array_length(list_intersect(first_roots_l, first_near_roots_r)) >= 1",
-                label_for_charts="nickname with a typo",
-                base_dialect_str="duckdb",
+            _sql_level(
+                lambda f: (
+                    f"{f.lists_overlap('first_near_roots_l', 'first_roots_r')} "
+                    f"or {f.lists_overlap('first_roots_l', 'first_near_roots_r')}"
+                ),
+                "nickname with a typo",
             ),
             cll.ElseLevel().configure(
                 label_for_charts="different",

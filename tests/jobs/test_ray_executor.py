@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -11,7 +10,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,24 +23,14 @@ from vigil.store.models import ItemAnalysis, Job, MediaItem
 
 ray = pytest.importorskip("ray")
 
+from _shared import load_ingest_module, private_ray  # noqa: E402 - tests/jobs/_shared.py
+
 from vigil.ingest.pipeline import ingest  # noqa: E402 - only with Ray present
 from vigil.jobs.ray_executor import RayExecutor  # noqa: E402
 
-INGEST_TESTS = Path(__file__).parents[1] / "ingest"
-
-
-def _load(name: str) -> ModuleType:
-    """A module of tests/ingest (its helpers are reused here, not copied)."""
-    spec = importlib.util.spec_from_file_location(f"ingest_{name}", INGEST_TESTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_resume = _load("test_resume")
-_ingest_conftest = _load("conftest")
-_disk = _load("test_disk_members")
+_resume = load_ingest_module("test_resume")
+_ingest_conftest = load_ingest_module("conftest")
+_disk = load_ingest_module("test_disk_members")
 big_evidence = _resume.big_evidence  # the module-scoped generated seizure (photos, zip, bad file)
 
 
@@ -78,20 +66,8 @@ def dump(db: Database) -> dict[str, Any]:
 @pytest.fixture
 def local_ray() -> Iterator[None]:
     """A private two-CPU Ray instance on 127.0.0.1, shut down after the test."""
-    assert not ray.is_initialized()
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=128 * 1024 * 1024,
-        _node_ip_address="127.0.0.1",
-    )
-    try:
+    with private_ray():
         yield
-    finally:
-        ray.shutdown()
-    assert not ray.is_initialized()
 
 
 @pytest.mark.slow

@@ -4,12 +4,9 @@ executor's store, on a private two-CPU Ray instance (as CI runs it)."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -19,41 +16,20 @@ from vigil.store.db import Database
 
 ray = pytest.importorskip("ray")
 
+from _shared import load_ingest_module, private_ray  # noqa: E402 - tests/jobs/_shared.py
+
 from vigil.ingest.pipeline import ingest  # noqa: E402 - only with Ray present
 
-INGEST_TESTS = Path(__file__).parents[1] / "ingest"
-
-
-def _load(name: str) -> ModuleType:
-    """A module of tests/ingest (its builders and oracles are reused here, not copied)."""
-    spec = importlib.util.spec_from_file_location(f"ingest_{name}", INGEST_TESTS / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_disk = _load("test_disk_members")
-_backfill = _load("test_backfill_executors")
-_canonical = _load("conftest").canonical
+_disk = load_ingest_module("test_disk_members")
+_backfill = load_ingest_module("test_backfill_executors")
+_canonical = load_ingest_module("conftest").canonical
 
 
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     """One private two-CPU Ray instance on 127.0.0.1 for the module, shut down after it."""
-    assert not ray.is_initialized()
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(
-        num_cpus=2,
-        include_dashboard=False,
-        log_to_driver=False,
-        object_store_memory=128 * 1024 * 1024,
-        _node_ip_address="127.0.0.1",
-    )
-    try:
+    with private_ray():
         yield
-    finally:
-        ray.shutdown()
 
 
 @pytest.mark.slow

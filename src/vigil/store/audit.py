@@ -143,6 +143,33 @@ def footprint(session: Session) -> dict[str, int]:
     }
 
 
+def _next_entry(
+    prev_seq: int,
+    prev_hash: str,
+    actor: str,
+    action: str,
+    case_id: int | None,
+    item_id: int | None,
+    details: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The columns of the entry that follows ``(prev_seq, prev_hash)``: written once for
+    :func:`append` (ORM) and :func:`append_row` (plain statements)."""
+    seq = prev_seq + 1
+    ts = utcnow()
+    body = canonical_json(details or {})
+    return {
+        "seq": seq,
+        "ts": ts,
+        "actor": actor,
+        "action": action,
+        "case_id": case_id,
+        "item_id": item_id,
+        "details": body,
+        "prev_hash": prev_hash,
+        "entry_hash": entry_digest(prev_hash, seq, ts, actor, action, case_id, item_id, body),
+    }
+
+
 def append(
     session: Session,
     actor: str,
@@ -169,24 +196,11 @@ def append(
         anchor = chain.anchor(id=1, seq=0, entry_hash=GENESIS)
         session.add(anchor)
         session.flush()
-    seq = anchor.seq + 1
-    ts = utcnow()
-    body = canonical_json(details or {})
-    digest = entry_digest(anchor.entry_hash, seq, ts, actor, action, case_id, item_id, body)
-    entry = chain.entry(
-        seq=seq,
-        ts=ts,
-        actor=actor,
-        action=action,
-        case_id=case_id,
-        item_id=item_id,
-        details=body,
-        prev_hash=anchor.entry_hash,
-        entry_hash=digest,
-    )
+    fields = _next_entry(anchor.seq, anchor.entry_hash, actor, action, case_id, item_id, details)
+    entry = chain.entry(**fields)
     session.add(entry)
-    anchor.seq = seq
-    anchor.entry_hash = digest
+    anchor.seq = fields["seq"]
+    anchor.entry_hash = fields["entry_hash"]
     session.flush()
     return entry
 
@@ -221,35 +235,20 @@ def append_row(
                 chain=chain,
             ).seq
         )
-    prev_seq, prev_hash = int(head[0]), str(head[1])
-    seq = prev_seq + 1
-    ts = utcnow()
-    body = canonical_json(details or {})
-    digest = entry_digest(prev_hash, seq, ts, actor, action, case_id, item_id, body)
+    prev_seq = int(head[0])
+    fields = _next_entry(prev_seq, str(head[1]), actor, action, case_id, item_id, details)
     # Core tables, not the mapped classes: an ORM-enabled INSERT/UPDATE goes through the bulk
     # persistence machinery, which costs more than the rest of the request's guard
     entries, anchors = chain.entry.__table__, chain.anchor.__table__
-    session.execute(
-        insert(entries).values(
-            seq=seq,
-            ts=ts,
-            actor=actor,
-            action=action,
-            case_id=case_id,
-            item_id=item_id,
-            details=body,
-            prev_hash=prev_hash,
-            entry_hash=digest,
-        )
-    )
+    session.execute(insert(entries).values(**fields))
     moved = session.execute(
         update(anchors)
         .where(anchors.c.id == 1, anchors.c.seq == prev_seq)
-        .values(seq=seq, entry_hash=digest)
+        .values(seq=fields["seq"], entry_hash=fields["entry_hash"])
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]  # cannot happen under the row lock
         raise IntegrityError(f"audit anchor moved past {prev_seq} while locked")
-    return seq
+    return int(fields["seq"])
 
 
 def iter_entries(

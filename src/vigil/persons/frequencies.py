@@ -85,8 +85,6 @@ def lookup(freq: TermFrequencies, tables: Iterable[pa.Table]) -> pa.Table:
     return pa.table(
         {
             freq.column: pa.array(values, pa.string()),
-            tf_column(freq.column): pa.array(
-                [freq.frequency(v) for v in values], pa.float64()
-            ),
+            tf_column(freq.column): pa.array([freq.frequency(v) for v in values], pa.float64()),
         }
     )

@@ -147,9 +147,11 @@ def tf_linked() -> tuple[pa.Table, linkage.LinkOutcome]:
 
 
 def _pair(table: pa.Table, surname: str) -> pa.Table:
-    """The two records of the first person named ``surname``, made equal but for the name."""
+    """The two records of the first person named ``surname``, both called Ben (the first
+    name's frequency is adjusted too)."""
     rows = [r for r in table.to_pylist() if r["surname"] == surname][:2]
     keep = {k: v for k, v in rows[0].items() if k not in ("unique_id", "surname")}
+    keep["first_name"] = "ben"
     return _table([{**r, **keep} for r in rows])
 
 
@@ -168,7 +170,14 @@ def test_frequencies_are_counted_over_all_records_and_kept_in_the_model(
     assert freq.counts[COMMON] == 2 * 40
     assert freq.counts[RARE] == 2
     assert freq.frequency("never-seen") == freq.minimum == 1 / table.num_rows
-    assert out.model.tf_comparisons() == ["surname"]
+    assert out.model.tf_comparisons() == ["first_name", "surname"]
+    assert out.model.frequencies["first_name"].records == table.num_rows
+    # EM trained both adjusted levels (an untrained m would leave Splink's default)
+    for comp in out.model.settings["comparisons"]:
+        for lv in comp["comparison_levels"]:
+            if lv.get("tf_adjustment_column"):
+                assert lv["label_for_charts"] == "exact"
+                assert 0.5 < lv.get("m_probability", 0) <= 1 and lv["u_probability"] > 0
 
 
 def test_a_shared_rare_surname_weighs_more_than_a_shared_common_one(
@@ -184,6 +193,7 @@ def test_a_shared_rare_surname_weighs_more_than_a_shared_common_one(
     # everything but the surname's value is equal: same levels, same base weights
     for name in linkage.COMPARISON_NAMES:
         assert edges.mw[name][e_rare] == pytest.approx(edges.mw[name][e_common])
+    assert edges.tf["first_name"][e_rare] == pytest.approx(edges.tf["first_name"][e_common])
     assert edges.weight[e_rare] > edges.weight[e_common] + 2
     rare_x = edges.explanation(e_rare, model)["comparisons"]["surname"]
     common_x = edges.explanation(e_common, model)["comparisons"]["surname"]

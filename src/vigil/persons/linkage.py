@@ -488,7 +488,10 @@ def _comparisons(term_frequencies: bool = True) -> list[Any]:
                 "length(first_name_l) = 1 and first_name_l = first_name_r",
                 label_for_charts="same initial",
             ),
-            cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
+            cll.ExactMatchLevel(
+                "first_name",
+                term_frequency_adjustments=term_frequencies and "first_name" in TF_COLUMNS,
+            ).configure(label_for_charts="exact"),
             swapped,
             swapped_typo(),
             cll.ArrayIntersectLevel("first_roots", 1).configure(label_for_charts="nickname"),
@@ -1152,12 +1155,13 @@ def _edges_from(table: pa.Table) -> Edges:
     )
 
 
-TF_COLUMNS: tuple[str, ...] = ("surname",)
+TF_COLUMNS: tuple[str, ...] = ("surname", "first_name")
 """Columns whose exact level is adjusted by the value's frequency (``mw_tf_adj_<comparison>``,
 part of ``match_weight``, shown in the explanation as ``term_frequency_adjustment``). The
 frequencies are counted over all records at training and kept with the model
 (:mod:`vigil.persons.frequencies`), so that a full re-link and an incremental batch read the
-same ones."""
+same ones. EM trains the ``m`` of both exact levels (the rounds blocked on card and postcode
+see both names)."""
 
 
 def _edge_columns(model: Model) -> list[str]:

@@ -451,12 +451,14 @@ def review(case: CaseOpt, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
+    from vigil.persons.policy import comparison_text
+
     emit_lines(
         [
             f"[{r['kind']}] records {r['record_a']} ~ {r['record_b']} (persons "
             f"{r['person_a']} / {r['person_b']}), weight {r['match_weight']}: "
             + ", ".join(
-                f"{k} {v['level']} ({v['match_weight']:+})"
+                comparison_text(k, v, digits=2)
                 for k, v in (r["evidence"] or {}).get("comparisons", {}).items()
             )
             for r in rows

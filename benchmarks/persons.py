@@ -455,6 +455,8 @@ def main() -> None:
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "link_timings": {k: round(v, 2) for k, v in out.timings.items()},
         "edges": len(out.edges),
+        "model_json_bytes": len(out.model.to_json()),
+        "term_frequency_values_kept": {c: len(f.counts) for c, f in out.model.frequencies.items()},
         "weak_links_cut": len(out.clusters.weak_links),
         "peak_rss_mb": _rss_mb(),
         "rss_before_link_mb": rss_before,

@@ -8,7 +8,10 @@ Pipeline (:func:`link`):
    expectation maximisation in sessions blocked on card token, postcode and surname + date of
    birth, on a sample of at most ``train_sample`` records. Two levels are *fixed* rather than
    learnt, because EM cannot see the households that share a card: a clear first-name conflict
-   and a clear date-of-birth conflict are strong evidence of two people.
+   and a clear date-of-birth conflict are strong evidence of two people. The frequencies of
+   the surnames and first names (:data:`TF_COLUMNS`) are counted over *all* records and kept in
+   the model: the exact levels are adjusted by them (a shared "Smith" weighs less than a shared
+   "Lindthorpe") in every prediction, full or incremental, on either engine.
 2. **Predict** (Splink): blocked pairs (card token, e-mail, phone, surname + date of birth,
    postcode, and the narrower keys of :data:`BLOCKING_RULES` for the errors those miss) are
    scored; the per-comparison match weights (``mw_*``) are kept as the explanation

@@ -172,6 +172,9 @@ def test_frequencies_are_counted_over_all_records_and_kept_in_the_model(
     assert freq.frequency("never-seen") == freq.minimum == 1 / table.num_rows
     assert out.model.tf_comparisons() == ["first_name", "surname"]
     assert out.model.frequencies["first_name"].records == table.num_rows
+    assert f"term frequencies of surname: {table.num_rows} values counted" in " | ".join(
+        out.model.notes
+    )
     # EM trained both adjusted levels (an untrained m would leave Splink's default)
     for comp in out.model.settings["comparisons"]:
         for lv in comp["comparison_levels"]:

@@ -970,6 +970,11 @@ def train(
             settings["probability_two_random_records_match"] * sample.num_rows / n_full
         )
     _set_identifier_u(settings, identifier_u(table))
+    for col, freq in frequencies.items():
+        notes.append(
+            f"term frequencies of {col}: {freq.records} values counted, {len(freq.counts)} "
+            "seen more than once kept in the model"
+        )
     return Model(settings, notes=notes, frequencies=frequencies)
 
 

@@ -20,6 +20,11 @@ same run: wall and CPU time (this process plus the Spark JVM), peak RSS of the p
 (Python's peak plus the JVM's, an upper bound) and how far the two engines' persons agree;
 with ``--shared-model`` one model trained on DuckDB is predicted and clustered on both (the
 engines' own cost of the step that grows with the data; the persons must be identical).
+``--term-frequencies off`` trains without the surname's term-frequency adjustment, ``both``
+links the same table with and then without it in the same run (``without_term_frequencies``);
+``--surname-skew S`` draws surnames with a Zipf-like skew (see ``SynthConfig.surname_skew``).
+With ``--incremental`` the persons are also compared with a full re-link of all records with
+the same model (``persons_equal_full_relink``).
 """
 
 from __future__ import annotations
@@ -160,7 +165,12 @@ def _plain_splink(table: pa.Table, threads: int) -> tuple[list[int], float]:
 
 
 def _incremental(
-    table: pa.Table, truth: list[str], n_new: int, threads: int, profile: str
+    table: pa.Table,
+    truth: list[str],
+    n_new: int,
+    threads: int,
+    profile: str,
+    term_frequencies: bool = True,
 ) -> dict[str, Any]:
     """Full link of all but the last ``n_new`` records, the index of those records (kept
     between batches), then the last ``n_new`` linked into them with the model kept; scored
@@ -168,7 +178,7 @@ def _incremental(
     alone (wall and CPU seconds of this process, all threads)."""
     from vigil.persons.incremental import LinkIndex, link_incremental
 
-    params = linkage.LinkParams(threads=threads)
+    params = linkage.LinkParams(threads=threads, term_frequencies=term_frequencies)
     cut = table.num_rows - n_new
     existing, new = table.slice(0, cut), table.slice(cut)
     t0 = time.perf_counter()
@@ -192,9 +202,15 @@ def _incremental(
     ids = table.column("unique_id").to_pylist()
     order: dict[tuple[str, int], int] = {}
     labels = [order.setdefault(label[int(i)], len(order)) for i in ids]
+    full = linkage.link(table, params=params, model=first.model)
+    full_of = dict(zip(full.clusters.ids.tolist(), full.clusters.labels.tolist(), strict=True))
+    full_order: dict[int, int] = {}
+    full_labels = [full_order.setdefault(full_of[int(i)], len(full_order)) for i in ids]
     return {
         "benchmark": "persons-incremental",
         "profile": profile,
+        "term_frequencies": term_frequencies,
+        "persons_equal_full_relink": labels == full_labels,
         "existing_records": cut,
         "new_records": n_new,
         "full_link_of_existing_s": round(full_s, 2),
@@ -355,12 +371,22 @@ def main() -> None:
     ap.add_argument("--spark-conf", action="append", default=[], help="KEY=VALUE (repeatable)")
     ap.add_argument("--store", action="store_true", help="also run the full store pipeline")
     ap.add_argument("--store-only", action="store_true", help="only the store pipeline")
+    ap.add_argument(
+        "--term-frequencies",
+        choices=("on", "off", "both"),
+        default="on",
+        help="surname term-frequency adjustment; both: with, then without, in the same run",
+    )
+    ap.add_argument("--surname-skew", type=float, default=0.0, help="Zipf-like surnames (0: off)")
     args = ap.parse_args()
     if args.quick:
         args.records, args.peer = 5_000, True
+    tf = args.term_frequencies != "off"
     persons = max(10, int(args.records / 2.35))
     t0 = time.perf_counter()
-    cfg = synth.SynthConfig(persons=persons, seed=args.seed, messy=not args.clean)
+    cfg = synth.SynthConfig(
+        persons=persons, seed=args.seed, messy=not args.clean, surname_skew=args.surname_skew
+    )
     data = synth.generate(cfg)
     gen_s = time.perf_counter() - t0
     profile = "clean" if args.clean else "messy"
@@ -372,7 +398,14 @@ def main() -> None:
                     "profile": profile,
                     "records": len(data.records),
                     "generate_s": round(gen_s, 2),
-                    **_store(data),
+                    "surname_skew": args.surname_skew,
+                    "term_frequencies": args.term_frequencies,
+                    **_store(data, tf),
+                    **(
+                        {"without_term_frequencies": _store(data, False)}
+                        if args.term_frequencies == "both"
+                        else {}
+                    ),
                 }
             )
         )
@@ -387,7 +420,7 @@ def main() -> None:
 
         gc.collect()
     if args.incremental:
-        print(json.dumps(_incremental(table, truth, args.incremental, args.threads, profile)))
+        print(json.dumps(_incremental(table, truth, args.incremental, args.threads, profile, tf)))
         return
     if args.engine == "spark":
         print(
@@ -407,11 +440,13 @@ def main() -> None:
     rss_before = _rss_mb()
     load_before = os.getloadavg()
     t1, c1 = time.perf_counter(), time.process_time()
-    out = linkage.link(table, params=linkage.LinkParams(threads=args.threads))
+    out = linkage.link(table, params=linkage.LinkParams(threads=args.threads, term_frequencies=tf))
     link_s, link_cpu = time.perf_counter() - t1, time.process_time() - c1
     result: dict[str, Any] = {
         "benchmark": "persons",
         "profile": profile,
+        "surname_skew": args.surname_skew,
+        "term_frequencies": args.term_frequencies,
         "records": table.num_rows,
         "generate_s": round(gen_s, 2),
         "link_wall_s": round(link_s, 2),
@@ -420,6 +455,8 @@ def main() -> None:
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "link_timings": {k: round(v, 2) for k, v in out.timings.items()},
         "edges": len(out.edges),
+        "model_json_bytes": len(out.model.to_json()),
+        "term_frequency_values_kept": {c: len(f.counts) for c, f in out.model.frequencies.items()},
         "weak_links_cut": len(out.clusters.weak_links),
         "peak_rss_mb": _rss_mb(),
         "rss_before_link_mb": rss_before,
@@ -434,6 +471,20 @@ def main() -> None:
     result["pair_completeness"] = pcomp["pair_completeness"]
     result["true_pairs"] = pcomp["true_pairs"]
     result["pairs_only_one_rule_covers"] = pcomp["pairs_only_this_rule_covers"]
+    if args.term_frequencies == "both":
+        t2, c2 = time.perf_counter(), time.process_time()
+        plain = linkage.link(
+            table, params=linkage.LinkParams(threads=args.threads, term_frequencies=False)
+        )
+        off: dict[str, Any] = {
+            "link_wall_s": round(time.perf_counter() - t2, 2),
+            "link_cpu_s": round(time.process_time() - c2, 2),
+            "edges": len(plain.edges),
+        }
+        off.update(_scores(plain.clusters.labels.tolist(), truth))
+        off.update(_set_scores(plain.clusters.labels.tolist(), data, truth))
+        result["without_term_frequencies"] = off
+        result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     if args.peer:
         peer_labels, peer_s = _plain_splink(table, args.threads)
         peer = _scores(peer_labels, truth)
@@ -442,11 +493,13 @@ def main() -> None:
         result["peer_plain_splink"] = peer
         result["peak_rss_mb"] = _rss_mb()
     if args.store:
-        result.update(_store(data))
+        result.update(_store(data, tf))
+        if args.term_frequencies == "both":
+            result["without_term_frequencies_store"] = _store(data, False)
     print(json.dumps(result))
 
 
-def _store(data: synth.SynthData) -> dict[str, Any]:
+def _store(data: synth.SynthData, term_frequencies: bool = True) -> dict[str, Any]:
     from sqlalchemy import select
 
     from vigil.persons import flags, policy, records, reference, resolve
@@ -475,7 +528,9 @@ def _store(data: synth.SynthData) -> dict[str, Any]:
         )
         import_s = time.perf_counter() - t
         t = time.perf_counter()
-        resolve.link_case(db, "bench", "bench")
+        resolve.link_case(
+            db, "bench", "bench", params=linkage.LinkParams(term_frequencies=term_frequencies)
+        )
         store_link_s = time.perf_counter() - t
         t = time.perf_counter()
         reference.enrich_case(db, "bench", "bench")

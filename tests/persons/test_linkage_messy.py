@@ -171,6 +171,59 @@ def test_new_batch_links_as_a_full_relink_would(linked: Linked) -> None:
     )
 
 
+def test_a_batch_with_surnames_the_model_never_saw_links_as_a_full_relink_would(
+    linked: Linked,
+) -> None:
+    """Term frequencies are part of the model: a model trained on the existing records only,
+    a batch with surnames it never counted (they read the minimum frequency) and with common
+    ones (the batch's own count would differ). The incremental run scores every pair it
+    shares with a full re-link with the same weight, term-frequency adjustment included, and
+    gives the same persons."""
+    from vigil.persons.incremental import link_incremental
+
+    table = linked.table
+    cut = int(table.num_rows * 0.8)
+    existing, new = table.slice(0, cut), table.slice(cut)
+    model = linkage.train(existing)
+    freq = model.frequencies["surname"]
+    assert freq.records == existing.num_rows
+    unseen = {s for s in new.column("surname").to_pylist() if s} - set(
+        existing.column("surname").to_pylist()
+    )
+    assert unseen and all(freq.frequency(s) == freq.minimum for s in unseen)
+    first = linkage.link(existing, model=model)
+    person_of = dict(zip(first.clusters.ids.tolist(), first.clusters.labels.tolist(), strict=True))
+    inc = link_incremental(existing, person_of, new, model)
+    full = linkage.link(table, model=model)
+    assert "surname" in inc.edges.tf and "surname" in full.edges.tf
+    adjusted = np.nan_to_num(full.edges.tf["surname"]) != 0
+    assert (full.edges.tf["surname"][adjusted] > 0).any()
+    assert (full.edges.tf["surname"][adjusted] < 0).any()
+    pairs = {
+        (int(a), int(b)): i
+        for i, (a, b) in enumerate(zip(full.edges.left, full.edges.right, strict=True))
+    }
+    shared = 0
+    for i, (a, b) in enumerate(zip(inc.edges.left, inc.edges.right, strict=True)):
+        j = pairs.get((int(a), int(b)))
+        if j is None:
+            continue
+        shared += 1
+        assert inc.edges.weight[i] == pytest.approx(full.edges.weight[j], abs=1e-6)
+        assert np.nan_to_num(inc.edges.tf["surname"][i]) == pytest.approx(
+            np.nan_to_num(full.edges.tf["surname"][j]), abs=1e-6
+        )
+    assert shared == len(inc.edges)
+    scope = set(inc.scope.tolist())
+    labels: dict[int, object] = {r: ("old", p) for r, p in person_of.items() if r not in scope}
+    for r, lab in zip(inc.clusters.ids.tolist(), inc.clusters.labels.tolist(), strict=True):
+        labels[r] = ("new", lab)
+    ids = full.clusters.ids.tolist()
+    assert _partition(ids, [labels[r] for r in ids]) == _partition(
+        ids, full.clusters.labels.tolist()
+    )
+
+
 def test_batches_linked_one_after_another_through_the_index_equal_a_full_relink(
     linked: Linked,
 ) -> None:

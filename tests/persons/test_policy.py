@@ -96,3 +96,23 @@ def test_one_clean_record_is_enough_and_advisory_flags_only_reduce_confidence() 
 def test_policy_errors_are_clear(text: str, message: str) -> None:
     with pytest.raises(InvalidInput, match=message):
         Policy.parse(text)
+
+
+def test_evidence_text_shows_the_term_frequency_adjustment() -> None:
+    from vigil.persons.policy import comparison_text, describe_evidence
+
+    common = {"level": "exact", "match_weight": 3.16, "term_frequency_adjustment": -1.58}
+    plain = {"level": "same card", "match_weight": 9.23}
+    assert comparison_text("surname", common) == "surname exact (+3.2, frequency -1.6)"
+    assert comparison_text("identifiers", plain, digits=2) == "identifiers same card (+9.23)"
+    text = describe_evidence(
+        [
+            {
+                "ref_id": 9,
+                "kind": "register",
+                "match_weight": 21.4,
+                "comparisons": {"surname": common, "identifiers": plain},
+            }
+        ]
+    )
+    assert "surname exact (+3.2, frequency -1.6), identifiers same card (+9.2)" in text

@@ -269,6 +269,9 @@ def _assert_same_edges(a: linkage.Edges, b: linkage.Edges) -> None:
     assert np.allclose(a.weight, b.weight, rtol=0, atol=1e-6)
     for name in linkage.COMPARISON_NAMES:
         assert np.allclose(a.mw[name], b.mw[name], rtol=0, atol=1e-4), name
+    assert a.tf.keys() == b.tf.keys()
+    for name in a.tf:  # the model's term frequencies, read by both engines
+        assert np.allclose(np.nan_to_num(a.tf[name]), np.nan_to_num(b.tf[name]), atol=1e-6)
 
 
 def _assert_same_persons(a: linkage.Clusters, b: linkage.Clusters) -> None:
@@ -286,6 +289,8 @@ def test_a_duckdb_model_links_the_same_persons_on_spark(spark: Any, batch: pa.Ta
     on_duck = linkage.link(batch, params=linkage.LinkParams(threads=1), model=model)
     on_spark = linkage.link(batch, params=PARAMS, model=model)
     assert len(on_duck.edges) > batch.num_rows // 2  # a real batch: many scored pairs
+    assert model.frequencies and set(on_spark.edges.tf) == set(model.tf_comparisons()) != set()
+    assert np.nan_to_num(on_spark.edges.tf["surname"]).any()  # the adjustment is applied
     _assert_same_edges(on_duck.edges, on_spark.edges)
     _assert_same_persons(on_duck.clusters, on_spark.clusters)
     assert len(set(on_duck.clusters.labels.tolist())) < batch.num_rows  # people were merged

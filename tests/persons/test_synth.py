@@ -56,3 +56,16 @@ def test_nickname_roots() -> None:
     assert nicknames.roots("zebedee") == ("zebedee",)
     assert nicknames.roots(None) == ()
     assert "peggy" in nicknames.diminutives("margaret")
+
+
+def test_surname_skew_makes_a_few_surnames_common() -> None:
+    def shares(skew: float) -> list[float]:
+        data = synth.generate(synth.SynthConfig(persons=4000, seed=3, surname_skew=skew))
+        counts = Counter(i.last for i in data.identities.values())
+        total = sum(counts.values())
+        return [counts[s] / total for s in synth.SURNAMES[:10]]
+
+    uniform, skewed = shares(0.0), shares(1.0)
+    assert max(uniform) < 0.005  # ~0.06 % each
+    assert 0.01 < skewed[0] < 0.03  # Smith ~1.8 %
+    assert 0.09 < sum(skewed) < 0.18  # the ten commonest ~13 %

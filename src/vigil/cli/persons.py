@@ -163,6 +163,14 @@ def generate(
             "fields); truth.csv names each record's errors in its noise column.",
         ),
     ] = False,
+    surname_skew: Annotated[
+        float,
+        typer.Option(
+            help="Draw surnames with a Zipf-like skew (0: uniform; 1: the commonest 1.8 %, "
+            "the ten commonest 13 %, as in real populations).",
+            min=0.0,
+        ),
+    ] = 0.0,
 ) -> None:
     """Write synthetic records with ground truth (no real person) plus reference lists.
 
@@ -170,7 +178,9 @@ def generate(
     """
     from vigil.persons import synth
 
-    data = synth.generate(synth.SynthConfig(persons=persons, seed=seed, messy=messy))
+    data = synth.generate(
+        synth.SynthConfig(persons=persons, seed=seed, messy=messy, surname_skew=surname_skew)
+    )
     paths = data.write(out)
     lines = [f"{name}: {path}" for name, path in paths.items()]
     if followup:
@@ -441,12 +451,14 @@ def review(case: CaseOpt, as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
+    from vigil.persons.policy import comparison_text
+
     emit_lines(
         [
             f"[{r['kind']}] records {r['record_a']} ~ {r['record_b']} (persons "
             f"{r['person_a']} / {r['person_b']}), weight {r['match_weight']}: "
             + ", ".join(
-                f"{k} {v['level']} ({v['match_weight']:+})"
+                comparison_text(k, v, digits=2)
                 for k, v in (r["evidence"] or {}).get("comparisons", {}).items()
             )
             for r in rows

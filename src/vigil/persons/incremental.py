@@ -15,6 +15,10 @@ name counts the swap detection reads, in a DuckDB table. A batch then costs look
 blocking keys (hash joins whose build side is the batch), the swap decisions of the existing
 records that carry one of the batch's names, and Splink on the records the batch reaches: it
 grows with the batch and the persons it touches, not with the operation.
+
+Every Splink session reads the model's term frequencies (counted over all records when it was
+trained, :mod:`vigil.persons.frequencies`), never the batch's own: a pair scores the same in a
+batch as in a full re-link with the same model.
 """
 
 from __future__ import annotations

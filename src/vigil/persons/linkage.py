@@ -8,7 +8,10 @@ Pipeline (:func:`link`):
    expectation maximisation in sessions blocked on card token, postcode and surname + date of
    birth, on a sample of at most ``train_sample`` records. Two levels are *fixed* rather than
    learnt, because EM cannot see the households that share a card: a clear first-name conflict
-   and a clear date-of-birth conflict are strong evidence of two people.
+   and a clear date-of-birth conflict are strong evidence of two people. The frequencies of
+   the surnames and first names (:data:`TF_COLUMNS`) are counted over *all* records and kept in
+   the model: the exact levels are adjusted by them (a shared "Smith" weighs less than a shared
+   "Lindthorpe") in every prediction, full or incremental, on either engine.
 2. **Predict** (Splink): blocked pairs (card token, e-mail, phone, surname + date of birth,
    postcode, and the narrower keys of :data:`BLOCKING_RULES` for the errors those miss) are
    scored; the per-comparison match weights (``mw_*``) are kept as the explanation
@@ -45,6 +48,7 @@ from vigil.errors import InvalidInput
 from vigil.persons.defaults import DEFAULT_LINK_WEIGHT as DEFAULT_LINK_WEIGHT
 from vigil.persons.defaults import DEFAULT_STRONG_WEIGHT as DEFAULT_STRONG_WEIGHT
 from vigil.persons.features import prepare
+from vigil.persons.frequencies import TermFrequencies, lookup
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +132,9 @@ class LinkParams:
     ``yarn``, ``k8s://...`` for a cluster, see docs/persons.md)."""
     spark_conf: tuple[tuple[str, str], ...] = ()
     """Spark engine: extra Spark settings (``--spark-conf KEY=VALUE``)."""
+    term_frequencies: bool = True
+    """Training: adjust the exact levels of :data:`TF_COLUMNS` by the value's frequency (a
+    model trained with False has no adjustment; prediction follows the model)."""
 
 
 @dataclass
@@ -230,6 +237,22 @@ class Model:
     notes: list[str] = field(default_factory=list)
     """What training did with each round (trained on N pairs, skipped and why); not saved in
     the settings JSON (Splink validates it), kept in the run statistics."""
+    frequencies: dict[str, TermFrequencies] = field(default_factory=dict)
+    """Per column of a term-frequency-adjusted level, the value frequencies counted over all
+    records at training (:mod:`vigil.persons.frequencies`); saved with the model."""
+
+    def tf_columns(self) -> list[str]:
+        """Columns of the term-frequency-adjusted levels of the settings (none in models
+        trained before term frequencies)."""
+        return tf_columns(self.settings)
+
+    def tf_comparisons(self) -> list[str]:
+        """Comparisons with a term-frequency-adjusted level (``mw_tf_adj_*`` columns)."""
+        return [
+            str(c["output_column_name"])
+            for c in self.settings.get("comparisons", [])
+            if any(lv.get("tf_adjustment_column") for lv in c["comparison_levels"])
+        ]
 
     @property
     def prior(self) -> float:
@@ -287,11 +310,34 @@ class Model:
         return None
 
     def to_json(self) -> str:
-        return json.dumps(self.settings, sort_keys=True)
+        """The Splink settings, and the term frequencies under :data:`MODEL_TF_KEY`."""
+        out = dict(self.settings)
+        if self.frequencies:
+            out[MODEL_TF_KEY] = {c: f.as_dict() for c, f in sorted(self.frequencies.items())}
+        return json.dumps(out, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Model:
-        return cls(json.loads(text))
+        """A saved model (one saved before term frequencies has none and loads as it was)."""
+        settings = json.loads(text)
+        stored = settings.pop(MODEL_TF_KEY, None) or {}
+        freq = {str(c): TermFrequencies.from_dict(str(c), d) for c, d in stored.items()}
+        return cls(settings, frequencies=freq)
+
+
+MODEL_TF_KEY = "vigil_term_frequencies"
+"""Key of the term frequencies in a saved model's JSON (taken out before Splink reads it)."""
+
+
+def tf_columns(settings: dict[str, Any]) -> list[str]:
+    """Columns of the term-frequency-adjusted levels of Splink ``settings``, in order."""
+    out: list[str] = []
+    for comp in settings.get("comparisons", []):
+        for lv in comp["comparison_levels"]:
+            col = lv.get("tf_adjustment_column")
+            if col and str(col) not in out:
+                out.append(str(col))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,8 +462,9 @@ def _one_edit(col: str, label: str | None = None) -> Any:
     )
 
 
-def _comparisons() -> list[Any]:
-    """The comparisons, each level an error the records are known to carry (issue 15)."""
+def _comparisons(term_frequencies: bool = True) -> list[Any]:
+    """The comparisons, each level an error the records are known to carry (issue 15); with
+    ``term_frequencies`` the exact levels of :data:`TF_COLUMNS` are adjusted by frequency."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
@@ -444,7 +491,10 @@ def _comparisons() -> list[Any]:
                 "length(first_name_l) = 1 and first_name_l = first_name_r",
                 label_for_charts="same initial",
             ),
-            cll.ExactMatchLevel("first_name").configure(label_for_charts="exact"),
+            cll.ExactMatchLevel(
+                "first_name",
+                term_frequency_adjustments=term_frequencies and "first_name" in TF_COLUMNS,
+            ).configure(label_for_charts="exact"),
             swapped,
             swapped_typo(),
             cll.ArrayIntersectLevel("first_roots", 1).configure(label_for_charts="nickname"),
@@ -495,7 +545,9 @@ def _comparisons() -> list[Any]:
         output_column_name="surname",
         comparison_levels=[
             cll.NullLevel("surname"),
-            cll.ExactMatchLevel("surname").configure(label_for_charts="exact"),
+            cll.ExactMatchLevel(
+                "surname", term_frequency_adjustments=term_frequencies and "surname" in TF_COLUMNS
+            ).configure(label_for_charts="exact"),
             cll.ColumnsReversedLevel("first_name", "surname", symmetrical=True).configure(
                 label_for_charts="names swapped"
             ),
@@ -674,7 +726,7 @@ def _blocking_rules() -> list[Any]:
     return out
 
 
-def settings_creator(prior: float = 1e-5) -> Any:
+def settings_creator(prior: float = 1e-5, *, term_frequencies: bool = True) -> Any:
     """The Splink settings of Vigil's person model (untrained)."""
     from splink import SettingsCreator
 
@@ -682,7 +734,7 @@ def settings_creator(prior: float = 1e-5) -> Any:
         link_type="dedupe_only",
         unique_id_column_name="unique_id",
         probability_two_random_records_match=prior,
-        comparisons=_comparisons(),
+        comparisons=_comparisons(term_frequencies),
         blocking_rules_to_generate_predictions=_blocking_rules(),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=True,
@@ -703,6 +755,7 @@ class _Session:
     ) -> None:
         self.backend = backend
         self.api: Any
+        self._lookups = 0
         if backend == "duckdb":
             import duckdb
             from splink import DuckDBAPI
@@ -737,6 +790,27 @@ class _Session:
     def settings(self, model: Model) -> dict[str, Any]:
         """``model``'s settings with the SQL of this session's dialect."""
         return settings_for_dialect(model.settings, self.dialect)
+
+    def frequency_lookups(
+        self,
+        settings: dict[str, Any],
+        frequencies: dict[str, TermFrequencies],
+        tables: Sequence[pa.Table],
+    ) -> dict[str, Any]:
+        """Register, per term-frequency column of ``settings``, the lookup of the values of
+        ``tables`` in the model's ``frequencies`` (see :mod:`vigil.persons.frequencies`);
+        returns column → registered table, for :func:`_use_lookups`."""
+        out: dict[str, Any] = {}
+        for col in tf_columns(settings):
+            freq = frequencies.get(col)
+            if freq is None:
+                raise InvalidInput(
+                    f"this model adjusts {col!r} by term frequency but has no frequency table: "
+                    "link again without --new-only to train a new one"
+                )
+            self._lookups += 1
+            out[col] = self.register(lookup(freq, tables), f"vigil_tf_{col}_{self._lookups}")
+        return out
 
     def fetch(self, sdf: Any, columns: Sequence[str], where: str = "TRUE") -> pa.Table:
         cols = ", ".join(columns)
@@ -801,6 +875,12 @@ def settings_for_dialect(settings: dict[str, Any], dialect: str) -> dict[str, An
     return out
 
 
+def _use_lookups(linker: Any, lookups: dict[str, Any]) -> None:
+    """Make ``linker`` read the model's frequencies (never count its own tables)."""
+    for col, sdf in lookups.items():
+        linker.table_management.register_term_frequency_lookup(sdf, col)
+
+
 def _check_columns(table: pa.Table) -> None:
     missing = [c for c in LINK_COLUMNS if c not in table.column_names]
     if missing:
@@ -817,14 +897,28 @@ def _quiet_splink() -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def train(table: pa.Table, params: LinkParams | None = None) -> Model:
-    """Train the person model on ``table`` (a sample of it when larger than ``train_sample``)."""
+def train(
+    table: pa.Table, params: LinkParams | None = None, *, prepared: pa.Table | None = None
+) -> Model:
+    """Train the person model on ``table`` (a sample of it when larger than ``train_sample``).
+
+    The term frequencies (:data:`TF_COLUMNS`) are counted over *all* of ``table``'s records
+    as prepared (``prepared``: :func:`~vigil.persons.features.prepare` of ``table``, when the
+    caller has it) and kept in the model."""
     params = params or LinkParams()
     _check_columns(table)
     _quiet_splink()
     n_full = table.num_rows
     if n_full < 2:
         raise InvalidInput("linkage needs at least two records")
+    creator = settings_creator(term_frequencies=params.term_frequencies)
+    initial: dict[str, Any] = creator.create_settings_dict(
+        "spark" if params.backend == "spark" else "duckdb"
+    )
+    frequencies: dict[str, TermFrequencies] = {}
+    if tf_columns(initial):
+        full = prepared if prepared is not None else prepare(table)
+        frequencies = {c: TermFrequencies.of(c, full.column(c)) for c in tf_columns(initial)}
     sample = table
     if n_full > params.train_sample:
         rng = np.random.default_rng(params.seed)
@@ -837,7 +931,9 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
     session = _Session(params.backend, params.threads, params)
     try:
         sdf = session.register(sample, "records_train")
-        linker = Linker(sdf, settings_creator(), log_level=None)
+        lookups = session.frequency_lookups(initial, frequencies, [sample])
+        linker = Linker(sdf, creator, log_level=None)
+        _use_lookups(linker, lookups)
         try:
             linker.training.estimate_probability_two_random_records_match(
                 [
@@ -854,14 +950,16 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
         )
         settings: dict[str, Any] = linker.misc.save_model_to_json()
         for cols in EM_ROUNDS:
-            settings = _em_round(sdf, sample, settings, cols, notes)
+            settings = _em_round(sdf, sample, settings, cols, notes, lookups)
         missing = untrained(settings)
         if missing:
             # the name comparisons read both name columns (swap levels), so a round blocked on
             # surname + dob cannot train them; where no card or postcode round did, one round
             # blocked on the date of birth alone (at most 10^6 pairs) does
             notes.append(f"no m learnt for {', '.join(missing)}: fallback round on dob")
-            settings = _em_round(sdf, sample, settings, FALLBACK_EM_ROUND, notes, max_pairs=1e6)
+            settings = _em_round(
+                sdf, sample, settings, FALLBACK_EM_ROUND, notes, lookups, max_pairs=1e6
+            )
     finally:
         session.close()
     for note in notes:
@@ -872,7 +970,12 @@ def train(table: pa.Table, params: LinkParams | None = None) -> Model:
             settings["probability_two_random_records_match"] * sample.num_rows / n_full
         )
     _set_identifier_u(settings, identifier_u(table))
-    return Model(settings, notes=notes)
+    for col, freq in frequencies.items():
+        notes.append(
+            f"term frequencies of {col}: {freq.records} values counted, {len(freq.counts)} "
+            "seen more than once kept in the model"
+        )
+    return Model(settings, notes=notes, frequencies=frequencies)
 
 
 EM_ROUNDS: tuple[tuple[str, ...], ...] = (("card_token",), ("postcode",), ("surname", "dob"))
@@ -926,6 +1029,7 @@ def _em_round(
     settings: dict[str, Any],
     columns: tuple[str, ...],
     notes: list[str],
+    lookups: dict[str, Any],
     max_pairs: float | None = None,
 ) -> dict[str, Any]:
     """One EM round blocked on ``columns``, run on a *copy* of ``settings``.
@@ -949,6 +1053,7 @@ def _em_round(
         return settings
     try:
         linker = Linker(sdf, copy.deepcopy(settings), log_level=None)
+        _use_lookups(linker, lookups)
         linker.training.estimate_parameters_using_expectation_maximisation(
             block_on(*columns),
             fix_probability_two_random_records_match=True,
@@ -1052,25 +1157,28 @@ def _edges_from(table: pa.Table) -> Edges:
         mw={n: col(f"mw_{n}", np.float32) for n in COMPARISON_NAMES},
         tf={
             n: col(f"mw_tf_adj_{n}", np.float32)
-            for n in TF_COMPARISONS
+            for n in COMPARISON_NAMES
             if f"mw_tf_adj_{n}" in table.column_names
         },
     )
 
 
-TF_COMPARISONS: tuple[str, ...] = ()
-"""Comparisons whose exact level is adjusted by the value's frequency (``mw_tf_adj_*``, part of
-``match_weight``). None for now: with Splink 5.0, an EM round blocked on surname + date of
-birth left the ``m`` of a term-frequency-adjusted first-name level untrained, and
-``predict_between`` needs the frequency tables registered; the explanation already carries
-the adjustment when a level has one."""
+TF_COLUMNS: tuple[str, ...] = ("surname", "first_name")
+"""Columns whose exact level is adjusted by the value's frequency (``mw_tf_adj_<comparison>``,
+part of ``match_weight``, shown in the explanation as ``term_frequency_adjustment``). The
+frequencies are counted over all records at training and kept with the model
+(:mod:`vigil.persons.frequencies`), so that a full re-link and an incremental batch read the
+same ones. EM trains the ``m`` of both exact levels (the rounds blocked on card and postcode
+see both names)."""
 
-_EDGE_COLUMNS = (
-    ["unique_id_l", "unique_id_r", "match_weight"]
-    + [f"mw_{n}" for n in COMPARISON_NAMES]
-    + [f"mw_tf_adj_{n}" for n in TF_COMPARISONS]
-)
-"""Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
+
+def _edge_columns(model: Model) -> list[str]:
+    """Splink keeps ``gamma_*`` only with every matching column; levels are found by weight."""
+    return (
+        ["unique_id_l", "unique_id_r", "match_weight"]
+        + [f"mw_{n}" for n in COMPARISON_NAMES]
+        + [f"mw_tf_adj_{n}" for n in model.tf_comparisons()]
+    )
 
 
 def predict(
@@ -1090,11 +1198,14 @@ def predict(
     session = _Session(params.backend, params.threads, params)
     try:
         sdf = session.register(table, "records")
-        linker = Linker(sdf, session.settings(model), log_level=None)
+        settings = session.settings(model)
+        lookups = session.frequency_lookups(settings, model.frequencies, [table])
+        linker = Linker(sdf, settings, log_level=None)
+        _use_lookups(linker, lookups)
         pred = linker.inference.predict(
             threshold_match_weight=_score_floor(params), warning_mode="never"
         )
-        return _edges_from(session.fetch(pred, _EDGE_COLUMNS, _kept_where(params)))
+        return _edges_from(session.fetch(pred, _edge_columns(model), _kept_where(params)))
     finally:
         session.close()
 
@@ -1140,9 +1251,14 @@ def predict_between(
 
     session = _Session(params.backend, params.threads, params)
     try:
-        sdf_old = session.register(existing if prepared else prepare(existing), "existing_records")
-        sdf_new = session.register(new if prepared else prepare(new), "new_records")
-        linker = Linker(sdf_old, session.settings(model), log_level=None)
+        old_p = existing if prepared else prepare(existing)
+        new_p = new if prepared else prepare(new)
+        sdf_old = session.register(old_p, "existing_records")
+        sdf_new = session.register(new_p, "new_records")
+        settings = session.settings(model)
+        lookups = session.frequency_lookups(settings, model.frequencies, [old_p, new_p])
+        linker = Linker(sdf_old, settings, log_level=None)
+        _use_lookups(linker, lookups)
         pred = linker.inference.predict_between(
             sdf_old,
             sdf_new,
@@ -1150,7 +1266,7 @@ def predict_between(
             warning_mode="never",
         )
         where = _kept_where(params) if near_misses else "TRUE"
-        edges = _edges_from(session.fetch(pred, _EDGE_COLUMNS, where))
+        edges = _edges_from(session.fetch(pred, _edge_columns(model), where))
     finally:
         session.close()
     new_ids = set(np.asarray(new.column("unique_id").to_numpy(), dtype=np.int64).tolist())
@@ -1602,11 +1718,13 @@ def link(
     params = params or LinkParams()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
+    _check_columns(table)
+    prepared = prepare(table)
     if model is None:
-        model = train(table, params)
+        model = train(table, params, prepared=prepared)
     timings["train_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    edges = predict(table, model, params)
+    edges = predict(prepared, model, params, prepared=True)
     timings["predict_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     ids = np.asarray(table.column("unique_id").to_numpy(), dtype=np.int64)

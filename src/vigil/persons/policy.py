@@ -459,6 +459,16 @@ def current_assessment(db: Database, person_id: int) -> PersonAssessment | None:
         ).scalar_one_or_none()
 
 
+def comparison_text(name: str, comparison: dict[str, Any], digits: int = 1) -> str:
+    """One comparison of a link's evidence: ``surname exact (+3.2, frequency -1.6)`` (the
+    term-frequency adjustment, when the level has one: a common name weighs less)."""
+    text = f"{name} {comparison['level']} ({comparison['match_weight']:+.{digits}f}"
+    adj = comparison.get("term_frequency_adjustment")
+    if adj is not None:
+        text += f", frequency {adj:+.{digits}f}"
+    return text + ")"
+
+
 def describe_evidence(evidence: list[dict[str, Any]]) -> str:
     """One readable line per piece of a factor's evidence (for packages and the CLI)."""
     parts = []
@@ -466,9 +476,7 @@ def describe_evidence(evidence: list[dict[str, Any]]) -> str:
         if "ref_id" in ev:
             comps = ev.get("comparisons") or {}
             why = ", ".join(
-                f"{name} {c['level']} ({c['match_weight']:+.1f})"
-                for name, c in comps.items()
-                if c.get("level") != "missing"
+                comparison_text(name, c) for name, c in comps.items() if c.get("level") != "missing"
             )
             category = ev.get("category") if ev.get("category") != ev["kind"] else ""
             parts.append(

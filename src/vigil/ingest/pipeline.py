@@ -38,6 +38,7 @@ from vigil.errors import InvalidInput, NotFound
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import Entry, Walker, display_path
 from vigil.ingest.analyzers import ANALYZERS
+from vigil.ingest.threads import ThreadedWork
 from vigil.ingest.worker import (
     Result,
     Task,
@@ -333,12 +334,18 @@ def ingest(
         )
         pool, n_workers = ray_pool, ray_pool.max_workers
     elif n_workers > 0:
-        pool = _WorkerPool(
+        processes = partial(
+            _WorkerPool,
             max_workers=n_workers,
             mp_context=get_context("spawn"),
             initializer=init_worker,
             initargs=(db.url, chosen, deep, os.getpid(), *spool),
         )
+        if chosen:
+            pool = processes()
+        else:  # digests and headers only: threads of this process (issue 16)
+            init_worker(db.url, chosen, deep, None, *spool)
+            pool = ThreadedWork(n_workers, processes)
     else:
         init_worker(db.url, chosen, deep, None, *spool)
     producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))

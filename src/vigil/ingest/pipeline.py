@@ -349,7 +349,7 @@ def ingest(
     else:
         init_worker(db.url, chosen, deep, None, *spool)
     producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))
-    pre_bytes = _prescan_bytes(root)
+    pre_bytes = _prescan_bytes(root) if progress else 0  # the bar's total only
     batch: list[tuple[Entry, Result | None]] = []
     workers_seen: set[str] = set()
     member_workers: set[str] = set()

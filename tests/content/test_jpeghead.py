@@ -86,6 +86,12 @@ def _seeds() -> dict[str, bytes]:
         ),
         "two_exif": _with_segment(plain, 0xE1, b"Exif\x00\x00" + _full_exif().tobytes()),
         "app5": _with_segment(plain, 0xE5, b"vendor data"),
+        # a JFIF resolution, then a JFIF segment without one: Pillow keeps the first
+        "two_jfif": _with_segment(
+            _with_segment(_save(img, exif=_full_exif()), 0xE0, b"JFIF\x00\x01\x01\x00" + bytes(6)),
+            0xE0,
+            b"JFIF\x00\x01\x01\x01\x00\x48\x00\x48\x00\x00",
+        ),
         "truncated": plain[: len(plain) // 2],
         "trailing_bytes": plain + b"\x00" * 10 + b"junk",
     }

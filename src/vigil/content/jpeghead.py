@@ -133,7 +133,7 @@ def _walk(data: bytes, *, complete: bool) -> _Found | None:
             if seg.startswith(b"JFIF"):
                 if len(seg) < 12:
                     return None
-                dpi_in_jfif = seg[7] in (1, 2)
+                dpi_in_jfif = dpi_in_jfif or seg[7] in (1, 2)  # a later one keeps it
         elif marker == 0xE1:
             if seg.startswith(b"Exif\0\0"):
                 if exif_data is not None:

@@ -51,7 +51,10 @@ def ingest(
     workers: Annotated[
         int | None,
         typer.Option(
-            "--workers", "-j", help="Worker processes (0 = in-process). Default: CPU count."
+            "--workers",
+            "-j",
+            help="Parallel workers: processes, or threads of this process when no analyzer "
+            "runs (0 = in-process). Default: CPU count.",
         ),
     ] = None,
     deep: Annotated[

@@ -129,12 +129,16 @@ def header_exif(img: Image.Image) -> Image.Exif:
 
 def read_exif(img: Image.Image) -> ExifInfo:
     """Extract :class:`ExifInfo` from an opened Pillow image (never raises on bad values)."""
-    info = ExifInfo()
     try:
         exif = header_exif(img)
     except (OSError, ValueError, TypeError, SyntaxError) as exc:
-        info.problems.append(f"EXIF block unreadable: {exc}")
-        return info
+        return ExifInfo(problems=[f"EXIF block unreadable: {exc}"])
+    return exif_info(exif)
+
+
+def exif_info(exif: Image.Exif) -> ExifInfo:
+    """:class:`ExifInfo` from a loaded Pillow EXIF block (never raises on bad values)."""
+    info = ExifInfo()
     if not exif:
         return info
     try:

@@ -16,8 +16,9 @@ from typing import Any
 
 from PIL import Image
 
-from vigil.content.exif import ExifInfo, read_exif
+from vigil.content.exif import ExifInfo, exif_info, read_exif
 from vigil.content.imageopen import open_image
+from vigil.content.jpeghead import read_jpeg_header
 from vigil.errors import TooLarge, VigilError
 
 VERSION = "probe-1"
@@ -69,20 +70,26 @@ def probe_photo(
     ``needs_decode`` (see :func:`mark_decode`).
     """
     meta = MediaMeta()
-    try:
-        img = open_image(src)
-    except VigilError as exc:
-        meta.damaged = True
-        meta.warnings.append(("corrupt_image", f"image header unreadable: {exc}"))
-        return meta
-    with img:
-        meta.width, meta.height = img.size
-        meta.exif = read_exif(img)
-        for problem in meta.exif.problems:
-            meta.warnings.append(("exif", problem))
-        needs_decode = deep or not _structurally_complete(content_type, _tail(src))
-        if content_type in ("webp", "tiff", "bmp", "heif", "avif"):
-            needs_decode = needs_decode or deep
+    # a plain JPEG's header without Pillow's open machinery; anything else through Pillow
+    header = read_jpeg_header(src) if content_type == "jpeg" else None
+    if header is not None:
+        meta.width, meta.height = header.width, header.height
+        meta.exif = exif_info(header.exif)
+        tail = header.tail
+    else:
+        try:
+            img = open_image(src)
+        except VigilError as exc:
+            meta.damaged = True
+            meta.warnings.append(("corrupt_image", f"image header unreadable: {exc}"))
+            return meta
+        with img:
+            meta.width, meta.height = img.size
+            meta.exif = read_exif(img)
+            tail = _tail(src)
+    for problem in meta.exif.problems:
+        meta.warnings.append(("exif", problem))
+    needs_decode = deep or not _structurally_complete(content_type, tail)
     if needs_decode and not decode_check:
         meta.needs_decode = True
     elif needs_decode:

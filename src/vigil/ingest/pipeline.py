@@ -38,6 +38,7 @@ from vigil.errors import InvalidInput, NotFound
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import Entry, Walker, display_path
 from vigil.ingest.analyzers import ANALYZERS
+from vigil.ingest.threads import ThreadedWork
 from vigil.ingest.worker import (
     Result,
     Task,
@@ -333,16 +334,22 @@ def ingest(
         )
         pool, n_workers = ray_pool, ray_pool.max_workers
     elif n_workers > 0:
-        pool = _WorkerPool(
+        processes = partial(
+            _WorkerPool,
             max_workers=n_workers,
             mp_context=get_context("spawn"),
             initializer=init_worker,
             initargs=(db.url, chosen, deep, os.getpid(), *spool),
         )
+        if chosen:
+            pool = processes()
+        else:  # digests and headers only: threads of this process (issue 16)
+            init_worker(db.url, chosen, deep, None, *spool)
+            pool = ThreadedWork(n_workers, processes)
     else:
         init_worker(db.url, chosen, deep, None, *spool)
     producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))
-    pre_bytes = _prescan_bytes(root)
+    pre_bytes = _prescan_bytes(root) if progress else 0  # the bar's total only
     batch: list[tuple[Entry, Result | None]] = []
     workers_seen: set[str] = set()
     member_workers: set[str] = set()

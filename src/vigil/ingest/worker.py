@@ -93,6 +93,9 @@ class _State:
 
 
 _STATE = _State()
+_LOOKUP_LOCK = threading.Lock()
+"""Serialises lookups and closing: threads of the writer process share one connection
+(:mod:`vigil.ingest.threads`)."""
 _WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
@@ -163,6 +166,13 @@ def init_worker(
 def close_worker() -> None:
     """Close the kept-open lookup connection (in-process use; pool workers exit instead). A
     server database counts connections: one left open per in-process ingest is a leak."""
+    with _LOOKUP_LOCK:
+        _close_lookup()
+    if "vigil.evidence.disk" in sys.modules:  # imported only once an image member was read
+        sys.modules["vigil.evidence.disk"].close_images()
+
+
+def _close_lookup() -> None:
     if _STATE.sqlite is not None:
         _STATE.sqlite.close()
         _STATE.sqlite = None
@@ -172,8 +182,6 @@ def close_worker() -> None:
     if _STATE.engine is not None:
         _STATE.engine.dispose()
         _STATE.engine = None
-    if "vigil.evidence.disk" in sys.modules:  # imported only once an image member was read
-        sys.modules["vigil.evidence.disk"].close_images()
 
 
 def sqlite_path(db_url: str) -> str | None:
@@ -193,6 +201,11 @@ def _known(sha256s: list[str]) -> set[str]:
     """Which of these contents are already stored (one query on a kept-open connection)."""
     if not sha256s:
         return set()
+    with _LOOKUP_LOCK:
+        return _known_locked(sha256s)
+
+
+def _known_locked(sha256s: list[str]) -> set[str]:
     if _STATE.sqlite is not None:
         found: set[str] = set()
         for i in range(0, len(sha256s), _LOOKUP_CHUNK):

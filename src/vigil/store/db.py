@@ -7,8 +7,10 @@ by configuration; PostgreSQL is the shared-deployment backend.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +60,13 @@ def alembic_config(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> Config:
 
 
 def migrate(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> None:
-    """Bring the schema to the newest revision of every branch (``heads``)."""
+    """Bring the schema to the newest revision of every branch (``heads``).
+
+    A case store already at the heads is left alone without loading Alembic (its import and the
+    environment cost ~0.4 CPU-s, paid by every command that opens the store; issue 16).
+    """
+    if migrations == MIGRATIONS_DIR and _at_heads(engine, migrations):
+        return
     from alembic import command
 
     try:
@@ -98,3 +106,79 @@ class Database:
     def dispose(self) -> None:
         """Close pooled connections (call before forking worker processes)."""
         self.engine.dispose()
+
+
+def _at_heads(engine: Engine, migrations: Path) -> bool:
+    """Whether the store's ``alembic_version`` rows are exactly the scripts' heads (False when
+    either cannot be told cheaply: Alembic then decides)."""
+    heads = script_heads(migrations)
+    if heads is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            stored = {row[0] for row in conn.exec_driver_sql(_VERSION_QUERY)}
+            conn.rollback()
+    except SQLAlchemyError:
+        return False  # a new store (no version table yet), or a server that refused
+    return stored == heads
+
+
+_VERSION_QUERY = "SELECT version_num FROM alembic_version"
+_REVISION_KEYS = ("revision", "down_revision", "depends_on")
+
+
+@cache
+def script_heads(migrations: Path) -> frozenset[str] | None:
+    """The head revisions of an Alembic script folder, read from the scripts' literal
+    ``revision`` / ``down_revision`` assignments without importing them (None when a script
+    is not of that plain form, or uses ``depends_on``). Tested against Alembic's own answer."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in sorted((migrations / "versions").glob("*.py")):
+        try:
+            text = script.read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            return None
+        found = _assignments(text)
+        if found is None:
+            return None
+        revision, down = found.get("revision"), found.get("down_revision")
+        if not isinstance(revision, str) or found.get("depends_on") is not None:
+            return None
+        if isinstance(down, str):
+            down = (down,)
+        if down is None:
+            down = ()
+        if not isinstance(down, tuple | list) or not all(isinstance(d, str) for d in down):
+            return None
+        revisions.add(revision)
+        parents.update(down)
+    if not revisions or not parents <= revisions:
+        return None
+    return frozenset(revisions - parents)
+
+
+def _assignments(text: str) -> dict[str, Any] | None:
+    """The literal values of the module-level ``revision``, ``down_revision`` and ``depends_on``
+    assignments (one line each; None when one is not a one-line literal)."""
+    found: dict[str, Any] = {}
+    for line in text.splitlines():
+        if not line.startswith(_REVISION_KEYS):
+            continue
+        try:
+            node = ast.parse(line).body[0]
+        except (SyntaxError, ValueError, IndexError):
+            return None
+        target: ast.expr | None = None
+        value: ast.expr | None = None
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign):
+            target, value = node.target, node.value
+        if not isinstance(target, ast.Name) or target.id not in _REVISION_KEYS or value is None:
+            return None
+        try:
+            found[target.id] = ast.literal_eval(value)
+        except ValueError:
+            return None
+    return found

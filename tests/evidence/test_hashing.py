@@ -1,0 +1,58 @@
+"""Streaming digests equal hashlib's one-shot digests, also with the per-thread read buffer reused
+across files, threads running at once, and a stream whose reading digests another stream."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+from vigil.evidence.hashing import CHUNK, digest_bytes, digest_stream
+
+
+def _blob(n: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(n)
+
+
+def _oracle(data: bytes) -> tuple[str, str, str, int]:
+    return (
+        hashlib.md5(data, usedforsecurity=False).hexdigest(),
+        hashlib.sha1(data, usedforsecurity=False).hexdigest(),
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
+
+
+def _check(data: bytes) -> None:
+    d, head = digest_stream(io.BytesIO(data), keep=4096)
+    assert (d.md5, d.sha1, d.sha256, d.size) == _oracle(data)
+    assert head == data[:4096]
+    assert d == digest_bytes(data)
+
+
+def test_sizes_around_the_buffer_one_after_another() -> None:
+    # a long file first, then shorter ones: nothing of the earlier file may leak into the next
+    for i, n in enumerate((CHUNK * 2 + 5, CHUNK, CHUNK - 1, 5000, 1, 0)):
+        _check(_blob(n, i))
+
+
+def test_threads_at_once() -> None:
+    blobs = [_blob(n, i) for i, n in enumerate([CHUNK + 3, 70_000, 1, CHUNK * 3] * 6)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(_check, blobs))
+
+
+class _DigestingStream(io.BytesIO):
+    """A stream that digests another stream each time it is read into (a nested call)."""
+
+    def readinto(self, buffer: object) -> int:  # type: ignore[override]
+        n = super().readinto(buffer)  # type: ignore[arg-type]
+        _check(_blob(CHUNK + 9, 99))  # after the read: a shared buffer would now hold its bytes
+        return n
+
+
+def test_a_nested_call_does_not_share_the_buffer() -> None:
+    data = _blob(CHUNK * 2 + 11, 7)
+    d, _head = digest_stream(_DigestingStream(data))
+    assert (d.md5, d.sha1, d.sha256, d.size) == _oracle(data)

@@ -138,3 +138,43 @@ def test_sigkill_then_resume_equals_uninterrupted(
     assert (jobs[0].status, jobs[0].attempts) == ("done", 2)
     ref_db.dispose()
     db.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_without_analyzers_threads(
+    big_evidence: Path, tmp_path: Path, dump: Dump
+) -> None:
+    """Without analyzers the per-file work runs in threads of the ingest process (no worker
+    processes): a kill takes everything down at once and the re-run still completes the job
+    exactly."""
+    args = ("ingest", str(big_evidence), "--case", "kill", "--workers", "2", "--deep", "--quiet",
+            "--no-analyzers")  # fmt: skip
+    ref_home = tmp_path / "ref"
+    _run(ref_home, *args)
+    ref_db = Database(Settings.load(ref_home).database_url)
+    expected = dump(ref_db)
+    total = len(expected["occurrences"])
+    assert total > 600
+
+    home = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        env=_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    db_file = home / "vigil.db"
+    deadline = time.monotonic() + 120
+    while _count(db_file) < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    assert not [k for k in _children(proc.pid) if _alive(k)], "no worker process expected"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    at_kill = _count(db_file)
+    assert 0 < at_kill < total, f"the kill must land mid-ingest (recorded {at_kill} of {total})"
+
+    _run(home, *args)
+    db = Database(Settings.load(home).database_url)
+    assert dump(db) == expected
+    ref_db.dispose()
+    db.dispose()

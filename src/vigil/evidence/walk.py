@@ -714,8 +714,12 @@ class Walker:
         # ignore_zeros: a damaged header no longer ends the archive (tarfile would stop there
         # without a word and every later member would be lost); tarfile then steps over it
         # block by block, and the blocks it stepped over are reported as damage.
-        mode = "r|*" if where is None else "r:"
-        with opener() as fh, tarfile.open(fileobj=fh, mode=mode, ignore_zeros=True) as tf:
+        with (
+            opener() as fh,
+            tarfile.open(fileobj=fh, mode="r|*", ignore_zeros=True)
+            if where is None
+            else tarfile.open(fileobj=fh, mode="r:", ignore_zeros=True) as tf,
+        ):
             damaged: list[int] = []
 
             def note(level: int, msg: str) -> None:

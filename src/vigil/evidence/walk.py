@@ -3,8 +3,11 @@
 Folders are walked in sorted order without following symbolic links; zip, tar (plain, gz, bz2, xz)
 and single-file gzip/bzip2/xz archives are expanded recursively from memory or from spool files in
 the data folder (never by extracting members under their own names); raw and E01 disk images are
-read through The Sleuth Kit (pytsk3) and libewf (pyewf). The order is deterministic, so an
-interrupted ingest can be resumed by skipping entries already recorded.
+read through The Sleuth Kit (pytsk3) and libewf (pyewf). For ingest, the files of a disk image
+and the members of a zip or plain tar on disk can instead be handed out as locators that the
+workers read themselves (:class:`ImageMember`, :class:`~vigil.evidence.archive.ArchiveMember`).
+The order is deterministic, so an interrupted ingest can be resumed by skipping entries already
+recorded.
 
 Anything odd becomes a warning on the entry, never an exception that stops the walk: unreadable
 files, symbolic links (not followed; loops are named as such), special files, zip bombs, lying

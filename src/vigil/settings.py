@@ -40,6 +40,9 @@ class IngestLimits:
     """Seconds (per GiB of image, at least this) a child process may take to open a disk
     image's directory tree before the image is refused as damaged (The Sleuth Kit can loop on
     damaged file systems)."""
+    split_archives: bool = True
+    """Members of a zip or plain tar archive on disk are read by the workers themselves (one
+    archive spreads over workers); off, the walker reads every member and sends its bytes."""
 
 
 @dataclass(frozen=True)

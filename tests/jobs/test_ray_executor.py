@@ -31,6 +31,7 @@ from vigil.jobs.ray_executor import RayExecutor  # noqa: E402
 _resume = load_ingest_module("test_resume")
 _ingest_conftest = load_ingest_module("conftest")
 _disk = load_ingest_module("test_disk_members")
+_archive = load_ingest_module("test_archive_members")
 big_evidence = _resume.big_evidence  # the module-scoped generated seizure (photos, zip, bad file)
 
 
@@ -41,6 +42,14 @@ def disk_evidence(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not shutil.which("mke2fs"):
         pytest.skip("e2fsprogs not installed")
     return Path(_disk.build_image(tmp_path_factory.mktemp("disk"), photos=400, side=(480, 360)))
+
+
+@pytest.fixture(scope="module")
+def archive_evidence(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One zip of 400 generated photos: its members are read by the Ray workers themselves."""
+    path = tmp_path_factory.mktemp("archive") / "card.zip"
+    _archive.build_zip(path, _archive.photos(400, (480, 360)))
+    return Path(path)
 
 
 ARGS = ("--profile", "fast", "--quiet")
@@ -112,7 +121,7 @@ def _descendants(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("source", ["big_evidence", "disk_evidence"])
+@pytest.mark.parametrize("source", ["big_evidence", "disk_evidence", "archive_evidence"])
 def test_ray_ingest_resumes_after_sigkill(
     source: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -1,4 +1,4 @@
-"""Ray beyond folders: one disk image spread over Ray workers, and the back-fill commands
+"""Ray beyond folders: one disk image and one zip spread over Ray workers, and the back-fill commands
 (`vigil analyze`, `places scan`, `faces scan`) with `--executor ray`, each against the local
 executor's store, on a private two-CPU Ray instance (as CI runs it)."""
 
@@ -21,6 +21,7 @@ from _shared import load_ingest_module, private_ray  # noqa: E402 - tests/jobs/_
 from vigil.ingest.pipeline import ingest  # noqa: E402 - only with Ray present
 
 _disk = load_ingest_module("test_disk_members")
+_archive = load_ingest_module("test_archive_members")
 _backfill = load_ingest_module("test_backfill_executors")
 _canonical = load_ingest_module("conftest").canonical
 
@@ -53,6 +54,31 @@ def test_ray_spreads_one_disk_image_over_workers(local_ray: None, tmp_path: Path
     assert reports["ray"].image_member_workers == 2, reports["ray"]
     assert stores["ray"] == stores["local"]
     assert {o[0]: o[1] for o in stores["ray"]["occurrences"]} == _disk.oracle(image)
+
+
+@pytest.mark.slow
+def test_ray_spreads_one_zip_over_workers(local_ray: None, tmp_path: Path) -> None:
+    """The members of one zip are read by both Ray workers (each opens the zip itself), and
+    damaged archives give the local executor's warnings."""
+    evidence = tmp_path / "ev"
+    expected = _archive.build_zip(evidence / "card.zip", _archive.photos(240, (480, 360)))
+    _archive.build_damaged(evidence / "damaged")
+    stores = {}
+    reports = {}
+    for executor in ("local", "ray"):
+        settings = Settings.load(tmp_path / executor, workers=2)
+        settings.data_dir.mkdir(parents=True)
+        db = Database(settings.database_url)
+        reports[executor] = ingest(
+            settings, db, evidence, "zip", "tester", ["pdq"], executor=executor
+        )
+        stores[executor] = _canonical(db)
+        db.dispose()
+    assert reports["ray"].archive_member_workers == 2, reports["ray"]
+    assert stores["ray"] == stores["local"]
+    recorded = {o[0]: o[1] for o in stores["ray"]["occurrences"]}
+    assert {k: v for k, v in recorded.items() if k.startswith(b"card.zip!/")} == expected
+    assert (b"damaged/a.zip!/r.bin", "damaged") in {(w[0], w[1]) for w in stores["ray"]["warnings"]}
 
 
 @pytest.mark.slow

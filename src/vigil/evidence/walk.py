@@ -3,8 +3,11 @@
 Folders are walked in sorted order without following symbolic links; zip, tar (plain, gz, bz2, xz)
 and single-file gzip/bzip2/xz archives are expanded recursively from memory or from spool files in
 the data folder (never by extracting members under their own names); raw and E01 disk images are
-read through The Sleuth Kit (pytsk3) and libewf (pyewf). The order is deterministic, so an
-interrupted ingest can be resumed by skipping entries already recorded.
+read through The Sleuth Kit (pytsk3) and libewf (pyewf). For ingest, the files of a disk image
+and the members of a zip or plain tar on disk can instead be handed out as locators that the
+workers read themselves (:class:`ImageMember`, :class:`~vigil.evidence.archive.ArchiveMember`).
+The order is deterministic, so an interrupted ingest can be resumed by skipping entries already
+recorded.
 
 Anything odd becomes a warning on the entry, never an exception that stops the walk: unreadable
 files, symbolic links (not followed; loops are named as such), special files, zip bombs, lying
@@ -32,6 +35,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, cast
 
 from vigil.content.types import HEAD_SIZE, sniff
+from vigil.evidence.archive import ArchiveMember, tar_locator, zip_locator
 from vigil.evidence.readonly import open_readonly
 from vigil.settings import IngestLimits
 
@@ -88,8 +92,9 @@ class Entry:
     fs_path: Path | None = None
     data: bytes | None = None
     spool: Path | None = None
-    member: ImageMember | None = None
-    """A disk image's file that the worker reads itself (then ``size`` is the declared size)."""
+    member: ImageMember | ArchiveMember | None = None
+    """A disk image's file or an archive's member that the worker reads itself (then ``size`` is
+    the declared size)."""
     status: str = "ok"
     """``ok`` (content readable), or why not: ``unreadable``, ``skipped``, ``link``."""
     warnings: list[tuple[str, str]] = field(default_factory=list)
@@ -152,6 +157,9 @@ class Walker:
         locate_image_members: a disk image's files that are no container are yielded with an
             :class:`ImageMember` locator instead of their content, for workers to read (ingest);
             off, every member's content is read here (re-reading one item).
+        locate_archive_members: the same for the members of a zip or plain tar archive that is
+            a file on disk (:class:`~vigil.evidence.archive.ArchiveMember`); compressed tars and
+            nested archives are still read here.
     """
 
     def __init__(
@@ -162,9 +170,11 @@ class Walker:
         skip: Callable[[bytes], bool] | None = None,
         *,
         locate_image_members: bool = False,
+        locate_archive_members: bool = False,
     ) -> None:
         self.root = root
         self.locate_image_members = locate_image_members
+        self.locate_archive_members = locate_archive_members
         self.limits = limits
         self.spool_dir = spool_dir
         self.skip = skip or (lambda _p: False)
@@ -292,7 +302,13 @@ class Walker:
         kind = sniff(head).name
         if kind in ARCHIVE_TYPES or kind in UNSUPPORTED_ARCHIVES:
             yield from self._expand(
-                lambda: open_readonly(path), kind, raw, 1, _Budget(self.limits), st.st_size
+                lambda: open_readonly(path),
+                kind,
+                raw,
+                1,
+                _Budget(self.limits),
+                st.st_size,
+                where=path if self.locate_archive_members else None,
             )
         elif kind in DISK_TYPES:
             from vigil.evidence.disk import walk_disk_image
@@ -308,7 +324,10 @@ class Walker:
         depth: int,
         budget: _Budget,
         packed_size: int | None,
+        where: Path | None = None,
     ) -> Iterator[Entry]:
+        """``where``: the archive is this file on disk, and its members (zip, plain tar) are
+        handed out as locators for workers to read."""
         container = prefix + SEP
         if kind in UNSUPPORTED_ARCHIVES:
             yield Entry(
@@ -338,11 +357,18 @@ class Walker:
             return
         try:
             if kind == "zip":
-                yield from self._expand_zip(opener, container, depth, budget)
+                yield from self._expand_zip(opener, container, depth, budget, where)
             elif kind == "tar" or (
                 kind in ("gzip", "bzip2", "xz") and self._is_compressed_tar(opener)
             ):
-                yield from self._expand_tar(opener, container, depth, budget, packed_size)
+                yield from self._expand_tar(
+                    opener,
+                    container,
+                    depth,
+                    budget,
+                    packed_size,
+                    where if kind == "tar" else None,  # a compressed tar has no random access
+                )
             else:
                 yield from self._expand_single(opener, kind, container, depth, budget, packed_size)
         except (
@@ -492,6 +518,7 @@ class Walker:
         open_member: Callable[[], BinaryIO],
         cap: int | None = None,
         located: ImageMember | None = None,
+        locate: Callable[[], ArchiveMember | None] | None = None,
     ) -> Iterator[Entry]:
         """Entries for one member (and, if it is an archive, its own members).
 
@@ -500,7 +527,8 @@ class Walker:
 
         ``located``: the member is a disk image's file that is no container (the caller sniffed
         its head) and that a worker reads itself, so it is not read here: the entry carries the
-        locator, and its declared size counts against the budget.
+        locator, and its declared size counts against the budget. ``locate``: the same for an
+        archive's member, asked only once the limits have passed the member (None: read here).
         """
         warnings = self._member_warnings(name)
         seen = self._member_names.get(raw, 0)
@@ -542,10 +570,13 @@ class Walker:
                 warnings=[*warnings, problem],
             )
             return
-        if located is not None:
+        found: ImageMember | ArchiveMember | None = located
+        if found is None and locate is not None:
+            found = locate()
+        if found is not None:
             budget.total += size
             budget.members += 1
-            yield Entry(raw, depth=depth, size=size, mtime=mtime, member=located, warnings=warnings)
+            yield Entry(raw, depth=depth, size=size, mtime=mtime, member=found, warnings=warnings)
             return
         with open_member() as fh:
             data, spool, real, problem = self._read_member(fh, size, budget, cap=cap)
@@ -601,7 +632,12 @@ class Walker:
             )
 
     def _expand_zip(
-        self, opener: Callable[[], BinaryIO], container: bytes, depth: int, budget: _Budget
+        self,
+        opener: Callable[[], BinaryIO],
+        container: bytes,
+        depth: int,
+        budget: _Budget,
+        where: Path | None = None,
     ) -> Iterator[Entry]:
         with opener() as fh, zipfile.ZipFile(fh) as zf:
             for index, info in enumerate(zf.infolist()):
@@ -633,6 +669,11 @@ class Walker:
                 def open_member(info: zipfile.ZipInfo = info) -> BinaryIO:
                     return cast(BinaryIO, zf.open(info))
 
+                def locate(
+                    index: int = index, info: zipfile.ZipInfo = info
+                ) -> ArchiveMember | None:
+                    return zip_locator(str(where), zf, index, info)
+
                 try:
                     yield from self._member_entries(
                         raw,
@@ -643,6 +684,7 @@ class Walker:
                         info.compress_size,
                         mtime,
                         open_member,
+                        locate=locate if where is not None else None,
                     )
                 except (
                     zipfile.BadZipFile,
@@ -668,11 +710,19 @@ class Walker:
         depth: int,
         budget: _Budget,
         packed_size: int | None,
+        where: Path | None = None,
     ) -> Iterator[Entry]:
+        """``where``: a plain tar on disk, read with random access (headers only; members are
+        located for the workers) instead of streamed."""
         # ignore_zeros: a damaged header no longer ends the archive (tarfile would stop there
         # without a word and every later member would be lost); tarfile then steps over it
         # block by block, and the blocks it stepped over are reported as damage.
-        with opener() as fh, tarfile.open(fileobj=fh, mode="r|*", ignore_zeros=True) as tf:
+        with (
+            opener() as fh,
+            tarfile.open(fileobj=fh, mode="r|*", ignore_zeros=True)
+            if where is None
+            else tarfile.open(fileobj=fh, mode="r:", ignore_zeros=True) as tf,
+        ):
             damaged: list[int] = []
 
             def note(level: int, msg: str) -> None:
@@ -734,8 +784,19 @@ class Walker:
                     extracted = tf.extractfile(member)
                     return cast(BinaryIO, extracted) if extracted is not None else io.BytesIO(b"")
 
+                def locate(member: tarfile.TarInfo = member) -> ArchiveMember | None:
+                    return tar_locator(str(where), tf, member, packed_size or 0)
+
                 yield from self._member_entries(
-                    raw, member.name, depth, budget, member.size, None, mtime, open_member
+                    raw,
+                    member.name,
+                    depth,
+                    budget,
+                    member.size,
+                    None,
+                    mtime,
+                    open_member,
+                    locate=locate if where is not None else None,
                 )
             if damaged:
                 yield self._tar_damage(container, depth, damaged)

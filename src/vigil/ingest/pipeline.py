@@ -35,6 +35,7 @@ from rich.progress import (
 
 from vigil.content.types import sniff
 from vigil.errors import InvalidInput, NotFound
+from vigil.evidence.archive import ArchiveMember
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import Entry, Walker, display_path
 from vigil.ingest.analyzers import ANALYZERS
@@ -78,6 +79,9 @@ class IngestReport:
     """Distinct worker processes (over every node) that read files in this run."""
     image_member_workers: int = 0
     """Of these, how many read files out of a disk image (> 1: one image spread over workers)."""
+    archive_member_workers: int = 0
+    """Of these, how many read members out of a zip or tar archive themselves (see
+    :mod:`vigil.evidence.archive`)."""
     analyzers: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -318,7 +322,12 @@ def ingest(
     top_raw = os.fsencode(root.name)
     spool_dir = settings.spool_dir / f"job-{job_id}"
     walker = Walker(
-        root, settings.limits, spool_dir, skip=recorded.__contains__, locate_image_members=True
+        root,
+        settings.limits,
+        spool_dir,
+        skip=recorded.__contains__,
+        locate_image_members=True,
+        locate_archive_members=settings.limits.split_archives,
     )
     n_workers = settings.workers if workers is None else workers
     pool: Executor | None = None
@@ -353,6 +362,7 @@ def ingest(
     batch: list[tuple[Entry, Result | None]] = []
     workers_seen: set[str] = set()
     member_workers: set[str] = set()
+    archive_workers: set[str] = set()
     last_flush = time.monotonic()
     status = "failed"
     error: str | None = None
@@ -374,7 +384,9 @@ def ingest(
                 elif tag == "result":
                     batch.append(payload)
                     workers_seen.add(payload[1].worker)
-                    if payload[0].member is not None:
+                    if isinstance(payload[0].member, ArchiveMember):
+                        archive_workers.add(payload[1].worker)
+                    elif payload[0].member is not None:
                         member_workers.add(payload[1].worker)
                 if bar is not None and task_id is not None and tag in ("entry", "result"):
                     entry = payload if tag == "entry" else payload[0]
@@ -410,6 +422,7 @@ def ingest(
         report.elapsed_s = round(time.monotonic() - started, 3)
         report.worker_processes = len(workers_seen - {""})
         report.image_member_workers = len(member_workers - {""})
+        report.archive_member_workers = len(archive_workers - {""})
         # An interrupted or failed job stays open: re-running the command resumes it.
         job_status = "done" if status == "done" else ("failed" if error else "running")
         with db.write() as s:
@@ -517,7 +530,10 @@ def _write_batch(
             status = entry.status
             if result is not None:
                 warnings += result.warnings
-                if result.error or result.digests is None:
+                if result.refused is not None:  # a damaged archive member, as the walker says it
+                    status = "skipped"
+                    warnings.append(result.refused)
+                elif result.error or result.digests is None:
                     status = "unreadable"
                     warnings.append(("unreadable", result.error or "content could not be read"))
                 else:

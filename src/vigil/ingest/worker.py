@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from vigil.content.probe import MediaMeta, mark_decode, probe
 from vigil.content.types import HEAD_SIZE, ContentType, sniff
-from vigil.errors import TooLarge
+from vigil.errors import DamagedInput, TooLarge
+from vigil.evidence.archive import ArchiveMember, close_archives
 from vigil.evidence.hashing import Digests, digest_stream
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import ImageMember
@@ -56,8 +57,8 @@ class Task:
     fs_path: str | None = None
     spool: str | None = None
     data: bytes | None = None
-    member: ImageMember | None = None
-    """A disk image's file, read from the image by the worker itself."""
+    member: ImageMember | ArchiveMember | None = None
+    """A disk image's file or an archive's member, read by the worker itself."""
 
 
 @dataclass
@@ -76,6 +77,9 @@ class Result:
     """analyzer name → (version, output)."""
     warnings: list[tuple[str, str]] = field(default_factory=list)
     error: str | None = None
+    refused: tuple[str, str] | None = None
+    """An archive member the worker found damaged: (code, message), recorded as ``skipped``
+    with that warning, as when the walker reads the member itself."""
     worker: str = ""
     """Which worker process read the file (``host:pid``), for the job's statistics."""
 
@@ -170,6 +174,7 @@ def close_worker() -> None:
         _close_lookup()
     if "vigil.evidence.disk" in sys.modules:  # imported only once an image member was read
         sys.modules["vigil.evidence.disk"].close_images()
+    close_archives()
 
 
 def _close_lookup() -> None:
@@ -224,18 +229,25 @@ def _known_locked(sha256s: list[str]) -> set[str]:
     return repo.known_sha256s(_STATE.conn, sha256s)
 
 
-def _fetch_member(task: Task, member: ImageMember) -> None:
-    """Read a disk image's file from the image into ``task.data`` (or a spool file).
+def _fetch_member(task: Task, member: ImageMember | ArchiveMember) -> None:
+    """Read a disk image's file or an archive's member into ``task.data`` (or a spool file).
 
     Raises:
         OSError: the image or the file cannot be read.
+        DamagedInput: the archive member cannot be read.
     """
-    from vigil.evidence.disk import read_member
+    if isinstance(member, ArchiveMember):
+        from vigil.evidence.archive import read_member as read_archive_member
 
+        chunks = read_archive_member(member)
+    else:
+        from vigil.evidence.disk import read_member
+
+        chunks = read_member(member)
     buf = io.BytesIO()
     spool: Any = None
     try:
-        for chunk in read_member(member):
+        for chunk in chunks:
             if spool is None and buf.tell() + len(chunk) > _STATE.spool_in_memory:
                 folder = _STATE.spool_dir or Path(tempfile.gettempdir())
                 folder.mkdir(parents=True, exist_ok=True)
@@ -263,6 +275,9 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
     if task.member is not None:
         try:
             _fetch_member(task, task.member)
+        except DamagedInput as exc:
+            result.refused = (exc.code, str(exc))
+            return result, None, None
         except OSError as exc:
             result.error = f"file content could not be read from the image: {exc}"
             return result, None, None

@@ -287,3 +287,21 @@ def test_a_killed_ingest_of_one_zip_resumes_to_the_same_store(tmp_path: Path, du
     db = Database(Settings.load(home).database_url)
     assert dump(db) == expected
     db.dispose()
+
+
+def test_threads_read_members_of_several_archives_at_once(tmp_path: Path, dump: Dump) -> None:
+    """Without analyzers members are read by threads of the ingest process: each keeps its own
+    open archive (a shared file position would mix members' bytes)."""
+    evidence = build_damaged(tmp_path / "ev")
+    build_zip(evidence / "card.zip", photos(120, (160, 120)))
+    build_zip(evidence / "card2.zip", photos(120, (120, 160)))
+    stores = {}
+    for label, split, workers in (("walker", False, 0), ("threads", True, 2)):
+        settings = _settings(tmp_path / label, split, spool_in_memory=4096)
+        db = Database(settings.database_url)
+        report = ingest(settings, db, evidence, "arch", "tester", [], workers=workers)
+        stores[label] = dump(db)
+        db.dispose()
+        if split:
+            assert report.archive_member_workers == 1 and report.worker_processes == 1, report
+    assert stores["threads"] == stores["walker"]

@@ -6,8 +6,10 @@ process run them in parallel on several cores without what worker processes cost
 starting each one (an interpreter and its imports, ~0.17 CPU-s) and sending every task and result
 through a pipe. The photo header and EXIF reading holds the GIL, but it is a small part.
 
-A disk image's file (``Task.member``) is still read by a worker process, started on the first
-such chunk: The Sleuth Kit's image handles are per process and not made for concurrent threads.
+A disk image's file (``Task.member`` an ``ImageMember``) is still read by a worker process,
+started on the first such chunk: The Sleuth Kit's image handles are per process and not made for
+concurrent threads. An archive's member is read in the threads (each thread keeps its own open
+archive, ``vigil.evidence.archive``).
 Analyzers (models, decoders, OpenCV) always run in worker processes; this pool is never used
 for them.
 """
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any
 
+from vigil.evidence.walk import ImageMember
 from vigil.ingest.worker import Task, close_worker
 
 
@@ -56,6 +59,7 @@ class ThreadedWork(Executor):
 
 def _has_image_member(args: tuple[Any, ...]) -> bool:
     return any(
-        isinstance(tasks, list) and any(isinstance(t, Task) and t.member for t in tasks)
+        isinstance(tasks, list)
+        and any(isinstance(t, Task) and isinstance(t.member, ImageMember) for t in tasks)
         for tasks in args
     )

@@ -119,14 +119,14 @@ class SceneAnalyzer:
         return AnalyzerOutput(payload, warnings)
 
     def persist(self, session: Session, item_id: int, output: AnalyzerOutput) -> None:
-        """Store the features, replacing the item's earlier rows of the same extractor (a
-        re-scan after the keypoint cap changed; a repeated analysis stores one set)."""
+        """Store the features, replacing the item's earlier rows (a re-scan after the keypoint
+        cap or the extractor version changed; a repeated analysis stores one set)."""
         payload = output.payload
         if not isinstance(payload, ScenePayload):
             return
         from vigil.store import places as store
 
-        store.replace_item_features(session, item_id, payload.extractor)
+        store.replace_item_features(session, item_id, None)
         for fr in payload.frames:
             store.add_scene_feature(
                 session,

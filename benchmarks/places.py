@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detect-side", type=int, default=FeatureParams.detect_side,
                     help="longer side SIFT runs on (640 = the feature image: rootsift/1's "
                          "features)")  # fmt: skip
+    ap.add_argument("--contrast", type=float, default=FeatureParams.contrast_threshold,
+                    help="SIFT contrast threshold")  # fmt: skip
     ap.add_argument("--two-pass", action="store_true",
                     help="detect, then compute (the first extractor) instead of one pass")  # fmt: skip
     ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
@@ -214,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(distractors) < args.distractors:
         print(f"only {len(distractors)} distractors generated", file=sys.stderr)
     names = [s["file"] for s in scenes] + distractors
-    detect = {"detect_side": args.detect_side, "single_pass": not args.two_pass}
+    detect = {"detect_side": args.detect_side, "single_pass": not args.two_pass,
+              "contrast_threshold": args.contrast}  # fmt: skip
     params = FeatureParams(max_keypoints=args.max_keypoints, **detect)  # type: ignore[arg-type]
     qparams = FeatureParams(
         max_keypoints=args.query_keypoints or args.max_keypoints,
@@ -386,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         "ms_decode_extract_mean": round(float(np.mean(total_ms) - np.mean(search_ms)), 1),
         "detect_side": params.detect_side or params.max_side,
         "single_pass": params.single_pass,
+        "contrast_threshold": params.contrast_threshold,
         "ms_shortlist_mean": round(float(np.mean(shortlist_ms)), 1),
         "bytes_per_image_features": round(feature_bytes),
         "bytes_per_image_global": round(global_bytes),

@@ -80,8 +80,9 @@ class FeatureParams:
     are mapped back into the ``max_side`` feature image, so stored positions (and the
     verifier's pixel thresholds) keep their units whatever the detection size. 480 instead of
     640 skips SIFT's most expensive octave (the image doubled to 1280 px) and keeps about as
-    many keypoints (~1,900 of the 2,000 cap on a generated room) with the same place recall on
-    the benchmark within one query (docs/places.md)."""
+    many keypoints (~1,900 of the 2,000 cap on a generated room); place recall on three
+    generated sets within half a point of 640's, as many links to unrelated rooms
+    (docs/places.md, "Scene extraction cost")."""
     single_pass: bool = True
     """One ``detectAndCompute`` (one scale-space pyramid) instead of ``detect`` then ``compute``
     (which builds the pyramid again). Descriptors are computed for every detected keypoint

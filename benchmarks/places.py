@@ -85,12 +85,20 @@ def append_cache(path: Path, items: Iterable[tuple[str, bytes]]) -> None:
             fh.write(struct.pack("<H", len(raw)) + raw + struct.pack("<I", len(rec)) + rec)
 
 
+def _variant(params: FeatureParams) -> str:
+    """Cache-name suffix of the detection settings ("" for the first extractor's settings)."""
+    side = params.detect_side or params.max_side
+    out = "" if side == params.max_side else f"_d{side}"
+    return out + ("_sp" if params.single_pass else "")
+
+
 def features_for(root: Path, names: list[str], params: FeatureParams, workers: int
                  ) -> dict[str, bytes]:  # fmt: skip
     cache_dir = root / "cache"
     cache_dir.mkdir(exist_ok=True)
     cache = (
-        cache_dir / f"vsf1_{params.max_side}_{params.max_keypoints}_{params.contrast_threshold}.bin"
+        cache_dir / f"vsf1_{params.max_side}_{params.max_keypoints}_{params.contrast_threshold}"
+        f"{_variant(params)}.bin"
     )
     have = load_cache(cache)
     missing = [n for n in names if n not in have]
@@ -141,6 +149,13 @@ def main(argv: list[str] | None = None) -> int:
                     help="keypoints kept per indexed image")  # fmt: skip
     ap.add_argument("--query-keypoints", type=int, default=QUERY_PARAMS.max_keypoints,
                     help="keypoints kept per query (0 = same as --max-keypoints)")  # fmt: skip
+    ap.add_argument("--detect-side", type=int, default=FeatureParams.detect_side,
+                    help="longer side SIFT runs on (640 = the feature image: rootsift/1's "
+                         "features)")  # fmt: skip
+    ap.add_argument("--contrast", type=float, default=FeatureParams.contrast_threshold,
+                    help="SIFT contrast threshold")  # fmt: skip
+    ap.add_argument("--two-pass", action="store_true",
+                    help="detect, then compute (the first extractor) instead of one pass")  # fmt: skip
     ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2)))
     ap.add_argument("--early-stop", type=int, default=0)
@@ -201,8 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     if len(distractors) < args.distractors:
         print(f"only {len(distractors)} distractors generated", file=sys.stderr)
     names = [s["file"] for s in scenes] + distractors
-    params = FeatureParams(max_keypoints=args.max_keypoints)
-    qparams = FeatureParams(max_keypoints=args.query_keypoints or args.max_keypoints)
+    detect = {"detect_side": args.detect_side, "single_pass": not args.two_pass,
+              "contrast_threshold": args.contrast}  # fmt: skip
+    params = FeatureParams(max_keypoints=args.max_keypoints, **detect)  # type: ignore[arg-type]
+    qparams = FeatureParams(
+        max_keypoints=args.query_keypoints or args.max_keypoints,
+        **detect,  # type: ignore[arg-type]
+    )
     recs = features_for(root, names, params, args.workers)
     feats = {i: SceneFeatures.from_bytes(recs[n]) for i, n in enumerate(names)}
     scene_key = {int(s["id"]): i for i, s in enumerate(scenes)}
@@ -366,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
         "ms_per_query_mean": round(float(np.mean(total_ms)), 1),
         "ms_per_query_p95": round(float(np.percentile(total_ms, 95)), 1),
         "ms_search_only_mean": round(float(np.mean(search_ms)), 1),
+        "ms_decode_extract_mean": round(float(np.mean(total_ms) - np.mean(search_ms)), 1),
+        "detect_side": params.detect_side or params.max_side,
+        "single_pass": params.single_pass,
+        "contrast_threshold": params.contrast_threshold,
         "ms_shortlist_mean": round(float(np.mean(shortlist_ms)), 1),
         "bytes_per_image_features": round(feature_bytes),
         "bytes_per_image_global": round(global_bytes),

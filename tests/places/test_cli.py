@@ -348,3 +348,51 @@ def test_video_items_query_with_their_stored_frames(monkeypatch: pytest.MonkeyPa
     got = service.item_queries(Settings.load(), db, 5)  # type: ignore[arg-type]
     assert [fid for fid, _, _ in got] == [11, 12]
     assert all(len(f) == 300 and src.startswith("stored: video") for _, f, src in got)
+
+
+def test_a_store_of_the_earlier_extractor_is_marked_and_extracted_again(
+    evidence: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Features of ``rootsift/1`` are never searched with ``rootsift/2``'s: the index says so
+    and names the fix, a scan re-extracts the items (their old rows go), a re-import the
+    collection's images (kept as the same references)."""
+    from sqlalchemy import func, update
+
+    from vigil.places.analyzer import EXTRACTOR
+    from vigil.store.models import ItemAnalysis
+    from vigil.store.places import PlaceReferenceImage, SceneFeature
+
+    vigil("ingest", str(evidence), "--case", "op-v1", "--workers", "0", "--json", "--quiet")
+    ref_dir = tmp_path / "refs"
+    ref_dir.mkdir()
+    for i in (1, 2):
+        (ref_dir / f"r{i}.jpg").write_bytes(jpeg_bytes(scene(i), 90))
+    csv_path = tmp_path / "refs.csv"
+    csv_path.write_text("image,place_id\nr1.jpg,H-1\nr2.jpg,H-2\n", encoding="utf-8")
+    vigil("places", "import", "refs", str(ref_dir), "--csv", str(csv_path), "--json")
+    db = Database(Settings.load().database_url)
+    with db.write() as s:  # as if the previous release had analysed and imported everything
+        s.execute(update(SceneFeature).values(extractor="rootsift/1"))
+        s.execute(update(ItemAnalysis).where(ItemAnalysis.analyzer == "scene")
+                  .values(version="1-k2000"))  # fmt: skip
+        n_items = s.scalar(select(func.count()).select_from(SceneFeature)
+                           .where(SceneFeature.item_id.is_not(None)))  # fmt: skip
+    assert EXTRACTOR != "rootsift/1" and n_items
+    capsys.readouterr()
+    assert main(["places", "index"]) == 8  # nothing of the current extractor: not ready
+    assert "earlier extractor version" in capsys.readouterr().err
+    rep = vigil("places", "scan", "op-v1", "--json")
+    assert isinstance(rep, dict) and rep["pending"] == rep["done"] == 5
+    st = vigil("places", "index", "--json")
+    assert isinstance(st, dict) and st["other_extractors"] == {"rootsift/1": 2}  # the refs
+    assert "places scan CASE" in str(vigil("places", "index"))
+    again = vigil("places", "import", "refs", str(ref_dir), "--csv", str(csv_path), "--json")
+    assert isinstance(again, dict) and again["refreshed"] == 2 and again["skipped_existing"] == 0
+    st = vigil("places", "index", "--json")
+    assert isinstance(st, dict) and st["other_extractors"] == {} and st["images"] == 6
+    with db.read() as s:
+        kinds = set(s.scalars(select(SceneFeature.extractor)))
+        refs = s.scalar(select(func.count()).select_from(PlaceReferenceImage))
+    assert kinds == {EXTRACTOR} and refs == 2
+    third = vigil("places", "import", "refs", str(ref_dir), "--csv", str(csv_path), "--json")
+    assert isinstance(third, dict) and third["skipped_existing"] == 2 and third["refreshed"] == 0

@@ -357,3 +357,39 @@ def test_local_distortion_matches_finite_differences_and_catches_folds() -> None
     # a homography whose vanishing line crosses the matched region folds it: never a view
     fold = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-0.01, 0.0, 1.0]])  # line x = 100
     assert local_distortion(fold, pts) == (float("inf"), float("inf"))
+
+
+def test_one_pass_gives_the_features_of_detect_then_compute() -> None:
+    """``single_pass`` only saves the second scale-space pyramid: the same keypoints and
+    descriptors as ``detect`` + ``compute`` while an image has at most the pool of keypoints."""
+    img = scene(41)
+    one = extract(img, FeatureParams(max_keypoints=200))
+    two = extract(img, FeatureParams(max_keypoints=200, single_pass=False))
+    assert len(one) == 200
+    np.testing.assert_array_equal(one.xy, two.xy)
+    np.testing.assert_array_equal(one.descriptors, two.descriptors)
+
+
+@pytest.mark.parametrize("side", [320, 480])
+def test_smaller_detection_image_keeps_feature_image_units(side: int) -> None:
+    """Detection on a smaller image maps keypoints back into the 640-px feature image: sizes,
+    scale and positions (a pure crop still maps by its offset) are those of that image."""
+    big = np.repeat(np.repeat(scene(42), 2, axis=0), 2, axis=1)  # 960 x 720
+    params = FeatureParams(max_keypoints=400, detect_side=side)
+    f = extract(big, params)
+    full = extract(big, PARAMS)
+    assert (f.width, f.height, f.scale) == (full.width, full.height, full.scale)
+    assert f.xy[:, 0].max() < f.width and f.xy[:, 1].max() < f.height
+    shifted = np.ascontiguousarray(big[96:, 144:])  # a pure crop: candidate = query + (144, 96)
+    v = verify(extract(shifted, params), f)
+    assert v.inliers > 40
+    q, c = np.array(v.query_points), np.array(v.candidate_points)  # original pixels
+    err = np.linalg.norm(c - q - np.array([144, 96]), axis=1)
+    assert float(np.median(err)) < 1.5
+
+
+def test_excluded_boxes_hold_with_a_smaller_detection_image() -> None:
+    params = FeatureParams(max_keypoints=400, detect_side=320)
+    f = extract(scene(5), params, exclude=[(0, 0, 240, 360)])
+    assert len(f) > 20
+    assert f.original_xy()[:, 0].min() >= 240 - 3

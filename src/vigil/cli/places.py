@@ -319,7 +319,11 @@ def index_cmd(
     else:
         emit_lines([f"scene index {st.path}: {st.images} images ({st.postings} local features, "
                     f"{st.words} visual words); +{st.added} -{st.removed}"
-                    + ("; vocabulary re-learnt" if st.retrained else "")])  # fmt: skip
+                    + ("; vocabulary re-learnt" if st.retrained else "")]
+                   + [f"warning: {n} images have scene features of {name}, an earlier extractor "
+                      f"version, and are not searched: run `vigil places scan CASE` for cases "
+                      f"and import reference collections again"
+                      for name, n in sorted(st.other_extractors.items())])  # fmt: skip
 
 
 @app.command("scan")

@@ -1,9 +1,9 @@
 """The ``scene`` ingest analyzer: RootSIFT scene features of photos and sampled video frames.
 
-Enabled by default. Cost measured on this class of CPU (one core): about 40-80 ms per photo at
-the 640-pixel working size after a reduced-scale JPEG decode, i.e. of the same order as decoding
-and hashing the photo; videos are sampled every 10 s (at most 12 frames). Storage is 132 bytes
-per keypoint, at most 500 keypoints (66 kB) per image. Switch it off for a quick first pass with
+Enabled by default. Cost measured on this class of CPU (one core): about 35 ms for a 2 MP photo
+with few features and 95 ms for a textured room (SIFT on 480 px, ``rootsift/2``; docs/places.md),
+i.e. of the same order as decoding and hashing the photo; videos are sampled every 10 s (at most
+12 frames). Storage is 132 bytes per keypoint, at most 2000 keypoints (264 kB) per image. Switch it off for a quick first pass with
 ``vigil ingest --analyzer ...`` naming only the analyzers wanted, and back-fill later with
 ``vigil analyze CASE --analyzer scene`` (or ``vigil places scan CASE``).
 """
@@ -119,14 +119,14 @@ class SceneAnalyzer:
         return AnalyzerOutput(payload, warnings)
 
     def persist(self, session: Session, item_id: int, output: AnalyzerOutput) -> None:
-        """Store the features, replacing the item's earlier rows of the same extractor (a
-        re-scan after the keypoint cap changed; a repeated analysis stores one set)."""
+        """Store the features, replacing the item's earlier rows (a re-scan after the keypoint
+        cap or the extractor version changed; a repeated analysis stores one set)."""
         payload = output.payload
         if not isinstance(payload, ScenePayload):
             return
         from vigil.store import places as store
 
-        store.replace_item_features(session, item_id, payload.extractor)
+        store.replace_item_features(session, item_id, None)
         for fr in payload.frames:
             store.add_scene_feature(
                 session,

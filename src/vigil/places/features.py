@@ -2,10 +2,13 @@
 
 Extraction (:func:`extract`) works on the canonical RGB pixels of :mod:`vigil.content.decode`:
 
-1. the image is resized so that its longer side is at most ``max_side`` pixels (default 640);
-2. OpenCV SIFT detects keypoints on the grey image (optionally outside a mask of excluded
-   regions such as detected people or faces), keeping the strongest responses but spread over a
-   4 x 4 grid so that a foreground person cannot take the whole keypoint budget;
+1. the *feature image* is the image resized so that its longer side is at most ``max_side``
+   pixels (default 640): keypoint positions are stored in its pixels;
+2. OpenCV SIFT detects keypoints and computes their descriptors in one pass on the grey image
+   resized to ``detect_side`` (default 480) on its longer side (optionally outside a mask of
+   excluded regions such as detected people or faces), keeping the strongest responses but
+   spread over a 4 x 4 grid so that a foreground person cannot take the whole keypoint budget;
+   positions are mapped back into the feature image;
 3. descriptors become RootSIFT (L1-normalise, square root: Arandjelović & Zisserman 2012) and are
    quantised to uint8 (``round(512 * value)``; SIFT's 0.2 clipping bounds every value below 0.45,
    so nothing saturates).
@@ -22,11 +25,24 @@ Binary record (``VSF1``, little-endian, never pickle)::
     16+4n  128n  n x 128 uint8 RootSIFT descriptors
 
 So one keypoint costs 132 bytes; the default cap of 2000 keypoints keeps a record under 265 kB.
+
+Extractor versions (stored with every feature row as ``rootsift/N``; features of two versions are
+never searched together):
+
+- ``rootsift/1``: detection on the 640-px feature image itself, ``detect`` then ``compute``
+  (OpenCV SIFT doubles the image for its first octave, so the pyramid is built twice at
+  1280 px): ~100 ms a photo on one core. ``FeatureParams(detect_side=640)`` gives the same
+  features in one pass (bit for bit; tested).
+- ``rootsift/2`` (default): detection on 480 px, one pass: ~2-3x cheaper (docs/places.md,
+  "Scene extraction cost"), same record format and units, so a ``VSF1`` record of either version
+  still verifies against the other (the hub's room proof); a store of version 1 shows its items
+  as pending for ``vigil places scan`` and its collections are re-extracted on re-import.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -40,7 +56,7 @@ _HEADER = struct.Struct("<4sHHfI")
 FIXED_POINT = 16.0
 DESCRIPTOR_SCALE = 512.0
 EXTRACTOR_NAME = "rootsift"
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"
 
 Array = npt.NDArray[np.float32]
 
@@ -59,6 +75,20 @@ class FeatureParams:
     """Keypoints are balanced over a grid x grid layout of cells."""
     contrast_threshold: float = 0.02
     """SIFT contrast threshold (OpenCV default 0.04; lower finds more on flat synthetic walls)."""
+    detect_side: int = 480
+    """Longer side of the image SIFT runs on (0 = ``max_side``, as ``rootsift/1``). Keypoints
+    are mapped back into the ``max_side`` feature image, so stored positions (and the
+    verifier's pixel thresholds) keep their units whatever the detection size. 480 instead of
+    640 skips SIFT's most expensive octave (the image doubled to 1280 px) and keeps about as
+    many keypoints (~1,900 of the 2,000 cap on a generated room); place recall on three
+    generated sets within half a point of 640's, as many links to unrelated rooms
+    (docs/places.md, "Scene extraction cost")."""
+    single_pass: bool = True
+    """One ``detectAndCompute`` (one scale-space pyramid) instead of ``detect`` then ``compute``
+    (which builds the pyramid again). Descriptors are computed for every detected keypoint
+    before the grid selection, so the features are those of the two passes, bit for bit; that
+    is cheaper up to ~5,000 keypoints on the detection image (a generated room has ~1,900 at
+    480 px), dearer above."""
 
 
 DEFAULT_PARAMS = FeatureParams()
@@ -160,25 +190,25 @@ def _sift(contrast: float) -> cv2.SIFT:
     return sift
 
 
-def _select(
-    kps: list[cv2.KeyPoint], width: int, height: int, cap: int, grid: int
-) -> list[cv2.KeyPoint]:
-    """Keep at most ``cap`` keypoints: the strongest per grid cell in round-robin order."""
+def _select(kps: Sequence[cv2.KeyPoint], width: int, height: int, cap: int, grid: int
+            ) -> list[int]:  # fmt: skip
+    """Indices of at most ``cap`` keypoints: the strongest per grid cell in round-robin order."""
     if len(kps) <= cap:
-        return kps
-    cells: dict[int, list[cv2.KeyPoint]] = {}
-    for kp in sorted(kps, key=lambda k: -k.response):
+        return list(range(len(kps)))
+    cells: dict[int, list[int]] = {}
+    for i in sorted(range(len(kps)), key=lambda j: -kps[j].response):
+        kp = kps[i]
         cx = min(grid - 1, int(kp.pt[0] * grid / max(width, 1)))
         cy = min(grid - 1, int(kp.pt[1] * grid / max(height, 1)))
-        cells.setdefault(cy * grid + cx, []).append(kp)
-    chosen: list[cv2.KeyPoint] = []
+        cells.setdefault(cy * grid + cx, []).append(i)
+    chosen: list[int] = []
     depth = 0
     queues = list(cells.values())
     while len(chosen) < cap:
         layer = [q[depth] for q in queues if len(q) > depth]
         if not layer:
             break
-        layer.sort(key=lambda k: -k.response)
+        layer.sort(key=lambda j: -kps[j].response)
         chosen.extend(layer[: cap - len(chosen)])
         depth += 1
     return chosen
@@ -197,25 +227,37 @@ def extract(
         exclude: boxes ``(x0, y0, x1, y1)`` in original pixels where no keypoint may lie
             (people, faces), so that links come from the room rather than the person.
     """
-    small, scale = resize_for_features(pixels, params.max_side)
+    h0, w0 = pixels.shape[:2]
+    if h0 == 0 or w0 == 0:
+        raise InvalidInput("empty image")
+    scale = min(1.0, params.max_side / max(h0, w0))
+    w, h = (max(1, round(w0 * scale)), max(1, round(h0 * scale))) if scale < 1.0 else (w0, h0)
+    small, det_scale = resize_for_features(pixels, params.detect_side or params.max_side)
     grey = _grey(small)
-    h, w = grey.shape
+    dh, dw = grey.shape
     mask: npt.NDArray[np.uint8] | None = None
     if exclude:
-        mask = np.full((h, w), 255, np.uint8)
+        mask = np.full((dh, dw), 255, np.uint8)
         for x0, y0, x1, y1 in exclude:
-            a0, b0 = max(0, int(x0 * scale)), max(0, int(y0 * scale))
-            a1, b1 = min(w, int(np.ceil(x1 * scale))), min(h, int(np.ceil(y1 * scale)))
+            a0, b0 = max(0, int(x0 * det_scale)), max(0, int(y0 * det_scale))
+            a1 = min(dw, int(np.ceil(x1 * det_scale)))
+            b1 = min(dh, int(np.ceil(y1 * det_scale)))
             if a1 > a0 and b1 > b0:
                 mask[b0:b1, a0:a1] = 0
     sift = _sift(params.contrast_threshold)
-    kps = list(sift.detect(grey, mask))
-    kps = _select(kps, w, h, params.max_keypoints, params.grid)
-    if not kps:
-        return SceneFeatures(
-            np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h, scale
-        )
-    kps_out, desc = sift.compute(grey, kps)
+    kps_out: Sequence[cv2.KeyPoint]
+    raw: object
+    if params.single_pass:
+        found, raw = sift.detectAndCompute(grey, mask)
+        keep = _select(found, dw, dh, params.max_keypoints, params.grid)
+        kps_out = [found[i] for i in keep]
+        if raw is not None and kps_out:
+            raw = np.asarray(raw)[keep]
+    else:
+        found = sift.detect(grey, mask)
+        kps = [found[i] for i in _select(found, dw, dh, params.max_keypoints, params.grid)]
+        kps_out, raw = sift.compute(grey, kps) if kps else ([], None)
+    desc = None if raw is None else np.asarray(raw, np.float32)
     if desc is None or len(kps_out) == 0:
         return SceneFeatures(
             np.zeros((0, 2), np.float32), np.zeros((0, 128), np.uint8), w, h, scale
@@ -225,4 +267,7 @@ def extract(
     root = np.sqrt(d)
     quant = np.clip(np.round(root * DESCRIPTOR_SCALE), 0, 255).astype(np.uint8)
     xy = np.array([k.pt for k in kps_out], dtype=np.float32).reshape(-1, 2)
-    return SceneFeatures(xy, quant, w, h, scale)
+    if det_scale != scale:  # detection image -> feature image (pixel centres kept)
+        ratio = np.float32(scale / det_scale)
+        xy = (xy + np.float32(0.5)) * ratio - np.float32(0.5)
+    return SceneFeatures(np.ascontiguousarray(xy, np.float32), quant, w, h, scale)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil.content.decode import decode
@@ -81,6 +81,9 @@ class IndexStatus:
     trained_on: int
     words: int
     """Visual words of the vocabulary."""
+    other_extractors: dict[str, int] = field(default_factory=dict)
+    """Stored features of an earlier extractor version by extractor (never searched: the items
+    are pending for ``vigil places scan CASE``, collections for a re-import)."""
 
 
 def _features(db: Database, ids: Iterable[int]) -> dict[int, SceneFeatures]:
@@ -101,7 +104,14 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
     path = index_path(settings)
     with db.read() as s:
         wanted = store.feature_ids(s, EXTRACTOR)
+        others = store.other_extractor_counts(s, EXTRACTOR)
     if not wanted:
+        if others:
+            raise NotReady(
+                f"the stored scene features are of an earlier extractor version "
+                f"({', '.join(sorted(others))}; this one is {EXTRACTOR}): extract them again with "
+                "`vigil places scan CASE` and import reference collections again"
+            )
         raise NotReady(
             "no scene features stored yet: ingest photos (the `scene` analyzer runs by default), "
             "back-fill with `vigil places scan CASE`, or import a reference collection"
@@ -135,7 +145,7 @@ def refresh_index(settings: Settings, db: Database, *, rebuild: bool = False) ->
         idx.save(path)
         _CACHE[path] = (path.stat().st_mtime, idx)
     return IndexStatus(str(path), len(idx), idx.postings, added, removed, retrain,
-                       idx.trained_on, idx.vocab.k)  # fmt: skip
+                       idx.trained_on, idx.vocab.k, others)  # fmt: skip
 
 
 # --- people masking ---------------------------------------------------------------------------
@@ -367,6 +377,8 @@ class ImportReport:
     rows: int = 0
     imported: int = 0
     skipped_existing: int = 0
+    refreshed: int = 0
+    """Images imported before with features of an earlier extractor version: re-extracted."""
     places_created: int = 0
     no_features: int = 0
     warnings: list[dict[str, Any]] = field(default_factory=list)
@@ -394,7 +406,8 @@ def import_collection(
     place is created when unknown, from ``place_name``, ``address``, ``lat``, ``lon``,
     ``place_type``); every other column is kept as the image's metadata. A bad row becomes a
     warning with its line number and the rest of the file goes on. Re-importing into the same
-    collection skips images already imported.
+    collection skips images already imported, except those whose features are of an earlier
+    extractor version: they get new features (``refreshed``).
     """
     from vigil.places.geo import parse_coordinate
 
@@ -440,15 +453,21 @@ def import_collection(
                         place_type=p["type"], agency=agency, created_by=actor,
                     )  # fmt: skip
                     created += 1
-                ref = store.PlaceReferenceImage(
-                    collection_id=coll_id, place_id=place.id, path=row["path"],
-                    sha256=row["sha256"], width=row["width"], height=row["height"],
-                    meta=row["meta"],
-                )  # fmt: skip
-                s.add(ref)
-                s.flush()
+                ref_id = row["ref_id"]
+                if ref_id is None:
+                    ref = store.PlaceReferenceImage(
+                        collection_id=coll_id, place_id=place.id, path=row["path"],
+                        sha256=row["sha256"], width=row["width"], height=row["height"],
+                        meta=row["meta"],
+                    )  # fmt: skip
+                    s.add(ref)
+                    s.flush()
+                    ref_id = ref.id
+                else:  # imported under an earlier extractor version: its features replaced
+                    s.execute(delete(store.SceneFeature).where(
+                        store.SceneFeature.reference_id == ref_id))  # fmt: skip
                 store.add_scene_feature(
-                    s, reference_id=ref.id, data=row["data"], n_keypoints=row["n"],
+                    s, reference_id=ref_id, data=row["data"], n_keypoints=row["n"],
                     width=row["width"], height=row["height"], extractor=EXTRACTOR,
                 )  # fmt: skip
             report.places_created += created
@@ -458,12 +477,14 @@ def import_collection(
         pending.clear()
 
     with db.read() as s:
-        existing = {
-            p for (p,) in s.execute(
-                select(store.PlaceReferenceImage.path).where(
+        ref_ids = {
+            p: int(i) for p, i in s.execute(
+                select(store.PlaceReferenceImage.path, store.PlaceReferenceImage.id).where(
                     store.PlaceReferenceImage.collection_id == coll_id)
             )
         }  # fmt: skip
+        # images imported under an earlier extractor version are imported again (features only)
+        existing = store.reference_paths_with_features(s, coll_id, EXTRACTOR)
     seen_paths: set[str] = set()
     for line_no, raw in enumerate(reader, start=2):
         report.rows += 1
@@ -506,6 +527,7 @@ def import_collection(
                 if k not in REQUIRED_COLUMNS and k not in PLACE_COLUMNS and k}  # fmt: skip
         pending.append({
             "place_key": key, "path": str(path), "sha256": hashlib.sha256(data).hexdigest(),
+            "ref_id": ref_ids.get(str(path)),
             "width": int(pixels.shape[1]), "height": int(pixels.shape[0]), "meta": meta,
             "data": feats.to_bytes(), "n": len(feats),
             "place": {"name": row.get("place_name") or None, "address": row.get("address") or None,
@@ -513,6 +535,7 @@ def import_collection(
         })  # fmt: skip
         seen_paths.add(str(path))
         report.imported += 1
+        report.refreshed += str(path) in ref_ids
         if len(pending) >= batch:
             flush()
     flush()

@@ -168,16 +168,17 @@ class CameraFingerprint(Base):
 
 
 # --- scene features -----------------------------------------------------------------------------
-def replace_item_features(session: Session, item_id: int, extractor: str) -> int:
-    """Delete the item's feature rows of ``extractor`` (before storing new ones); how many.
+def replace_item_features(session: Session, item_id: int, extractor: str | None) -> int:
+    """Delete the item's feature rows of ``extractor`` (every extractor's with ``None``: new
+    features replace those of an earlier extractor version too) before storing new ones; how
+    many.
 
     Nothing else refers to feature row ids: the shortlist index drops the missing ids at its
     next refresh."""
-    result = session.execute(
-        delete(SceneFeature).where(
-            SceneFeature.item_id == item_id, SceneFeature.extractor == extractor
-        )
-    )
+    where = [SceneFeature.item_id == item_id]
+    if extractor is not None:
+        where.append(SceneFeature.extractor == extractor)
+    result = session.execute(delete(SceneFeature).where(*where))
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -217,6 +218,30 @@ def feature_ids(session: Session, extractor: str) -> set[int]:
     rows = session.scalars(
         select(SceneFeature.id).where(
             SceneFeature.extractor == extractor, SceneFeature.n_keypoints > 0
+        )
+    )
+    return set(rows)
+
+
+def other_extractor_counts(session: Session, extractor: str) -> dict[str, int]:
+    """Non-empty feature rows of every extractor but ``extractor`` (features an earlier
+    extractor version stored: never searched with the current one's)."""
+    rows = session.execute(
+        select(SceneFeature.extractor, func.count())
+        .where(SceneFeature.extractor != extractor, SceneFeature.n_keypoints > 0)
+        .group_by(SceneFeature.extractor)
+    )
+    return {str(name): int(n) for name, n in rows}
+
+
+def reference_paths_with_features(session: Session, collection_id: int, extractor: str) -> set[str]:
+    """Paths of the collection's reference images that have features of ``extractor``."""
+    rows = session.scalars(
+        select(PlaceReferenceImage.path)
+        .join(SceneFeature, SceneFeature.reference_id == PlaceReferenceImage.id)
+        .where(
+            PlaceReferenceImage.collection_id == collection_id,
+            SceneFeature.extractor == extractor,
         )
     )
     return set(rows)

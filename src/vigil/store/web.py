@@ -698,13 +698,15 @@ def iter_case_items(session: Session, case_id: int, batch: int = 2000) -> Iterat
 def item_in_case(session: Session, case_id: int, item_id: int) -> MediaItem:
     """The item if it was found in the case's evidence; :class:`NotFound` otherwise (an item of
     another case is reported exactly like one that does not exist)."""
-    stmt = (
+    found = (
         select(Occurrence.id)
         .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
-        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == item_id)
-        .limit(1)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == MediaItem.id)
+        .exists()
     )
-    item = session.get(MediaItem, item_id) if session.execute(stmt).first() else None
+    item = session.execute(
+        select(MediaItem).where(MediaItem.id == item_id, found)
+    ).scalar_one_or_none()
     if item is None:
         raise NotFound(f"no item {item_id} in case {case_id}")
     return item
@@ -810,17 +812,30 @@ def case_signature(
     number of evidence sources): it changes whenever an ingest adds files or warnings to any
     case. Three index look-ups, whatever the size of the case, sent as one statement; ``extra``
     (a one-value SELECT, e.g. a triage provider's version) is appended to the tuple."""
+    stmt = case_signature_statement(extra)
+    return run_case_signature(session, stmt, case_id)
+
+
+def case_signature_statement(extra: Select[Any] | None = None) -> Select[Any]:
+    """The statement of :func:`case_signature` with the case id as the bound parameter
+    ``case_id`` (``extra`` may use it too): build it once, run it with
+    :func:`run_case_signature` on every request."""
     parts = [
         select(func.max(Occurrence.id)).scalar_subquery(),
         select(func.max(ItemWarning.id)).scalar_subquery(),
         select(func.count())
         .select_from(EvidenceSource)
-        .where(EvidenceSource.case_id == case_id)
+        .where(EvidenceSource.case_id == bindparam("case_id", type_=Integer))
         .scalar_subquery(),
     ]
     if extra is not None:
         parts.append(extra.scalar_subquery())
-    row = session.execute(select(*parts)).one()
+    return select(*parts)
+
+
+def run_case_signature(session: Session, stmt: Select[Any], case_id: int) -> tuple[int, ...]:
+    """The fingerprint tuple of a :func:`case_signature_statement` for one case."""
+    row = session.execute(stmt, {"case_id": case_id}).one()
     return tuple(int(x or 0) for x in row)
 
 

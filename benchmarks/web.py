@@ -252,6 +252,8 @@ async def reviewer(
             )
             for kind, url in urls:
                 t0 = time.monotonic()
+                if t0 >= run.until:
+                    break
                 resp = None
                 try:
                     resp = await c.get(url)

@@ -11,6 +11,11 @@ Each guarded endpoint declares ``ctx: Ctx = Depends(Guard("permission"))``. The 
 4. on routes with a ``{case_id}`` checks the case exists and the user is a member (else 403);
 5. writes the audit entry: ``web.view`` for reads (the change itself is audited by the handler,
    in its own transaction) and ``web.denied`` for every refusal after login.
+
+Steps 1, 4 and the user's reveal count of the day (the exposure counter every page shows) are
+one statement (:func:`vigil.store.web.guard_view`); on a read that is audited, that statement
+and the ``web.view`` entry share one transaction (one connection), committed before the page is
+served. Refusals are audited afterwards, each in a transaction of its own.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@
     python benchmarks/web.py --database-url postgresql+psycopg://postgres@127.0.0.1/test
     python benchmarks/web.py --team --database-url postgresql+psycopg://postgres@127.0.0.1/test
         # the team-server figure of issue 16: 100 reviewers, 2 s think, --workers 2 (--quick: 20 s)
+    python benchmarks/web.py --team --server-src /path/to/main/src ...   # the peer, same benchmark
+    python benchmarks/web.py --team --burst ...  # worst case: 100 log-ins at one instant
 
 What it does:
 
@@ -12,35 +14,39 @@ What it does:
    pixels; thumbnails therefore take the "unavailable" placeholder path) spread over two
    evidence sources, plus one account per simulated reviewer (roles investigator / analyst /
    supervisor), all members of the case;
-2. runs the real ``vigil serve [--workers N]`` as a subprocess on 127.0.0.1 (so the load
-   generator does not share the server's interpreter); with a PostgreSQL ``--database-url`` a
-   fresh database ``vigil_bench_*`` is created on that server and dropped afterwards;
-3. starts R concurrent reviewers (httpx async clients), each logging in through the real form
-   (Argon2 verify) and then looping, without think time, over the screens a reviewer uses:
-   case overview (and its capability-summary fragment, which the browser loads right after),
-   a random page of the item list, a random item's detail, and the blurred thumbnails of one
-   item-list page (4 per loop); every request is authorised and audited (one hash-chained
-   audit entry per view, in the same store). ``--think S`` adds a pause of 0.5-1.5 x S seconds
-   after each page (a person looking at it); the default 0 sends requests back to back, a
-   saturation test.
-
+2. runs the real ``vigil serve [--workers N]`` as a subprocess on 127.0.0.1 (``--server-src``:
+   from another checkout, to measure the peer with the same load); with a PostgreSQL
+   ``--database-url`` a fresh database ``vigil_bench_*`` is created on that server and dropped
+   afterwards;
+3. starts R concurrent reviewers in this process, each with one kept-alive connection
+   (``webclient.py``: a lean HTTP/1.1 client, so that the load generator takes little of the
+   CPU it measures). With a think time they arrive over ``--login-spread`` seconds (default
+   0.3 s per reviewer), as a team starting its shift does, and log in through the real form
+   (Argon2 verify); ``--burst`` (and the no-think saturation test) logs all of them in at the
+   same instant instead (the password-check queue answers 503 + ``Retry-After``, retried as a
+   person would, counted as ``login_retries_503``) and has them all open the overview at the
+   instant the last is in. Each reviewer then loops over the screens a reviewer uses: case
+   overview and its capability-summary fragment (loaded by the browser right after it), a
+   random page of the item list, a random item's detail, and the blurred thumbnails of the
+   page (4 per loop); ``--think S`` pauses 0.5-1.5 x S seconds after each page (a person
+   looking at it); every request is authorised and audited (one hash-chained audit entry per
+   view, in the same store);
 4. samples the server's RSS (all its processes together) every 0.25 s during the run, then
    fires ``--login-flood`` concurrent wrong-password logins and reports how far the server's
    peak RSS grew (Argon2 takes 64 MiB per check; the bound on concurrent checks keeps this
    small) and how the flood was answered (401 checked, 503 shed).
 
-Logins answered 503 (all password-check slots busy, e.g. 100 reviewers arriving at once) are
-retried after ``Retry-After`` as a browser user would, and counted as ``login_retries``.
-
-Reports p50 / p95 / p99 page times (HTML pages: overview, item list, item), per-screen p50/p95
-(including the summary fragment, whose first build on a large case waits for the slowest
-capability summary), thumbnail times, requests per second and
-errors (any status other than 200, or a transport error). ``first_<screen>`` / ``after_first_<screen>``
-split each screen's figures into the reviewers' first loop and the loops after it. With a think
-time each reviewer starts at a random point of one pause after the log-in barrier, as reviewers
-are out of step in steady state; ``--burst`` makes all of them open the overview at the same
-instant instead (a burst no real team makes, reported as the worst case). Goal from the issue: p95 < 300 ms,
-0 errors. The machine is shared: figures are pessimistic; compare runs on the same machine.
+The review figures are those of the ``--duration`` seconds after the last reviewer is logged
+in: p50 / p95 / p99 page times (HTML pages: overview, item list, item), per-screen p50 / p95
+(including the summary fragment), thumbnails, requests per second, and CPU milliseconds per
+request (every HTTP request, fragment and thumbnails included) of the server (all its
+processes), of its PostgreSQL backends and of this load generator, measured from /proc over
+exactly that window: the Argon2 log-ins are reported apart (``login_*``, ``arrival_*``), not
+spread over the page views. With ``--burst`` ``first_<screen>`` / ``after_first_<screen>``
+split each screen's figures into the reviewers' first loop and the loops after it. Errors are
+any status other than 200 (303 for a log-in) or a transport error. ``--profile FILE`` runs one
+worker under cProfile (``profile_serve.py``). Goal from the issue: p95 < 300 ms, 0 errors. The
+machine is shared: figures are pessimistic; compare runs on the same machine.
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from webclient import Client, HttpError
 
 from vigil.settings import Settings
 from vigil.store import web as store
@@ -147,102 +154,127 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def reviewer(
-    base: str,
-    name: str,
-    case_id: int,
-    items: int,
-    page_size: int,
-    duration: float,
-    gate: asyncio.Barrier,
-    pages: list[float],
-    thumbs: list[float],
-    errors: list[str],
-    rng: random.Random,
-    by_kind: dict[str, list[float]],
-    retries: list[int],
-    think: float = 0.0,
-    burst: bool = False,
-) -> None:
-    import httpx
+LOGIN_RETRIES = 30
 
-    async with httpx.AsyncClient(base_url=base, timeout=30, follow_redirects=False) as c:
-        try:
-            form = await c.get("/login")
-            token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-            assert token is not None
-            for _ in range(30):
-                resp = await c.post(
-                    "/login",
-                    data={"username": name, "password": PASSWORD, "csrf_token": token.group(1)},
-                )
-                if resp.status_code != 503:
-                    break
-                retries.append(1)
-                await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
-            logged_in = resp.status_code == 303
-            if not logged_in:
-                errors.append(f"login {resp.status_code}")
-        except (httpx.HTTPError, AssertionError) as exc:
-            errors.append(f"login {type(exc).__name__}: {exc}")
-            logged_in = False
-        await gate.wait()  # every reviewer logs in first; then all review at once
+
+class Run:
+    """What the reviewers of one run share: where to send requests, the clock and the samples.
+
+    A sample is ``(start, kind, seconds, first_loop)`` with ``start`` on the ``monotonic``
+    clock. ``steady_from`` is when the last reviewer is logged in: the review figures are those
+    of requests sent from then until ``until`` (``duration`` later); the requests before it
+    (reviewers who are in already while others still log in) are the arrival figures."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        case_id: int,
+        items: int,
+        think: float,
+        reviewers: int,
+        duration: float,
+        on_steady: Any,
+    ) -> None:
+        self.host, self.port, self.case_id, self.items = host, port, case_id, items
+        self.think, self.reviewers, self.duration = think, reviewers, duration
+        self.samples: list[tuple[float, str, float, bool]] = []
+        self.errors: list[str] = []
+        self.retries = 0
+        self.arrived = 0
+        self.steady_from = float("inf")
+        self.until = float("inf")
+        self._on_steady = on_steady
+
+    def arrive(self) -> None:
+        """One more reviewer is through the log-in (or gave up): the last starts the clock."""
+        self.arrived += 1
+        if self.arrived == self.reviewers:
+            self.steady_from = time.monotonic()
+            self.until = self.steady_from + self.duration
+            self._on_steady()
+
+
+async def log_in(c: Client, run: Run, name: str) -> bool:
+    """The log-in form, then the password (503 + ``Retry-After`` is retried as a person would)."""
+    try:
+        t0 = time.monotonic()
+        form = await c.get("/login")
+        run.samples.append((t0, "login_form", time.monotonic() - t0, True))
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        if token is None:
+            run.errors.append(f"login form {form.status_code} without a csrf token")
+            return False
+        data = {"username": name, "password": PASSWORD, "csrf_token": token.group(1)}
+        for _ in range(LOGIN_RETRIES):
+            t1 = time.monotonic()
+            resp = await c.post("/login", data)
+            run.samples.append((t1, "login", time.monotonic() - t1, True))
+            if resp.status_code != 503:
+                break
+            run.retries += 1
+            await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+        run.samples.append((t0, "login_total", time.monotonic() - t0, True))
+        if resp.status_code != 303:
+            run.errors.append(f"login {resp.status_code}")
+            return False
+        return True
+    except HttpError as exc:
+        run.errors.append(f"login {exc}")
+        return False
+
+
+async def reviewer(
+    run: Run, name: str, arrive: float, gate: asyncio.Barrier | None, rng: random.Random
+) -> None:
+    """One reviewer: arrives ``arrive`` seconds into the run and logs in, then loops over the
+    screens (overview and its capability fragment, a page of the item list, an item, the
+    thumbnails of that page) until the run's end. With ``gate`` (``--burst``) every reviewer
+    waits for the last to be logged in, and all open the overview at that instant."""
+    page_size = 48
+    await asyncio.sleep(arrive)
+    async with Client(run.host, run.port) as c:
+        logged_in = await log_in(c, run, name)
+        run.arrive()
+        if gate is not None:
+            await gate.wait()
         if not logged_in:
             return
-        if think and not burst:
-            # with a think time, reviewers are out of step in steady state (each is somewhere in
-            # its pause): start each at a random point of one pause instead of all at once
-            await asyncio.sleep(rng.uniform(0.0, think))
-        until = time.monotonic() + duration
-        max_page = max(1, items // page_size)
+        max_page = max(1, run.items // page_size)
         first_loop = True
-        while time.monotonic() < until:
-            page = rng.randint(1, max_page)
-            urls = [
-                f"/cases/{case_id}",
-                f"/cases/{case_id}/sections",
-                f"/cases/{case_id}/items?page={page}",
-                f"/cases/{case_id}/items/{rng.randint(1, items)}",
-            ]
-            for url in urls:
-                t0 = time.perf_counter()
+        case = f"/cases/{run.case_id}"
+        while time.monotonic() < run.until:
+            urls = (
+                ("overview", case),
+                ("sections", f"{case}/sections"),
+                ("items", f"{case}/items?page={rng.randint(1, max_page)}"),
+                ("item", f"{case}/items/{rng.randint(1, run.items)}"),
+            )
+            for kind, url in urls:
+                t0 = time.monotonic()
+                if t0 >= run.until:
+                    break
+                resp = None
                 try:
                     resp = await c.get(url)
                     if resp.status_code != 200:
-                        errors.append(f"{url} {resp.status_code}")
-                except httpx.HTTPError as exc:
-                    errors.append(f"{url} {type(exc).__name__}")
-                if not url.endswith("/sections"):
-                    pages.append(time.perf_counter() - t0)
-                kind = (
-                    "items"
-                    if "?page=" in url
-                    else "overview"
-                    if url.count("/") == 2
-                    else "sections"
-                    if url.endswith("/sections")
-                    else "item"
-                )
-                by_kind.setdefault(kind, []).append(time.perf_counter() - t0)
-                # every reviewer opens the overview at the same instant after the log-in barrier:
-                # that burst is reported apart as well (``after_first_*``: the other loops)
-                later = "first" if first_loop else "after_first"
-                by_kind.setdefault(f"{later}_{kind}", []).append(time.perf_counter() - t0)
-                if kind != "sections":
-                    by_kind.setdefault(f"{later}_page", []).append(time.perf_counter() - t0)
-                if think:
-                    await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
-                if "/items?page=" in url and resp.status_code == 200:
+                        run.errors.append(f"{kind} {resp.status_code}")
+                except HttpError as exc:
+                    run.errors.append(f"{kind} {exc}")
+                run.samples.append((t0, kind, time.monotonic() - t0, first_loop))
+                if run.think and kind != "overview":  # the fragment loads with the overview
+                    await asyncio.sleep(rng.uniform(0.5, 1.5) * run.think)
+                if kind == "items" and resp is not None and resp.status_code == 200:
                     found = re.findall(r'src="(/cases/\d+/items/\d+/thumb)"', resp.text)
                     for thumb in found[:4]:
-                        t1 = time.perf_counter()
+                        t1 = time.monotonic()
                         try:
                             r2 = await c.get(thumb)
                             if r2.status_code != 200:
-                                errors.append(f"thumb {r2.status_code}")
-                        except httpx.HTTPError as exc:
-                            errors.append(f"thumb {type(exc).__name__}")
-                        thumbs.append(time.perf_counter() - t1)
+                                run.errors.append(f"thumb {r2.status_code}")
+                        except HttpError as exc:
+                            run.errors.append(f"thumb {exc}")
+                        run.samples.append((t1, "thumb", time.monotonic() - t1, first_loop))
             first_loop = False
 
 
@@ -271,14 +303,7 @@ def status_kib(pid: int, field: str) -> int:
 
 def server_cpu_s(pid: int) -> float:
     """CPU seconds (user + system) the server's processes have used so far (Linux /proc)."""
-    total = 0.0
-    for p in tree_pids(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
+    return sum(pid_cpu_s(p) for p in tree_pids(pid))
 
 
 class RssSampler:
@@ -362,11 +387,125 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
+def db_backend_pids(admin_url: str, name: str) -> list[int]:
+    """The PostgreSQL backends serving database ``name`` (the server's pooled connections)."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        rows = conn.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :n"), {"n": name}
+        ).all()
+    admin.dispose()
+    return [int(r[0]) for r in rows]
+
+
+def pid_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+class Meter:
+    """CPU seconds of the server, of its PostgreSQL backends and of this load generator."""
+
+    def __init__(self, server_pid: int, admin_url: str | None, pg_name: str | None) -> None:
+        self.server_pid, self.admin_url, self.pg_name = server_pid, admin_url, pg_name
+        self.marks: dict[str, tuple[float, dict[int, float], float]] = {}
+        self.walls: dict[str, float] = {}
+
+    def mark(self, name: str) -> None:
+        backends: dict[int, float] = {}
+        if self.admin_url and self.pg_name:
+            backends = {p: pid_cpu_s(p) for p in db_backend_pids(self.admin_url, self.pg_name)}
+        self.marks[name] = (server_cpu_s(self.server_pid), backends, time.process_time())
+        self.walls[name] = time.monotonic()
+
+    def between(self, a: str, b: str) -> tuple[float, float, float]:
+        """(server, database, load generator) CPU seconds from mark ``a`` to mark ``b``; a
+        database backend opened in between counts from 0, one closed in between is lost."""
+        (s0, d0, c0), (s1, d1, c1) = self.marks[a], self.marks[b]
+        db = sum(cpu - d0.get(pid, 0.0) for pid, cpu in d1.items())
+        return s1 - s0, db, c1 - c0
+
+    def wall(self, a: str, b: str) -> float:
+        return self.walls[b] - self.walls[a]
+
+
+def pick_server_path(src: str | None) -> dict[str, str]:
+    """Environment for a server run from another checkout's ``src`` (the peer in one run)."""
+    if not src:
+        return {}
+    path = Path(src).resolve()
+    if not (path / "vigil" / "web" / "app.py").is_file():
+        raise SystemExit(f"--server-src {src!r}: no vigil/web/app.py under it")
+    return {"PYTHONPATH": os.pathsep.join([str(path), os.environ.get("PYTHONPATH", "")])}
+
+
+def figures(run: Run, wall: float, meter: Meter, args: argparse.Namespace) -> dict[str, Any]:
+    """Page / screen percentiles and CPU per request, for the steady phase (all reviewers in)
+    and for the arrival phase before it."""
+    out: dict[str, Any] = {}
+    steady = [x for x in run.samples if x[0] >= run.steady_from and x[1] != "login_total"]
+    arriving = [x for x in run.samples if x[0] < run.steady_from and x[1] != "login_total"]
+    page_kinds = ("overview", "items", "item")
+    pages = [x[2] for x in steady if x[1] in page_kinds]
+    steady_wall = max(1e-9, meter.wall("steady", "end"))
+    out["steady_s"] = round(steady_wall, 1)
+    out["page_requests"] = len(pages)
+    out["requests"] = len(steady)
+    out["requests_per_s"] = round(len(steady) / steady_wall, 1)
+    out["page_p50_ms"] = round(pct(pages, 0.50), 1)
+    out["page_p95_ms"] = round(pct(pages, 0.95), 1)
+    out["page_p99_ms"] = round(pct(pages, 0.99), 1)
+    if pages:
+        out["page_mean_ms"] = round(statistics.fmean(pages) * 1000, 1)
+    thumbs = [x[2] for x in steady if x[1] == "thumb"]
+    out["thumb_requests"] = len(thumbs)
+    out["thumb_p95_ms"] = round(pct(thumbs, 0.95), 1)
+    server, db, client = meter.between("steady", "end")
+    n = max(1, len(steady))
+    out["server_cpu_ms_per_request"] = round(server * 1000 / n, 2)
+    out["server_cpu_ms_per_page_view"] = round(server * 1000 / max(1, len(pages)), 2)
+    out["db_cpu_ms_per_request"] = round(db * 1000 / n, 2) if meter.admin_url else None
+    out["client_cpu_ms_per_request"] = round(client * 1000 / n, 2)
+    out["server_cpu_cores"] = round(server / steady_wall, 2)
+    by_kind: dict[str, list[float]] = {}
+    for _start, kind, secs, first in steady:
+        by_kind.setdefault(kind, []).append(secs)
+        if args.burst or not args.think:
+            by_kind.setdefault(f"{'first' if first else 'after_first'}_{kind}", []).append(secs)
+            if kind in page_kinds:
+                by_kind.setdefault(f"{'first' if first else 'after_first'}_page", []).append(secs)
+    for kind, values in sorted(by_kind.items()):
+        out[f"{kind}_p50_ms"] = round(pct(values, 0.50), 1)
+        out[f"{kind}_p95_ms"] = round(pct(values, 0.95), 1)
+    # the arrival phase: reviewers logging in (Argon2) while the first ones already review
+    logins = [x[2] for x in run.samples if x[1] == "login_total"]
+    out["login_p50_ms"] = round(pct(logins, 0.50), 1)
+    out["login_p95_ms"] = round(pct(logins, 0.95), 1)
+    out["login_retries_503"] = run.retries
+    arrival_pages = [x[2] for x in arriving if x[1] in page_kinds]
+    out["arrival_s"] = round(meter.wall("start", "steady"), 1)
+    out["arrival_page_requests"] = len(arrival_pages)
+    out["arrival_page_p95_ms"] = round(pct(arrival_pages, 0.95), 1)
+    a_server, _a_db, _a_client = meter.between("start", "steady")
+    out["arrival_server_cpu_s"] = round(a_server, 2)
+    out["arrival_requests"] = len(arriving)
+    out["duration_s"] = round(wall, 1)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--reviewers", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument(
+        "--duration", type=float, default=60.0, help="seconds of review once every reviewer is in"
+    )
     parser.add_argument("--quick", action="store_true")
     parser.add_argument(
         "--think",
@@ -375,10 +514,17 @@ def main() -> None:
         help="mean seconds a reviewer looks at a page before the next (0: back-to-back)",
     )
     parser.add_argument(
+        "--login-spread",
+        type=float,
+        default=None,
+        help="with --think: seconds over which the reviewers arrive and log in, each at a "
+        "random moment (default 0.3 s per reviewer: 30 s for 100)",
+    )
+    parser.add_argument(
         "--burst",
         action="store_true",
-        help="with --think: every reviewer opens the overview at the same instant after the "
-        "log-in barrier (the default starts each at a random point of one think pause)",
+        help="worst case: every reviewer logs in at the same instant (the Argon2 queue), and "
+        "all open the overview at the same instant once the last is in",
     )
     parser.add_argument("--workers", type=int, default=1, help="vigil serve --workers")
     parser.add_argument(
@@ -394,6 +540,17 @@ def main() -> None:
         default=None,
         help="PostgreSQL server to use (a fresh database is created on it and dropped)",
     )
+    parser.add_argument(
+        "--server-src",
+        default=None,
+        help="run the server from another checkout's src/ (e.g. main's, as the peer)",
+    )
+    parser.add_argument(
+        "--profile",
+        default=None,
+        help="write a cProfile of the server (per-thread CPU time) to this file "
+        "(runs one worker: benchmarks/profile_serve.py)",
+    )
     args = parser.parse_args()
     if args.team:
         args.reviewers, args.think, args.workers = 100, 2.0, 2
@@ -402,6 +559,12 @@ def main() -> None:
         args.items = min(args.items, 5000)
         args.duration = 20.0 if args.team else 15.0
         args.reviewers = args.reviewers if args.team else 10
+    if args.profile:
+        args.workers = 1
+    synchronised = args.burst or not args.think
+    spread = 0.0 if synchronised else args.login_spread
+    if spread is None:
+        spread = 0.3 * args.reviewers
     home = Path(tempfile.mkdtemp(prefix="vigil-bench-web-"))
     pg_name = None
     if args.database_url:
@@ -416,60 +579,41 @@ def main() -> None:
     db.dispose()
     port = free_port()
     env = dict(os.environ, VIGIL_HOME=str(home), VIGIL_DATABASE_URL=url, VIGIL_USER="bench")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "vigil.cli.main",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(args.workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    env.update(pick_server_path(args.server_src))
+    serve = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers)]
+    if args.profile:
+        script = Path(__file__).with_name("profile_serve.py")
+        command = [sys.executable, str(script), str(Path(args.profile).resolve()), *serve]
+    else:
+        command = [sys.executable, "-m", "vigil.cli.main", *serve]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
     flood: dict[str, Any] = {}
+    cold: dict[str, float] = {}
+    meter = Meter(server.pid, args.database_url, pg_name)
+    run = Run(
+        "127.0.0.1",
+        port,
+        case_id,
+        args.items,
+        args.think,
+        args.reviewers,
+        args.duration,
+        lambda: meter.mark("steady"),
+    )
     try:
-        import httpx
-
         deadline = time.monotonic() + 240  # a loaded machine starts workers slowly
-        while True:
+        while not healthy(port):
             if server.poll() is not None:
                 raise SystemExit(f"vigil serve exited with {server.returncode}")
             if time.monotonic() > deadline:
                 raise SystemExit("vigil serve did not answer within 240 s")
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        retries: list[int] = []
-        pages: list[float] = []
-        thumbs: list[float] = []
-        errors: list[str] = []
-        by_kind: dict[str, list[float]] = {}
-
-        cold: dict[str, float] = {}
+            time.sleep(0.2)
 
         async def warm_up() -> None:
             """One reviewer opens the case once: the per-case caches are built (cold figures)."""
-            async with httpx.AsyncClient(base_url=base, timeout=120) as c:
-                form = await c.get("/login")
-                token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
-                assert token is not None
-                await c.post(
-                    "/login",
-                    data={
-                        "username": "reviewer0",
-                        "password": PASSWORD,
-                        "csrf_token": token.group(1),
-                    },
-                )
+            async with Client("127.0.0.1", port, timeout=120) as c:
+                if not await log_in(c, run, "reviewer0"):
+                    return
                 for name, url in (
                     ("overview", f"/cases/{case_id}"),
                     ("sections", f"/cases/{case_id}/sections"),
@@ -479,51 +623,39 @@ def main() -> None:
                     resp = await c.get(url)
                     cold[f"cold_{name}_ms"] = round((time.perf_counter() - t0) * 1000, 1)
                     if resp.status_code != 200:
-                        errors.append(f"warm-up {url} {resp.status_code}")
+                        run.errors.append(f"warm-up {url} {resp.status_code}")
 
-        async def run() -> float:
-            gate = asyncio.Barrier(args.reviewers)
-            t0 = time.perf_counter()
+        async def review() -> float:
+            rng = random.Random(0)
+            t0 = time.monotonic()
+            gate = asyncio.Barrier(args.reviewers) if synchronised else None
+            arrivals = [rng.uniform(0, spread) for _ in range(args.reviewers)]
             await asyncio.gather(
                 *[
-                    reviewer(
-                        base,
-                        f"reviewer{r}",
-                        case_id,
-                        args.items,
-                        48,
-                        args.duration,
-                        gate,
-                        pages,
-                        thumbs,
-                        errors,
-                        random.Random(r),
-                        by_kind,
-                        retries,
-                        args.think,
-                        args.burst,
-                    )
+                    reviewer(run, f"reviewer{r}", arrivals[r], gate, random.Random(r))
                     for r in range(args.reviewers)
                 ]
             )
-            return time.perf_counter() - t0
+            return time.monotonic() - t0
 
         asyncio.run(warm_up())
-        cpu0 = server_cpu_s(server.pid)
+        run.samples.clear()
+        run.arrived = 0
+        meter.mark("start")
         with RssSampler(server.pid) as during:
-            wall = asyncio.run(run())
-        cpu1 = server_cpu_s(server.pid)
+            wall = asyncio.run(review())
+        meter.mark("end")
         if args.login_flood:
             pids = tree_pids(server.pid)
             before = sum(status_kib(p, "VmHWM") for p in pids)
-            flood = login_flood(base, args.login_flood)
+            flood = login_flood(f"http://127.0.0.1:{port}", args.login_flood)
             after = sum(status_kib(p, "VmHWM") for p in pids)
             flood["flood_peak_rss_growth_mib"] = round((after - before) / 1024, 1)
             flood["flood_argon2_unbounded_mib"] = args.login_flood * 64
     finally:
         server.terminate()
         try:
-            server.wait(timeout=15)
+            server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=15)
@@ -532,39 +664,34 @@ def main() -> None:
     result: dict[str, Any] = {
         "benchmark": "web",
         "backend": url.split(":", 1)[0],
+        "server_src": str(Path(args.server_src).resolve()) if args.server_src else "this checkout",
         "items": args.items,
         "reviewers": args.reviewers,
         "think_s": args.think,
-        "start": "burst" if args.burst or not args.think else "staggered within one think pause",
-        "duration_s": round(wall, 1),
-        "page_requests": len(pages),
-        "thumb_requests": len(thumbs),
-        "requests_per_s": round((len(pages) + len(thumbs)) / wall, 1),
-        "page_p50_ms": round(pct(pages, 0.50), 1),
-        "page_p95_ms": round(pct(pages, 0.95), 1),
-        "page_p99_ms": round(pct(pages, 0.99), 1),
-        "thumb_p50_ms": round(pct(thumbs, 0.50), 1),
-        "thumb_p95_ms": round(pct(thumbs, 0.95), 1),
-        "server_cpu_ms_per_request": round(
-            (cpu1 - cpu0) * 1000 / max(1, len(pages) + len(thumbs)), 1
-        ),
-        **cold,
+        "start": "burst" if synchronised else f"arrivals spread over {spread:g} s",
         "workers": args.workers,
-        "login_retries_503": len(retries),
+        **figures(run, wall, meter, args),
+        **cold,
         "server_peak_rss_mib": round(during.peak_kib / 1024, 1),
         **flood,
-        "errors": len(errors),
-        "error_examples": sorted(set(errors))[:5],
+        "errors": len(run.errors),
+        "error_examples": sorted(set(run.errors))[:5],
         "goal": "page p95 < 300 ms, 0 errors",
         "cpu_count": os.cpu_count(),
         "load_avg_1m": round(os.getloadavg()[0], 2),
     }
-    for kind, values in sorted(by_kind.items()):
-        result[f"{kind}_p50_ms"] = round(pct(values, 0.50), 1)
-        result[f"{kind}_p95_ms"] = round(pct(values, 0.95), 1)
-    if pages:
-        result["page_mean_ms"] = round(statistics.fmean(pages) * 1000, 1)
     print(json.dumps(result))
+
+
+def healthy(port: int) -> bool:
+    async def ask() -> bool:
+        try:
+            async with Client("127.0.0.1", port, timeout=1) as c:
+                return (await c.get("/healthz")).status_code == 200
+        except (HttpError, OSError):
+            return False
+
+    return asyncio.run(ask())
 
 
 if __name__ == "__main__":

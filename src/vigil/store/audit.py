@@ -26,13 +26,14 @@ database (``vigil.store.hub.HUB_CHAIN``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -205,6 +206,25 @@ def append(
     return entry
 
 
+@functools.cache
+def _row_statements(chain: Chain) -> tuple[Any, Any, Any]:
+    """:func:`append_row`'s three statements for ``chain``, built once (bound parameters).
+    Core tables, not the mapped classes: an ORM-enabled INSERT/UPDATE goes through the bulk
+    persistence machinery, which costs more than the rest of the request's guard."""
+    entries, anchors = chain.entry.__table__, chain.anchor.__table__
+    lock_head = (
+        select(chain.anchor.seq, chain.anchor.entry_hash)
+        .where(chain.anchor.id == 1)
+        .with_for_update()
+    )
+    move_anchor = (
+        update(anchors)
+        .where(anchors.c.id == 1, anchors.c.seq == bindparam("prev_seq"))
+        .values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+    )
+    return lock_head, insert(entries), move_anchor
+
+
 def append_row(
     session: Session,
     actor: str,
@@ -218,11 +238,8 @@ def append_row(
     """:func:`append` in three plain statements (no ORM objects: the review app writes one entry
     per page view). The same lock on the anchor row, the same entry and hashes; returns the
     entry's sequence number."""
-    head = session.execute(
-        select(chain.anchor.seq, chain.anchor.entry_hash)
-        .where(chain.anchor.id == 1)
-        .with_for_update()
-    ).first()
+    lock_head, insert_entry, move_anchor = _row_statements(chain)
+    head = session.execute(lock_head).first()
     if head is None:  # the very first entry creates the anchor: the ORM path does that
         return int(
             append(
@@ -237,14 +254,10 @@ def append_row(
         )
     prev_seq = int(head[0])
     fields = _next_entry(prev_seq, str(head[1]), actor, action, case_id, item_id, details)
-    # Core tables, not the mapped classes: an ORM-enabled INSERT/UPDATE goes through the bulk
-    # persistence machinery, which costs more than the rest of the request's guard
-    entries, anchors = chain.entry.__table__, chain.anchor.__table__
-    session.execute(insert(entries).values(**fields))
+    session.execute(insert_entry, fields)
     moved = session.execute(
-        update(anchors)
-        .where(anchors.c.id == 1, anchors.c.seq == prev_seq)
-        .values(seq=fields["seq"], entry_hash=fields["entry_hash"])
+        move_anchor,
+        {"new_seq": fields["seq"], "new_hash": fields["entry_hash"], "prev_seq": prev_seq},
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]  # cannot happen under the row lock
         raise IntegrityError(f"audit anchor moved past {prev_seq} while locked")

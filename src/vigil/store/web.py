@@ -9,13 +9,25 @@ own the transaction and write the audit entry in it.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, Select, String, Text, func, select, update
+from sqlalchemy import (
+    ForeignKey,
+    Index,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from vigil.errors import Conflict, InvalidInput, NotFound
@@ -314,6 +326,77 @@ def live_session(session: Session, token: str) -> LiveSession | None:
     if revoked is not None or expires <= utcnow() or not active:
         return None
     return LiveSession(int(sid), str(csrf), created, seen, int(uid), str(username), str(role))
+
+
+@dataclass(frozen=True)
+class GuardView:
+    """What the guard reads for one request, in one statement (:func:`guard_view`)."""
+
+    live: LiveSession | None
+    """The live session and its user (None: no such session, revoked, expired or inactive)."""
+    case_access: bool | None
+    """With a case id: None when the case does not exist, else whether the user is a member."""
+    reveals_today: int
+    """How many items the user revealed since the ``since`` given (the exposure counter)."""
+
+
+@functools.cache
+def _guard_statement(with_case: bool) -> Select[Any]:
+    """The guard's one statement, built once (bound parameters ``token``, ``since`` and, with a
+    case, ``case_id``): the session row and its user, the reveal count and the membership as
+    scalar sub-queries (index look-ups)."""
+    reveals = (
+        select(func.count())
+        .select_from(Reveal)
+        .where(Reveal.user_id == User.id, Reveal.at >= bindparam("since"))
+        .scalar_subquery()
+    )
+    columns: list[Any] = [
+        WebSession.id,
+        WebSession.csrf_token,
+        WebSession.created_at,
+        WebSession.last_seen_at,
+        WebSession.expires_at,
+        WebSession.revoked_at,
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+        reveals,
+    ]
+    if with_case:
+        case_id = bindparam("case_id", type_=Integer)
+        columns.append(select(Case.id).where(Case.id == case_id).scalar_subquery())
+        columns.append(
+            select(CaseMember.id)
+            .where(CaseMember.case_id == case_id, CaseMember.user_id == User.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+    return (
+        select(*columns)
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == bindparam("token"))
+    )
+
+
+def guard_view(session: Session, token: str, case_id: int | None, since: dt.datetime) -> GuardView:
+    """:func:`live_session`, :func:`case_access` (with ``case_id``) and :func:`reveals_since`
+    as one statement: the guard runs it on every request."""
+    params: dict[str, Any] = {"token": token_digest(token), "since": since}
+    if case_id is not None:
+        params["case_id"] = case_id
+    row = session.execute(_guard_statement(case_id is not None), params).first()
+    if row is None:
+        return GuardView(None, None, 0)
+    sid, csrf, created, seen, expires, revoked, uid, username, role, active, reveals = row[:11]
+    access: bool | None = None
+    if case_id is not None:
+        access = None if row[11] is None else row[12] is not None
+    if revoked is not None or expires <= utcnow() or not active:
+        return GuardView(None, access, 0)
+    live = LiveSession(int(sid), str(csrf), created, seen, int(uid), str(username), str(role))
+    return GuardView(live, access, int(reveals or 0))
 
 
 def case_access(session: Session, case_id: int, user_id: int) -> bool | None:
@@ -615,13 +698,15 @@ def iter_case_items(session: Session, case_id: int, batch: int = 2000) -> Iterat
 def item_in_case(session: Session, case_id: int, item_id: int) -> MediaItem:
     """The item if it was found in the case's evidence; :class:`NotFound` otherwise (an item of
     another case is reported exactly like one that does not exist)."""
-    stmt = (
+    found = (
         select(Occurrence.id)
         .join(EvidenceSource, EvidenceSource.id == Occurrence.source_id)
-        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == item_id)
-        .limit(1)
+        .where(EvidenceSource.case_id == case_id, Occurrence.item_id == MediaItem.id)
+        .exists()
     )
-    item = session.get(MediaItem, item_id) if session.execute(stmt).first() else None
+    item = session.execute(
+        select(MediaItem).where(MediaItem.id == item_id, found)
+    ).scalar_one_or_none()
     if item is None:
         raise NotFound(f"no item {item_id} in case {case_id}")
     return item
@@ -727,17 +812,30 @@ def case_signature(
     number of evidence sources): it changes whenever an ingest adds files or warnings to any
     case. Three index look-ups, whatever the size of the case, sent as one statement; ``extra``
     (a one-value SELECT, e.g. a triage provider's version) is appended to the tuple."""
+    stmt = case_signature_statement(extra)
+    return run_case_signature(session, stmt, case_id)
+
+
+def case_signature_statement(extra: Select[Any] | None = None) -> Select[Any]:
+    """The statement of :func:`case_signature` with the case id as the bound parameter
+    ``case_id`` (``extra`` may use it too): build it once, run it with
+    :func:`run_case_signature` on every request."""
     parts = [
         select(func.max(Occurrence.id)).scalar_subquery(),
         select(func.max(ItemWarning.id)).scalar_subquery(),
         select(func.count())
         .select_from(EvidenceSource)
-        .where(EvidenceSource.case_id == case_id)
+        .where(EvidenceSource.case_id == bindparam("case_id", type_=Integer))
         .scalar_subquery(),
     ]
     if extra is not None:
         parts.append(extra.scalar_subquery())
-    row = session.execute(select(*parts)).one()
+    return select(*parts)
+
+
+def run_case_signature(session: Session, stmt: Select[Any], case_id: int) -> tuple[int, ...]:
+    """The fingerprint tuple of a :func:`case_signature_statement` for one case."""
+    row = session.execute(stmt, {"case_id": case_id}).one()
     return tuple(int(x or 0) for x in row)
 
 

@@ -11,6 +11,11 @@ Each guarded endpoint declares ``ctx: Ctx = Depends(Guard("permission"))``. The 
 4. on routes with a ``{case_id}`` checks the case exists and the user is a member (else 403);
 5. writes the audit entry: ``web.view`` for reads (the change itself is audited by the handler,
    in its own transaction) and ``web.denied`` for every refusal after login.
+
+Steps 1, 4 and the user's reveal count of the day (the exposure counter every page shows) are
+one statement (:func:`vigil.store.web.guard_view`); on a read that is audited, that statement
+and the ``web.view`` entry share one transaction (one connection), committed before the page is
+served. Refusals are audited afterwards, each in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ class Principal:
     logged_in_at: dt.datetime
     last_seen_at: dt.datetime | None = None
     """The session's recorded activity as this request found it (None: unknown)."""
+    reveals_today: int | None = None
+    """Items the user revealed since the start of the UTC day, read by the guard with the
+    session on a safe (GET) request; None: not read (the page counts them itself)."""
 
     def can(self, permission: str) -> bool:
         return allowed(self.role, permission)
@@ -114,6 +122,29 @@ def current_principal(request: Request, session: Session | None = None) -> Princ
     return principal
 
 
+def _start_of_today() -> dt.datetime:
+    return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _principal(
+    idle_timeout: dt.timedelta, found: store.GuardView, *, safe: bool
+) -> Principal | None:
+    """The request's user from the guard's read (None: no live session or idle too long)."""
+    live = found.live
+    if live is None or live.last_seen_at + idle_timeout <= utcnow():
+        return None
+    return Principal(
+        user_id=live.user_id,
+        username=live.username,
+        role=live.role,
+        session_id=live.session_id,
+        csrf_token=live.csrf_token,
+        logged_in_at=live.created_at,
+        last_seen_at=live.last_seen_at,
+        reveals_today=found.reveals_today if safe else None,
+    )
+
+
 async def submitted_csrf(request: Request) -> str:
     """The CSRF token sent with an unsafe request (header first, then the form field)."""
     header = request.headers.get(CSRF_HEADER)
@@ -142,18 +173,37 @@ def audit_event(
     details: dict[str, Any] | None = None,
 ) -> None:
     """Write one audit entry for this request in its own transaction (and note the activity)."""
-    st = app_state(request)
-    body = {"method": request.method, "path": request.url.path, "session": principal.session_id}
+    with app_state(request).writing() as session:
+        _write_audit(
+            session, request, principal, action, case_id=case_id, item_id=item_id, details=details
+        )
+
+
+def _write_audit(
+    session: Session,
+    request: Request,
+    principal: Principal,
+    action: str,
+    *,
+    case_id: int | None = None,
+    item_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The audit entry of :func:`audit_event` inside the caller's write transaction."""
+    body: dict[str, Any] = {
+        "method": request.method,
+        "path": request.url.path,
+        "session": principal.session_id,
+    }
     if request.url.query:
         body["query"] = request.url.query[:500]
     body.update(details or {})
     now = utcnow()
-    with st.writing() as session:
-        audit.append_row(
-            session, principal.username, action, case_id=case_id, item_id=item_id, details=body
-        )
-        if principal.last_seen_at is None or now - principal.last_seen_at >= TOUCH_EVERY:
-            store.touch_session(session, principal.session_id, now)
+    audit.append_row(
+        session, principal.username, action, case_id=case_id, item_id=item_id, details=body
+    )
+    if principal.last_seen_at is None or now - principal.last_seen_at >= TOUCH_EVERY:
+        store.touch_session(session, principal.session_id, now)
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -180,39 +230,75 @@ class Guard:
         return await run_in_threadpool(self._check, request, given)
 
     def _check(self, request: Request, given: str) -> Ctx:
+        st = app_state(request)
         case_id = _int_param(request, "case_id")
         item_id = _int_param(request, "item_id")
-        access: bool | None = None
-        # one read session for the user and the case membership (the order of the checks and
-        # refusals below is unchanged: membership is only acted on after login, CSRF and role)
-        with app_state(request).db.read() as session:
-            principal = current_principal(request, session)
-            if principal is not None and case_id is not None and "case_id" in request.path_params:
-                access = store.case_access(session, case_id, principal.user_id)
-        if principal is None:
+        on_case = "case_id" in request.path_params
+        audit_view = self.audit_view and request.method not in UNSAFE_METHODS
+        token = request.cookies.get(SESSION_COOKIE)
+        if not token or len(token) >= 200:
+            request.state.principal = None
             raise LoginRequired()
+        # One statement reads the session, its user, the case membership and the reveal count;
+        # a view to be audited does that and writes its entry in one transaction (one
+        # connection). A refusal is audited after it, in a transaction of its own.
+        opened = st.writing() if audit_view else st.db.read()
+        with opened as session:
+            found = store.guard_view(
+                session, token, case_id if on_case else None, _start_of_today()
+            )
+            principal = _principal(st.config.idle_timeout, found, safe=audit_view)
+            request.state.principal = principal
+            refusal = self._refusal(request, principal, case_id, found.case_access, given)
+            if refusal is None and audit_view:
+                assert principal is not None  # noqa: S101 - no refusal: logged in
+                _write_audit(
+                    session, request, principal, "web.view", case_id=case_id, item_id=item_id
+                )
+        if refusal is not None:
+            error, reason = refusal
+            if reason is not None and principal is not None:
+                self._deny(request, principal, case_id, reason)
+            raise error
+        assert principal is not None  # noqa: S101 - no refusal: logged in
+        return Ctx(principal, case_id, self.permission)
+
+    def _refusal(
+        self,
+        request: Request,
+        principal: Principal | None,
+        case_id: int | None,
+        access: bool | None,
+        given: str,
+    ) -> tuple[Exception, str | None] | None:
+        """Why the request is refused (the error, and the reason to audit as ``web.denied``
+        when there is one), or None. The order of the checks is the order of the refusals."""
+        if principal is None:
+            return LoginRequired(), None
         for name in request.path_params:
             if name.endswith("_id") and _int_param(request, name) is None:
-                raise NotFound(f"no such {name.removesuffix('_id')}")
+                return NotFound(f"no such {name.removesuffix('_id')}"), None
         if request.method in UNSAFE_METHODS and not tokens_match(principal.csrf_token, given):
-            self._deny(request, principal, case_id, "csrf token missing or wrong")
-            raise CsrfFailed("the form has expired or was not sent from Vigil: reload the page")
-        if not principal.can(self.permission):
-            self._deny(
-                request, principal, case_id, f"role {principal.role} lacks {self.permission}"
+            return (
+                CsrfFailed("the form has expired or was not sent from Vigil: reload the page"),
+                "csrf token missing or wrong",
             )
-            raise PermissionDenied(f"your role ({principal.role}) may not do this")
+        if not principal.can(self.permission):
+            return (
+                PermissionDenied(f"your role ({principal.role}) may not do this"),
+                f"role {principal.role} lacks {self.permission}",
+            )
         if "case_id" in request.path_params:
             if case_id is None:
-                raise NotFound("no such case")
+                return NotFound("no such case"), None
             if access is None:
-                raise NotFound(f"no case {case_id}")
+                return NotFound(f"no case {case_id}"), None
             if not access:
-                self._deny(request, principal, case_id, "not a member of the case")
-                raise PermissionDenied("you are not a member of this case")
-        if self.audit_view and request.method not in UNSAFE_METHODS:
-            audit_event(request, principal, "web.view", case_id=case_id, item_id=item_id)
-        return Ctx(principal, case_id, self.permission)
+                return (
+                    PermissionDenied("you are not a member of this case"),
+                    "not a member of the case",
+                )
+        return None
 
     @staticmethod
     def _deny(request: Request, principal: Principal, case_id: int | None, reason: str) -> None:

@@ -27,7 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import Integer, bindparam
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from vigil.store import faces as fstore
 from vigil.store import web as store
@@ -146,18 +148,23 @@ class CaseIndex:
         self._sections: dict[int, tuple[tuple[int, ...], float, float, Any]] = {}
         self._locks: dict[int, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._signature_sql: dict[int, tuple[Any, Any]] = {}
 
     def _lock(self, case_id: int) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(case_id, threading.Lock())
 
-    def view(self, db: Database, case_id: int, triage: Any | None) -> CaseView:
-        """The current view of a case (rebuilt when stale)."""
-        with db.read() as session:
-            query = getattr(triage, "version_query", None)
-            signature = store.case_signature(session, case_id, query(case_id) if query else None)
-            if triage is not None and query is None:
-                signature = (*signature, triage.version(session, case_id))
+    def view(
+        self, db: Database, case_id: int, triage: Any | None, session: Session | None = None
+    ) -> CaseView:
+        """The current view of a case (rebuilt when stale). ``session``: a read session of the
+        request to check the fingerprint in (saves a connection check-out), else one of its
+        own."""
+        if session is None:
+            with db.read() as own:
+                signature = self._signature(own, case_id, triage)
+        else:
+            signature = self._signature(session, case_id, triage)
         cached = self._views.get(case_id)
         if cached is not None and self._fresh(cached, signature):
             return cached
@@ -189,6 +196,21 @@ class CaseIndex:
             return built
         finally:
             lock.release()
+
+    def _signature(self, session: Session, case_id: int, triage: Any | None) -> tuple[int, ...]:
+        query = getattr(triage, "version_query", None)
+        # the statement is built once per triage provider (its version query is given the
+        # bound case id): building SQLAlchemy statements costs more than running this one
+        key = id(triage)
+        cached = self._signature_sql.get(key)
+        if cached is None or cached[0] is not triage:
+            extra = query(bindparam("case_id", type_=Integer)) if query else None
+            cached = (triage, store.case_signature_statement(extra))
+            self._signature_sql[key] = cached
+        signature = store.run_case_signature(session, cached[1], case_id)
+        if triage is not None and query is None:
+            signature = (*signature, triage.version(session, case_id))
+        return signature
 
     def _sharing(self, db: Database) -> bool:
         return self.shared if self.shared is not None else not db.url.startswith("sqlite")

@@ -11,6 +11,7 @@ import stat
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
+from sqlalchemy.orm import Session
 
 from vigil.content.decode import decode
 from vigil.errors import VigilError
@@ -53,14 +54,17 @@ def _problem(path: str) -> str:
     return ""
 
 
-def evidence_problems(db: Database, case_id: int, item_ids: list[int]) -> dict[int, str]:
+def evidence_problems(db: Database | Session, case_id: int, item_ids: list[int]) -> dict[int, str]:
     """Items none of whose recorded sources can be opened now, each with why (the first
     recorded path): their evidence is unavailable, so no reveal is offered. One ``stat`` per
     recorded path of the page's items (stopping at the first that is there); nothing is read."""
     from vigil.store import web as store
 
-    with db.read() as session:
-        rows = store.item_source_paths(session, case_id, item_ids)
+    if isinstance(db, Session):  # the request's read session
+        rows = store.item_source_paths(db, case_id, item_ids)
+    else:
+        with db.read() as session:
+            rows = store.item_source_paths(session, case_id, item_ids)
     roots: dict[tuple[str, str], bool] = {}  # (source path, kind) -> files are inside it
     problems: dict[int, str] = {}
     ok: set[int] = set()
@@ -80,7 +84,7 @@ def evidence_problems(db: Database, case_id: int, item_ids: list[int]) -> dict[i
     return problems
 
 
-def no_problems(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
+def no_problems(_db: Database | Session, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
     """The check used with an injected media loader (tests): every item counts as readable."""
     return {}
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict
@@ -111,9 +111,31 @@ def latest(session: Session, case_id: int, kind: ScanKind) -> ScanState:
         .order_by(Job.id.desc())
         .limit(1)
     ).first()
-    if row is None:
-        return ScanState(kind)
-    job, username = row
+    return ScanState(kind) if row is None else _state(kind, row[0], row[1])
+
+
+def latest_of(session: Session, case_id: int, kinds: list[ScanKind]) -> dict[str, ScanState]:
+    """:func:`latest` of each of ``kinds`` (by name), in one statement."""
+    if not kinds:
+        return {}
+    by_job_kind = {k.job_kind: k for k in kinds}
+    newest = (
+        select(func.max(Job.id))
+        .where(Job.case_id == case_id, Job.kind.in_(list(by_job_kind)))
+        .group_by(Job.kind)
+    )
+    found = {
+        job.kind: _state(by_job_kind[job.kind], job, username)
+        for job, username in session.execute(
+            select(Job, User.username)
+            .outerjoin(User, User.id == Job.created_by_id)
+            .where(Job.id.in_(newest))
+        )
+    }
+    return {k.name: found.get(k.job_kind) or ScanState(k) for k in kinds}
+
+
+def _state(kind: ScanKind, job: Job, username: str | None) -> ScanState:
     status, error = job.status, job.error or ""
     if status == "running" and utcnow() - _aware(job.updated_at) > STALE_AFTER:
         status, error = "failed", "interrupted: the server process stopped (start it again)"

@@ -21,15 +21,16 @@ from vigil.web.passwords import CheckGate
 MediaLoader = Callable[[Database, int], bytes]
 """Returns the bytes of an ingested item, re-read read-only from its evidence source."""
 
-MediaCheck = Callable[[Database, int, list[int]], dict[int, str]]
-"""(db, case id, item ids) → the items whose evidence cannot be opened now, each with why."""
+MediaCheck = Callable[[Database | Session, int, list[int]], dict[int, str]]
+"""(db or the request's read session, case id, item ids) → the items whose evidence cannot be
+opened now, each with why."""
 
 
 Spawn = Callable[[Callable[[], None], str], Any]
 """Runs a background job (target, thread name); by default a daemon thread of this process."""
 
 
-def _all_readable(_db: Database, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
+def _all_readable(_db: Database | Session, _case_id: int, _item_ids: list[int]) -> dict[int, str]:
     return {}
 
 
@@ -65,9 +66,14 @@ class AppState:
             with self.db.write() as session:
                 yield session
 
-    def unavailable(self, case_id: int, item_ids: list[int]) -> dict[int, str]:
-        """Item id → "source not found at …" for the given items whose evidence is unreadable."""
-        return self.check_media(self.db, case_id, list(item_ids)) if item_ids else {}
+    def unavailable(
+        self, case_id: int, item_ids: list[int], session: Session | None = None
+    ) -> dict[int, str]:
+        """Item id → "source not found at …" for the given items whose evidence is unreadable
+        (``session``: the request's read session to look their paths up in)."""
+        if not item_ids:
+            return {}
+        return self.check_media(session if session is not None else self.db, case_id, item_ids)
 
 
 def _spawn_thread(target: Callable[[], None], name: str) -> threading.Thread:

@@ -55,8 +55,10 @@ def start_of_today() -> dt.datetime:
 def exposure(request: Request, user: Principal) -> dict[str, Any]:
     """Today's reveal count and whether to show the break reminder."""
     st = app_state(request)
-    with st.db.read() as session:
-        count = store.reveals_since(session, user.user_id, start_of_today())
+    count = user.reveals_today
+    if count is None or request.method != "GET":  # the guard read it with the session on GETs
+        with st.db.read() as session:
+            count = store.reveals_since(session, user.user_id, start_of_today())
     every = max(1, st.config.break_every_reveals)
     minutes = (utcnow() - user.logged_in_at).total_seconds() / 60
     remind = (count >= every) or minutes >= st.config.break_after_minutes

@@ -69,22 +69,27 @@ class HashsetTriage:
         return out
 
 
-def grade_status(db: Any, case_name: str, item_id: int) -> Any | None:
+def grade_status(
+    db: Any, case_name: str, item_id: int, session: Session | None = None
+) -> Any | None:
     """The grade status of one item (None when nobody graded it): the item's own votes (one
-    indexed look-up), not every grade of the case."""
+    indexed look-up), not every grade of the case. ``session``: the request's read session
+    (else one of its own)."""
     from vigil.store.hashsets import Grade
     from vigil.store.models import Case
     from vigil.triage.grades import status_of
 
-    with db.read() as session:
-        votes = {
-            str(reviewer): str(grade)
-            for reviewer, grade in session.execute(
-                select(Grade.reviewer, Grade.grade)
-                .join(Case, Case.id == Grade.case_id)
-                .where(Case.name == case_name, Grade.item_id == item_id)
-            )
-        }
+    stmt = (
+        select(Grade.reviewer, Grade.grade)
+        .join(Case, Case.id == Grade.case_id)
+        .where(Case.name == case_name, Grade.item_id == item_id)
+    )
+    if session is None:
+        with db.read() as own:
+            rows = list(own.execute(stmt))
+    else:
+        rows = list(session.execute(stmt))
+    votes = {str(reviewer): str(grade) for reviewer, grade in rows}
     return status_of(votes, item_id) if votes else None
 
 

@@ -88,7 +88,7 @@ def overview(
         case = store.get_case_by_id(session, case_id)
         sources = store.case_sources(session, case_id)
         members = store.case_members(session, case_id)
-    counts = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
+        counts = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None), session)
     return render(
         request,
         "case.html",
@@ -109,7 +109,9 @@ def sections(
 ) -> Response:
     """The capability summary sections, loaded after the overview (some are slow to build)."""
     st = app_state(request)
-    view = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None))
+    with reading(st.db) as session:
+        view = st.case_index.view(st.db, case_id, next(iter(TRIAGE), None), session)
+        scans = scan_states(st, case_id, session)
     built, rows = st.case_index.sections(st.db, case_id, view, case_section_cards, CARDS_CODEC)
     return render(
         request,
@@ -118,7 +120,7 @@ def sections(
         case_id=case_id,
         sections=rows,
         built=built,
-        scans=scan_states(st, case_id),
+        scans=scans,
     )
 
 

@@ -79,15 +79,16 @@ def items(
     size = st.config.page_size
     page = max(1, min(page, 1_000_000))
     triage = _triage()
-    view = st.case_index.view(st.db, case_id, triage)
-    ids = view.ids(kind or None, show_known)
-    page_ids = ids[(page - 1) * size : page * size]
-    more = len(ids) > page * size
     with reading(st.db) as session:
+        view = st.case_index.view(st.db, case_id, triage, session)
+        ids = view.ids(kind or None, show_known)
+        page_ids = ids[(page - 1) * size : page * size]
+        more = len(ids) > page * size
         case = store.get_case_by_id(session, case_id)
         rows = store.items_by_ids(session, page_ids)
         paths = store.first_paths(session, case_id, page_ids)
         labels = triage.labels(session, case_id, page_ids) if triage is not None else {}
+        unavailable = st.unavailable(case_id, page_ids, session)
     return render(
         request,
         "items.html",
@@ -95,7 +96,7 @@ def items(
         case_id=case_id,
         case=case,
         items=rows,
-        unavailable=st.unavailable(case_id, page_ids),
+        unavailable=unavailable,
         paths=paths,
         labels=labels,
         page=page,
@@ -116,21 +117,23 @@ def item_detail(
     ctx: Annotated[Ctx, Depends(Guard("item.view"))],
 ) -> Response:
     st = app_state(request)
-    # the case view is cached per process (and shared through the store): its item count saves
-    # the triage notice counting every occurrence of the case on each item page
-    item_count = st.case_index.view(st.db, case_id, _triage()).items if _triage() else None
+    triage = _triage()
+    grading = None
     with reading(st.db) as session:
+        # the case view is cached per process (and shared through the store): its item count
+        # saves the triage notice counting every occurrence of the case on each item page
+        item_count = st.case_index.view(st.db, case_id, triage, session).items if triage else None
         case = store.get_case_by_id(session, case_id)
         item = store.item_in_case(session, case_id, item_id)
         occurrences = store.item_occurrences(session, case_id, item_id)
         warnings = store.item_warnings(session, case_id, item_id)
         notes = store.list_notes(session, case_id, item_id) if ctx.user.can("notes.view") else []
         hub = item_hub(session, ctx, case_id, item_id, item_count)
-    grading = None
-    if "triage" in SCREENS:
-        from vigil.web.capabilities.triage import grade_status
+        if "triage" in SCREENS:
+            from vigil.web.capabilities.triage import grade_status
 
-        grading = {"status": grade_status(st.db, case.name, item_id)}
+            grading = {"status": grade_status(st.db, case.name, item_id, session)}
+        unavailable = st.unavailable(case_id, [item_id], session)
     return render(
         request,
         "item.html",
@@ -139,7 +142,7 @@ def item_detail(
         case_id=case_id,
         case=case,
         item=item,
-        unavailable=st.unavailable(case_id, [item_id]),
+        unavailable=unavailable,
         occurrences=occurrences,
         warnings=warnings,
         notes=notes,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from vigil.errors import Conflict
 from vigil.web import scans
@@ -19,11 +20,16 @@ from vigil.web.templating import render
 POLL_SECONDS = 2
 
 
-def scan_states(st: AppState, case_id: int) -> dict[str, scans.ScanState]:
-    """The latest scan of each installed kind for the case (for pages that show the line)."""
+def scan_states(
+    st: AppState, case_id: int, session: Session | None = None
+) -> dict[str, scans.ScanState]:
+    """The latest scan of each installed kind for the case (for pages that show the line), in
+    one statement; ``session``: the request's read session (else one of its own)."""
     kinds = [k for k in scans.KINDS.values() if k.screen in SCREENS.names()]
-    with reading(st.db) as session:
-        return {k.name: scans.latest(session, case_id, k) for k in kinds}
+    if session is None:
+        with reading(st.db) as own:
+            return scans.latest_of(own, case_id, kinds)
+    return scans.latest_of(session, case_id, kinds)
 
 
 def _back(case_id: int, target: str, kind: scans.ScanKind) -> str:

@@ -15,6 +15,7 @@ from vigil.places.layout import (
     parallax_support,
     shared_with_stronger,
 )
+from vigil.places.search import Candidate
 
 K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
 W, H = 640, 480
@@ -189,3 +190,80 @@ def test_search_compares_the_verified_candidates_of_a_query() -> None:
     # unverified candidates take no part
     unverified = cand(2, bedspread[:30], verified=False)
     assert compare_layouts([unverified, room]) == [unverified, room]
+
+
+def _ranked(key: int, inliers: int, verdict: str | None, *, verified: bool = True,
+            shared_with: int | None = None, similarity: float = 1.0) -> Candidate:  # fmt: skip
+    from vigil.places.layout import Layout
+    from vigil.places.verify import Verification
+
+    lay = None if verdict is None else Layout(verdict, "test", shared_with=shared_with)
+    ver = Verification(matches=200, inliers=inliers, model="homography", layout=lay)
+    return Candidate(key, similarity, key, ver, verified)
+
+
+def test_rank_puts_shared_object_evidence_below_the_rooms_and_never_hides_it() -> None:
+    from vigil.places.search import rank
+
+    # a sibling room with more inliers, all on one shared bedspread (pair verdict), and the
+    # true room with fewer inliers over two surfaces: the room leads, the sibling stays listed
+    sibling = _ranked(1, 30, "shared_object")
+    room = _ranked(2, 17, "same_room")
+    wall = _ranked(3, 25, "unsure")
+    near_miss = _ranked(4, 60, "shared_object", verified=False)
+    weak = _ranked(5, 9, None, verified=False)
+    out = rank([sibling, near_miss, room, weak, wall])
+    assert [c.key for c in out] == [3, 2, 1, 4, 5]
+    # without verdicts (layout off) the order is by inliers, verified first, then similarity
+    plain = [_ranked(1, 30, None), _ranked(2, 17, None), _ranked(3, 30, None, similarity=2.0),
+             _ranked(4, 60, None, verified=False)]  # fmt: skip
+    assert [c.key for c in rank(plain)] == [3, 1, 2, 4]
+    assert rank([]) == []
+
+
+def test_rank_moves_a_candidate_below_the_one_that_explains_it_and_never_up() -> None:
+    from vigil.places.search import rank
+
+    # both "shared object only" by their own pair checks; 1 rests on the query points of 2,
+    # which has more evidence of its own: 1 goes below 2 although it has more inliers
+    one = _ranked(1, 50, "shared_object", shared_with=2)
+    two = _ranked(2, 40, "shared_object")
+    three = _ranked(3, 45, "shared_object")
+    four = _ranked(4, 20, "shared_object", shared_with=2)
+    assert [c.key for c in rank([one, two, three, four])] == [3, 2, 1, 4]
+    # already below the candidate that explains it: left where it is
+    low = _ranked(1, 10, "shared_object", shared_with=2)
+    assert [c.key for c in rank([low, two, three])] == [3, 2, 1]
+    # the explaining candidate not among those ranked: nothing moves
+    assert [c.key for c in rank([one, three])] == [1, 3]
+
+
+def test_search_ranks_the_room_above_a_sibling_with_more_inliers_on_the_same_object() -> None:
+    """compare_layouts then rank, as search() does: the sibling's inliers lie on the query points
+    of the true room's bedspread, the true room also matches its own furniture."""
+    from vigil.places.layout import Layout
+    from vigil.places.search import compare_layouts, rank
+    from vigil.places.verify import Verification
+
+    rng = np.random.default_rng(8)
+    bedspread = rng.uniform(200, 400, (40, 2))
+    own = rng.uniform(0, 640, (20, 2))
+
+    def cand(key: int, pts: npt.NDArray[np.float64]) -> Candidate:
+        ver = Verification(
+            matches=100, inliers=len(pts), model="homography",
+            query_points=[(float(x), float(y)) for x, y in pts],
+            layout=Layout("unsure", "one surface only"),
+        )  # fmt: skip
+        return Candidate(key, 1.0, key, ver, True)
+
+    # the sibling: the bedspread, each point matched twice (a repeated motif), nothing else
+    sibling = cand(1, np.vstack([bedspread[:35], bedspread[:35] + 0.6]))
+    room = cand(2, np.vstack([bedspread[:30], own]))
+    assert sibling.inliers > room.inliers
+    out = rank(compare_layouts([sibling, room]))
+    assert [c.key for c in out] == [2, 1]
+    lay = out[1].verification.layout
+    assert lay.verdict == "shared_object" and lay.shared_with == 2
+    assert lay.as_dict()["shared_with"] == 2 and out[0].verification.layout.shared_with is None
+    assert all(c.verified for c in out)

@@ -92,6 +92,10 @@ class Layout:
     surface (plane-vs-parallax test)."""
     parallax_regions: int = 0
     """Regions (grid cells with MIN_CELL of them) those matches reach."""
+    shared_with: int | None = None
+    """Key of the candidate of the same query whose inliers lie on the same query points and
+    that has more evidence elsewhere (:func:`shared_with_stronger`); ``None`` when no other
+    candidate explains this one. The ranking puts this candidate below that one."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (CLI, web, benchmark details)."""
@@ -104,6 +108,7 @@ class Layout:
             "f_share": [round(v, 3) for v in self.f_share],
             "parallax": self.parallax,
             "parallax_regions": self.parallax_regions,
+            "shared_with": self.shared_with,
         }
 
 

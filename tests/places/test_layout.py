@@ -80,15 +80,16 @@ def test_one_camera_motion_over_two_surfaces_is_the_same_room(seed: int) -> None
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_the_same_decor_in_another_layout_is_a_shared_object(seed: int) -> None:
+def test_the_same_decor_in_another_layout_is_never_the_same_room(seed: int) -> None:
     """A sibling room: the wallpaper and the carpet match, each under its own camera motion
-    (the carpet lies elsewhere relative to the wall)."""
+    (the carpet lies elsewhere relative to the wall). Surfaces that disagree are "unsure"
+    (on the generated chains they were more often a true room's than a sibling's)."""
     rng = np.random.default_rng(seed)
     src, dst = _pairs(
         [(_wall(rng, 70), 6.0, (0.3, 0.0, 0.2)), (_floor(rng, 50), -12.0, (-0.6, 0.1, 0.9))], rng
     )
     lay = judge_layout(src, dst, _first_plane(src, dst), W, H, threshold=3.0)
-    assert lay.verdict == "shared_object", lay
+    assert lay.verdict == "unsure" and "disagree" in lay.reason, lay
     assert len(lay.planes) == 2 and min(lay.f_share) < 0.7
 
 

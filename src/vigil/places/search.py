@@ -171,8 +171,8 @@ def rank(cands: list[Candidate]) -> list[Candidate]:
     """Order the candidates of one query, best lead first.
 
     Verified candidates come first; among them, those whose evidence is "shared object only"
-    (:mod:`vigil.places.layout`: one object within one or two regions, surfaces that disagree
-    on the camera motion, or the same query points as a candidate with more of its own) come
+    (:mod:`vigil.places.layout`: one object within one or two regions, or the same query
+    points as a candidate with more of its own) come
     after those judged "same room" or "unsure"; within each group, by verified inliers (then by
     global similarity). A sibling room of a hotel chain can collect more inliers than the true
     room, all on the shared bedspread or wallpaper: its verdict, not its count, then says what

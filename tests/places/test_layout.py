@@ -268,3 +268,21 @@ def test_search_ranks_the_room_above_a_sibling_with_more_inliers_on_the_same_obj
     assert lay.verdict == "shared_object" and lay.shared_with == 2
     assert lay.as_dict()["shared_with"] == 2 and out[0].verification.layout.shared_with is None
     assert all(c.verified for c in out)
+
+
+def test_a_small_second_surface_leaves_two_consistent_surfaces_unsure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vigil.places import layout
+
+    rng = np.random.default_rng(9)
+    motion = (6.0, (0.3, 0.0, 0.2))
+    src, dst = _pairs([(_wall(rng, 70), *motion), (_floor(rng, 50), *motion)], rng)
+    first = _first_plane(src, dst)
+    lay = judge_layout(src, dst, first, W, H, threshold=3.0)
+    assert lay.verdict == "same_room" and lay.planes[1] >= layout.MIN_SECOND_SURFACE, lay
+    # the same pair when the second surface must hold more than it has
+    monkeypatch.setattr(layout, "MIN_SECOND_SURFACE", lay.planes[1] + 1)
+    small = judge_layout(src, dst, first, W, H, threshold=3.0)
+    assert small.verdict == "unsure" and "small second" in small.reason, small
+    assert small.planes == lay.planes and small.parallax == lay.parallax

@@ -236,7 +236,7 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
             verdict="shared_object",
             shared_with=other.key,
             reason=f"the same decor as candidate #{other.key}, which also matches the query "
-            "elsewhere: the same objects in another room",
+            "elsewhere: the same objects in another room (ranked below it)",
         )
         out[i] = dataclasses.replace(
             c, verification=dataclasses.replace(c.verification, layout=lay)

@@ -7,10 +7,8 @@
 
 Indexes the scenes' base views plus the first N distractors, then runs every query through the
 full pipeline (decode, RootSIFT extraction, VLAD shortlist, mutual-NN + MAGSAC verification) and
-prints one JSON line: recall@1 / recall@10 (the query's room ranked first / in the top 10 of the
-verified candidates, ranked by ``vigil.places.search.rank``: inliers, "shared object only"
-evidence after the rest; ``recall_at_1_by_inliers_only`` is the ranking by inliers alone on the
-same candidates), the shortlist recall (room within the VLAD shortlist: the bound on recall),
+prints one JSON line: recall@1 / recall@10 (the query's room ranked first / in the top 10 by
+verified inliers), the shortlist recall (room within the VLAD shortlist: the bound on recall),
 time per query (mean and p95, extraction included and search only), bytes stored per image and
 the inlier statistics of true and best false candidates. Features of indexed images are cached
 in ``<data>/cache/`` (a ``VSF1`` record per image) so that re-runs only pay for the queries.
@@ -241,7 +239,6 @@ def main(argv: list[str] | None = None) -> int:
                       min_seed=args.min_seed, guided=args.guided,
                       threshold=args.threshold, layout=not args.no_layout)  # fmt: skip
     ranks: list[int] = []
-    previous_hits = 0
     short_hits = 0
     short_ranks: list[int] = []
     total_ms: list[float] = []
@@ -266,15 +263,9 @@ def main(argv: list[str] | None = None) -> int:
                    for k in ("true", "sibling", "unrelated")} for st in stages}  # fmt: skip
     staged_sib_queries = dict.fromkeys(stages, 0)
     before: dict[int, str] = {}
-    # the ranking of the previous version (verified candidates by inliers alone, the verdicts
-    # ignored), measured on the same candidates: its first verified candidate's key
-    previous_first: list[int] = []
     original_compare = search_mod.compare_layouts
 
     def spy(cands: list[search_mod.Candidate], scale: float = 1.0) -> list[search_mod.Candidate]:
-        ok = sorted((c for c in cands if c.verified),
-                    key=lambda c: (-c.verification.inliers, -c.global_similarity))  # fmt: skip
-        previous_first[:] = [ok[0].key] if ok else []
         for c in cands:
             if c.verification.layout is not None:
                 before[c.key] = c.verification.layout.verdict
@@ -295,7 +286,6 @@ def main(argv: list[str] | None = None) -> int:
         qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
         before.clear()
-        previous_first.clear()
         cands = [] if args.vlad_only else search(qf, index, load, sp)
         t_end = time.perf_counter()
         total_ms.append(1000 * (t_end - t_start))
@@ -310,7 +300,6 @@ def main(argv: list[str] | None = None) -> int:
         verified = [c for c in cands if c.verified]
         rank = next((i for i, c in enumerate(verified) if c.key == truth), -1)
         ranks.append(rank)
-        previous_hits += previous_first == [truth]
         true_inliers += [c.inliers for c in cands if c.key == truth]
         false_inliers.append(max([c.inliers for c in cands if c.key != truth], default=0))
         # a wrong link to an unrelated image (not a room of the same chain, which genuinely
@@ -370,11 +359,6 @@ def main(argv: list[str] | None = None) -> int:
         "queries": n,
         "recall_at_1": round(float(np.mean(ranks_a == 0)), 4),
         "recall_at_10": round(float(np.mean((ranks_a >= 0) & (ranks_a < 10))), 4),
-        # the same candidates ranked by inliers alone (the ranking before the layout verdicts
-        # took part; without --no-layout only)
-        "recall_at_1_by_inliers_only": None
-        if args.no_layout
-        else round(previous_hits / max(1, len(queries)), 4),
         "shortlist": args.shortlist,
         "shortlist_recall": round(short_hits / max(1, n), 4),
         "vlad_recall_at": {

@@ -276,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         for k in ("true", "sibling", "unrelated")
     }
     # the peers, measured in the same run: the verdict of each pair alone (before the candidates
-    # of a query are compared), and that verdict without the plane-vs-parallax test (the rule
-    # of the previous version)
+    # of a query are compared), and that verdict without the plane-vs-parallax test and the
+    # second surface's size (the rule before issue 18)
     stages = ("pair_only", "previous_rule")
     staged = {st: {k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
                    for k in ("true", "sibling", "unrelated")} for st in stages}  # fmt: skip
@@ -289,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         for c in cands:
             if c.verification.layout is not None:
                 before[c.key] = c.verification.layout.verdict
-                if c.verification.layout.reason.startswith("two consistent surfaces but little"):
+                if c.verification.layout.reason.startswith(
+                    ("two consistent surfaces but little", "two consistent surfaces but a small")
+                ):
                     before[-1 - c.key] = "same_room"
         return original_compare(cands, scale)
 
@@ -417,6 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             "min_parallax": layout_mod.MIN_PARALLAX,
             "min_parallax_regions": layout_mod.MIN_PARALLAX_REGIONS,
+            "min_second_surface": layout_mod.MIN_SECOND_SURFACE,
             "cross_overlap": layout_mod.CROSS_OVERLAP,
             **{
                 st: {

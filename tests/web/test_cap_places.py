@@ -94,6 +94,9 @@ def test_candidates_page_explains_a_small_region_match(
          "first_fit_inliers": 13},
         {"rank": 2, "feature_id": 12, "kind": "item", "inliers": 35, "matches": 80,
          "verified": False, "small_region": True, "coverage": 0.02},
+        # more inliers, ranked below by the search ("shared object only" evidence)
+        {"rank": 3, "feature_id": 13, "kind": "item", "inliers": 60, "matches": 95,
+         "verified": True, "small_region": False, "coverage": 0.05},
     ]  # fmt: skip
     monkeypatch.setattr(
         service,
@@ -105,6 +108,8 @@ def test_candidates_page_explains_a_small_region_match(
     assert page.status_code == 200
     assert "spread over at least 4% of the image" in page.text
     assert page.text.count("no: small region, probably a shared object") == 1
+    # the search's ranking is kept (verified first): not re-sorted by inliers
+    assert page.text.index("40 / 90") < page.text.index("60 / 95") < page.text.index("35 / 80")
     # a guided count shows the first fit it grew from
     assert "(first fit 13)" in page.text and "at least 11 of them found before guided" in page.text
 

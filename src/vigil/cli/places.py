@@ -245,6 +245,8 @@ def search_cmd(
                 lay = c["layout"]
                 flag += (f"; {lay['verdict'].replace('_', ' ')}: surfaces {lay['planes']}, "
                          f"{lay['regions']}/9 regions")  # fmt: skip
+                if lay.get("shared_with") is not None:
+                    flag += f", on the same objects as feature #{lay['shared_with']}"
             lines.append(f"  {c['rank']:>2}. {c['inliers']:>4} inliers ({flag}) {what}"
                          + (f"  drawing: {c['drawing']}" if c.get("drawing") else ""))  # fmt: skip
     lines.append(

@@ -160,7 +160,9 @@ def router() -> APIRouter:
                 cand = {k: v for k, v in cand.items() if k != "cases"}  # no other case names
                 cand["query_feature"] = fid
                 rows.append(cand)
-        rows.sort(key=lambda c: (-int(c["verified"]), -c["inliers"]))
+        # the search's ranking (vigil.places.search.rank: "shared object only" evidence below
+        # the rooms) within each query view; across views, verified first, then by that rank
+        rows.sort(key=lambda c: (-int(c["verified"]), c["rank"], -c["inliers"]))
         return render(
             request,
             "cap/place_candidates.html",

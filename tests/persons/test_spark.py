@@ -112,7 +112,7 @@ def test_model_sql_moves_between_dialects_and_keeps_every_parameter(batch: pa.Ta
         lv["sql_condition"] for c in on_spark["comparisons"] for lv in c["comparison_levels"]
     )
     assert "vigil_jaro_winkler(" in sql and "jaro_winkler_similarity" not in sql
-    assert "hamming(" not in sql and "starts_with(" not in sql
+    assert "vigil_hamming(" in sql and "starts_with(" not in sql
     back = linkage.settings_for_dialect(on_spark, "duckdb")
     assert back == model.settings  # SQL back to DuckDB's, parameters never touched
     for old, new in zip(model.settings["comparisons"], on_spark["comparisons"], strict=True):
@@ -134,7 +134,7 @@ def test_missing_pyspark_or_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
     )
-    with pytest.raises(BackendError, match=r"pyspark 4 .*openjdk-17-jre-headless"):
+    with pytest.raises(BackendError, match=r"pyspark 4 .*openjdk-17-jdk-headless"):
         spark_mod.check_available()
     monkeypatch.undo()
     if importlib.util.find_spec("pyspark") is None:
@@ -180,8 +180,11 @@ def test_a_failed_compile_falls_back_to_the_sql_function(
         pytest.skip("pyspark is not installed")
     broken = tmp_path / "JaroWinkler.java"
     broken.write_text("package vigil.persons; public final class JaroWinkler { oops }")
+    for name in spark_mod.JAVA_SOURCES:
+        if name != broken.name:
+            (tmp_path / name).write_bytes((spark_mod.JAVA_DIR / name).read_bytes())
     monkeypatch.setenv(spark_mod.UDF_DIR_ENV, str(tmp_path / "jars"))
-    monkeypatch.setattr(spark_mod, "JAVA_SOURCE", broken)
+    monkeypatch.setattr(spark_mod, "JAVA_DIR", tmp_path)
     if spark_mod._jdk_tool("javac") is None:
         pytest.skip("no javac")
     with caplog.at_level("WARNING", logger="vigil.persons.spark"):
@@ -202,7 +205,9 @@ def test_the_udf_jar_is_built_once_and_reused(
     jar = spark_mod.udf_jar()
     assert jar is not None and jar.parent == tmp_path
     with zipfile.ZipFile(jar) as zf:
-        assert "vigil/persons/JaroWinkler.class" in zf.namelist()
+        assert {"vigil/persons/JaroWinkler.class", "vigil/persons/Hamming.class"} <= set(
+            zf.namelist()
+        )
     monkeypatch.setattr(spark_mod, "_jdk_tool", lambda name: None)  # no compile the second time
     assert spark_mod.udf_jar() == jar
 
@@ -293,6 +298,9 @@ def test_spark_sql_functions_give_duckdbs_values(spark: Any) -> None:
         assert tuple(float(x) for x in d[1:]) == tuple(float(x) for x in s[1:]), (a, b, d, s)
     duck, sp = results[True]
     assert [d[0] for d in duck] == [s[0] for s in sp]
+    spark.createDataFrame(eq_table).createOrReplaceTempView("t")
+    sql_form = spark.sql("SELECT vigil_hamming_sql(a, b) AS v FROM t").collect()
+    assert [d[0] for d in duck] == [r.v for r in sql_form]
     # Jaro-Winkler in both Spark forms: the Java UDF (the jar built with javac, what
     # vigil_jaro_winkler is when a JDK is present) and the SQL function (the fallback), each
     # against DuckDB, and bit-identical to each other (the same arithmetic in the same order)

@@ -7,13 +7,20 @@ is written once, per-dialect functions in :mod:`vigil.persons.linkage`) on Spark
   127.0.0.1 only (no web UI, no listener on another interface), intermediate tables as
   Parquet in a private temporary folder that is removed when the process ends;
 * **a cluster** (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``): the driver
-  runs here and ships Splink's similarity-function jar to the executors; intermediate tables
-  go to ``spark.checkpoint.dir`` when given (a folder every executor can reach, e.g.
-  ``hdfs://...``), otherwise they are persisted in the executors' memory and disks.
+  runs here and ships Splink's similarity-function jar and Vigil's UDF jar to the executors
+  (``spark.jars``); intermediate tables go to ``spark.checkpoint.dir`` when given (a folder
+  every executor can reach, e.g. ``hdfs://...``), otherwise they are persisted in the
+  executors' memory and disks.
 
-Needs Java 17 or later (Debian: ``openjdk-17-jre-headless``, installed by
-``scripts/install-system-deps.sh``) and pyspark 4 (``pip install 'vigil[spark]'``). Their
-absence is a :class:`~vigil.errors.BackendError` that says what to install.
+Jaro-Winkler is DuckDB's algorithm (Splink's own UDF is another one): a Java UDF
+(``java/JaroWinkler.java``) compiled with the JDK's ``javac`` on first use into the user's cache
+(:func:`udf_jar`), or, without a JDK, the same algorithm as a Spark SQL function (~10x the CPU
+per call, the same values).
+
+Needs Java 17 or later (Debian: ``openjdk-17-jdk-headless``, installed by
+``scripts/install-system-deps.sh``; a JRE alone runs with the SQL function) and pyspark 4
+(``pip install 'vigil[spark]'``). Their absence is a :class:`~vigil.errors.BackendError` that
+says what to install.
 """
 
 from __future__ import annotations
@@ -112,12 +119,13 @@ def jaro_winkler_sql(a: str, b: str) -> str:
     )
 
 
-JARO_WINKLER_SQL_FUNCTION = "vigil_jaro_winkler_sql"
-"""The SQL form of :data:`JARO_WINKLER_FUNCTION`, created in every session (the oracle of the
-Java UDF in the tests; what :data:`JARO_WINKLER_FUNCTION` is when there is no jar)."""
+HAMMING_FUNCTION = "vigil_hamming"
+"""DuckDB's ``hamming(a, b)`` in Spark: the Java UDF, or :func:`hamming_sql` without a jar."""
 
-JAVA_SOURCE = Path(__file__).with_name("java") / "JaroWinkler.java"
+JAVA_DIR = Path(__file__).with_name("java")
+JAVA_SOURCES = ("JaroWinkler.java", "Hamming.java")
 JAVA_CLASS = "vigil.persons.JaroWinkler"
+HAMMING_CLASS = "vigil.persons.Hamming"
 UDF_DIR_ENV = "VIGIL_SPARK_UDF_DIR"
 
 
@@ -149,8 +157,10 @@ def udf_jar(build: bool = True) -> Path | None:
 
     import pyspark
 
-    source = JAVA_SOURCE.read_bytes()
-    digest = hashlib.sha256(source + b"release 17").hexdigest()[:16]
+    sources = [JAVA_DIR / name for name in JAVA_SOURCES]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sources) + b"release 17").hexdigest()[
+        :16
+    ]
     jar = udf_dir() / f"vigil-udfs-{digest}.jar"
     if jar.is_file():
         return jar
@@ -169,16 +179,16 @@ def udf_jar(build: bool = True) -> Path | None:
         try:
             done = subprocess.run(
                 [javac, "--release", "17", "-nowarn", "-cp", classpath, "-d", str(out),
-                 str(JAVA_SOURCE)],
+                 *map(str, sources)],
                 capture_output=True, text=True, timeout=300, check=False,
             )  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
-            log.warning("could not compile %s (%s): using the SQL function", JAVA_SOURCE, exc)
+            log.warning("could not compile %s (%s): using the SQL function", JAVA_DIR, exc)
             return None
         if done.returncode != 0:
             log.warning(
                 "could not compile %s: %s; using the SQL function",
-                JAVA_SOURCE,
+                JAVA_DIR,
                 " ".join(done.stderr.split())[:300],
             )
             return None
@@ -197,23 +207,38 @@ def udf_jar(build: bool = True) -> Path | None:
 
 def register_functions(spark: Any, java_udf: bool = False) -> None:
     """Create Vigil's SQL functions in ``spark``'s session (idempotent):
-    :data:`JARO_WINKLER_SQL_FUNCTION` always, :data:`JARO_WINKLER_FUNCTION` as the Java UDF
-    when its jar is on the session's classpath (``java_udf``), else as the SQL function."""
-    body = jaro_winkler_sql("a", "b")
-    spark.sql(
-        f"CREATE OR REPLACE TEMPORARY FUNCTION {JARO_WINKLER_SQL_FUNCTION}(a STRING, b STRING) "
-        f"RETURNS DOUBLE RETURN {body}"
+    :data:`JARO_WINKLER_FUNCTION` and :data:`HAMMING_FUNCTION` as the Java UDFs when their jar
+    is on the session's classpath (``java_udf``), else as SQL functions; the SQL forms always
+    also as ``<name>_sql`` (the oracle of the UDFs in the tests)."""
+    forms = (
+        (JARO_WINKLER_FUNCTION, "DOUBLE", jaro_winkler_sql("a", "b"), JAVA_CLASS),
+        (HAMMING_FUNCTION, "INT", hamming_sql("a", "b"), HAMMING_CLASS),
     )
-    if java_udf:
-        from pyspark.sql.types import DoubleType
-
-        spark.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {JARO_WINKLER_FUNCTION}")
-        spark.udf.registerJavaFunction(JARO_WINKLER_FUNCTION, JAVA_CLASS, DoubleType())
-    else:
+    for name, returns, body, java_class in forms:
         spark.sql(
-            f"CREATE OR REPLACE TEMPORARY FUNCTION {JARO_WINKLER_FUNCTION}(a STRING, b STRING) "
-            f"RETURNS DOUBLE RETURN {body}"
+            f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_sql(a STRING, b STRING) "
+            f"RETURNS {returns} RETURN {body}"
         )
+        spark.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {name}")
+        if java_udf:
+            from pyspark.sql.types import DoubleType, IntegerType
+
+            dtype = DoubleType() if returns == "DOUBLE" else IntegerType()
+            spark.udf.registerJavaFunction(name, java_class, dtype)
+        else:
+            spark.sql(
+                f"CREATE TEMPORARY FUNCTION {name}(a STRING, b STRING) "
+                f"RETURNS {returns} RETURN {body}"
+            )
+
+
+def hamming_sql(a: str, b: str) -> str:
+    """DuckDB's ``hamming(a, b)`` (positions whose characters differ; DuckDB defines it on
+    strings of equal length, positions past the shorter string count here) in Spark SQL."""
+    return (
+        f"size(filter(sequence(1, greatest(length({a}), length({b}))), "
+        f"p -> substr({a}, p, 1) <> substr({b}, p, 1)))"
+    )
 
 
 def is_local(master: str) -> bool:
@@ -268,7 +293,7 @@ def check_available() -> None:
     if importlib.util.find_spec("pyspark") is None:
         raise BackendError(
             "the Spark engine needs pyspark 4 (pip install 'vigil[spark]') and Java 17 or "
-            "later (Debian: apt-get install openjdk-17-jre-headless)"
+            "later (Debian: apt-get install openjdk-17-jdk-headless)"
         )
     import pyspark
 
@@ -278,7 +303,7 @@ def check_available() -> None:
     if line is None:
         raise BackendError(
             "the Spark engine needs Java 17 or later and none was found (JAVA_HOME or java "
-            "on PATH); Debian: apt-get install openjdk-17-jre-headless "
+            "on PATH); Debian: apt-get install openjdk-17-jdk-headless "
             "(scripts/install-system-deps.sh installs it)"
         )
     if _java_major(line) < 17:
@@ -382,7 +407,29 @@ def session_uses_java_udf() -> bool:
 
 def break_lineage_method() -> str:
     """Parquet in the checkpoint folder when there is one, else executor-side persistence."""
+    if _state.get("lineage"):
+        return str(_state["lineage"])
     return "parquet" if _state.get("parquet") else "persist"
+
+
+def use_variant(*, java_udf: bool | None = None, lineage: str | None = None) -> None:
+    """Switch the running session's Jaro-Winkler (the Java UDF or the SQL function) and how
+    Splink keeps intermediate tables (``parquet`` in the checkpoint folder or ``persist``):
+    for benchmarks that compare them in one JVM. Takes effect at the next linkage."""
+    spark = _state.get("spark")
+    if spark is None:
+        raise InvalidInput("no Spark session is running")
+    if java_udf is not None:
+        if java_udf and udf_jar(build=False) is None:
+            raise InvalidInput("the Java UDF's jar is not built (no JDK?)")
+        register_functions(spark, java_udf=java_udf)
+        _state["java_udf"] = java_udf
+    if lineage is not None:
+        if lineage not in ("parquet", "persist"):
+            raise InvalidInput(f"lineage {lineage!r}: parquet or persist")
+        if lineage == "parquet" and not _state.get("parquet"):
+            raise InvalidInput("no checkpoint folder for parquet")
+        _state["lineage"] = lineage
 
 
 def clean_checkpoints() -> None:

@@ -193,6 +193,19 @@ def test_a_failed_compile_falls_back_to_the_sql_function(
     assert not (tmp_path / "jars").exists()
 
 
+def test_an_unwritable_jar_folder_falls_back_to_the_sql_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if importlib.util.find_spec("pyspark") is None or spark_mod._jdk_tool("javac") is None:
+        pytest.skip("needs pyspark and a JDK (javac)")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(spark_mod.UDF_DIR_ENV, str(blocker / "jars"))
+    with caplog.at_level("WARNING", logger="vigil.persons.spark"):
+        assert spark_mod.udf_jar() is None
+    assert "cannot write" in caplog.text and spark_mod.UDF_DIR_ENV in caplog.text
+
+
 def test_the_udf_jar_is_built_once_and_reused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

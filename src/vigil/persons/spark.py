@@ -199,8 +199,17 @@ def udf_jar(build: bool = True) -> Path | None:
             )
             for cls in sorted(out.rglob("*.class")):
                 zf.write(cls, cls.relative_to(out).as_posix())
-        jar.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(built, jar)  # atomic: a concurrent build writes the same bytes
+        try:
+            jar.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(built, jar)  # atomic: a concurrent build writes the same bytes
+        except OSError as exc:
+            log.warning(
+                "cannot write %s (%s; set %s to a writable folder): using the SQL function",
+                jar,
+                exc,
+                UDF_DIR_ENV,
+            )
+            return None
     log.info("built %s", jar)
     return jar
 

@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -328,6 +329,7 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
         }
         if engine == "spark":
             out[key]["vs_duckdb"] = _agreement(labels["duckdb"], labels[key])
+        print(json.dumps({"partial": key, **out[key]}), file=sys.stderr, flush=True)
     out["spark_vs_duckdb"] = out["spark"]["vs_duckdb"]
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     import pyspark

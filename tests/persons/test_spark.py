@@ -159,6 +159,19 @@ def test_the_local_driver_heap_follows_the_machines_memory() -> None:
     assert spark_mod.DEFAULT_LOCAL_CONF["spark.driver.memory"] in {f"{n}g" for n in range(2, 9)}
 
 
+def test_user_jars_and_jvm_options_are_added_to_vigils() -> None:
+    settings = {"spark.jars": "splink.jar,vigil.jar", "spark.driver.extraJavaOptions": "-Dlog=x"}
+    spark_mod.merge_conf(
+        settings,
+        [("spark.jars", "mine.jar"), ("spark.driver.extraJavaOptions", "-Xss4m"), ("a", "b")],
+    )
+    assert settings == {
+        "spark.jars": "splink.jar,vigil.jar,mine.jar",
+        "spark.driver.extraJavaOptions": "-Dlog=x -Xss4m",
+        "a": "b",
+    }
+
+
 def test_spark_conf_is_parsed_and_checked() -> None:
     assert spark_mod.parse_conf(["spark.executor.memory=8g", "a.b = c=d"]) == (
         ("spark.executor.memory", "8g"),

@@ -374,8 +374,7 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
         settings["spark.driver.host"] = "127.0.0.1"
         settings["spark.driver.bindAddress"] = "127.0.0.1"
         settings["spark.local.dir"] = str(work / "scratch")
-    for k, v in conf:
-        settings[k] = ",".join([settings["spark.jars"], v]) if k == "spark.jars" else v
+    merge_conf(settings, conf)
     checkpoint = settings.pop(CHECKPOINT_KEY, None)
     builder = SparkSession.builder.master(master)
     for k, v in settings.items():
@@ -403,6 +402,16 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
         "Java UDF" if ours else "SQL function",
     )
     return spark
+
+
+_APPENDED = {"spark.jars": ",", "spark.driver.extraJavaOptions": " "}
+
+
+def merge_conf(settings: dict[str, str], conf: Sequence[tuple[str, str]]) -> None:
+    """Apply ``--spark-conf`` pairs to ``settings``: the user's jars and JVM options come after
+    Vigil's (the UDF jars, the log configuration), other keys replace the default."""
+    for k, v in conf:
+        settings[k] = _APPENDED[k].join([settings[k], v]) if k in settings and k in _APPENDED else v
 
 
 _PREFIX = "vigil-spark-"

@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import resource
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
@@ -301,13 +302,27 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
         t0 = time.perf_counter()
         model = linkage.train(table, linkage.LinkParams(threads=args.threads))
         out["shared_model_trained_on_duckdb_s"] = round(time.perf_counter() - t0, 2)
-    for engine in ("duckdb", "spark"):
-        params = linkage.LinkParams(
-            threads=args.threads,
-            backend=engine,  # type: ignore[arg-type]
-            spark_master=args.spark_master,
-            spark_conf=tuple(tuple(c.split("=", 1)) for c in args.spark_conf),  # type: ignore[misc]
-        )
+    runs = [("duckdb", "duckdb", "")] + [
+        ("spark" if i == 0 else f"spark[{v}]", "spark", v)
+        for i, v in enumerate(args.spark_variants.split(","))
+    ]
+    for key, engine, variant in runs:
+        if variant:
+            # the same JVM: Jaro-Winkler as the Java UDF or the SQL function, intermediate
+            # tables persisted or written as Parquet
+            from vigil.persons import spark as spark_mod
+
+            if not spark_mod._state:  # start the JVM: its cost apart from the runs'
+                c0, k0, w0 = time.process_time(), _children_usage()[0], time.perf_counter()
+                linkage._Session("spark", args.threads, _params(args, "spark")).close()
+                out["spark_start"] = {
+                    "wall_s": round(time.perf_counter() - w0, 2),
+                    "cpu_s_python": round(time.process_time() - c0, 2),
+                    "cpu_s_jvm": round(_children_usage()[0] - k0, 2),
+                }
+            jw, _, lineage = variant.partition("-")
+            spark_mod.use_variant(java_udf=jw == "java", lineage=lineage or None)
+        params = _params(args, engine)
         load = os.getloadavg()[0]
         cpu0 = time.process_time()
         kid0, _ = _children_usage()
@@ -315,8 +330,8 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
         res = linkage.link(table, params=params, model=model)
         wall = time.perf_counter() - t0
         kid1, kid_rss = _children_usage()
-        labels[engine] = res.clusters.labels.tolist()
-        out[engine] = {
+        labels[key] = res.clusters.labels.tolist()
+        out[key] = {
             "link_wall_s": round(wall, 2),
             "cpu_s_python": round(time.process_time() - cpu0, 2),
             "cpu_s_jvm": round(kid1 - kid0, 2),
@@ -326,9 +341,12 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
             "peak_rss_mb_jvm": round(kid_rss, 1),
             "peak_rss_mb_tree": round(_rss_mb() + kid_rss, 1),
             "load_avg_1m_before": round(load, 2),
-            **_scores(labels[engine], truth),
+            **_scores(labels[key], truth),
         }
-    out["spark_vs_duckdb"] = _agreement(labels["duckdb"], labels["spark"])
+        if engine == "spark":
+            out[key]["vs_duckdb"] = _agreement(labels["duckdb"], labels[key])
+        print(json.dumps({"partial": key, **out[key]}), file=sys.stderr, flush=True)
+    out["spark_vs_duckdb"] = out["spark"]["vs_duckdb"]
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     import pyspark
 
@@ -336,6 +354,15 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
     out["spark"]["java"] = (java.stderr or "").splitlines()[0] if java.stderr else None
     out["spark"]["master"] = args.spark_master or f"local[{args.threads}]"
     return out
+
+
+def _params(args: argparse.Namespace, engine: str) -> linkage.LinkParams:
+    return linkage.LinkParams(
+        threads=args.threads,
+        backend=engine,  # type: ignore[arg-type]
+        spark_master=args.spark_master,
+        spark_conf=tuple(tuple(c.split("=", 1)) for c in args.spark_conf),  # type: ignore[misc]
+    )
 
 
 def _rss_mb() -> float:
@@ -369,6 +396,13 @@ def main() -> None:
     )
     ap.add_argument("--spark-master", default=None, help="default local[threads]")
     ap.add_argument("--spark-conf", action="append", default=[], help="KEY=VALUE (repeatable)")
+    ap.add_argument(
+        "--spark-variants",
+        default="",
+        help="with --engine spark: comma-separated Spark runs in one JVM, each JW-LINEAGE with "
+        "JW java (the UDF) or sql (the SQL function) and LINEAGE persist or parquet (empty: "
+        "the session's own), e.g. java-persist,sql-parquet; default: one run as configured",
+    )
     ap.add_argument("--store", action="store_true", help="also run the full store pipeline")
     ap.add_argument("--store-only", action="store_true", help="only the store pipeline")
     ap.add_argument(

@@ -48,9 +48,13 @@ needs_spark = pytest.mark.skipif(NOT_READY is not None, reason=NOT_READY or "")
 
 
 @pytest.fixture(scope="module")
-def spark() -> Iterator[Any]:
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    # the UDF jar is built (javac) into a folder of this test run, not the user's cache
+    mp = pytest.MonkeyPatch()
+    mp.setenv(spark_mod.UDF_DIR_ENV, str(tmp_path_factory.mktemp("udf")))
     session = spark_mod.session("local[2]", (("spark.sql.shuffle.partitions", "2"),))
     yield session
+    mp.undo()
     spark_mod.stop()
     gc.collect()  # py4j's sockets, while the warning filters above still apply
 
@@ -108,7 +112,7 @@ def test_model_sql_moves_between_dialects_and_keeps_every_parameter(batch: pa.Ta
         lv["sql_condition"] for c in on_spark["comparisons"] for lv in c["comparison_levels"]
     )
     assert "vigil_jaro_winkler(" in sql and "jaro_winkler_similarity" not in sql
-    assert "hamming(" not in sql and "starts_with(" not in sql
+    assert "vigil_hamming(" in sql and "starts_with(" not in sql
     back = linkage.settings_for_dialect(on_spark, "duckdb")
     assert back == model.settings  # SQL back to DuckDB's, parameters never touched
     for old, new in zip(model.settings["comparisons"], on_spark["comparisons"], strict=True):
@@ -130,7 +134,7 @@ def test_missing_pyspark_or_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "pyspark" else real(name, *a)
     )
-    with pytest.raises(BackendError, match=r"pyspark 4 .*openjdk-17-jre-headless"):
+    with pytest.raises(BackendError, match=r"pyspark 4 .*openjdk-17-jdk-headless"):
         spark_mod.check_available()
     monkeypatch.undo()
     if importlib.util.find_spec("pyspark") is None:
@@ -147,6 +151,27 @@ def test_java_versions_are_read() -> None:
     assert spark_mod._java_major("garbage") == 0
 
 
+def test_the_local_driver_heap_follows_the_machines_memory() -> None:
+    gib = 1 << 30
+    assert spark_mod.default_driver_memory(4 * gib) == "2g"
+    assert spark_mod.default_driver_memory(24 * gib) == "6g"
+    assert spark_mod.default_driver_memory(256 * gib) == "8g"
+    assert spark_mod.DEFAULT_LOCAL_CONF["spark.driver.memory"] in {f"{n}g" for n in range(2, 9)}
+
+
+def test_user_jars_and_jvm_options_are_added_to_vigils() -> None:
+    settings = {"spark.jars": "splink.jar,vigil.jar", "spark.driver.extraJavaOptions": "-Dlog=x"}
+    spark_mod.merge_conf(
+        settings,
+        [("spark.jars", "mine.jar"), ("spark.driver.extraJavaOptions", "-Xss4m"), ("a", "b")],
+    )
+    assert settings == {
+        "spark.jars": "splink.jar,vigil.jar,mine.jar",
+        "spark.driver.extraJavaOptions": "-Dlog=x -Xss4m",
+        "a": "b",
+    }
+
+
 def test_spark_conf_is_parsed_and_checked() -> None:
     assert spark_mod.parse_conf(["spark.executor.memory=8g", "a.b = c=d"]) == (
         ("spark.executor.memory", "8g"),
@@ -154,6 +179,71 @@ def test_spark_conf_is_parsed_and_checked() -> None:
     )
     with pytest.raises(InvalidInput, match="KEY=VALUE"):
         spark_mod.parse_conf(["spark.executor.memory"])
+
+
+def test_without_a_jdk_jaro_winkler_falls_back_to_the_sql_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed")
+    monkeypatch.setenv(spark_mod.UDF_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(spark_mod, "_jdk_tool", lambda name: None)
+    with caplog.at_level("WARNING", logger="vigil.persons.spark"):
+        assert spark_mod.udf_jar() is None
+    assert "openjdk-17-jdk-headless" in caplog.text
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_compile_falls_back_to_the_sql_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("pyspark is not installed")
+    broken = tmp_path / "JaroWinkler.java"
+    broken.write_text("package vigil.persons; public final class JaroWinkler { oops }")
+    for name in spark_mod.JAVA_SOURCES:
+        if name != broken.name:
+            (tmp_path / name).write_bytes((spark_mod.JAVA_DIR / name).read_bytes())
+    monkeypatch.setenv(spark_mod.UDF_DIR_ENV, str(tmp_path / "jars"))
+    monkeypatch.setattr(spark_mod, "JAVA_DIR", tmp_path)
+    if spark_mod._jdk_tool("javac") is None:
+        pytest.skip("no javac")
+    with caplog.at_level("WARNING", logger="vigil.persons.spark"):
+        assert spark_mod.udf_jar() is None
+    assert "could not compile" in caplog.text
+    assert not (tmp_path / "jars").exists()
+
+
+def test_an_unwritable_jar_folder_falls_back_to_the_sql_function(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    if importlib.util.find_spec("pyspark") is None or spark_mod._jdk_tool("javac") is None:
+        pytest.skip("needs pyspark and a JDK (javac)")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(spark_mod.UDF_DIR_ENV, str(blocker / "jars"))
+    with caplog.at_level("WARNING", logger="vigil.persons.spark"):
+        assert spark_mod.udf_jar() is None
+    assert "cannot write" in caplog.text and spark_mod.UDF_DIR_ENV in caplog.text
+
+
+def test_the_udf_jar_is_built_once_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    if importlib.util.find_spec("pyspark") is None or spark_mod._jdk_tool("javac") is None:
+        pytest.skip("needs pyspark and a JDK (javac)")
+    monkeypatch.setenv(spark_mod.UDF_DIR_ENV, str(tmp_path))
+    assert spark_mod.udf_jar(build=False) is None
+    jar = spark_mod.udf_jar()
+    assert jar is not None and jar.parent == tmp_path
+    with zipfile.ZipFile(jar) as zf:
+        assert {"vigil/persons/JaroWinkler.class", "vigil/persons/Hamming.class"} <= set(
+            zf.namelist()
+        )
+    monkeypatch.setattr(spark_mod, "_jdk_tool", lambda name: None)  # no compile the second time
+    assert spark_mod.udf_jar() == jar
 
 
 def test_unknown_engine_is_refused() -> None:
@@ -195,6 +285,8 @@ def _string_pairs(n: int = 3000) -> list[tuple[str, str]]:
         pairs.append((a, "".join(b)))
         pairs.append((a, "".join(rng.choice(letters) for _ in range(rng.randint(1, 12)))))
     pairs += [("", ""), ("a", ""), ("", "abc")]
+    # characters are code points on every engine (one accented letter is not two)
+    pairs += [("zoë", "zoe"), ("ëa", "ëb"), ("\U0001f600ab", "\U0001f600ac"), ("łukasz", "lukasz")]
     return pairs
 
 
@@ -240,6 +332,23 @@ def test_spark_sql_functions_give_duckdbs_values(spark: Any) -> None:
         assert tuple(float(x) for x in d[1:]) == tuple(float(x) for x in s[1:]), (a, b, d, s)
     duck, sp = results[True]
     assert [d[0] for d in duck] == [s[0] for s in sp]
+    spark.createDataFrame(eq_table).createOrReplaceTempView("t")
+    sql_form = spark.sql("SELECT vigil_hamming_sql(a, b) AS v FROM t").collect()
+    assert [d[0] for d in duck] == [r.v for r in sql_form]
+    # Jaro-Winkler in both Spark forms: the Java UDF (the jar built with javac, what
+    # vigil_jaro_winkler is when a JDK is present) and the SQL function (the fallback), each
+    # against DuckDB, and bit-identical to each other (the same arithmetic in the same order)
+    spark.createDataFrame(table).createOrReplaceTempView("t")
+    both = spark.sql(
+        "SELECT vigil_jaro_winkler(a, b) AS j, vigil_jaro_winkler_sql(a, b) AS s FROM t"
+    ).collect()
+    duck_jw = [d[0] for d in results[False][0]]
+    for (a, b), d, row in zip(pairs, duck_jw, both, strict=True):
+        assert abs(d - row.j) <= 1e-12 and abs(d - row.s) <= 1e-12, (a, b, d, row)
+        assert row.j == row.s, (a, b, row)
+    assert spark_mod.session_uses_java_udf() == (spark_mod.udf_jar(build=False) is not None)
+    nulls = spark.sql("SELECT vigil_jaro_winkler(NULL, 'a') AS v").collect()[0].v
+    assert nulls is None
     # lists_overlap on lists (the name-root lists of the "nickname with a typo" level), with
     # empty lists and NULLs: the same truth value on both engines (NULL counts as not true)
     lists = [(sorted(set(a)), sorted(set(b))) for a, b in pairs[:400]]

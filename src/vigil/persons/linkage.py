@@ -361,9 +361,9 @@ SQL_FUNCTIONS: dict[str, dict[str, str]] = {
         "jaro_winkler": "vigil_jaro_winkler({a}, {b})",
         "levenshtein": "levenshtein({a}, {b})",
         "damerau_levenshtein": "damerau_levenshtein({a}, {b})",
-        # DuckDB's hamming (positions that differ, on strings of equal length) in Spark SQL
-        "hamming": "size(filter(sequence(1, greatest(length({a}), length({b}))), "
-        "p -> substr({a}, p, 1) <> substr({b}, p, 1)))",
+        # DuckDB's hamming (positions that differ, on strings of equal length): a Java UDF or
+        # its SQL form (vigil.persons.spark.hamming_sql)
+        "hamming": "vigil_hamming({a}, {b})",
         "starts_with": "startswith({a}, {b})",
         "contains": "contains({a}, {b})",
         "lists_overlap": "size(array_intersect({a}, {b})) >= 1",

@@ -7,13 +7,20 @@ is written once, per-dialect functions in :mod:`vigil.persons.linkage`) on Spark
   127.0.0.1 only (no web UI, no listener on another interface), intermediate tables as
   Parquet in a private temporary folder that is removed when the process ends;
 * **a cluster** (``--spark-master spark://host:7077``, ``yarn``, ``k8s://...``): the driver
-  runs here and ships Splink's similarity-function jar to the executors; intermediate tables
-  go to ``spark.checkpoint.dir`` when given (a folder every executor can reach, e.g.
-  ``hdfs://...``), otherwise they are persisted in the executors' memory and disks.
+  runs here and ships Splink's similarity-function jar and Vigil's UDF jar to the executors
+  (``spark.jars``); intermediate tables go to ``spark.checkpoint.dir`` when given (a folder
+  every executor can reach, e.g. ``hdfs://...``), otherwise they are persisted in the
+  executors' memory and disks.
 
-Needs Java 17 or later (Debian: ``openjdk-17-jre-headless``, installed by
-``scripts/install-system-deps.sh``) and pyspark 4 (``pip install 'vigil[spark]'``). Their
-absence is a :class:`~vigil.errors.BackendError` that says what to install.
+Jaro-Winkler is DuckDB's algorithm (Splink's own UDF is another one): a Java UDF
+(``java/JaroWinkler.java``) compiled with the JDK's ``javac`` on first use into the user's cache
+(:func:`udf_jar`), or, without a JDK, the same algorithm as a Spark SQL function (~10x the CPU
+per call, the same values).
+
+Needs Java 17 or later (Debian: ``openjdk-17-jdk-headless``, installed by
+``scripts/install-system-deps.sh``; a JRE alone runs with the SQL function) and pyspark 4
+(``pip install 'vigil[spark]'``). Their absence is a :class:`~vigil.errors.BackendError` that
+says what to install.
 """
 
 from __future__ import annotations
@@ -33,13 +40,27 @@ from vigil.errors import BackendError, InvalidInput
 
 log = logging.getLogger(__name__)
 
+
+def default_driver_memory(total_bytes: int | None = None) -> str:
+    """The local driver heap: a quarter of this machine's memory (the JVM's own default), at
+    least 2 GB and at most 8 GB. 2 GB is enough for ~10^4 records; at 10^5 a 2 GB heap spent
+    most of its CPU in full garbage collections (measured: old generation 99.98 % full, 62 full
+    collections), 6 GB did not; 10^6 needs 8 GB."""
+    if total_bytes is None:
+        try:
+            total_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            total_bytes = 8 << 30
+    return f"{max(2, min(8, total_bytes // 4 >> 30))}g"
+
+
 DEFAULT_LOCAL_CONF: dict[str, str] = {
-    "spark.driver.memory": "2g",
+    "spark.driver.memory": default_driver_memory(),
     "spark.sql.shuffle.partitions": "8",
     "spark.default.parallelism": "8",
 }
-"""Defaults on a local master (``--spark-conf`` overrides them): a modest driver heap and few
-shuffle partitions (Spark's 200 would make thousands of tiny tasks on a small batch)."""
+"""Defaults on a local master (``--spark-conf`` overrides them): a driver heap of a quarter of
+the memory (2 to 8 GB) and few shuffle partitions (Spark's 200 would make thousands of tiny tasks on a small batch)."""
 
 CHECKPOINT_KEY = "spark.checkpoint.dir"
 
@@ -112,11 +133,134 @@ def jaro_winkler_sql(a: str, b: str) -> str:
     )
 
 
-def register_functions(spark: Any) -> None:
-    """Create Vigil's SQL functions in ``spark``'s session (idempotent)."""
-    spark.sql(
-        f"CREATE OR REPLACE TEMPORARY FUNCTION {JARO_WINKLER_FUNCTION}(a STRING, b STRING) "
-        f"RETURNS DOUBLE RETURN {jaro_winkler_sql('a', 'b')}"
+HAMMING_FUNCTION = "vigil_hamming"
+"""DuckDB's ``hamming(a, b)`` in Spark: the Java UDF, or :func:`hamming_sql` without a jar."""
+
+JAVA_DIR = Path(__file__).with_name("java")
+JAVA_SOURCES = ("JaroWinkler.java", "Hamming.java")
+JAVA_CLASS = "vigil.persons.JaroWinkler"
+HAMMING_CLASS = "vigil.persons.Hamming"
+UDF_DIR_ENV = "VIGIL_SPARK_UDF_DIR"
+
+
+def udf_dir() -> Path:
+    """Where the UDF jar is built: ``$VIGIL_SPARK_UDF_DIR``, else ``$XDG_CACHE_HOME/vigil/spark``
+    (``~/.cache/vigil/spark``)."""
+    if os.environ.get(UDF_DIR_ENV):
+        return Path(os.environ[UDF_DIR_ENV])
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "vigil" / "spark"
+
+
+def _jdk_tool(name: str) -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / name).exists():
+        return str(Path(home) / "bin" / name)
+    return shutil.which(name)
+
+
+def udf_jar(build: bool = True) -> Path | None:
+    """The jar of Vigil's Java UDF (DuckDB's Jaro-Winkler, ``java/JaroWinkler.java``), built on
+    first use with the JDK's ``javac`` (``--release 17``) into :func:`udf_dir` and reused while
+    the source is unchanged (its hash is in the name). None, with a warning, when there is no
+    ``javac`` (a JRE only) or the build fails: the SQL function is used instead (the same
+    values, ~10x the CPU per call). Nothing is downloaded: the compile classpath is pyspark's
+    own jars."""
+    import hashlib
+    import zipfile
+
+    import pyspark
+
+    sources = [JAVA_DIR / name for name in JAVA_SOURCES]
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sources) + b"release 17").hexdigest()[
+        :16
+    ]
+    jar = udf_dir() / f"vigil-udfs-{digest}.jar"
+    if jar.is_file():
+        return jar
+    if not build:
+        return None
+    javac = _jdk_tool("javac")
+    if javac is None:
+        log.warning(
+            "no Java compiler (javac): Jaro-Winkler runs as a Spark SQL function, ~10x slower "
+            "than the Java UDF; install a JDK (Debian: openjdk-17-jdk-headless)"
+        )
+        return None
+    classpath = str(Path(pyspark.__file__).parent / "jars" / "*")
+    with tempfile.TemporaryDirectory(prefix="vigil-udf-") as tmp:
+        out = Path(tmp) / "classes"
+        try:
+            done = subprocess.run(
+                [javac, "--release", "17", "-nowarn", "-cp", classpath, "-d", str(out),
+                 *map(str, sources)],
+                capture_output=True, text=True, timeout=300, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.warning("could not compile %s (%s): using the SQL function", JAVA_DIR, exc)
+            return None
+        if done.returncode != 0:
+            log.warning(
+                "could not compile %s: %s; using the SQL function",
+                JAVA_DIR,
+                " ".join(done.stderr.split())[:300],
+            )
+            return None
+        built = Path(tmp) / jar.name
+        with zipfile.ZipFile(built, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(
+                "META-INF/MANIFEST.MF", "Manifest-Version: 1.0\r\nCreated-By: vigil\r\n\r\n"
+            )
+            for cls in sorted(out.rglob("*.class")):
+                zf.write(cls, cls.relative_to(out).as_posix())
+        try:
+            jar.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(built, jar)  # atomic: a concurrent build writes the same bytes
+        except OSError as exc:
+            log.warning(
+                "cannot write %s (%s; set %s to a writable folder): using the SQL function",
+                jar,
+                exc,
+                UDF_DIR_ENV,
+            )
+            return None
+    log.info("built %s", jar)
+    return jar
+
+
+def register_functions(spark: Any, java_udf: bool = False) -> None:
+    """Create Vigil's SQL functions in ``spark``'s session (idempotent):
+    :data:`JARO_WINKLER_FUNCTION` and :data:`HAMMING_FUNCTION` as the Java UDFs when their jar
+    is on the session's classpath (``java_udf``), else as SQL functions; the SQL forms always
+    also as ``<name>_sql`` (the oracle of the UDFs in the tests)."""
+    forms = (
+        (JARO_WINKLER_FUNCTION, "DOUBLE", jaro_winkler_sql("a", "b"), JAVA_CLASS),
+        (HAMMING_FUNCTION, "INT", hamming_sql("a", "b"), HAMMING_CLASS),
+    )
+    for name, returns, body, java_class in forms:
+        spark.sql(
+            f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_sql(a STRING, b STRING) "
+            f"RETURNS {returns} RETURN {body}"
+        )
+        spark.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {name}")
+        if java_udf:
+            from pyspark.sql.types import DoubleType, IntegerType
+
+            dtype = DoubleType() if returns == "DOUBLE" else IntegerType()
+            spark.udf.registerJavaFunction(name, java_class, dtype)
+        else:
+            spark.sql(
+                f"CREATE TEMPORARY FUNCTION {name}(a STRING, b STRING) "
+                f"RETURNS {returns} RETURN {body}"
+            )
+
+
+def hamming_sql(a: str, b: str) -> str:
+    """DuckDB's ``hamming(a, b)`` (positions whose characters differ; DuckDB defines it on
+    strings of equal length, positions past the shorter string count here) in Spark SQL."""
+    return (
+        f"size(filter(sequence(1, greatest(length({a}), length({b}))), "
+        f"p -> substr({a}, p, 1) <> substr({b}, p, 1)))"
     )
 
 
@@ -172,7 +316,7 @@ def check_available() -> None:
     if importlib.util.find_spec("pyspark") is None:
         raise BackendError(
             "the Spark engine needs pyspark 4 (pip install 'vigil[spark]') and Java 17 or "
-            "later (Debian: apt-get install openjdk-17-jre-headless)"
+            "later (Debian: apt-get install openjdk-17-jdk-headless)"
         )
     import pyspark
 
@@ -182,7 +326,7 @@ def check_available() -> None:
     if line is None:
         raise BackendError(
             "the Spark engine needs Java 17 or later and none was found (JAVA_HOME or java "
-            "on PATH); Debian: apt-get install openjdk-17-jre-headless "
+            "on PATH); Debian: apt-get install openjdk-17-jdk-headless "
             "(scripts/install-system-deps.sh installs it)"
         )
     if _java_major(line) < 17:
@@ -213,9 +357,11 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
     _remove_stale_folders()
     work = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
     (work / "log4j2.properties").write_text(_LOG4J, encoding="utf-8")
+    ours = udf_jar()
+    jars = [similarity_jar_location()] + ([str(ours)] if ours else [])
     settings: dict[str, str] = {
         "spark.app.name": "vigil-persons",
-        "spark.jars": similarity_jar_location(),
+        "spark.jars": ",".join(jars),
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile={work / 'log4j2.properties'}",
@@ -228,7 +374,7 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
         settings["spark.driver.host"] = "127.0.0.1"
         settings["spark.driver.bindAddress"] = "127.0.0.1"
         settings["spark.local.dir"] = str(work / "scratch")
-    settings.update(dict(conf))
+    merge_conf(settings, conf)
     checkpoint = settings.pop(CHECKPOINT_KEY, None)
     builder = SparkSession.builder.master(master)
     for k, v in settings.items():
@@ -239,15 +385,33 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
         shutil.rmtree(work, ignore_errors=True)
         raise BackendError(f"could not start Spark on {master}: {_short(exc)}") from exc
     spark.sparkContext.setLogLevel("ERROR")
-    register_functions(spark)
+    register_functions(spark, java_udf=ours is not None)
     if checkpoint is None and local:
         checkpoint = str(work / "checkpoints")
     if checkpoint is not None:
         spark.sparkContext.setCheckpointDir(checkpoint)
-    _state.update(spark=spark, key=key, work=work, parquet=checkpoint is not None)
+    _state.update(
+        spark=spark, key=key, work=work, parquet=checkpoint is not None, java_udf=ours is not None
+    )
     atexit.register(stop)
-    log.info("Spark %s on %s (intermediate tables: %s)", spark.version, master, checkpoint)
+    log.info(
+        "Spark %s on %s (intermediate tables: %s; Jaro-Winkler: %s)",
+        spark.version,
+        master,
+        checkpoint,
+        "Java UDF" if ours else "SQL function",
+    )
     return spark
+
+
+_APPENDED = {"spark.jars": ",", "spark.driver.extraJavaOptions": " "}
+
+
+def merge_conf(settings: dict[str, str], conf: Sequence[tuple[str, str]]) -> None:
+    """Apply ``--spark-conf`` pairs to ``settings``: the user's jars and JVM options come after
+    Vigil's (the UDF jars, the log configuration), other keys replace the default."""
+    for k, v in conf:
+        settings[k] = _APPENDED[k].join([settings[k], v]) if k in settings and k in _APPENDED else v
 
 
 _PREFIX = "vigil-spark-"
@@ -268,9 +432,36 @@ def _remove_stale_folders() -> None:
             continue  # alive, another user's
 
 
+def session_uses_java_udf() -> bool:
+    """Whether the running session's :data:`JARO_WINKLER_FUNCTION` is the Java UDF."""
+    return bool(_state.get("java_udf"))
+
+
 def break_lineage_method() -> str:
     """Parquet in the checkpoint folder when there is one, else executor-side persistence."""
+    if _state.get("lineage"):
+        return str(_state["lineage"])
     return "parquet" if _state.get("parquet") else "persist"
+
+
+def use_variant(*, java_udf: bool | None = None, lineage: str | None = None) -> None:
+    """Switch the running session's Jaro-Winkler (the Java UDF or the SQL function) and how
+    Splink keeps intermediate tables (``parquet`` in the checkpoint folder or ``persist``):
+    for benchmarks that compare them in one JVM. Takes effect at the next linkage."""
+    spark = _state.get("spark")
+    if spark is None:
+        raise InvalidInput("no Spark session is running")
+    if java_udf is not None:
+        if java_udf and udf_jar(build=False) is None:
+            raise InvalidInput("the Java UDF's jar is not built (no JDK?)")
+        register_functions(spark, java_udf=java_udf)
+        _state["java_udf"] = java_udf
+    if lineage is not None:
+        if lineage not in ("parquet", "persist"):
+            raise InvalidInput(f"lineage {lineage!r}: parquet or persist")
+        if lineage == "parquet" and not _state.get("parquet"):
+            raise InvalidInput("no checkpoint folder for parquet")
+        _state["lineage"] = lineage
 
 
 def clean_checkpoints() -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,30 +302,43 @@ class LiveSession:
     role: str
 
 
-def live_session(session: Session, token: str) -> LiveSession | None:
-    """:func:`lookup_session` as one column query (the guard runs it on every request)."""
-    row = session.execute(
-        select(
-            WebSession.id,
-            WebSession.csrf_token,
-            WebSession.created_at,
-            WebSession.last_seen_at,
-            WebSession.expires_at,
-            WebSession.revoked_at,
-            User.id,
-            User.username,
-            User.role,
-            User.active,
-        )
-        .join(User, User.id == WebSession.user_id)
-        .where(WebSession.token_hash == token_digest(token))
-    ).first()
-    if row is None:
-        return None
-    sid, csrf, created, seen, expires, revoked, uid, username, role, active = row
+def _session_columns() -> list[Any]:
+    """The columns :func:`_live` reads: the session row and its user."""
+    return [
+        WebSession.id,
+        WebSession.csrf_token,
+        WebSession.created_at,
+        WebSession.last_seen_at,
+        WebSession.expires_at,
+        WebSession.revoked_at,
+        User.id,
+        User.username,
+        User.role,
+        User.active,
+    ]
+
+
+_SESSION_WIDTH = 10
+"""How many of a row's first columns are :func:`_session_columns`."""
+
+
+def _live(row: Sequence[Any]) -> LiveSession | None:
+    """The live session of a row starting with :func:`_session_columns` (None when revoked,
+    expired or its user is inactive)."""
+    sid, csrf, created, seen, expires, revoked, uid, username, role, active = row[:_SESSION_WIDTH]
     if revoked is not None or expires <= utcnow() or not active:
         return None
     return LiveSession(int(sid), str(csrf), created, seen, int(uid), str(username), str(role))
+
+
+def live_session(session: Session, token: str) -> LiveSession | None:
+    """:func:`lookup_session` as one column query (the guard runs it on every request)."""
+    row = session.execute(
+        select(*_session_columns())
+        .join(User, User.id == WebSession.user_id)
+        .where(WebSession.token_hash == token_digest(token))
+    ).first()
+    return None if row is None else _live(row)
 
 
 @dataclass(frozen=True)
@@ -351,19 +364,7 @@ def _guard_statement(with_case: bool) -> Select[Any]:
         .where(Reveal.user_id == User.id, Reveal.at >= bindparam("since"))
         .scalar_subquery()
     )
-    columns: list[Any] = [
-        WebSession.id,
-        WebSession.csrf_token,
-        WebSession.created_at,
-        WebSession.last_seen_at,
-        WebSession.expires_at,
-        WebSession.revoked_at,
-        User.id,
-        User.username,
-        User.role,
-        User.active,
-        reveals,
-    ]
+    columns: list[Any] = [*_session_columns(), reveals]
     if with_case:
         case_id = bindparam("case_id", type_=Integer)
         columns.append(select(Case.id).where(Case.id == case_id).scalar_subquery())
@@ -389,14 +390,14 @@ def guard_view(session: Session, token: str, case_id: int | None, since: dt.date
     row = session.execute(_guard_statement(case_id is not None), params).first()
     if row is None:
         return GuardView(None, None, 0)
-    sid, csrf, created, seen, expires, revoked, uid, username, role, active, reveals = row[:11]
     access: bool | None = None
     if case_id is not None:
-        access = None if row[11] is None else row[12] is not None
-    if revoked is not None or expires <= utcnow() or not active:
+        exists, member = row[_SESSION_WIDTH + 1], row[_SESSION_WIDTH + 2]
+        access = None if exists is None else member is not None
+    live = _live(row)
+    if live is None:
         return GuardView(None, access, 0)
-    live = LiveSession(int(sid), str(csrf), created, seen, int(uid), str(username), str(role))
-    return GuardView(live, access, int(reveals or 0))
+    return GuardView(live, access, int(row[_SESSION_WIDTH] or 0))
 
 
 def case_access(session: Session, case_id: int, user_id: int) -> bool | None:

@@ -83,6 +83,25 @@ def _count(db_file: Path) -> int:
         return 0
 
 
+def _start_and_kill(home: Path, args: tuple[str, ...], at_least: int) -> tuple[list[int], int]:
+    """Start the ingest, SIGKILL it once ``at_least`` occurrences are committed; its child
+    processes at the kill and how many occurrences it had recorded."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigil.cli.main", *args],
+        env=_env(home),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    db_file = home / "vigil.db"
+    deadline = time.monotonic() + 120
+    while _count(db_file) < at_least and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.005)
+    children = _children(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    return children, _count(db_file)
+
+
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted(
     big_evidence: Path, tmp_path: Path, dump: Dump
@@ -101,26 +120,13 @@ def test_sigkill_then_resume_equals_uninterrupted(
 
     # the interrupted run: SIGKILL once some batches are committed
     home = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vigil.cli.main", *args],
-        env=_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    db_file = home / "vigil.db"
-    deadline = time.monotonic() + 120
-    while _count(db_file) < 50 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    workers = _children(proc.pid)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    workers, at_kill = _start_and_kill(home, args, 50)
     # its worker processes notice and exit instead of lingering as orphans
     deadline = time.monotonic() + 15
     while any(_alive(w) for w in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert workers, "the killed ingest should have had worker processes"
     assert not [w for w in workers if _alive(w)], "orphaned ingest workers survived the kill"
-    at_kill = _count(db_file)
     assert 0 < at_kill < total, f"the kill must land mid-ingest (recorded {at_kill} of {total})"
 
     _run(home, *args)
@@ -157,20 +163,8 @@ def test_sigkill_then_resume_without_analyzers_threads(
     assert total > 600
 
     home = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "vigil.cli.main", *args],
-        env=_env(home),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    db_file = home / "vigil.db"
-    deadline = time.monotonic() + 120
-    while _count(db_file) < 1 and time.monotonic() < deadline and proc.poll() is None:
-        time.sleep(0.005)
-    assert not [k for k in _children(proc.pid) if _alive(k)], "no worker process expected"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    at_kill = _count(db_file)
+    children, at_kill = _start_and_kill(home, args, 1)
+    assert not children, "no worker process expected"
     assert 0 < at_kill < total, f"the kill must land mid-ingest (recorded {at_kill} of {total})"
 
     _run(home, *args)

@@ -313,7 +313,10 @@ def test_three_real_installations_meet_at_the_hub(operation: dict[str, Any]) -> 
     # the shortlist is a shortlist: with this small shared codebook, portraits of different
     # people against plain backgrounds come close to a second view of one room, so the hub also
     # shortlists some of them. Each such extra lead is one the geometric proof then refutes
-    extra = set(seen) - expected
+    # the near-duplicate (the same picture, smaller) is the same room too; whether this small
+    # codebook shortlists it depends on the extractor, so it may be a lead, and then a proved one
+    near_room = ("same_room", *near[1:])
+    extra = set(seen) - expected - {near_room}
     assert expected <= set(seen), expected - set(seen)
     assert all(k[0] == "same_room" for k in extra), extra
     for lead in extra:
@@ -321,8 +324,8 @@ def test_three_real_installations_meet_at_the_hub(operation: dict[str, Any]) -> 
             assert ov["proof"]["status"] == "proved", ov
             assert ov["evidence"]["proof"]["verdict"] == "not_verified", ov
             assert ov["evidence"]["proof"]["inliers"] < 16
-    for lead in (room, ("same_room", *shared_photo)):
-        for ov in seen[lead].values():
+    for lead in (room, ("same_room", *shared_photo), near_room):
+        for ov in seen.get(lead, {}).values():
             proof = ov["evidence"]["proof"]
             assert ov["proof"]["status"] == "proved"
             assert proof["inliers"] >= 16 and proof["verdict"] != "not_verified", proof
@@ -337,7 +340,9 @@ def test_three_real_installations_meet_at_the_hub(operation: dict[str, Any]) -> 
     _cli(c.home, "share", "reject", str(mine["id"]), "--key", str(c.key), "--hub", op["url"])
     again = _cli(c.home, "share", "push", *_share_args(op, c), "--hub", op["url"])
     assert again["hub_answer"]["overlaps"] == 0 and again["hub_answer"]["suppressed"] >= 1
-    assert set(_seen(op)) == (expected | extra) - {near}
+    # (rejecting the near-duplicate lead leaves the other leads on the same pair: its same-room
+    # lead, where there is one, is a lead of its own)
+    assert set(_seen(op)) == (expected | extra | ({near_room} & set(seen))) - {near}
     # a tampered bundle and a replayed one are refused, each with a clear error
     env = json.loads(bundle.read_bytes())
     env["bundle"]["signals"][0]["local_ref"] = "item:999"

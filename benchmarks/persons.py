@@ -378,7 +378,7 @@ def _engines(table: pa.Table, truth: Any, args: argparse.Namespace) -> dict[str,
     import subprocess
 
     out: dict[str, Any] = {}
-    labels: dict[str, list[int]] = {}
+    labels: dict[str, Any] = {}
     model = None
     if args.shared_model:
         t0 = time.perf_counter()
@@ -413,7 +413,7 @@ def _engines(table: pa.Table, truth: Any, args: argparse.Namespace) -> dict[str,
         res = linkage.link(table, params=params, model=model)
         wall = time.perf_counter() - t0
         kid1, kid_rss = _children_usage()
-        labels[key] = res.clusters.labels.tolist()
+        labels[key] = res.clusters.labels
         out[key] = {
             "link_wall_s": round(wall, 2),
             "cpu_s_python": round(time.process_time() - cpu0, 2),
@@ -427,7 +427,7 @@ def _engines(table: pa.Table, truth: Any, args: argparse.Namespace) -> dict[str,
             **_scores(labels[key], truth),
         }
         if engine == "spark" and with_duckdb:
-            out[key]["vs_duckdb"] = _agreement(labels["duckdb"], labels[key])
+            out[key]["vs_duckdb"] = _agreement(labels["duckdb"].tolist(), labels[key].tolist())
         print(json.dumps({"partial": key, **out[key]}), file=sys.stderr, flush=True)
     if with_duckdb:
         out["spark_vs_duckdb"] = out["spark"]["vs_duckdb"]

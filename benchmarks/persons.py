@@ -514,6 +514,7 @@ def main() -> None:
     persons = max(10, int(args.records / 2.35))
     profile = "clean" if args.clean else "messy"
     data: synth.SynthData | None = None
+    truth: Any  # true person keys (str), or their integer codes with --chunks
     chunk_info: dict[str, Any] = {}
     if args.chunks:
         if args.store or args.store_only or args.peer:

@@ -23,6 +23,11 @@ engines' own cost of the step that grows with the data; the persons must be iden
 ``--term-frequencies off`` trains without the surname's term-frequency adjustment, ``both``
 links the same table with and then without it in the same run (``without_term_frequencies``);
 ``--surname-skew S`` draws surnames with a Zipf-like skew (see ``SynthConfig.surname_skew``).
+``--chunks K`` generates the records as K independent populations (seeds seed..seed+K-1, record
+ids and true persons offset so none are shared), each turned into its linkage table in a
+worker process (``--gen-workers`` at a time) and written as Parquet, then read back: the
+generator's Python objects (~3.2 GB per 10^6 records) never exist for more than one chunk per
+worker, so 10^7 records fit; ``--engine spark-only`` links with Spark alone (no DuckDB side).
 With ``--incremental`` the persons are also compared with a full re-link of all records with
 the same model (``persons_equal_full_relink``).
 """
@@ -40,16 +45,18 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from vigil.persons import linkage, synth
 from vigil.persons import normalise as nz
 from vigil.persons.cards import CardVault, digits_only
 
 
-def _table(data: synth.SynthData, vault: CardVault) -> pa.Table:
+def _table(data: synth.SynthData, vault: CardVault, first_id: int = 0) -> pa.Table:
     cols: dict[str, list[Any]] = {c: [] for c in linkage.LINK_COLUMNS}
-    for i, r in enumerate(data.records):
+    for i, r in enumerate(data.records, start=first_id):
         name = nz.parse_name(r["cardholder"])
         pc = nz.postcode(r["postcode"])
         parts = nz.uk_postcode_parts(pc)
@@ -70,21 +77,34 @@ def _table(data: synth.SynthData, vault: CardVault) -> pa.Table:
     return pa.Table.from_pydict(cols, schema=schema)
 
 
-def _scores(labels: list[int], truth: list[str]) -> dict[str, float]:
-    def c2(k: int) -> int:
-        return k * (k - 1) // 2
+def _codes(values: Any) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Integer codes of a sequence (labels or true person keys): equal values, equal codes."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    return np.unique(arr, return_inverse=True)[1].astype(np.int64).reshape(-1)
 
-    both = Counter(zip(labels, truth, strict=True))
-    tp = sum(c2(k) for k in both.values())
-    pp = sum(c2(k) for k in Counter(labels).values())
-    tt = sum(c2(k) for k in Counter(truth).values())
+
+def _scores(labels: Any, truth: Any) -> dict[str, float]:
+    """Pairwise precision / recall / F1 of cluster ``labels`` against the ``truth`` (true person
+    keys, or their integer codes), with numpy so 10^7 records need no Python tuples."""
+    lab, tru = _codes(labels), _codes(truth)
+    if lab.shape != tru.shape:
+        raise ValueError("labels and truth differ in length")
+
+    def pairs(codes: np.ndarray[Any, np.dtype[np.int64]]) -> tuple[int, int]:
+        """(sum over groups of k·(k-1)/2, number of groups)"""
+        counts = np.unique(codes, return_counts=True)[1].astype(np.int64)
+        return int((counts * (counts - 1) // 2).sum()), int(counts.size)
+
+    if lab.size:
+        lab, tru = lab - lab.min(), tru - tru.min()
+    tp, joint = pairs(lab * (int(tru.max(initial=0)) + 1) + tru)
+    pp, n_labels = pairs(lab)
+    tt, persons = pairs(tru)
     precision = tp / pp if pp else 1.0
     recall = tp / tt if tt else 1.0
-    per: dict[int, set[str]] = defaultdict(set)
-    for lab, t in zip(labels, truth, strict=True):
-        per[lab].add(t)
-    merges = sum(len(s) - 1 for s in per.values())
-    persons = len(set(truth))
+    merges = joint - n_labels  # per predicted person: its distinct true persons - 1
     return {
         "precision": round(precision, 5),
         "recall": round(recall, 5),
@@ -167,7 +187,7 @@ def _plain_splink(table: pa.Table, threads: int) -> tuple[list[int], float]:
 
 def _incremental(
     table: pa.Table,
-    truth: list[str],
+    truth: Any,
     n_new: int,
     threads: int,
     profile: str,
@@ -227,6 +247,67 @@ def _incremental(
         "peak_rss_mb": _rss_mb(),
         **_scores(labels, truth),
     }
+
+
+def _gen_chunk(
+    c: int, persons: int, seed: int, messy: bool, skew: float, folder: str
+) -> tuple[str, np.ndarray[Any, np.dtype[np.int64]], float, float]:
+    """One independent population (seed + ``c``) as the linkage table, written to a Parquet
+    file in ``folder`` (record ids from 0); returns its path, the records' true persons as
+    integer codes from 0, and the wall / peak RSS MB of this worker process."""
+    t0 = time.perf_counter()
+    data = synth.generate(
+        synth.SynthConfig(persons=persons, seed=seed + c, messy=messy, surname_skew=skew)
+    )
+    table = _table(data, CardVault(b"b" * 32))
+    truth = _codes([data.truth[r["record_ref"]] for r in data.records])
+    path = Path(folder) / f"chunk{c:04d}.parquet"
+    pq.write_table(table, path)
+    return str(path), truth, time.perf_counter() - t0, _rss_mb()
+
+
+def _chunked(
+    args: argparse.Namespace, persons: int, folder: str
+) -> tuple[pa.Table, np.ndarray[Any, np.dtype[np.int64]], dict[str, Any]]:
+    """``args.chunks`` independent populations (seeds seed, seed+1, ...; ``persons`` in all),
+    each generated and turned into its linkage table in a worker process (``--gen-workers`` at
+    a time) and written as Parquet, so the generator's Python objects (~3.2 GB per 10^6
+    records) never exist for more than one chunk per worker. Read back here with record ids
+    and true persons offset so no two chunks share one. The truth is kept as integer codes."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    k = args.chunks
+    sizes = [persons // k + (1 if c < persons % k else 0) for c in range(k)]
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.gen_workers, mp_context=get_context("spawn")) as ex:
+        futures = [
+            ex.submit(_gen_chunk, c, n, args.seed, not args.clean, args.surname_skew, folder)
+            for c, n in enumerate(sizes)
+        ]
+        done = [f.result() for f in futures]
+    gen_s = time.perf_counter() - t0
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tables, truths, first_id, first_person = [], [], 0, 0
+    for path, truth, _, _ in done:
+        part = pq.read_table(path)
+        ids = pa.array(np.arange(first_id, first_id + part.num_rows, dtype=np.int64))
+        tables.append(part.set_column(0, "unique_id", ids))
+        truths.append(truth + first_person)
+        first_id += part.num_rows
+        first_person += int(truth.max(initial=-1)) + 1
+        Path(path).unlink()
+    table = pa.concat_tables(tables)
+    info = {
+        "chunks": k,
+        "gen_workers": args.gen_workers,
+        "generate_s": round(gen_s, 2),
+        "generate_cpu_s": round(children.ru_utime + children.ru_stime, 2),
+        "generate_worker_peak_rss_mb": max(d[3] for d in done),
+        "read_back_s": round(time.perf_counter() - t0 - gen_s, 2),
+        "table_mb": round(table.nbytes / 2**20, 1),
+    }
+    return table, np.concatenate(truths), info
 
 
 def _tree() -> list[int]:
@@ -291,18 +372,20 @@ def _agreement(a: list[int], b: list[int]) -> dict[str, Any]:
     }
 
 
-def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    """The same table linked with DuckDB, then with Spark (same process, same run)."""
+def _engines(table: pa.Table, truth: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The same table linked with DuckDB, then with Spark (same process, same run); with
+    ``--engine spark-only`` with Spark alone."""
     import subprocess
 
     out: dict[str, Any] = {}
-    labels: dict[str, list[int]] = {}
+    labels: dict[str, Any] = {}
     model = None
     if args.shared_model:
         t0 = time.perf_counter()
         model = linkage.train(table, linkage.LinkParams(threads=args.threads))
         out["shared_model_trained_on_duckdb_s"] = round(time.perf_counter() - t0, 2)
-    runs = [("duckdb", "duckdb", "")] + [
+    with_duckdb = args.engine == "spark"
+    runs = [("duckdb", "duckdb", "")] * with_duckdb + [
         ("spark" if i == 0 else f"spark[{v}]", "spark", v)
         for i, v in enumerate(args.spark_variants.split(","))
     ]
@@ -330,7 +413,7 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
         res = linkage.link(table, params=params, model=model)
         wall = time.perf_counter() - t0
         kid1, kid_rss = _children_usage()
-        labels[key] = res.clusters.labels.tolist()
+        labels[key] = res.clusters.labels
         out[key] = {
             "link_wall_s": round(wall, 2),
             "cpu_s_python": round(time.process_time() - cpu0, 2),
@@ -343,10 +426,11 @@ def _engines(table: pa.Table, truth: list[str], args: argparse.Namespace) -> dic
             "load_avg_1m_before": round(load, 2),
             **_scores(labels[key], truth),
         }
-        if engine == "spark":
-            out[key]["vs_duckdb"] = _agreement(labels["duckdb"], labels[key])
+        if engine == "spark" and with_duckdb:
+            out[key]["vs_duckdb"] = _agreement(labels["duckdb"].tolist(), labels[key].tolist())
         print(json.dumps({"partial": key, **out[key]}), file=sys.stderr, flush=True)
-    out["spark_vs_duckdb"] = out["spark"]["vs_duckdb"]
+    if with_duckdb:
+        out["spark_vs_duckdb"] = out["spark"]["vs_duckdb"]
     java = subprocess.run(["java", "-version"], capture_output=True, text=True, check=False)
     import pyspark
 
@@ -385,9 +469,20 @@ def main() -> None:
     )
     ap.add_argument(
         "--engine",
-        choices=("duckdb", "spark"),
+        choices=("duckdb", "spark", "spark-only"),
         default="duckdb",
-        help="spark: link with DuckDB and then with Spark, side by side",
+        help="spark: link with DuckDB and then with Spark, side by side; spark-only: Spark alone",
+    )
+    ap.add_argument(
+        "--chunks",
+        type=int,
+        default=0,
+        help="generate the records as K independent populations (seeds seed..seed+K-1), each "
+        "turned into its linkage table in a worker process and written as Parquet, so 10^7 "
+        "records fit in memory (not with --store / --peer)",
+    )
+    ap.add_argument(
+        "--gen-workers", type=int, default=1, help="with --chunks: chunks generated at a time"
     )
     ap.add_argument(
         "--shared-model",
@@ -417,46 +512,57 @@ def main() -> None:
         args.records, args.peer = 5_000, True
     tf = args.term_frequencies != "off"
     persons = max(10, int(args.records / 2.35))
-    t0 = time.perf_counter()
-    cfg = synth.SynthConfig(
-        persons=persons, seed=args.seed, messy=not args.clean, surname_skew=args.surname_skew
-    )
-    data = synth.generate(cfg)
-    gen_s = time.perf_counter() - t0
     profile = "clean" if args.clean else "messy"
-    if args.store_only:
-        print(
-            json.dumps(
-                {
-                    "benchmark": "persons",
-                    "profile": profile,
-                    "records": len(data.records),
-                    "generate_s": round(gen_s, 2),
-                    "surname_skew": args.surname_skew,
-                    "term_frequencies": args.term_frequencies,
-                    **_store(data, tf),
-                    **(
-                        {"without_term_frequencies": _store(data, False)}
-                        if args.term_frequencies == "both"
-                        else {}
-                    ),
-                }
-            )
+    data: synth.SynthData | None = None
+    truth: Any  # true person keys (str), or their integer codes with --chunks
+    chunk_info: dict[str, Any] = {}
+    if args.chunks:
+        if args.store or args.store_only or args.peer:
+            ap.error("--chunks does not go with --store, --store-only or --peer")
+        with tempfile.TemporaryDirectory() as tmp:
+            table, truth, chunk_info = _chunked(args, persons, tmp)
+        gen_s = chunk_info["generate_s"]
+    else:
+        t0 = time.perf_counter()
+        cfg = synth.SynthConfig(
+            persons=persons, seed=args.seed, messy=not args.clean, surname_skew=args.surname_skew
         )
-        return
-    vault = CardVault(b"b" * 32)
-    table = _table(data, vault)
-    truth = [data.truth[r["record_ref"]] for r in data.records]
-    if not args.store:
-        # the generator's record dicts (2.5 GB at 10^6) are not needed for linking
-        data.records.clear()
-        import gc
+        data = synth.generate(cfg)
+        gen_s = time.perf_counter() - t0
+        if args.store_only:
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "persons",
+                        "profile": profile,
+                        "records": len(data.records),
+                        "generate_s": round(gen_s, 2),
+                        "surname_skew": args.surname_skew,
+                        "term_frequencies": args.term_frequencies,
+                        **_store(data, tf),
+                        **(
+                            {"without_term_frequencies": _store(data, False)}
+                            if args.term_frequencies == "both"
+                            else {}
+                        ),
+                    }
+                )
+            )
+            return
+        vault = CardVault(b"b" * 32)
+        table = _table(data, vault)
+        truth = [data.truth[r["record_ref"]] for r in data.records]
+        if not args.store:
+            # the generator's record dicts (2.5 GB at 10^6) are not needed for linking
+            data.records.clear()
+            import gc
 
-        gc.collect()
+            gc.collect()
     if args.incremental:
         print(json.dumps(_incremental(table, truth, args.incremental, args.threads, profile, tf)))
         return
-    if args.engine == "spark":
+    if args.engine != "duckdb":
+        load0 = os.getloadavg()
         print(
             json.dumps(
                 {
@@ -465,6 +571,9 @@ def main() -> None:
                     "records": table.num_rows,
                     "threads": args.threads,
                     "cpus": os.cpu_count(),
+                    "generate_s": round(gen_s, 2),
+                    **chunk_info,
+                    "load_average_start": [round(x, 2) for x in load0],
                     **_engines(table, truth, args),
                     "load_avg_1m_end": round(os.getloadavg()[0], 2),
                 }
@@ -483,6 +592,7 @@ def main() -> None:
         "term_frequencies": args.term_frequencies,
         "records": table.num_rows,
         "generate_s": round(gen_s, 2),
+        **chunk_info,
         "link_wall_s": round(link_s, 2),
         "link_cpu_s": round(link_cpu, 2),
         "load_average": [round(x, 2) for x in load_before],
@@ -500,7 +610,8 @@ def main() -> None:
     }
     labels = out.clusters.labels.tolist()
     result.update(_scores(labels, truth))
-    result.update(_set_scores(labels, data, truth))
+    if data is not None:
+        result.update(_set_scores(labels, data, truth))
     pcomp = linkage.pair_completeness(table, truth)
     result["pair_completeness"] = pcomp["pair_completeness"]
     result["true_pairs"] = pcomp["true_pairs"]
@@ -516,17 +627,18 @@ def main() -> None:
             "edges": len(plain.edges),
         }
         off.update(_scores(plain.clusters.labels.tolist(), truth))
-        off.update(_set_scores(plain.clusters.labels.tolist(), data, truth))
+        if data is not None:
+            off.update(_set_scores(plain.clusters.labels.tolist(), data, truth))
         result["without_term_frequencies"] = off
         result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
-    if args.peer:
+    if args.peer and data is not None:
         peer_labels, peer_s = _plain_splink(table, args.threads)
         peer = _scores(peer_labels, truth)
         peer.update(_set_scores(peer_labels, data, truth))
         peer["wall_s"] = round(peer_s, 2)
         result["peer_plain_splink"] = peer
         result["peak_rss_mb"] = _rss_mb()
-    if args.store:
+    if args.store and data is not None:
         result.update(_store(data, tf))
         if args.term_frequencies == "both":
             result["without_term_frequencies_store"] = _store(data, False)

@@ -50,31 +50,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vigil.persons import linkage, synth
-from vigil.persons import normalise as nz
-from vigil.persons.cards import CardVault, digits_only
+from vigil.persons.cards import CardVault
 
 
 def _table(data: synth.SynthData, vault: CardVault, first_id: int = 0) -> pa.Table:
-    cols: dict[str, list[Any]] = {c: [] for c in linkage.LINK_COLUMNS}
-    for i, r in enumerate(data.records, start=first_id):
-        name = nz.parse_name(r["cardholder"])
-        pc = nz.postcode(r["postcode"])
-        parts = nz.uk_postcode_parts(pc)
-        dob = nz.parse_date(r["dob"], "%d/%m/%Y")
-        cols["unique_id"].append(i)
-        cols["first_name"].append(name.first)
-        cols["surname"].append(name.last)
-        cols["dob"].append(dob.isoformat() if dob else None)
-        cols["postcode"].append(pc)
-        cols["district"].append(parts[1] if parts else None)
-        cols["address"].append(nz.address(r["address"]))
-        cols["email"].append(nz.email(r["email"]))
-        cols["phone"].append(nz.phone(r["phone"]))
-        cols["card_token"].append(vault.token(digits_only(r["card_number"])))
-    schema = pa.schema(
-        [("unique_id", pa.int64())] + [(c, pa.string()) for c in linkage.LINK_COLUMNS[1:]]
-    )
-    return pa.Table.from_pydict(cols, schema=schema)
+    return synth.link_table(data, vault, first_id)
 
 
 def _codes(values: Any) -> np.ndarray[Any, np.dtype[np.int64]]:

@@ -41,6 +41,13 @@ def _first_paths(s: Session, case_id: int, item_ids: list[int]) -> dict[int, str
     return out
 
 
+def _matched(s: Session, case_id: int) -> bool:
+    """Whether matching has run for the case (it left an outcome row, even where no group came
+    of it)."""
+    stmt = select(TriageOutcome.id).where(TriageOutcome.case_id == case_id).limit(1)
+    return s.execute(stmt).first() is not None
+
+
 def list_groups(
     s: Session, case_id: int, *, outcomes: tuple[str, ...] | None = None, members: bool = True
 ) -> list[dict[str, Any]]:
@@ -50,13 +57,7 @@ def list_groups(
         NotReady: matching has not run for this case (``vigil match CASE``).
     """
     groups = list(s.execute(select(TriageGroup).where(TriageGroup.case_id == case_id)).scalars())
-    if (
-        not groups
-        and s.execute(
-            select(TriageOutcome.id).where(TriageOutcome.case_id == case_id).limit(1)
-        ).first()
-        is None
-    ):
+    if not groups and not _matched(s, case_id):
         raise NotReady("no triage results for this case yet: run `vigil match CASE` first")
     if outcomes:
         groups = [g for g in groups if g.outcome in outcomes]
@@ -183,13 +184,7 @@ def group_page(
             .group_by(TriageGroup.outcome)
         )
     }
-    if (
-        not by_outcome
-        and s.execute(
-            select(TriageOutcome.id).where(TriageOutcome.case_id == case_id).limit(1)
-        ).first()
-        is None
-    ):
+    if not by_outcome and not _matched(s, case_id):
         raise NotReady("no triage results for this case yet: matching has not run")
     order = _order()
     stmt = select(TriageGroup).where(TriageGroup.case_id == case_id)

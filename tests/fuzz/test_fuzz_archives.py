@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from vigil.errors import DamagedInput
+from vigil.evidence.archive import ArchiveMember, close_archives, read_member
 from vigil.evidence.walk import Entry, Walker
 from vigil.settings import IngestLimits
 
@@ -116,6 +118,45 @@ def _member_check(bad: str) -> harness.Check:
         return None if named else f"damaged member {bad} dropped without a warning"
 
     return check
+
+
+def _split_walker(folder: Path) -> harness.Callable[[bytes], list[Entry]]:
+    """The walker handing out member locators, each member then read as a worker reads it
+    (``read_member``); a member the worker refuses becomes the warning the ingest records."""
+    path = folder / "evidence.bin"
+
+    def target(data: bytes) -> list[Entry]:
+        path.write_bytes(data)
+        spool = folder / "spool"
+        try:
+            entries = list(Walker(path, LIMITS, spool, locate_archive_members=True))
+            for entry in entries:
+                if isinstance(entry.member, ArchiveMember):
+                    try:
+                        entry.data = b"".join(read_member(entry.member))
+                    except DamagedInput as exc:
+                        entry.warnings.append(("damaged", str(exc)))
+            return entries
+        finally:
+            close_archives()
+            shutil.rmtree(spool, ignore_errors=True)
+
+    return target
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_split_archive_fuzz(kind: str, tmp_path: Path) -> None:
+    """Archives whose members workers read themselves: the same guarantees as the walker's."""
+    damaged = {"zip": _zip_damager, "tar": _tar_damager}[kind]
+    report = harness.run(
+        f"archive_split_{kind}",
+        _seeds()[kind],
+        _split_walker(tmp_path),
+        n=harness.cases(60),
+        damaged=damaged,
+        max_case_s=10,
+    )
+    report.check()
 
 
 @pytest.mark.parametrize("kind", ["zip", "tar", "tar_gz", "nested"])

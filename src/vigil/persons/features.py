@@ -15,6 +15,9 @@ blocking rules read (issue 15).
   "bw"), so that the initial "W" can agree with Bill (not the initials of every diminutive:
   "T Atkinson" must not agree with Anthony through "Tony" in a household);
 * ``first_sx`` / ``surname_sx`` — Soundex codes (phonetic agreement, surname blocking);
+* ``first_initial`` — the first letter of the first name: the second key that keeps the
+  postcode rules from pairing every two strangers who share a postcode (their number grows
+  with the square of the records);
 * ``pc_prefix`` — the postcode without its last three characters (the UK outward code) or
   the first three of a numeric code, for blocking that survives a typo in the inward part;
 * ``addr_key`` — house number, first street word and last address word ("14 albert
@@ -42,6 +45,7 @@ DERIVED_COLUMNS = (
     "first_initials",
     "first_sx",
     "surname_sx",
+    "first_initial",
     "pc_prefix",
     "addr_key",
 )
@@ -197,6 +201,7 @@ def prepare(table: pa.Table, counts: NameCounts | None = None) -> pa.Table:
         "first_initials": _map_unique(first, _initials, pa.string()),
         "first_sx": _map_unique(first, soundex, pa.string()),
         "surname_sx": _map_unique(surname, soundex, pa.string()),
+        "first_initial": _map_unique(first, lambda v: v[:1] or None, pa.string()),
         "pc_prefix": _map_unique(table.column("postcode"), pc_prefix, pa.string()),
         "addr_key": _map_unique(table.column("address"), addr_key, pa.string()),
     }

@@ -635,20 +635,27 @@ BLOCKING_RULES: tuple[tuple[str, ...], ...] = (
     ("email",),
     ("phone",),
     ("surname", "dob"),
-    ("postcode",),
+    ("postcode", "first_initial"),
     ("first_name:surname", "surname:first_name"),
     ("surname_sx", "dob"),
     ("first_name", "dob"),
     ("addr_key", "surname_sx"),
-    ("pc_prefix", "surname"),
+    ("pc_prefix", "surname", "first_initial"),
 )
 """Columns of the blocking rules (a pair is scored when it agrees, non-null, on all columns of
 any rule; ``a:b`` is the left record's ``a`` equal to the right record's ``b``): the
-identifiers, surname + date of birth and postcode, then one rule per error that escapes them
-(issue 15): first and last name swapped (the swap that :func:`~vigil.persons.features.prepare`
-could not put back), a surname typo or a new surname with the date of birth, the postcode
-wrong or missing at the same address (address key + Soundex surname) and a typo in the
-postcode's inward part (postcode prefix + surname).
+identifiers, surname + date of birth and postcode + first initial, then one rule per error
+that escapes them (issue 15): first and last name swapped (the swap that
+:func:`~vigil.persons.features.prepare` could not put back), a surname typo or a new surname
+with the date of birth, the postcode wrong or missing at the same address (address key +
+Soundex surname) and a typo in the postcode's inward part (postcode prefix + surname + first
+initial).
+
+Every rule's pairs must grow with the records, not with their square: the postcode alone and
+the postcode prefix + surname paired strangers who share them (at 10^7 records they would
+have put ~58 M pairs in front of the model, about 20 M of them growing with the square); the
+first initial as a second key cuts those ~20-fold for 0.00005 of the true pairs (measured in
+docs/persons.md).
 
 Each rule is there for the pairs the others miss *and* that its evidence can link: a rule on
 the name alone (sorted name tokens, Soundex surname + birth year) put 3.8 M pairs in front of

@@ -3,7 +3,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint typecheck bench fuzz clean
+.PHONY: demo test test-slow lint typecheck bench fuzz clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,10 +20,16 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/vigil demo
 
-## Install everything (incl. test-only system packages) and run the whole test suite.
+## Install everything (incl. test-only system packages) and run the test suite, except the
+## tests marked slow (Spark, Ray clusters, served hubs, kill-and-resume): those are `make test-slow`,
+## CI's second step (.ci/run runs both).
 test: $(VENV)/.installed-dev
 	bash scripts/install-system-deps.sh
-	$(BIN)/pytest -n 2 --dist loadfile
+	$(BIN)/pytest -n 2 --dist loadfile -m "not slow"
+
+test-slow: $(VENV)/.installed-dev
+	bash scripts/install-system-deps.sh
+	$(BIN)/pytest -n 2 --dist loadfile -m slow
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check src tests benchmarks

@@ -452,3 +452,13 @@ def test_folders_of_killed_runs_are_removed(
     monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
     spark_mod._remove_stale_folders()
     assert not dead.exists() and alive.exists() and other.exists()
+
+
+def test_the_driver_may_collect_half_its_heap() -> None:
+    # Spark's default of 1 GB stopped a 10^7-record linkage when its kept pairs came back
+    assert spark_mod.result_size_for("10g") == "5120m"
+    assert spark_mod.result_size_for("8192m") == "4096m"
+    assert spark_mod.result_size_for("2G") == "1024m"
+    assert spark_mod.result_size_for("512m") == "256m"
+    assert spark_mod.result_size_for("lots") is None
+    assert spark_mod.result_size_for("") is None

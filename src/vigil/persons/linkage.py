@@ -44,7 +44,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from vigil.errors import InvalidInput
+from vigil.errors import BackendError, InvalidInput
 from vigil.persons.defaults import DEFAULT_LINK_WEIGHT as DEFAULT_LINK_WEIGHT
 from vigil.persons.defaults import DEFAULT_STRONG_WEIGHT as DEFAULT_STRONG_WEIGHT
 from vigil.persons.features import prepare
@@ -824,7 +824,17 @@ class _Session:
         sql = f"SELECT {cols} FROM {sdf.physical_name} WHERE {where}"  # noqa: S608
         if self.backend == "duckdb":
             return self.con.sql(sql).to_arrow_table()
-        out: pa.Table = self.spark.sql(sql).toArrow()
+        try:
+            out: pa.Table = self.spark.sql(sql).toArrow()
+        except Exception as exc:  # py4j wraps the JVM's error
+            if "maxResultSize" not in str(exc):
+                raise
+            raise BackendError(
+                "the scored pairs are more than the Spark driver may collect "
+                "(spark.driver.maxResultSize): give the driver more memory and a larger limit, "
+                "e.g. --spark-conf spark.driver.memory=16g --spark-conf "
+                "spark.driver.maxResultSize=8g"
+            ) from None
         return out
 
     def close(self) -> None:

@@ -54,6 +54,22 @@ def default_driver_memory(total_bytes: int | None = None) -> str:
     return f"{max(2, min(8, total_bytes // 4 >> 30))}g"
 
 
+RESULT_SIZE_KEY = "spark.driver.maxResultSize"
+
+
+def result_size_for(driver_memory: str) -> str | None:
+    """Half of a driver heap written the JVM's way (``10g``, ``8192m``): the most that one
+    collect may bring back (the kept pairs of a linkage come back to the driver; Spark's default
+    of 1 GB stopped a 10^7-record run after 32 minutes, with ~1.03 GB of pairs to return).
+    None when the size cannot be read."""
+    units = {"k": 1, "m": 1 << 10, "g": 1 << 20, "t": 1 << 30}
+    text = driver_memory.strip().lower().removesuffix("b")
+    if not text or text[-1] not in units or not text[:-1].isdigit():
+        return None
+    kib = int(text[:-1]) * units[text[-1]]
+    return f"{max(1, kib // 2 >> 10)}m"
+
+
 DEFAULT_LOCAL_CONF: dict[str, str] = {
     "spark.driver.memory": default_driver_memory(),
     "spark.sql.shuffle.partitions": "8",
@@ -375,6 +391,10 @@ def session(master: str | None = None, conf: Sequence[tuple[str, str]] = ()) -> 
         settings["spark.driver.bindAddress"] = "127.0.0.1"
         settings["spark.local.dir"] = str(work / "scratch")
     merge_conf(settings, conf)
+    if RESULT_SIZE_KEY not in settings and "spark.driver.memory" in settings:
+        size = result_size_for(settings["spark.driver.memory"])
+        if size:
+            settings[RESULT_SIZE_KEY] = size
     checkpoint = settings.pop(CHECKPOINT_KEY, None)
     builder = SparkSession.builder.master(master)
     for k, v in settings.items():

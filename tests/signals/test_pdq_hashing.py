@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pdqhash
 import pytest
 from PIL import Image
 
@@ -15,6 +16,7 @@ from vigil.signals.base import Hashed, Unhashable
 from vigil.signals.pdq import (
     REDUCED_MAX_BITS,
     PdqSignal,
+    bits_to_hex,
     dihedral_hashes,
     distance,
     hash_image,
@@ -138,3 +140,46 @@ def test_pdq_analyzer_outputs_and_warnings() -> None:
     broken = analyzer.analyze(Blob("0" * 64, 3, "jpeg", "photo", data=b"\xff\xd8\xff"))
     assert broken.warnings
     assert isinstance(broken, AnalyzerOutput)
+
+
+def _contents(h: int, w: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    ramp = np.linspace(0, 255, w, dtype=np.float32)[None, :, None] * np.ones((h, 1, 3), np.float32)
+    smooth = np.clip(ramp + rng.normal(0, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+    return [noise, smooth, np.ascontiguousarray(scene(seed, w, h))]
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1224, 1632), (612, 816), (1536, 2048), (480, 640), (5, 5), (5, 9), (63, 64), (64, 65),
+     (37, 100), (1001, 333), (130, 129)],
+)  # fmt: skip
+def test_compiled_pdq_is_bit_identical_to_pdqhash(shape: tuple[int, int]) -> None:
+    """The compiled kernel hash_pixels uses gives pdqhash's bits, quality and DCT values."""
+    from vigil.signals import _pdqkernel
+
+    h, w = shape
+    for px in _contents(h, w, h * 7 + w):
+        ref_bits, ref_quality = pdqhash.compute(px)
+        ref_float, _q = pdqhash.compute_float(px)
+        dct, quality = _pdqkernel.pdq_float(px)
+        # pdqhash returns the 256 values reversed (most significant first), as floats
+        assert np.array_equal(
+            np.asarray(ref_float, np.float32).view(np.uint32),
+            dct.reshape(256)[::-1].view(np.uint32),
+        )
+        assert quality == ref_quality
+        got = hash_pixels(px, quality_floor=0)
+        assert isinstance(got, Hashed)
+        assert got.value == bits_to_hex(ref_bits) and got.quality == ref_quality
+
+
+@pytest.mark.parametrize("shape", [(64, 64), (4, 40), (1, 1)])
+def test_reference_shortcuts_still_hash_like_pdqhash(shape: tuple[int, int]) -> None:
+    """64 x 64 (no filtering) and images under 5 px (hash cleared) go to pdqhash itself."""
+    px = np.random.default_rng(3).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    ref_bits, ref_quality = pdqhash.compute(px)
+    got = hash_pixels(px, quality_floor=0)
+    assert isinstance(got, Hashed)
+    assert got.value == bits_to_hex(ref_bits) and got.quality == ref_quality

@@ -119,13 +119,19 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
-def _outcome(src: Path | bytes, *, reader: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _outcome(
+    src: Path | bytes,
+    *,
+    reader: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    ends: tuple[bytes, bytes] | None = None,
+) -> Any:
     with monkeypatch.context() as m, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's warnings on bad EXIF: the same on both paths
         if not reader:
-            m.setattr(probe, "read_jpeg_header", lambda _src: None)
+            m.setattr(probe, "read_jpeg_header", lambda _src, ends=None: None)
         try:
-            meta = probe_photo(src, "jpeg", decode_check=False)
+            meta = probe_photo(src, "jpeg", decode_check=False, ends=ends)
         except Exception as exc:  # noqa: BLE001 - the two paths must fail alike too
             return ("raised", type(exc).__name__, str(exc))
     out = asdict(meta)
@@ -153,6 +159,34 @@ def test_plain_photos_take_the_reader_and_agree_with_pillow(
             fast = _outcome(src, reader=True, monkeypatch=monkeypatch)
             slow = _outcome(src, reader=False, monkeypatch=monkeypatch)
             assert fast == slow, name
+        # the file's ends as read while digesting it: the same answer without reading it again
+        ends = (data[: jpeghead.FIRST_READ], data[-jpeghead.TAIL_BYTES :])
+        for reader in (True, False):
+            given = _outcome(path, reader=reader, monkeypatch=monkeypatch, ends=ends)
+            assert given == _outcome(path, reader=reader, monkeypatch=monkeypatch), name
+        if name in PLAIN:
+            with monkeypatch.context() as m:
+                m.setattr(jpeghead, "open_readonly", _no_open)
+                assert jpeghead.read_jpeg_header(path, ends=ends) == header, name
+
+
+def _no_open(_path: Path) -> Any:
+    raise AssertionError("the file was opened again")
+
+
+def test_the_ends_read_while_digesting_are_the_files_ends(tmp_path: Path) -> None:
+    from vigil.evidence.hashing import digest_stream_ends
+
+    rng = random.Random(3)
+    for size in (0, 1, 63, 64, 65, 4095, 16384, 16385, (1 << 20) - 1, 1 << 20, (1 << 20) + 7):
+        data = rng.randbytes(size)
+        path = tmp_path / f"{size}.bin"
+        path.write_bytes(data)
+        with path.open("rb") as fh:
+            digests, head, tail = digest_stream_ends(fh, keep=jpeghead.FIRST_READ, tail=64)
+        assert head == data[: jpeghead.FIRST_READ], size
+        assert tail == data[-64:], size
+        assert digests.size == size
 
 
 def test_the_reader_leaves_unusual_headers_to_pillow() -> None:
@@ -163,7 +197,9 @@ def test_the_reader_leaves_unusual_headers_to_pillow() -> None:
     assert jpeghead.read_jpeg_header(b"\xff\xd8\xff") is None
 
 
-def test_mutated_photos_agree_with_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mutated_photos_agree_with_pillow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seeds = list(_seeds().values())
     rng = random.Random(16)
     n = CASES
@@ -178,4 +214,11 @@ def test_mutated_photos_agree_with_pillow(monkeypatch: pytest.MonkeyPatch) -> No
         fast = _outcome(data, reader=True, monkeypatch=monkeypatch)
         slow = _outcome(data, reader=False, monkeypatch=monkeypatch)
         assert fast == slow, f"case {i}: {data[:64]!r}"
+        if i % 4 == 0:  # as a file whose ends were read while digesting it
+            path = tmp_path / f"{i}.jpg"
+            path.write_bytes(data)
+            ends = (data[: jpeghead.FIRST_READ], data[-jpeghead.TAIL_BYTES :])
+            given = _outcome(path, reader=True, monkeypatch=monkeypatch, ends=ends)
+            slow = _outcome(path, reader=False, monkeypatch=monkeypatch)
+            assert given == slow, f"case {i} (file): {data[:64]!r}"
     assert taken > n // 10  # many mutants are still plain JPEGs the reader reads

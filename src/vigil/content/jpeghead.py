@@ -48,21 +48,33 @@ class JpegHeader:
     tail: bytes
 
 
-def read_jpeg_header(src: Path | bytes) -> JpegHeader | None:
+def read_jpeg_header(
+    src: Path | bytes, *, ends: tuple[bytes, bytes] | None = None
+) -> JpegHeader | None:
     """Size, EXIF and last :data:`TAIL_BYTES` bytes of a plain JPEG; None: open it with Pillow.
+
+    ``ends``: the file's first ``min(size, FIRST_READ)`` bytes and its last ``TAIL_BYTES``
+    bytes when the caller has them already (read while digesting it): the file is then opened
+    only for a header longer than :data:`FIRST_READ`.
 
     A file that cannot be read gives None too (Pillow's open then reports it as it always has).
     """
     try:
-        return _read(src)
+        return _read(src, ends)
     except OSError:
         return None
 
 
-def _read(src: Path | bytes) -> JpegHeader | None:
+def _read(src: Path | bytes, ends: tuple[bytes, bytes] | None) -> JpegHeader | None:
     if isinstance(src, bytes):
         found = _walk_bounded(src[:HEAD_BYTES], complete=True)
         tail = src[-TAIL_BYTES:]
+    elif ends is not None:
+        head, tail = ends
+        found = _walk_bounded(head, complete=len(head) < FIRST_READ)
+        if found is _MORE:
+            with open_readonly(src) as fh:
+                found = _walk_bounded(fh.read(HEAD_BYTES), complete=True)
     else:
         with open_readonly(src) as fh:
             head = fh.read(FIRST_READ)

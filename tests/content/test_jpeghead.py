@@ -197,9 +197,7 @@ def test_the_reader_leaves_unusual_headers_to_pillow() -> None:
     assert jpeghead.read_jpeg_header(b"\xff\xd8\xff") is None
 
 
-def test_mutated_photos_agree_with_pillow(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_mutated_photos_agree_with_pillow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seeds = list(_seeds().values())
     rng = random.Random(16)
     n = CASES

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vigil.content.jpeghead import FIRST_READ, TAIL_BYTES
 from vigil.content.probe import MediaMeta, mark_decode, probe
 from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import DamagedInput, TooLarge
 from vigil.evidence.archive import ArchiveMember, close_archives
-from vigil.content.jpeghead import FIRST_READ, TAIL_BYTES
 from vigil.evidence.hashing import Digests, digest_stream, digest_stream_ends
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import ImageMember
@@ -307,9 +307,7 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
     return result, source, ctype, ends
 
 
-def _describe(
-    result: Result, source: Path | bytes, ctype: ContentType, ends: _Ends = None
-) -> None:
+def _describe(result: Result, source: Path | bytes, ctype: ContentType, ends: _Ends = None) -> None:
     """Probe metadata and run the analyzers for content not stored before.
 
     A photo is decoded once for the probe's damage check and every analyzer that needs the

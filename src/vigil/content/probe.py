@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from vigil.content.exif import ExifInfo, exif_info, read_exif
+from vigil.content.exif import ExifInfo, read_exif
 from vigil.content.imageopen import open_image
 from vigil.content.jpeghead import read_jpeg_header
 from vigil.errors import TooLarge, VigilError
@@ -80,7 +80,7 @@ def probe_photo(
     header = read_jpeg_header(src, ends=ends) if content_type == "jpeg" else None
     if header is not None:
         meta.width, meta.height = header.width, header.height
-        meta.exif = exif_info(header.exif)
+        meta.exif = header.exif_info()
         tail = header.tail
     else:
         try:

@@ -119,13 +119,19 @@ def _mutate(data: bytes, rng: random.Random) -> bytes:
     return bytes(buf)
 
 
-def _outcome(src: Path | bytes, *, reader: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _outcome(
+    src: Path | bytes,
+    *,
+    reader: bool,
+    monkeypatch: pytest.MonkeyPatch,
+    ends: tuple[bytes, bytes] | None = None,
+) -> Any:
     with monkeypatch.context() as m, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's warnings on bad EXIF: the same on both paths
         if not reader:
-            m.setattr(probe, "read_jpeg_header", lambda _src: None)
+            m.setattr(probe, "read_jpeg_header", lambda _src, ends=None: None)
         try:
-            meta = probe_photo(src, "jpeg", decode_check=False)
+            meta = probe_photo(src, "jpeg", decode_check=False, ends=ends)
         except Exception as exc:  # noqa: BLE001 - the two paths must fail alike too
             return ("raised", type(exc).__name__, str(exc))
     out = asdict(meta)
@@ -153,6 +159,34 @@ def test_plain_photos_take_the_reader_and_agree_with_pillow(
             fast = _outcome(src, reader=True, monkeypatch=monkeypatch)
             slow = _outcome(src, reader=False, monkeypatch=monkeypatch)
             assert fast == slow, name
+        # the file's ends as read while digesting it: the same answer without reading it again
+        ends = (data[: jpeghead.FIRST_READ], data[-jpeghead.TAIL_BYTES :])
+        for reader in (True, False):
+            given = _outcome(path, reader=reader, monkeypatch=monkeypatch, ends=ends)
+            assert given == _outcome(path, reader=reader, monkeypatch=monkeypatch), name
+        if name in PLAIN:
+            with monkeypatch.context() as m:
+                m.setattr(jpeghead, "open_readonly", _no_open)
+                assert jpeghead.read_jpeg_header(path, ends=ends) == header, name
+
+
+def _no_open(_path: Path) -> Any:
+    raise AssertionError("the file was opened again")
+
+
+def test_the_ends_read_while_digesting_are_the_files_ends(tmp_path: Path) -> None:
+    from vigil.evidence.hashing import digest_stream_ends
+
+    rng = random.Random(3)
+    for size in (0, 1, 63, 64, 65, 4095, 16384, 16385, (1 << 20) - 1, 1 << 20, (1 << 20) + 7):
+        data = rng.randbytes(size)
+        path = tmp_path / f"{size}.bin"
+        path.write_bytes(data)
+        with path.open("rb") as fh:
+            digests, head, tail = digest_stream_ends(fh, keep=jpeghead.FIRST_READ, tail=64)
+        assert head == data[: jpeghead.FIRST_READ], size
+        assert tail == data[-64:], size
+        assert digests.size == size
 
 
 def test_the_reader_leaves_unusual_headers_to_pillow() -> None:
@@ -163,7 +197,7 @@ def test_the_reader_leaves_unusual_headers_to_pillow() -> None:
     assert jpeghead.read_jpeg_header(b"\xff\xd8\xff") is None
 
 
-def test_mutated_photos_agree_with_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mutated_photos_agree_with_pillow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seeds = list(_seeds().values())
     rng = random.Random(16)
     n = CASES
@@ -178,4 +212,132 @@ def test_mutated_photos_agree_with_pillow(monkeypatch: pytest.MonkeyPatch) -> No
         fast = _outcome(data, reader=True, monkeypatch=monkeypatch)
         slow = _outcome(data, reader=False, monkeypatch=monkeypatch)
         assert fast == slow, f"case {i}: {data[:64]!r}"
+        if i % 4 == 0:  # as a file whose ends were read while digesting it
+            path = tmp_path / f"{i}.jpg"
+            path.write_bytes(data)
+            ends = (data[: jpeghead.FIRST_READ], data[-jpeghead.TAIL_BYTES :])
+            given = _outcome(path, reader=True, monkeypatch=monkeypatch, ends=ends)
+            slow = _outcome(path, reader=False, monkeypatch=monkeypatch)
+            assert given == slow, f"case {i} (file): {data[:64]!r}"
     assert taken > n // 10  # many mutants are still plain JPEGs the reader reads
+
+
+_TYPES = (1, 2, 3, 4, 5, 7, 2, 3, 5)
+_OTHER_TYPES = (6, 8, 9, 10, 11, 12, 13, 99)  # left to Pillow
+_UNITS = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+_TAGS = (
+    0x010E, 0x010F, 0x0110, 0x0112, 0x011A, 0x011B, 0x0128, 0x0131, 0x0132, 0x0103, 0x0106,
+    0x8298, 0xC62F, 0x9003, 0x9011, 0xA431, 0x829A, 0x9286, 0x927C, 0x9000, 0x02BC, 0xABCD,
+)  # fmt: skip
+_GPS_TAGS = (0, 1, 2, 3, 4, 5, 6, 7, 0x1D, 0x77)
+
+
+def _entry(rng: random.Random, tags: tuple[int, ...]) -> tuple[int, int, int, bytes]:
+    """A random IFD entry (tag, type, count, value bytes), often well formed."""
+    tag = rng.choice(tags) if rng.random() < 0.9 else rng.randrange(1 << 16)
+    typ = rng.choice(_TYPES if rng.random() < 0.95 else _OTHER_TYPES)
+    count = rng.choice((0, 1, 1, 1, 1, 2, 3, 3, 4, 7, 20))
+    if typ == 2:
+        text = rng.choice(
+            (b"Cam", b"2024:01:02 03:04:05", b"+01:00", b"S", b"N", "\xe9t\xe9".encode("latin-1"))
+        )
+        value = text + (b"\x00" if rng.random() < 0.8 else b"") + b"\x00" * rng.randrange(2)
+        count = len(value)
+    elif typ in (5, 10) and rng.random() < 0.7:
+        pairs = [
+            (rng.choice((0, 1, 51, 300, 2**32 - 1)), rng.choice((0, 1, 60, 100)))
+            for _ in range(count)
+        ]
+        value = b"".join(a.to_bytes(4, "big") + b.to_bytes(4, "big") for a, b in pairs)
+    elif typ in (3, 4) and rng.random() < 0.7:
+        value = b"".join(
+            rng.choice((0, 1, 3, 6, 9, 11)).to_bytes(_UNITS[typ], "big") for _ in range(count)
+        )
+    else:
+        value = rng.randbytes(count * _UNITS.get(typ, 1))
+    return tag, typ, count, value
+
+
+def _tiff(rng: random.Random, endian: str) -> bytes:
+    """A TIFF block: a first IFD, often an EXIF sub-IFD and a GPS IFD (values big-endian,
+    re-packed for ``endian``), sometimes a pointer or an offset out of place."""
+    order = "big" if endian == ">" else "little"
+
+    def fix(typ: int, value: bytes) -> bytes:  # big-endian numbers to the block's order
+        unit = {3: 2, 4: 4, 5: 4, 8: 2, 9: 4, 10: 4}.get(typ)
+        if unit is None:
+            return value
+        return (
+            b"".join(
+                int.from_bytes(value[i : i + unit], "big").to_bytes(unit, order)
+                for i in range(0, len(value) - len(value) % unit, unit)
+            )
+            + value[len(value) - len(value) % unit :]
+        )
+
+    ifds: list[list[tuple[int, int, int, bytes]]] = [
+        [_entry(rng, _TAGS) for _ in range(rng.randrange(0, 9))]
+    ]
+    for pointer, tags in ((0x8769, _TAGS), (0x8825, _GPS_TAGS)):
+        if rng.random() < 0.6:
+            ifds[0].append((pointer, 4, 1, b""))  # offset filled in below
+            ifds.append([_entry(rng, tags) for _ in range(rng.randrange(0, 7))])
+    if rng.random() < 0.3:
+        rng.shuffle(ifds[0])
+    sizes = [2 + 12 * len(ifd) + 4 for ifd in ifds]
+    starts = [8 + sum(sizes[:i]) for i in range(len(ifds))]
+    data_at = 8 + sum(sizes)
+    body, extra = b"", b""
+    sub = iter(starts[1:])
+    for ifd in ifds:
+        body += len(ifd).to_bytes(2, order)
+        for tag, typ, count, value in ifd:
+            if tag in (0x8769, 0x8825) and typ == 4 and value == b"":
+                target = next(sub, 0)
+                if rng.random() < 0.05:
+                    target = rng.choice((0, 3, 1 << 20))
+                body += tag.to_bytes(2, order) + typ.to_bytes(2, order)
+                body += (1).to_bytes(4, order) + target.to_bytes(4, order)
+                continue
+            value = fix(typ, value)
+            body += tag.to_bytes(2, order) + typ.to_bytes(2, order) + count.to_bytes(4, order)
+            if len(value) <= 4:
+                body += value.ljust(4, b"\x00")
+            else:
+                at = data_at + len(extra) + (1 << 16 if rng.random() < 0.03 else 0)
+                body += at.to_bytes(4, order)
+                extra += value
+        body += (0).to_bytes(4, order)
+    head = (b"MM\x00*" if endian == ">" else b"II*\x00") + (8).to_bytes(4, order)
+    block = head + body + extra
+    if rng.random() < 0.05:
+        block = block[: rng.randrange(len(block))]
+    return block
+
+
+def test_generated_exif_blocks_agree_with_pillow(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Random EXIF blocks of every type (and some out of place): the fast EXIF reader gives
+    exactly what Pillow gives, or leaves the block to Pillow; most plain blocks it reads."""
+    rng = random.Random(1616)
+    img = _picture()
+    bases = (_save(img, quality=70), _save(img, quality=70, dpi=(72, 72)))
+    taken = 0
+    for i in range(CASES):
+        block = b"Exif\x00\x00" + _tiff(rng, rng.choice("<>"))
+        data = _with_segment(bases[i % 2], 0xE1, block)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            header = jpeghead.read_jpeg_header(data)  # never raises
+        taken += header is not None and header.info is not None
+        fast = _outcome(data, reader=True, monkeypatch=monkeypatch)
+        slow = _outcome(data, reader=False, monkeypatch=monkeypatch)
+        assert fast == slow, f"case {i}: {block!r}"
+    assert taken > CASES // 4
+
+
+def test_plain_exif_takes_the_fast_reader() -> None:
+    seeds = _seeds()
+    for name in PLAIN:
+        header = jpeghead.read_jpeg_header(seeds[name])
+        assert header is not None and header.info is not None, name
+        assert header.exif is None, name

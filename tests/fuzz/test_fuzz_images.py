@@ -116,3 +116,37 @@ def test_image_decode_fuzz(kind: str) -> None:
     target = _png_target if kind == "png" else _target
     report = harness.run(f"images_{kind}", seeds, target, n=harness.cases(60), max_case_s=10)
     report.check()
+
+
+def _exif_seeds() -> list[bytes]:
+    """EXIF segments (``Exif\\0\\0`` + TIFF block) in both byte orders."""
+    big = _exif()
+    big.get_ifd(0x8769).update({0x9003: "2024:01:02 03:04:05", 0xA431: "SN-7", 0x9286: b"hi"})
+    little = Image.Exif()
+    little.update(big)
+    little.endian = "<"
+    little.bigtiff = False
+    return [big.tobytes(), little.tobytes(), _exif().tobytes()]
+
+
+def _exif_target(segment: bytes) -> object:
+    """The fast EXIF reader never raises, and what it reads equals Pillow's path."""
+    from vigil.content import exifread
+    from vigil.content.exif import exif_info
+
+    fast = exifread.read_exif_info(segment, dpi_in_jfif=True)
+    if fast is None:
+        return None
+    exif = Image.Exif()
+    exif.load(segment)
+    slow = exif_info(exif)
+    if (fast, list(fast.tags)) != (slow, list(slow.tags)):
+        raise AssertionError(f"fast EXIF reader differs from Pillow: {fast!r} != {slow!r}")
+    return fast
+
+
+def test_exif_reader_fuzz() -> None:
+    seeds = _exif_seeds()
+    assert all(s.startswith(b"Exif\x00\x00") for s in seeds)
+    report = harness.run("exif_reader", seeds, _exif_target, n=harness.cases(300), max_case_s=5)
+    report.check()

@@ -151,7 +151,20 @@ def exif_info(exif: Image.Exif) -> ExifInfo:
     except (OSError, ValueError, TypeError, KeyError) as exc:
         info.problems.append(f"GPS IFD unreadable: {exc}")
         gps = {}
-    for tag, value in list(exif.items()) + list(sub.items()):
+    top = list(exif.items())
+    return fill_exif_info(info, top, dict(top), sub, gps)
+
+
+def fill_exif_info(
+    info: ExifInfo,
+    top: list[tuple[int, Any]],
+    ifd0: dict[int, Any],
+    sub: dict[int, Any],
+    gps: dict[int, Any],
+) -> ExifInfo:
+    """Fill ``info`` from a block's first IFD (``top``: its items in Pillow's order; ``ifd0``:
+    the same as a mapping), its EXIF sub-IFD and its GPS IFD, as Pillow gives them."""
+    for tag, value in top + list(sub.items()):
         if tag in (EXIF_IFD, GPS_IFD, 0x927C, 0x02BC, 0x8773, 0x9286):  # IFD pointers, blobs
             continue
         jv = _jsonable(value)
@@ -161,14 +174,14 @@ def exif_info(exif: Image.Exif) -> ExifInfo:
         jv = _jsonable(value)
         if jv is not None:
             info.tags["GPS" + _GPS_NAMES.get(tag, f"0x{tag:04x}")] = jv
-    info.make = _text(exif.get(0x010F))
-    info.model = _text(exif.get(0x0110))
-    info.serial = _text(sub.get(0xA431)) or _text(exif.get(0xC62F)) or _text(sub.get(0xC62F))
-    info.captured_at = _exif_time(sub.get(0x9003)) or _exif_time(exif.get(0x0132))
+    info.make = _text(ifd0.get(0x010F))
+    info.model = _text(ifd0.get(0x0110))
+    info.serial = _text(sub.get(0xA431)) or _text(ifd0.get(0xC62F)) or _text(sub.get(0xC62F))
+    info.captured_at = _exif_time(sub.get(0x9003)) or _exif_time(ifd0.get(0x0132))
     offset = _text(sub.get(0x9011))
     if info.captured_at and offset and len(offset) == 6 and offset[0] in "+-":
         info.captured_at += offset
-    orientation = exif.get(0x0112)
+    orientation = ifd0.get(0x0112)
     if isinstance(orientation, int):
         if 1 <= orientation <= 8:
             info.orientation = orientation

@@ -3,8 +3,9 @@
 Ingest reads every new photo's header: dimensions and EXIF. ``Image.open`` costs about as much as
 the EXIF parsing itself (plug-in dispatch, file object layers, state for decoding), so a plain,
 well-formed JPEG is read here instead: one bounded read of its first bytes, a walk over its marker
-segments up to the start of scan, and Pillow's own EXIF parser (:class:`PIL.Image.Exif`) on the
-EXIF segment, so the EXIF values are exactly Pillow's.
+segments up to the start of scan, and the EXIF segment read by :mod:`vigil.content.exifread`
+(which gives exactly what Pillow's path gives) or, where that reader is not sure, by Pillow's own
+EXIF parser (:class:`PIL.Image.Exif`), so the EXIF values are exactly Pillow's.
 
 Anything this reader does not know to give exactly what Pillow gives returns ``None`` and the
 caller opens the file with Pillow as before: more than one frame header or EXIF segment, XMP
@@ -23,6 +24,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from vigil.content.exif import ExifInfo, exif_info
+from vigil.content.exifread import read_exif_info
 from vigil.evidence.readonly import open_readonly
 
 HEAD_BYTES = 256 * 1024
@@ -44,25 +47,46 @@ class JpegHeader:
 
     width: int
     height: int
-    exif: Image.Exif
+    exif: Image.Exif | None
+    """Pillow's EXIF object, where :mod:`vigil.content.exifread` left the block to Pillow."""
     tail: bytes
+    info: ExifInfo | None = None
+    """The EXIF block's :class:`ExifInfo` as Pillow's path gives it (None: see ``exif``)."""
+
+    def exif_info(self) -> ExifInfo:
+        """What the EXIF block says (through Pillow where the fast reader was not sure)."""
+        if self.info is not None:
+            return self.info
+        return exif_info(self.exif if self.exif is not None else Image.Exif())
 
 
-def read_jpeg_header(src: Path | bytes) -> JpegHeader | None:
+def read_jpeg_header(
+    src: Path | bytes, *, ends: tuple[bytes, bytes] | None = None
+) -> JpegHeader | None:
     """Size, EXIF and last :data:`TAIL_BYTES` bytes of a plain JPEG; None: open it with Pillow.
+
+    ``ends``: the file's first ``min(size, FIRST_READ)`` bytes and its last ``TAIL_BYTES``
+    bytes when the caller has them already (read while digesting it): the file is then opened
+    only for a header longer than :data:`FIRST_READ`.
 
     A file that cannot be read gives None too (Pillow's open then reports it as it always has).
     """
     try:
-        return _read(src)
+        return _read(src, ends)
     except OSError:
         return None
 
 
-def _read(src: Path | bytes) -> JpegHeader | None:
+def _read(src: Path | bytes, ends: tuple[bytes, bytes] | None) -> JpegHeader | None:
     if isinstance(src, bytes):
         found = _walk_bounded(src[:HEAD_BYTES], complete=True)
         tail = src[-TAIL_BYTES:]
+    elif ends is not None:
+        head, tail = ends
+        found = _walk_bounded(head, complete=len(head) < FIRST_READ)
+        if found is _MORE:
+            with open_readonly(src) as fh:
+                found = _walk_bounded(fh.read(HEAD_BYTES), complete=True)
     else:
         with open_readonly(src) as fh:
             head = fh.read(FIRST_READ)
@@ -78,12 +102,12 @@ def _read(src: Path | bytes) -> JpegHeader | None:
                 tail = fh.read()
     if found is None or found is _MORE:
         return None
-    width, height, exif = found
-    return JpegHeader(width, height, exif, tail)
+    width, height, exif, info = found
+    return JpegHeader(width, height, exif, tail, info)
 
 
-_Found = tuple[int, int, Image.Exif]
-_MORE = (0, 0, Image.Exif())
+_Found = tuple[int, int, Image.Exif | None, ExifInfo | None]
+_MORE: _Found = (0, 0, Image.Exif(), None)
 """Returned by :func:`_walk` when the header goes on past the bytes it was given."""
 
 
@@ -152,10 +176,13 @@ def _walk(data: bytes, *, complete: bool) -> _Found | None:
         return None
     if size[0] * size[1] > (Image.MAX_IMAGE_PIXELS or 0):
         return None  # Pillow's bomb check and its message
+    info = read_exif_info(exif_data, dpi_in_jfif)
+    if info is not None:
+        return size[0], size[1], None, info
     exif = _exif(exif_data, dpi_in_jfif)
     if exif is None:
         return None
-    return size[0], size[1], exif
+    return size[0], size[1], exif, None
 
 
 def _frame_ok(seg: bytes) -> bool:

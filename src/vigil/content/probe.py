@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from vigil.content.exif import ExifInfo, exif_info, read_exif
+from vigil.content.exif import ExifInfo, read_exif
 from vigil.content.imageopen import open_image
 from vigil.content.jpeghead import read_jpeg_header
 from vigil.errors import TooLarge, VigilError
@@ -62,19 +62,25 @@ def _structurally_complete(content_type: str, tail: bytes) -> bool:
 
 
 def probe_photo(
-    src: Path | bytes, content_type: str, *, deep: bool = False, decode_check: bool = True
+    src: Path | bytes,
+    content_type: str,
+    *,
+    deep: bool = False,
+    decode_check: bool = True,
+    ends: tuple[bytes, bytes] | None = None,
 ) -> MediaMeta:
     """Dimensions, EXIF and a structural check for one photo.
 
     With ``decode_check=False`` a needed decode is not done here but flagged in
-    ``needs_decode`` (see :func:`mark_decode`).
+    ``needs_decode`` (see :func:`mark_decode`). ``ends``: the file's first and last bytes,
+    read already (see :func:`~vigil.content.jpeghead.read_jpeg_header`).
     """
     meta = MediaMeta()
     # a plain JPEG's header without Pillow's open machinery; anything else through Pillow
-    header = read_jpeg_header(src) if content_type == "jpeg" else None
+    header = read_jpeg_header(src, ends=ends) if content_type == "jpeg" else None
     if header is not None:
         meta.width, meta.height = header.width, header.height
-        meta.exif = exif_info(header.exif)
+        meta.exif = header.exif_info()
         tail = header.tail
     else:
         try:
@@ -86,7 +92,7 @@ def probe_photo(
         with img:
             meta.width, meta.height = img.size
             meta.exif = read_exif(img)
-            tail = _tail(src)
+            tail = ends[1] if ends is not None and not isinstance(src, bytes) else _tail(src)
     for problem in meta.exif.problems:
         meta.warnings.append(("exif", problem))
     needs_decode = deep or not _structurally_complete(content_type, tail)
@@ -150,10 +156,11 @@ def probe(
     *,
     deep: bool = False,
     decode_check: bool = True,
+    ends: tuple[bytes, bytes] | None = None,
 ) -> MediaMeta | None:
-    """Metadata for photos and videos; None for other kinds."""
+    """Metadata for photos and videos; None for other kinds. ``ends``: see :func:`probe_photo`."""
     if kind == "photo":
-        return probe_photo(src, content_type, deep=deep, decode_check=decode_check)
+        return probe_photo(src, content_type, deep=deep, decode_check=decode_check, ends=ends)
     if kind == "video":
         return probe_video(src)
     return None

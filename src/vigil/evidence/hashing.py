@@ -25,6 +25,15 @@ class Digests:
 
 def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
     """Hash ``stream`` to its end; also return up to its first ``keep`` bytes (for sniffing)."""
+    digests, head, _tail = digest_stream_ends(stream, keep=keep)
+    return digests, head
+
+
+def digest_stream_ends(
+    stream: BinaryIO, *, keep: int = 0, tail: int = 0
+) -> tuple[Digests, bytes, bytes]:
+    """Hash ``stream`` to its end; also return up to its first ``keep`` and its last ``tail``
+    bytes (what a photo's header probe reads, so it need not open the file again)."""
     md5, sha1, sha256 = (
         hashlib.md5(usedforsecurity=False),
         hashlib.sha1(usedforsecurity=False),
@@ -32,6 +41,7 @@ def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
     )
     size = 0
     head = b""
+    last = b""
     # taken out while in use, so a nested call (a stream that digests) gets a buffer of its own
     view: memoryview | None = getattr(_LOCAL, "view", None)
     _LOCAL.view = None
@@ -48,9 +58,11 @@ def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
         sha1.update(chunk)
         sha256.update(chunk)
         size += n
+        if tail:
+            last = bytes(chunk[-tail:]) if n >= tail else (last + bytes(chunk))[-tail:]
         del chunk
     _LOCAL.view = view
-    return Digests(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest(), size), head
+    return Digests(md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest(), size), head, last
 
 
 def digest_bytes(data: bytes) -> Digests:

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vigil.content.jpeghead import FIRST_READ, TAIL_BYTES
 from vigil.content.probe import MediaMeta, mark_decode, probe
 from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import DamagedInput, TooLarge
 from vigil.evidence.archive import ArchiveMember, close_archives
-from vigil.evidence.hashing import Digests, digest_stream
+from vigil.evidence.hashing import Digests, digest_stream, digest_stream_ends
 from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import ImageMember
 from vigil.ingest.analyzers import (
@@ -269,7 +270,11 @@ def _fetch_member(task: Task, member: ImageMember | ArchiveMember) -> None:
         task.data = buf.getvalue()
 
 
-def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None]:
+_Ends = tuple[bytes, bytes] | None
+"""A file's first and last bytes, read while digesting it (for the photo header probe)."""
+
+
+def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None, _Ends]:
     """Read and digest one file; the content type comes from its first bytes."""
     result = Result(task.seq, task.raw_path, worker=_WORKER)
     if task.member is not None:
@@ -277,10 +282,11 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
             _fetch_member(task, task.member)
         except DamagedInput as exc:
             result.refused = (exc.code, str(exc))
-            return result, None, None
+            return result, None, None, None
         except OSError as exc:
             result.error = f"file content could not be read from the image: {exc}"
-            return result, None, None
+            return result, None, None, None
+    ends: _Ends = None
     try:
         if task.data is not None:
             digests, head = digest_stream(io.BytesIO(task.data), keep=HEAD_SIZE)
@@ -288,18 +294,20 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
         else:
             path = Path(task.fs_path or task.spool or "")
             with open_readonly(path) as fh:
-                digests, head = digest_stream(fh, keep=HEAD_SIZE)
-            source = path
+                digests, first, last = digest_stream_ends(
+                    fh, keep=max(HEAD_SIZE, FIRST_READ), tail=TAIL_BYTES
+                )
+            head, ends, source = first[:HEAD_SIZE], (first[:FIRST_READ], last), path
     except OSError as exc:
         result.error = f"file could not be read: {exc.strerror or exc}"
-        return result, None, None
+        return result, None, None, None
     result.digests = digests
     ctype = sniff(head)
     result.content_type, result.kind, result.mime = ctype.name, ctype.kind, ctype.mime
-    return result, source, ctype
+    return result, source, ctype, ends
 
 
-def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
+def _describe(result: Result, source: Path | bytes, ctype: ContentType, ends: _Ends = None) -> None:
     """Probe metadata and run the analyzers for content not stored before.
 
     A photo is decoded once for the probe's damage check and every analyzer that needs the
@@ -310,7 +318,9 @@ def _describe(result: Result, source: Path | bytes, ctype: ContentType) -> None:
     if digests is None:
         return
     try:
-        result.meta = probe(source, ctype.kind, ctype.name, deep=_STATE.deep, decode_check=False)
+        result.meta = probe(
+            source, ctype.kind, ctype.name, deep=_STATE.deep, decode_check=False, ends=ends
+        )
     except Exception as exc:  # noqa: BLE001 - a decoder crash on one file must not stop the job
         result.warnings.append(
             ("probe_failed", f"metadata extraction failed: {type(exc).__name__}: {exc}")
@@ -383,15 +393,15 @@ def process_many(tasks: list[Task]) -> list[Result]:
     """
     try:
         digested = [_digest(task) for task in tasks]
-        shas = [r.digests.sha256 for r, _s, _c in digested if r.digests is not None]
+        shas = [r.digests.sha256 for r, _s, _c, _e in digested if r.digests is not None]
         known = _known(shas)
-        for result, source, ctype in digested:
+        for result, source, ctype, ends in digested:
             if result.digests is None or source is None or ctype is None:
                 continue
             result.known = result.digests.sha256 in known
             if not result.known:
-                _describe(result, source, ctype)
-        return [r for r, _s, _c in digested]
+                _describe(result, source, ctype, ends)
+        return [r for r, _s, _c, _e in digested]
     finally:
         for task in tasks:
             if task.member is not None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, func, insert, select
+from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import InvalidInput, NotFound
 from vigil.store import audit
-from vigil.store.base import utcnow
+from vigil.store.base import Base, utcnow
 from vigil.store.models import (
     Agency,
     Case,
@@ -207,18 +207,25 @@ def add_item(session: Session, **fields: Any) -> MediaItem:
     return item
 
 
+def _table(model: type[Base]) -> Table:
+    """A model's table: bulk rows inserted through it skip the ORM's per-row bookkeeping (the
+    rows name columns, and the columns' defaults apply as with the ORM)."""
+    return cast(Table, model.__table__)
+
+
 def add_items_bulk(session: Session, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Insert new unique items in one statement; returns SHA-256 → id."""
     if not rows:
         return {}
-    result = session.execute(insert(MediaItem).returning(MediaItem.sha256, MediaItem.id), rows)
+    table = _table(MediaItem)
+    result = session.execute(insert(table).returning(table.c.sha256, table.c.id), rows)
     return {sha: item_id for sha, item_id in result.all()}
 
 
 def add_occurrences_bulk(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert many occurrences in one statement."""
     if rows:
-        session.execute(insert(Occurrence), rows)
+        session.execute(insert(_table(Occurrence)), rows)
 
 
 def add_source_warnings_bulk(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -245,7 +252,7 @@ def add_source_warnings_bulk(session: Session, rows: list[dict[str, Any]]) -> No
                 raw_path=row["raw_path"],
             )
         return
-    stmt = dialect_insert(ItemWarning).on_conflict_do_nothing(
+    stmt = dialect_insert(_table(ItemWarning)).on_conflict_do_nothing(
         index_elements=["source_id", "raw_path", "code"]
     )
     session.execute(stmt, rows)

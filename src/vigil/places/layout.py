@@ -94,7 +94,9 @@ class Layout:
     """Per plane: share of its inliers consistent with one fundamental matrix (empty: one
     plane, nothing to cross-check)."""
     second_plane_points: list[tuple[float, float]] = field(default_factory=list)
-    """Query positions (feature-image pixels) of the second surface's inliers, for drawings."""
+    """Query positions of the second surface's inliers, for drawings and the comparison of
+    candidates (feature-image pixels from :func:`judge_layout`; original-image pixels in a
+    :class:`~vigil.places.verify.Verification`, like its ``query_points``)."""
     parallax: int = 0
     """Matches one fundamental matrix over all the mutual matches keeps off the dominant
     surface (plane-vs-parallax test)."""

@@ -227,6 +227,23 @@ def test_the_comparison_counts_both_surfaces_of_a_candidate() -> None:
     assert compare_layouts([bare, sibling])[1] is sibling
 
 
+def test_a_second_surface_of_its_own_does_not_dilute_a_main_surface_on_another() -> None:
+    """Seed 3 --style alt: a sibling's main surface lies on the true room's points, its second
+    surface (its own chance matches) on points nobody else matched. Counted over all its points
+    the overlap falls under CROSS_OVERLAP; its main surface alone is over it."""
+    rng = np.random.default_rng(11)
+    wall = rng.uniform(300, 500, (60, 2))
+    own = rng.uniform(0, 250, (40, 2))
+    room = np.vstack([wall, own])
+    main_surface = wall[:20] + 0.5  # all 20 on the room's wall
+    second = rng.uniform(550, 640, (60, 2))  # 60 of its own elsewhere: 20 of 80 overlap
+    sibling = np.vstack([main_surface, second])
+    assert shared_with_stronger([room, sibling]) == [None, None]  # diluted: 25 % < 30 %
+    assert shared_with_stronger([room, sibling], main=[len(room), 20]) == [None, 0]
+    # the main surface does not help a candidate with more evidence of its own
+    assert shared_with_stronger([room, sibling], main=[len(room), 20])[0] is None
+
+
 def _ranked(key: int, inliers: int, verdict: str | None, *, verified: bool = True,
             shared_with: int | None = None, similarity: float = 1.0) -> Candidate:  # fmt: skip
     from vigil.places.layout import Layout

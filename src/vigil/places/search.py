@@ -205,7 +205,8 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
         ).reshape(-1, 2)
         for i in judged
     ]  # fmt: skip
-    by = shared_with_stronger(points, CROSS_RADIUS / max(query_scale, 1e-9))
+    main = [len(cands[i].verification.query_points) for i in judged]
+    by = shared_with_stronger(points, CROSS_RADIUS / max(query_scale, 1e-9), main)
     out = list(cands)
     for i, j in zip(judged, by, strict=True):
         if j is None:

@@ -333,8 +333,11 @@ def main(argv: list[str] | None = None) -> int:
             details.write(json.dumps({"query": q["file"], "candidates": [
                 {"key": c.key, "kind": kinds[c.key], "inliers": c.inliers, "verified": c.verified,
                  "first_fit": c.verification.first_fit_inliers,
-                 "coverage": round(c.verification.coverage, 4), "shortlist_rank": c.shortlist_rank}
-                for c in cands]}) + "\n")  # fmt: skip
+                 "coverage": round(c.verification.coverage, 4), "shortlist_rank": c.shortlist_rank,
+                 "layout": None if c.verification.layout is None
+                 else c.verification.layout.as_dict(),
+                 "pair_verdict": before.get(c.key)}
+                for c in cands], "truth_shortlist_rank": short_rank}) + "\n")  # fmt: skip
         chain_links += sum(c.verified for c in cands if c.key != truth and c not in unrelated)
         sibling_hit = sibling_verified = False
         for c in verified:

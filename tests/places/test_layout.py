@@ -193,6 +193,57 @@ def test_search_compares_the_verified_candidates_of_a_query() -> None:
     assert compare_layouts([unverified, room]) == [unverified, room]
 
 
+def test_the_comparison_counts_both_surfaces_of_a_candidate() -> None:
+    """A sibling's main surface can be the wallpaper that is the true room's *second* surface
+    (seed 2 of the generated chains): compared on first surfaces alone the two share nothing and
+    the sibling keeps "same room"; its evidence is both its surfaces, and so is the room's."""
+    from vigil.places.layout import Layout
+    from vigil.places.search import compare_layouts
+    from vigil.places.verify import Verification
+
+    rng = np.random.default_rng(10)
+    bed = rng.uniform(100, 300, (60, 2))  # the true room's main surface: its own bed
+    wallpaper = rng.uniform(350, 600, (35, 2))  # shared by the chain
+    floor = rng.uniform(0, 200, (20, 2))  # the sibling's second surface, also in the room
+
+    def cand(key: int, first: npt.NDArray[np.float64], second: npt.NDArray[np.float64]
+             ) -> Candidate:  # fmt: skip
+        lay = Layout("same_room", "two surfaces", planes=[len(first), len(second)],
+                     second_plane_points=[(float(x), float(y)) for x, y in second])  # fmt: skip
+        ver = Verification(
+            matches=200, inliers=len(first), model="homography",
+            query_points=[(float(x), float(y)) for x, y in first], layout=lay,
+        )  # fmt: skip
+        return Candidate(key, 1.0, key, ver, True)
+
+    room = cand(1, np.vstack([bed, floor]), wallpaper)
+    sibling = cand(2, wallpaper[:30] + 0.5, floor[:10] + 0.5)
+    out = compare_layouts([room, sibling])
+    assert out[0] is room
+    lay = out[1].verification.layout
+    assert lay.verdict == "shared_object" and lay.shared_with == 1, lay
+    # without the room's second surface nothing of the sibling's main surface is shared
+    bare = cand(1, np.vstack([bed, floor]), np.zeros((0, 2)))
+    assert compare_layouts([bare, sibling])[1] is sibling
+
+
+def test_a_second_surface_of_its_own_does_not_dilute_a_main_surface_on_another() -> None:
+    """Seed 3 --style alt: a sibling's main surface lies on the true room's points, its second
+    surface (its own chance matches) on points nobody else matched. Counted over all its points
+    the overlap falls under CROSS_OVERLAP; its main surface alone is over it."""
+    rng = np.random.default_rng(11)
+    wall = rng.uniform(300, 500, (60, 2))
+    own = rng.uniform(0, 250, (40, 2))
+    room = np.vstack([wall, own])
+    main_surface = wall[:20] + 0.5  # all 20 on the room's wall
+    second = rng.uniform(550, 640, (60, 2))  # 60 of its own elsewhere: 20 of 80 overlap
+    sibling = np.vstack([main_surface, second])
+    assert shared_with_stronger([room, sibling]) == [None, None]  # diluted: 25 % < 30 %
+    assert shared_with_stronger([room, sibling], main=[len(room), 20]) == [None, 0]
+    # the main surface does not help a candidate with more evidence of its own
+    assert shared_with_stronger([room, sibling], main=[len(room), 20])[0] is None
+
+
 def _ranked(key: int, inliers: int, verdict: str | None, *, verified: bool = True,
             shared_with: int | None = None, similarity: float = 1.0) -> Candidate:  # fmt: skip
     from vigil.places.layout import Layout

@@ -94,7 +94,9 @@ class Layout:
     """Per plane: share of its inliers consistent with one fundamental matrix (empty: one
     plane, nothing to cross-check)."""
     second_plane_points: list[tuple[float, float]] = field(default_factory=list)
-    """Query positions (feature-image pixels) of the second surface's inliers, for drawings."""
+    """Query positions of the second surface's inliers, for drawings and the comparison of
+    candidates (feature-image pixels from :func:`judge_layout`; original-image pixels in a
+    :class:`~vigil.places.verify.Verification`, like its ``query_points``)."""
     parallax: int = 0
     """Matches one fundamental matrix over all the mutual matches keeps off the dominant
     surface (plane-vs-parallax test)."""
@@ -189,7 +191,9 @@ def parallax_support(
 
 
 def shared_with_stronger(
-    points: Sequence[npt.NDArray[np.floating[Any]]], radius: float = CROSS_RADIUS
+    points: Sequence[npt.NDArray[np.floating[Any]]],
+    radius: float = CROSS_RADIUS,
+    main: Sequence[int] | None = None,
 ) -> list[int | None]:
     """For the inlier query points of each candidate of one query, the candidate whose evidence
     explains it (or ``None``): ``i`` is explained by ``j`` when at least :data:`CROSS_OVERLAP`
@@ -197,9 +201,20 @@ def shared_with_stronger(
     object - and ``j`` has more inliers on query points no other candidate matched ("decide by
     the remainder": the shared wallpaper or bedspread is in both, the room's own furniture,
     pictures and window only in the true room). Of several such ``j``, the one with the most
-    such inliers."""
+    such inliers.
+
+    ``main`` gives, per candidate, how many of its leading points are its main surface (the
+    verification's inliers; the rest are its second surface). Then the overlap is the larger of
+    the share of all ``i``'s points and of its main surface's points on ``j``'s: a second
+    surface of its own must not dilute a main surface that lies on another candidate's
+    evidence (one query of seed 3 ``--style alt``)."""
     n = len(points)
     pts = [np.asarray(p, np.float64).reshape(-1, 2) for p in points]
+    heads = (
+        [len(p) for p in pts]
+        if main is None
+        else [min(int(m), len(p)) for m, p in zip(main, pts, strict=True)]
+    )
     # near[i][j]: which of i's points lie on one of j's
     near = [[_near(pts[i], pts[j], radius) if i != j else None for j in range(n)]
             for i in range(n)]  # fmt: skip
@@ -216,7 +231,12 @@ def shared_with_stronger(
         best: int | None = None
         for j in range(n):
             m = near[i][j]
-            if m is None or len(m) == 0 or float(m.mean()) < CROSS_OVERLAP:
+            if m is None or len(m) == 0:
+                continue
+            share = float(m.mean())
+            if heads[i]:
+                share = max(share, float(m[: heads[i]].mean()))
+            if share < CROSS_OVERLAP:
                 continue
             if unique[i] < unique[j] and (best is None or unique[j] > unique[best]):
                 best = j

@@ -181,9 +181,10 @@ def rank(cands: list[Candidate]) -> list[Candidate]:
 
 def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Candidate]:
     """Compare the verified candidates of one query (:func:`vigil.places.layout.shared_with_stronger`):
-    one whose inliers lie on the same query points as another's, and that has fewer inliers
-    elsewhere, is "shared object only" - a sibling room showing the same wallpaper or bedspread
-    as the room that also shows the query's own furniture, which ``shared_with`` names.
+    one whose inliers (of both its surfaces) lie on the same query points as another's, and that
+    has fewer inliers elsewhere, is "shared object only" - a sibling room showing the same
+    wallpaper or bedspread as the room that also shows the query's own furniture, which
+    ``shared_with`` names.
     Ranking and ``verified`` are unchanged; only the verdict, its reason and ``shared_with``."""
     import dataclasses
 
@@ -194,8 +195,18 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
     judged = [i for i, c in enumerate(cands) if c.verified and c.verification.layout is not None]
     if len(judged) < 2:
         return cands
-    points = [np.asarray(cands[i].verification.query_points, np.float64) for i in judged]
-    by = shared_with_stronger(points, CROSS_RADIUS / max(query_scale, 1e-9))
+    # a candidate's evidence is both its surfaces: a sibling's main surface can lie on the
+    # wallpaper that is the true room's *second* surface (docs/places.md, issue 18 point 4)
+    points = [
+        np.asarray(
+            [*cands[i].verification.query_points,
+             *cands[i].verification.layout.second_plane_points],
+            np.float64,
+        ).reshape(-1, 2)
+        for i in judged
+    ]  # fmt: skip
+    main = [len(cands[i].verification.query_points) for i in judged]
+    by = shared_with_stronger(points, CROSS_RADIUS / max(query_scale, 1e-9), main)
     out = list(cands)
     for i, j in zip(judged, by, strict=True):
         if j is None:

@@ -159,6 +159,6 @@ def test_signatures_are_the_projection_signs_as_bits(vocab) -> None:
     rng = np.random.default_rng(3)
     desc = rng.normal(size=(500, 128)).astype(np.float32)
     words = rng.integers(0, vocab.k, 500)
-    bits = (desc @ vocab.projection.T) > vocab.medians[words]
+    bits = (desc.astype(np.float64) @ vocab.projection.T.astype(np.float64)) > vocab.medians[words]
     expected = [sum(1 << b for b in range(ivf.BITS) if row[b]) for row in bits]
     assert vocab.signatures(desc, words).tolist() == expected

@@ -169,7 +169,10 @@ class HammingVocabulary:
         """64-bit signatures of ``desc`` (n) relative to the medians of ``words`` (n)."""
         if len(desc) == 0:
             return np.zeros(0, np.uint64)
-        proj = desc @ self.projection.T
+        # in float64: a float32 product's rounding depends on how many rows BLAS multiplies at
+        # once, so a value next to its median flipped its bit between a batch of one image and
+        # a batch of several (the same image got another signature by how it was added)
+        proj = np.asarray(desc, np.float64) @ np.asarray(self.projection, np.float64).T
         bits = proj > self.medians[words]
         # bit b of the signature is projection b: pack 8 bits a byte, lowest first, then read
         # the 8 bytes as one little-endian uint64 (~30x faster than summing powers of two)

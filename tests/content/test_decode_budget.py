@@ -33,7 +33,9 @@ _CHILD = textwrap.dedent(
     codes = [c for c, _m in r.warnings]
     for _n, (_v, out) in r.analyses.items():
         codes += [c for c, _m in out.warnings]
+    ru = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"codes": codes, "s": time.perf_counter() - t0,
+                      "cpu_s": ru.ru_utime + ru.ru_stime,
                       "analyses": sorted(r.analyses), "messages": [m for _c, m in r.warnings],
                       "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
     """
@@ -51,7 +53,7 @@ def _worker_on(path: Path) -> dict[str, object]:
         capture_output=True,
         text=True,
         preexec_fn=cap,
-        timeout=120,
+        timeout=600,  # a hang, not a slow machine (the time bound is on CPU, below)
         check=True,
     )
     out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -66,7 +68,7 @@ def test_greyscale_png_bomb_stays_within_budget(tmp_path: Path) -> None:
     peak_mb = int(out["rss"]) / 1024  # type: ignore[call-overload]
     assert peak_mb < 1024, out  # reduced strip by strip: native 400 MB + code, not 10 GB
     assert out["analyses"] == ["pdq", "scene"]
-    assert float(out["s"]) < 60  # type: ignore[arg-type]
+    assert float(out["cpu_s"]) < 60  # type: ignore[arg-type]  # CPU: a loaded machine is slow
 
 
 def test_rgb_png_bomb_is_refused_with_a_warning_naming_the_file(tmp_path: Path) -> None:

@@ -403,9 +403,7 @@ def test_grey_before_the_resize_is_rootsift_3() -> None:
 
     assert EXTRACTOR == "rootsift/3"
     # 1000 x 750 (not a whole multiple: the 480-px area resize averages unequal pixels)
-    big = np.ascontiguousarray(
-        cv2.resize(scene(43), (1000, 750), interpolation=cv2.INTER_CUBIC), np.uint8
-    )
+    big = np.ascontiguousarray(cv2.resize(scene(43), (1000, 750), interpolation=cv2.INTER_CUBIC))
     params = FeatureParams(max_keypoints=400)
     v3 = extract(big, params)
     grey = np.ascontiguousarray(cv2.cvtColor(big, cv2.COLOR_RGB2GRAY))

@@ -89,7 +89,7 @@ def _variant(params: FeatureParams) -> str:
     """Cache-name suffix of the detection settings ("" for the first extractor's settings)."""
     side = params.detect_side or params.max_side
     out = "" if side == params.max_side else f"_d{side}"
-    return out + ("_sp" if params.single_pass else "") + ("_g" if params.grey_first else "")
+    return out + ("_sp" if params.single_pass else "")
 
 
 def features_for(root: Path, names: list[str], params: FeatureParams, workers: int
@@ -154,9 +154,6 @@ def main(argv: list[str] | None = None) -> int:
                          "features)")  # fmt: skip
     ap.add_argument("--contrast", type=float, default=FeatureParams.contrast_threshold,
                     help="SIFT contrast threshold")  # fmt: skip
-    ap.add_argument("--rgb-resize", action="store_true",
-                    help="resize the colour image, then convert to grey (rootsift/2's "
-                         "features; the default converts first, rootsift/3)")  # fmt: skip
     ap.add_argument("--two-pass", action="store_true",
                     help="detect, then compute (the first extractor) instead of one pass")  # fmt: skip
     ap.add_argument("--regions", action="store_true", help="also index 5 region vectors")
@@ -220,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"only {len(distractors)} distractors generated", file=sys.stderr)
     names = [s["file"] for s in scenes] + distractors
     detect = {"detect_side": args.detect_side, "single_pass": not args.two_pass,
-              "contrast_threshold": args.contrast, "grey_first": not args.rgb_resize}  # fmt: skip
+              "contrast_threshold": args.contrast}  # fmt: skip
     params = FeatureParams(max_keypoints=args.max_keypoints, **detect)  # type: ignore[arg-type]
     qparams = FeatureParams(
         max_keypoints=args.query_keypoints or args.max_keypoints,
@@ -397,7 +394,6 @@ def main(argv: list[str] | None = None) -> int:
         "ms_decode_extract_mean": round(float(np.mean(total_ms) - np.mean(search_ms)), 1),
         "detect_side": params.detect_side or params.max_side,
         "single_pass": params.single_pass,
-        "grey_first": params.grey_first,
         "contrast_threshold": params.contrast_threshold,
         "ms_shortlist_mean": round(float(np.mean(shortlist_ms)), 1),
         "bytes_per_image_features": round(feature_bytes),

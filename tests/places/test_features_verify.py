@@ -393,24 +393,3 @@ def test_excluded_boxes_hold_with_a_smaller_detection_image() -> None:
     f = extract(scene(5), params, exclude=[(0, 0, 240, 360)])
     assert len(f) > 20
     assert f.original_xy()[:, 0].min() >= 240 - 3
-
-
-def test_grey_before_the_resize_is_rootsift_3() -> None:
-    """``rootsift/3`` converts to grey before the 480-px resize: the features of the colour
-    photo are those of its grey image; ``grey_first=False`` (version 2, resize then grey) gives
-    slightly different keypoints of the same room."""
-    from vigil.places.analyzer import EXTRACTOR
-
-    assert EXTRACTOR == "rootsift/3"
-    # 1000 x 750 (not a whole multiple: the 480-px area resize averages unequal pixels)
-    big = np.ascontiguousarray(cv2.resize(scene(43), (1000, 750), interpolation=cv2.INTER_CUBIC))
-    params = FeatureParams(max_keypoints=400)
-    v3 = extract(big, params)
-    grey = np.ascontiguousarray(cv2.cvtColor(big, cv2.COLOR_RGB2GRAY))
-    from_grey = extract(grey, FeatureParams(max_keypoints=400, grey_first=False))
-    np.testing.assert_array_equal(v3.xy, from_grey.xy)
-    np.testing.assert_array_equal(v3.descriptors, from_grey.descriptors)
-    v2 = extract(big, FeatureParams(max_keypoints=400, grey_first=False))
-    assert (v2.width, v2.height, v2.scale) == (v3.width, v3.height, v3.scale)
-    assert not (v2.xy.shape == v3.xy.shape and np.array_equal(v2.xy, v3.xy))
-    assert verify(v2, v3).inliers > 200  # the same view, nearly the same keypoints

@@ -37,11 +37,6 @@ never searched together):
   "Scene extraction cost"), same record format and units, so a ``VSF1`` record of either version
   still verifies against the other (the hub's room proof); a store of version 1 shows its items
   as pending for ``vigil places scan`` and its collections are re-extracted on re-import.
-- ``rootsift/3`` (default): as version 2, but the photo is converted to grey before it is
-  resized to 480 px (one channel to average instead of three: ~5 ms less of ~10 ms on a 2 MP
-  phone photo, issue 16). The grey image differs from version 2's by at most one level
-  (rounding), so the keypoints differ slightly; ``FeatureParams(grey_first=False)`` gives version
-  2's features bit for bit. Same record format; old stores are handled as for version 1.
 """
 
 from __future__ import annotations
@@ -61,7 +56,7 @@ _HEADER = struct.Struct("<4sHHfI")
 FIXED_POINT = 16.0
 DESCRIPTOR_SCALE = 512.0
 EXTRACTOR_NAME = "rootsift"
-EXTRACTOR_VERSION = "3"
+EXTRACTOR_VERSION = "2"
 
 Array = npt.NDArray[np.float32]
 
@@ -94,9 +89,6 @@ class FeatureParams:
     before the grid selection, so the features are those of the two passes, bit for bit; that
     is cheaper up to ~5,000 keypoints on the detection image (a generated room has ~1,900 at
     480 px), dearer above."""
-    grey_first: bool = True
-    """Convert to grey before resizing to ``detect_side`` (``rootsift/3``) rather than after
-    (``rootsift/2``): the area resize then averages one channel instead of three."""
 
 
 DEFAULT_PARAMS = FeatureParams()
@@ -240,12 +232,8 @@ def extract(
         raise InvalidInput("empty image")
     scale = min(1.0, params.max_side / max(h0, w0))
     w, h = (max(1, round(w0 * scale)), max(1, round(h0 * scale))) if scale < 1.0 else (w0, h0)
-    side = params.detect_side or params.max_side
-    if params.grey_first:
-        grey, det_scale = resize_for_features(_grey(pixels), side)
-    else:
-        small, det_scale = resize_for_features(pixels, side)
-        grey = _grey(small)
+    small, det_scale = resize_for_features(pixels, params.detect_side or params.max_side)
+    grey = _grey(small)
     dh, dw = grey.shape
     mask: npt.NDArray[np.uint8] | None = None
     if exclude:

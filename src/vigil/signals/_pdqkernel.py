@@ -20,13 +20,18 @@ precision, are scheduled differently:
 The decimation, the quality metric, the 16 x 16 DCT (float32, summed in the C++ order), the
 median (the 128th smallest coefficient, which is what the C++ ``torben`` returns for 256
 values) and the bit order are the reference's. ``tests/signals`` checks hashes, qualities and
-the DCT output against ``pdqhash`` bit for bit. The kernel is compiled on first use and cached
-on disk by Numba.
+the DCT output against ``pdqhash`` bit for bit. The kernel has one signature (read-only
+pixels, which writable arrays convert to), so it is compiled once per machine and cached on
+disk by Numba (next to this file, or in the user's cache directory, ``~/.cache/numba``, when the
+package directory is not writable); importing this module loads it.
 """
 
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numba
@@ -218,7 +223,60 @@ def _pdq_float_py(pixels: Any, dct: Any, out16: Any) -> int:
 
 _box_rows: Any = numba.njit(cache=True, nogil=True)(_box_rows_py)
 _box_cols: Any = numba.njit(cache=True, nogil=True)(_box_cols_py)
-_pdq_float: Any = numba.njit(cache=True, nogil=True)(_pdq_float_py)
+PIXELS_TYPE = numba.types.Array(numba.uint8, 3, "C", readonly=True)
+"""The one pixel type the kernel is compiled for. Decoded pixels are often read-only (a NumPy
+view of a decoder's buffer); writable C-contiguous arrays convert to this type safely, so both
+kinds share one compiled version (lazily, Numba would compile and cache one per kind, and a
+worker would load both)."""
+
+_SIGNATURE = numba.int64(
+    PIXELS_TYPE,
+    numba.types.Array(numba.float32, 2, "C", readonly=True),
+    numba.types.Array(numba.float32, 2, "C"),
+)
+
+
+def _blas_assumed() -> None:
+    """Stands in for ``numba.np.linalg.ensure_blas`` while Numba loads its registries."""
+
+
+@contextmanager
+def _scipy_not_imported_yet() -> Iterator[None]:
+    """Keep Numba from importing ``scipy.linalg`` (~0.2 CPU-s) when it loads this kernel.
+
+    The first compilation or cache load in a process imports Numba's NumPy implementations, and
+    ``numba.np.arraymath`` checks at import that BLAS is there by importing ``scipy.linalg``.
+    SciPy is a dependency, so the answer is known; an ingest worker never uses SciPy, and each
+    one would pay for the import. Numba's own BLAS users (``np.dot`` and friends) still call
+    the real ``ensure_blas`` when they are compiled, so they import SciPy then.
+    """
+    if "numba.np.arraymath" in sys.modules or "scipy.linalg" in sys.modules:
+        yield
+        return
+    try:
+        from numba.np import linalg
+    except ImportError:  # pragma: no cover - a Numba without this module: nothing to defer
+        yield
+        return
+    real = getattr(linalg, "ensure_blas", None)
+    if real is None:  # pragma: no cover - another Numba layout
+        yield
+        return
+    setattr(linalg, "ensure_blas", _blas_assumed)  # noqa: B010 - not in numba stubs
+    try:
+        yield
+    finally:
+        setattr(linalg, "ensure_blas", real)  # noqa: B010
+        arraymath = sys.modules.get("numba.np.arraymath")
+        if arraymath is not None and getattr(arraymath, "ensure_blas", None) is _blas_assumed:
+            setattr(arraymath, "ensure_blas", real)  # noqa: B010
+
+
+# an explicit signature: compiled (or loaded from Numba's on-disk cache) when this module is
+# imported, once; the row and column passes stay lazy so they are specialised for their literal
+# arguments (64 sampled columns) inside this one compilation
+with _scipy_not_imported_yet():
+    _pdq_float: Any = numba.njit(_SIGNATURE, cache=True, nogil=True)(_pdq_float_py)
 
 
 def pdq_float(pixels: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.float32], int]:

@@ -32,12 +32,29 @@ from vigil.content.exif import EXIF_IFD, GPS_IFD, ExifInfo, fill_exif_info
 _UNIT = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1}
 """Byte size of one value of the types read here (BYTE, ASCII, SHORT, LONG, RATIONAL,
 UNDEFINED)."""
-_DPI_ERRORS = (struct.error, KeyError, SyntaxError, TypeError, ValueError, ZeroDivisionError)
+DPI_ERRORS = (struct.error, KeyError, SyntaxError, TypeError, ValueError, ZeroDivisionError)
+"""What Pillow's reading of the resolution from EXIF may raise and Pillow ignores."""
 _SPECS: dict[tuple[int, int | None], tuple[int | None, bool]] = {}
 
 
 class _Unsure(Exception):
     """Pillow's answer may differ from this reader's: leave the block to Pillow."""
+
+
+def pillow_dpi_steps(get: Any) -> None:
+    """The steps of Pillow's ``JpegImageFile._read_dpi_from_exif`` on the tags ``get`` (tag
+    number → value) returns, for what they may raise: a JPEG whose JFIF segment gives no
+    resolution reads it from EXIF, and what that raises decides whether Pillow opens it."""
+    unit = get(0x0128)
+    x_resolution = get(0x011A)
+    try:
+        dpi = float(x_resolution[0]) / x_resolution[1]
+    except TypeError:
+        dpi = x_resolution
+    if math.isnan(dpi):
+        raise ValueError("DPI is not a number")
+    if unit == 3:
+        dpi *= 2.54
 
 
 def read_exif_info(segment: bytes | None, dpi_in_jfif: bool) -> ExifInfo | None:
@@ -141,17 +158,8 @@ def _read(segment: bytes, dpi_in_jfif: bool) -> ExifInfo | None:
 
     if not dpi_in_jfif:  # JpegImageFile._read_dpi_from_exif, as read_jpeg_header does it
         try:
-            unit = get(0x0128)
-            x_resolution = get(0x011A)
-            try:
-                dpi = float(x_resolution[0]) / x_resolution[1]
-            except TypeError:
-                dpi = x_resolution
-            if math.isnan(dpi):
-                raise ValueError("DPI is not a number")
-            if unit == 3:
-                dpi *= 2.54
-        except _DPI_ERRORS:
+            pillow_dpi_steps(get)
+        except DPI_ERRORS:
             pass
         except Exception as exc:
             raise _Unsure from exc

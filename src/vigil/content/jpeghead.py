@@ -17,7 +17,7 @@ raises on bad input (fuzzed with the rest of :mod:`vigil.content`).
 
 from __future__ import annotations
 
-import math
+import contextlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +25,7 @@ from pathlib import Path
 from PIL import Image
 
 from vigil.content.exif import ExifInfo, exif_info
-from vigil.content.exifread import read_exif_info
+from vigil.content.exifread import DPI_ERRORS, pillow_dpi_steps, read_exif_info
 from vigil.evidence.readonly import open_readonly
 
 HEAD_BYTES = 256 * 1024
@@ -38,7 +38,6 @@ _SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0x
 _SKIPPED = frozenset({0xC4, 0xCC, 0xDC, 0xDD, 0xDF})  # DHT, DAC, DNL, DRI, EXP: length only
 _PLAIN_APP = frozenset(range(0xE3, 0xED)) | {0xEF}  # APP3-APP12, APP15: stored, nothing parsed
 _XMP = b"http://ns.adobe.com/xap/1.0/\x00"
-_DPI_ERRORS = (struct.error, KeyError, SyntaxError, TypeError, ValueError, ZeroDivisionError)
 
 
 @dataclass
@@ -215,19 +214,8 @@ def _exif(data: bytes | None, dpi_in_jfif: bool) -> Image.Exif | None:
     try:
         exif.load(data)
         if not dpi_in_jfif:
-            try:  # the steps of JpegImageFile._read_dpi_from_exif, for what they may raise
-                unit = exif[0x0128]
-                x_resolution = exif[0x011A]
-                try:
-                    dpi = float(x_resolution[0]) / x_resolution[1]
-                except TypeError:
-                    dpi = x_resolution
-                if math.isnan(dpi):
-                    raise ValueError("DPI is not a number")
-                if unit == 3:
-                    dpi *= 2.54
-            except _DPI_ERRORS:
-                pass
+            with contextlib.suppress(*DPI_ERRORS):
+                pillow_dpi_steps(exif.__getitem__)
     except Exception:  # noqa: BLE001 - whatever Pillow makes of it, Pillow's own path decides
         return None
     return exif

@@ -134,12 +134,15 @@ def init_worker(
     parent_pid: int | None = None,
     spool_dir: str | None = None,
     spool_in_memory: int = IngestLimits().spool_in_memory,
+    native_threads: int | None = None,
 ) -> None:
     """Process initializer: plug-ins, a read-only use of the database, options.
 
     ``parent_pid`` is given for pool workers (not for in-process use): the worker exits when
     that process dies. ``spool_dir`` / ``spool_in_memory``: where a disk image's file larger
     than ``spool_in_memory`` bytes is spooled while it is analysed (deleted right after).
+    ``native_threads``: threads each native library (OpenCV) may use in this worker, given
+    for pool workers that run analyzers (see :func:`limit_native_threads`).
     """
     global _WORKER
     _WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -149,6 +152,8 @@ def init_worker(
         from vigil.plugins import load_defaults
 
         load_defaults()
+        if native_threads is not None:
+            limit_native_threads(native_threads)
     close_worker()  # an in-process run before this one (workers=0) kept its connection
     sqlite_file = sqlite_path(db_url) if db_url else None
     if sqlite_file is not None:
@@ -166,6 +171,31 @@ def init_worker(
     _STATE.deep = deep
     _STATE.spool_dir = Path(spool_dir) if spool_dir else None
     _STATE.spool_in_memory = spool_in_memory
+
+
+def limit_native_threads(n: int) -> None:
+    """Let OpenCV (SIFT, resizing) use at most ``n`` threads in this process.
+
+    Ingest starts one worker per core, so OpenCV's own thread pool (one thread per core in every
+    worker) only oversubscribes the cores: its threads wait actively for work and the workers
+    took ~15 % more CPU time for the same photos (issue 16; docs/ingest.md). Features do not
+    depend on the thread count (tested).
+    """
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - OpenCV is a dependency; nothing to limit without it
+        return
+    cv2.setNumThreads(max(1, n))
+
+
+def native_threads_per_worker(workers: int) -> int:
+    """Threads a native library may use in each of ``workers`` worker processes: the cores this
+    process may run on, shared out (at least 1)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
 
 
 def close_worker() -> None:

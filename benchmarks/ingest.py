@@ -227,6 +227,10 @@ def _timed_ingest(
     start = time.perf_counter()
     report = ingest(settings, db, root, "bench", "bench", analyzers, executor=executor)
     wall = time.perf_counter() - start
+    import multiprocessing.forkserver as fs
+
+    if hasattr(fs._forkserver, "_stop"):  # analyzer workers are the fork server's children:
+        fs._forkserver._stop()  # reap it so that their CPU time reaches RUSAGE_CHILDREN
     me1, ch1 = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),

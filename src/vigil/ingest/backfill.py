@@ -16,12 +16,13 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from vigil.errors import InvalidInput, VigilError
 from vigil.evidence.locate import open_item
 from vigil.ingest.analyzers import ANALYZERS, AnalyzerOutput, run_analyzer
+from vigil.ingest.pipeline import worker_context
+from vigil.ingest.worker import native_threads_per_worker
 from vigil.settings import Settings
 from vigil.store import audit, repo
 from vigil.store.db import Database
@@ -54,18 +55,25 @@ _WORKER = _Worker()
 
 
 def init_backfill_worker(
-    db_url: str, analyzer_name: str, spool_dir: str, parent_pid: int | None = None
+    db_url: str,
+    analyzer_name: str,
+    spool_dir: str,
+    parent_pid: int | None = None,
+    native_threads: int | None = None,
 ) -> None:
     """Worker initializer: plug-ins, a read-only use of the store (to find each item's evidence).
 
     ``parent_pid``: a local pool worker exits when that process dies (as ingest workers do).
+    ``native_threads``: OpenCV threads this worker may use (as for ingest workers).
     """
-    from vigil.ingest.worker import _exit_with_parent
+    from vigil.ingest.worker import _exit_with_parent, limit_native_threads
     from vigil.plugins import load_defaults
 
     if parent_pid is not None:
         _exit_with_parent(parent_pid)
     load_defaults()
+    if native_threads is not None:
+        limit_native_threads(native_threads)
     close_backfill_worker()
     _WORKER.db = Database(db_url, create=False)
     _WORKER.analyzer = analyzer_name
@@ -152,11 +160,12 @@ def backfill(
         )
         pool, slots = ray_pool, ray_pool.max_workers
     elif workers > 0 and pending:
+        # forks of the fork server that ingest's analyzer workers come from (code loaded once)
         pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=get_context("spawn"),
+            mp_context=worker_context([analyzer.name]),
             initializer=init_backfill_worker,
-            initargs=(*initargs, os.getpid()),
+            initargs=(*initargs, os.getpid(), native_threads_per_worker(workers)),
         )
     else:
         init_backfill_worker(*initargs)

@@ -184,9 +184,12 @@ def search_cmd(
                     results.append({"query": {"path": str(path)}, "error": str(exc)})
                     advance()
                     continue
+            rich = (service.retry_from_pixels(pixels, info.get("masked_boxes"))
+                    if path is not None
+                    else service.retry_from_store(rt.db, int(info["feature_id"]), feats))  # fmt: skip
             res = service.search_features(rt.settings, rt.db, feats, params, query_info=info,
-                                          actor=rt.actor, exclude_keys=own,
-                                          case_name=case)  # fmt: skip
+                                          actor=rt.actor, exclude_keys=own, case_name=case,
+                                          rich=rich)  # fmt: skip
             if draw is not None:
                 draw.mkdir(parents=True, exist_ok=True)
                 qpix = pixels

@@ -148,3 +148,38 @@ def test_rank_by_verdict_never_puts_a_candidate_above_the_one_that_explains_it()
     # an explaining candidate that is not in the list does not hold anything back
     alone = _cand(10, 40, "shared_object", shared_with=99)
     assert [c.key for c in rank([alone, room], by_verdict=True)] == [9, 10]
+
+
+def test_retry_features_of_a_file_are_lazy_and_keep_its_exclusion_boxes() -> None:
+    from vigil.places.service import retry_from_pixels
+
+    pixels = scene(4, 640, 480)
+    box = (0, 0, 320, 480)
+    make = retry_from_pixels(pixels, [box])
+    feats = make()
+    assert len(feats) > len(extract(pixels, QUERY_PARAMS, exclude=[box]))
+    assert feats.xy[:, 0].min() >= 320 - 2  # none on the excluded half (SIFT's support aside)
+    assert len(retry_from_pixels(pixels)()) > len(feats)
+
+
+def test_a_retry_never_replaces_a_verified_pair_by_an_unverified_one(
+    view: tuple[SceneFeatures, SceneFeatures],
+) -> None:
+    """Seed 5 of the generated chains: the richer query found 42 inliers for the true room, all
+    packed on one print (coverage 2 %), where the first pass had verified it with 26 over 40 %
+    of the query. More inliers in a small region are not better evidence."""
+    from vigil.places.search import _retry
+
+    _, rich = view
+    first = {1: _cand(1, 26, "unsure"), 2: _cand(2, 9, None, verified=False)}
+    again = {1: _cand(1, 42, "same_room", verified=False), 2: _cand(2, 20, "unsure")}
+    todo = [(0, 1, 1.0), (1, 2, 0.9)]
+
+    def check(job: tuple[int, int, float], q: SceneFeatures | None = None, u: object = None
+              ) -> Candidate:  # fmt: skip
+        assert q is rich
+        return again[job[1]]
+
+    out = _retry(list(first.values()), todo, check, rich, SearchParams())
+    assert out[0] is first[1] and not out[0].retried
+    assert out[1].verified and out[1].inliers == 20 and out[1].retried

@@ -244,6 +244,8 @@ def search_cmd(
                          "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
             if c.get("guided"):
                 flag += f"; {c['first_fit_inliers']} before guided matching"
+            if c.get("retried"):
+                flag += "; found by the retry with a richer description of the query"
             if c.get("layout"):
                 lay = c["layout"]
                 flag += (f"; {lay['verdict'].replace('_', ' ')}: surfaces {lay['planes']}, "

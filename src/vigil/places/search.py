@@ -3,10 +3,12 @@
 The searcher does not know where features live: it takes a :class:`Shortlister` (the default
 :class:`~vigil.places.ivf.HammingIndex`, or :class:`~vigil.places.vlad.GlobalIndex`) and a
 ``load(keys) -> {key: SceneFeatures}`` callable (the case store, a benchmark pack file ...).
-Candidates are ranked by verified inliers (then by global similarity, :func:`rank`); a candidate
-below the inlier threshold is still returned with ``verified = False`` when asked
-(``include_unverified``), after the verified ones, so a reviewer can see the near misses, but it
-is never presented as a link.
+Candidates are ranked by verified inliers, "shared object only" evidence after the rooms (then by
+global similarity, :func:`rank`); a candidate below the inlier threshold is still returned with
+``verified = False`` when asked (``include_unverified``), after the verified ones, so a reviewer
+can see the near misses, but it is never presented as a link. A weak result (no candidate with
+``retry_below`` inliers) is verified again with richer query features when the caller gives
+them (``rich``; :attr:`SearchParams.retry_below`).
 """
 
 from __future__ import annotations
@@ -105,8 +107,8 @@ class SearchParams:
     retry_below: int = 32
     """Weak-result retry: when :func:`search` is given richer query features (``rich``) and no
     candidate is verified with at least this many inliers, the first ``retry_top`` shortlisted
-    candidates are verified again with them and each keeps the verification with more inliers
-    (0 = never). Hard views (a third of the room, half hidden) give few matches with the 1000
+    candidates are verified again with them and each keeps the better verification (a verified one
+    over an unverified one, then more inliers; 0 = never). Hard views (a third of the room, half hidden) give few matches with the 1000
     keypoints of a query; a richer description of the query side only (the stored features are
     unchanged) finds more of them. See docs/places.md (issue 18 point 4)."""
     retry_top: int = 40
@@ -211,7 +213,8 @@ def _retry(
     params: SearchParams,
 ) -> list[Candidate]:
     """The weak-result retry: verify the first ``retry_top`` shortlisted candidates again with
-    the richer query features; each keeps the verification with more inliers."""
+    the richer query features; each keeps the better verification: a verified one, then the
+    one with more inliers."""
     feats = rich() if callable(rich) else rich
     if len(feats) == 0:
         return done
@@ -222,7 +225,9 @@ def _retry(
     out = list(done)
     for c in again:
         i = by_key[c.key]
-        if c.inliers > out[i].inliers:
+        # a verified pair never gives way to an unverified one: more inliers packed into a
+        # small region (a shared print) are not better evidence than a verified room
+        if (c.verified, c.inliers) > (out[i].verified, out[i].inliers):
             out[i] = replace(c, retried=True)
     return out
 

@@ -201,6 +201,7 @@ def _candidate_dict(
         "inliers": v.inliers,
         "first_fit_inliers": v.first_fit_inliers,
         "guided": v.guided,
+        "retried": c.retried,
         "matches": v.matches,
         "verified": c.verified,
         "model": v.model,

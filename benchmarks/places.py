@@ -38,7 +38,13 @@ from vigil.places.defaults import (
     DEFAULT_MIN_SEED,
     DEFAULT_THRESHOLD,
 )
-from vigil.places.features import QUERY_PARAMS, FeatureParams, SceneFeatures, extract
+from vigil.places.features import (
+    QUERY_PARAMS,
+    RETRY_PARAMS,
+    FeatureParams,
+    SceneFeatures,
+    extract,
+)
 from vigil.places.ivf import (
     DEFAULT_COARSE,
     DEFAULT_FINE,
@@ -167,6 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--guided", action="store_true", help="verify with guided matching")
     ap.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="reprojection px")
     ap.add_argument("--threads", type=int, default=1, help="verification threads")
+    ap.add_argument("--retry-below", type=int, default=SearchParams.retry_below,
+                    help="weak-result retry with richer query features when no candidate has "
+                         "this many verified inliers (0 = never, as before issue 18 point 4)")  # fmt: skip
+    ap.add_argument("--retry-top", type=int, default=SearchParams.retry_top,
+                    help="shortlisted candidates the retry verifies again")  # fmt: skip
+    ap.add_argument("--rank-by-inliers", action="store_true",
+                    help="rank verified candidates by inliers alone (before issue 18 point 4: "
+                         "'shared object only' evidence not ranked last)")  # fmt: skip
     ap.add_argument(
         "--layout-f-share",
         type=float,
@@ -257,7 +271,18 @@ def main(argv: list[str] | None = None) -> int:
                       early_stop=args.early_stop, threads=args.threads,
                       min_inliers=args.min_inliers, min_coverage=args.min_coverage,
                       min_seed=args.min_seed, guided=args.guided,
-                      threshold=args.threshold, layout=not args.no_layout)  # fmt: skip
+                      threshold=args.threshold, layout=not args.no_layout,
+                      retry_below=args.retry_below, retry_top=args.retry_top,
+                      rank_by_verdict=not args.rank_by_inliers)  # fmt: skip
+    rparams = FeatureParams(
+        max_keypoints=RETRY_PARAMS.max_keypoints,
+        detect_side=RETRY_PARAMS.detect_side,
+        single_pass=not args.two_pass,
+        contrast_threshold=args.contrast,
+    )
+    retried_queries = 0
+    other_first = 0
+    retried_candidates = 0
     ranks: list[int] = []
     short_hits = 0
     short_ranks: list[int] = []
@@ -296,6 +321,23 @@ def main(argv: list[str] | None = None) -> int:
         return original_compare(cands, scale)
 
     search_mod.compare_layouts = spy  # type: ignore[assignment]
+    # the peer "main" (before issue 18 point 4: no weak-result retry, ranked by inliers alone),
+    # on the same first-pass verifications: the retry keeps them, and its own cost is timed
+    original_retry = search_mod._retry
+    first_pass: list[list[search_mod.Candidate]] = []
+    retry_ms: list[float] = []
+
+    def retry_spy(done: list[search_mod.Candidate], *rest: object) -> list[search_mod.Candidate]:
+        first_pass.append(done)
+        t = time.perf_counter()
+        out = original_retry(done, *rest)  # type: ignore[arg-type]
+        retry_ms.append(1000 * (time.perf_counter() - t))
+        return out
+
+    search_mod._retry = retry_spy  # type: ignore[assignment]
+    peer = {"first": 0, "unrelated_links": 0, "sibling_links": 0,
+            "verdicts": {k: dict.fromkeys(("same_room", "shared_object", "unsure"), 0)
+                         for k in ("true", "sibling", "unrelated")}}  # fmt: skip
     same_room_ranks: list[int] = []
     queries_with_sibling_same_room = 0
     queries_with_sibling_verified = 0
@@ -306,7 +348,14 @@ def main(argv: list[str] | None = None) -> int:
         qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
         before.clear()
-        cands = [] if args.vlad_only else search(qf, index, load, sp)
+        first_pass.clear()
+        cands = (
+            []
+            if args.vlad_only
+            else search(qf, index, load, sp, rich=lambda px=pixels: extract(px, rparams))
+        )
+        retried_queries += any(c.retried for c in cands)
+        retried_candidates += sum(c.retried and c.verified for c in cands)
         t_end = time.perf_counter()
         total_ms.append(1000 * (t_end - t_start))
         search_ms.append(1000 * (t_end - t_mid))
@@ -318,8 +367,27 @@ def main(argv: list[str] | None = None) -> int:
         short_ranks.append(short_rank)
         short_hits += short_rank < args.shortlist
         verified = [c for c in cands if c.verified]
+        if first_pass:  # retried: the peer's candidates are the first pass, compared alone
+            saved = dict(before)
+            pv = [c for c in original_compare(first_pass[0], qf.scale) if c.verified]
+            before.clear()
+            before.update(saved)
+        else:
+            pv = verified
+        pv = search_mod.rank(pv, by_verdict=False)[: sp.top]
+        peer["first"] += bool(pv) and pv[0].key == truth
+        for c in pv:
+            pk = "true" if c.key == truth else "sibling" if chain_of.get(c.key, -1) == chain_of[
+                truth] else "unrelated"  # fmt: skip
+            peer["unrelated_links"] += pk == "unrelated"
+            peer["sibling_links"] += pk == "sibling"
+            if c.verification.layout is not None:
+                peer["verdicts"][pk][c.verification.layout.verdict] += 1
         rank = next((i for i, c in enumerate(verified) if c.key == truth), -1)
         ranks.append(rank)
+        # the other ranking (by verdict / by inliers alone) of the same candidates
+        other = search_mod.rank(verified, not sp.rank_by_verdict)
+        other_first += bool(other) and other[0].key == truth
         true_inliers += [c.inliers for c in cands if c.key == truth]
         false_inliers.append(max([c.inliers for c in cands if c.key != truth], default=0))
         # a wrong link to an unrelated image (not a room of the same chain, which genuinely
@@ -332,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
                      for c in cands}  # fmt: skip
             details.write(json.dumps({"query": q["file"], "candidates": [
                 {"key": c.key, "kind": kinds[c.key], "inliers": c.inliers, "verified": c.verified,
-                 "first_fit": c.verification.first_fit_inliers,
+                 "first_fit": c.verification.first_fit_inliers, "retried": c.retried,
                  "coverage": round(c.verification.coverage, 4), "shortlist_rank": c.shortlist_rank,
                  "layout": None if c.verification.layout is None
                  else c.verification.layout.as_dict(),
@@ -382,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         "queries": n,
         "recall_at_1": round(float(np.mean(ranks_a == 0)), 4),
         "recall_at_10": round(float(np.mean((ranks_a >= 0) & (ranks_a < 10))), 4),
+        "rank_by_verdict": sp.rank_by_verdict,
+        "recall_at_1_other_ranking": round(other_first / max(1, len(queries)), 4),
         "shortlist": args.shortlist,
         "shortlist_recall": round(short_hits / max(1, n), 4),
         "vlad_recall_at": {
@@ -402,6 +472,17 @@ def main(argv: list[str] | None = None) -> int:
         "true_inliers_median": float(np.median(true_inliers)) if true_inliers else 0.0,
         "best_false_inliers_p95": float(np.percentile(false_inliers, 95)) if false_inliers else 0,
         "verified_unrelated_links": unrelated_links,
+        "retry_below": sp.retry_below,
+        "ms_retry_per_query_mean": round(float(np.sum(retry_ms)) / max(1, n), 1),
+        "queries_retried": len(retry_ms),
+        "peer_main_rule": {
+            "recall_at_1": round(peer["first"] / max(1, n), 4),  # type: ignore[operator]
+            "verified_unrelated_links": peer["unrelated_links"],
+            "verified_sibling_links": peer["sibling_links"],
+            "verdicts_of_verified": peer["verdicts"],
+        },
+        "queries_with_a_retried_candidate": retried_queries,
+        "verified_retried_candidates": retried_candidates,
         "verified_same_chain_links": chain_links,
         "best_unrelated_inliers_max": max(unrelated_inliers, default=0),
         "layout": None

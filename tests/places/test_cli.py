@@ -90,6 +90,8 @@ def test_places_end_to_end(evidence: Path, tmp_path: Path) -> None:
         assert ids[0] == room0_id and phone_id not in ids
 
     assert all(c["guided"] is False and c["first_fit_inliers"] == c["inliers"] for c in cands)
+    # an easy view verifies strongly on the first pass: no retry with richer query features
+    assert all(c["retried"] is False for c in cands) and cands[0]["inliers"] >= 32
     # --guided: the same room, its count grown from a first fit that is reported with it
     guided = vigil("places", "search", str(query), "--guided", "--json")
     assert isinstance(guided, dict)

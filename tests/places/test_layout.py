@@ -254,19 +254,19 @@ def _ranked(key: int, inliers: int, verdict: str | None, *, verified: bool = Tru
     return Candidate(key, similarity, key, ver, verified)
 
 
-def test_rank_lists_verified_candidates_first_by_inliers_whatever_their_verdict() -> None:
+def test_rank_by_inliers_lists_verified_candidates_first_whatever_their_verdict() -> None:
     from vigil.places.search import rank
 
-    # verdicts label, they do not reorder (measured on held-out chains: docs/places.md)
+    # by inliers alone, verdicts only label (tests/places/test_retry_rank.py: by verdict)
     sibling = _ranked(1, 30, "shared_object")
     room = _ranked(2, 17, "same_room")
     wall = _ranked(3, 25, "unsure", similarity=0.5)
     tie = _ranked(6, 25, "unsure", similarity=0.9)
     near_miss = _ranked(4, 60, "shared_object", verified=False)
     weak = _ranked(5, 9, None, verified=False)
-    out = rank([weak, room, near_miss, wall, sibling, tie])
+    out = rank([weak, room, near_miss, wall, sibling, tie], by_verdict=False)
     assert [c.key for c in out] == [1, 6, 3, 2, 4, 5]
-    assert rank([]) == []
+    assert rank([], by_verdict=False) == []
 
 
 def test_search_labels_a_sibling_on_the_same_object_and_keeps_it_listed() -> None:
@@ -293,8 +293,10 @@ def test_search_labels_a_sibling_on_the_same_object_and_keeps_it_listed() -> Non
     sibling = cand(1, np.vstack([bedspread[:35], bedspread[:35] + 0.6]))
     room = cand(2, np.vstack([bedspread[:30], own]))
     assert sibling.inliers > room.inliers
-    out = rank(compare_layouts([room, sibling]))
+    out = rank(compare_layouts([room, sibling]), by_verdict=False)
     assert [c.key for c in out] == [1, 2]
+    # ranked by verdict, the room comes first and the sibling stays listed below it
+    assert [c.key for c in rank(compare_layouts([room, sibling]))] == [2, 1]
     lay = out[0].verification.layout
     assert lay.verdict == "shared_object" and lay.shared_with == 2
     assert lay.as_dict()["shared_with"] == 2 and out[1].verification.layout.shared_with is None

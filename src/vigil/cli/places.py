@@ -184,9 +184,12 @@ def search_cmd(
                     results.append({"query": {"path": str(path)}, "error": str(exc)})
                     advance()
                     continue
+            rich = (service.retry_from_pixels(pixels, info.get("masked_boxes"))
+                    if path is not None
+                    else service.retry_from_store(rt.db, int(info["feature_id"]), feats))  # fmt: skip
             res = service.search_features(rt.settings, rt.db, feats, params, query_info=info,
-                                          actor=rt.actor, exclude_keys=own,
-                                          case_name=case)  # fmt: skip
+                                          actor=rt.actor, exclude_keys=own, case_name=case,
+                                          rich=rich)  # fmt: skip
             if draw is not None:
                 draw.mkdir(parents=True, exist_ok=True)
                 qpix = pixels
@@ -241,6 +244,8 @@ def search_cmd(
                          "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
             if c.get("guided"):
                 flag += f"; {c['first_fit_inliers']} before guided matching"
+            if c.get("retried"):
+                flag += "; found by the retry with a richer description of the query"
             if c.get("layout"):
                 lay = c["layout"]
                 flag += (f"; {lay['verdict'].replace('_', ' ')}: surfaces {lay['planes']}, "

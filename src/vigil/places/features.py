@@ -96,6 +96,15 @@ QUERY_PARAMS = FeatureParams(max_keypoints=1000)
 """Extraction of a query image given as a file: half the stored cap halves the cost of
 verifying each candidate, with the same recall on the benchmark (0.94 at 10k), and it matched
 fewer unrelated rooms (28 against 55 with 2000 query keypoints)."""
+RETRY_PARAMS = FeatureParams(max_keypoints=2000, detect_side=640)
+"""Richer query features for the weak-result retry of a search
+(:attr:`vigil.places.search.SearchParams.retry_below`): when no candidate verifies with many
+inliers, the query is described again with up to 2000 keypoints detected on the whole
+640-px feature image (the same feature image and units as :data:`QUERY_PARAMS`, so every stored
+record is matched as it is). Only the query side changes. On a hard view (a third of the room,
+half hidden) this finds the matches that 1000 keypoints detected at 480 px lack; used on every
+query it verified more sibling and unrelated rooms, hence only for weak results
+(docs/places.md, issue 18 point 4)."""
 
 
 @dataclass(frozen=True)

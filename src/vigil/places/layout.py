@@ -105,8 +105,8 @@ class Layout:
     shared_with: int | None = None
     """Key of the candidate of the same query whose inliers lie on the same query points and
     that has more evidence elsewhere (:func:`shared_with_stronger`); ``None`` when no other
-    candidate explains this one (the ranking does not use it: see
-    :func:`vigil.places.search.rank`)."""
+    candidate explains this one (:func:`vigil.places.search.rank` never lists this candidate
+    above that one)."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (CLI, web, benchmark details)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,13 @@ from vigil.content.decode import decode
 from vigil.errors import InvalidInput, NotFound, NotReady, VigilError, WrongFormat
 from vigil.places.analyzer import EXTRACTOR
 from vigil.places.draw import draw_pair, encode_png
-from vigil.places.features import DEFAULT_PARAMS, QUERY_PARAMS, SceneFeatures, extract
+from vigil.places.features import (
+    DEFAULT_PARAMS,
+    QUERY_PARAMS,
+    RETRY_PARAMS,
+    SceneFeatures,
+    extract,
+)
 from vigil.places.ivf import (
     TRAIN_MAX_DESCRIPTORS,
     TRAIN_PER_IMAGE,
@@ -195,6 +201,7 @@ def _candidate_dict(
         "inliers": v.inliers,
         "first_fit_inliers": v.first_fit_inliers,
         "guided": v.guided,
+        "retried": c.retried,
         "matches": v.matches,
         "verified": c.verified,
         "model": v.model,
@@ -216,8 +223,13 @@ def search_features(
     actor: str,
     exclude_keys: set[int] | None = None,
     case_name: str | None = None,
+    rich: SceneFeatures | Callable[[], SceneFeatures] | None = None,
 ) -> SearchResult:
-    """Search ``query`` against everything indexed (optionally only one case + references)."""
+    """Search ``query`` against everything indexed (optionally only one case + references).
+
+    ``rich``: richer features of the query image for the weak-result retry
+    (:func:`retry_from_pixels`, :func:`retry_from_store`; see
+    :attr:`vigil.places.search.SearchParams.retry_below`)."""
     status = refresh_index(settings, db)
     idx = _load_index(index_path(settings))
     assert idx is not None  # noqa: S101
@@ -235,7 +247,7 @@ def search_features(
     def load(keys: Iterable[int]) -> Mapping[int, SceneFeatures]:
         return _features(db, keys)
 
-    cands = search(query, idx, load, params, exclude_keys=excluded or None)
+    cands = search(query, idx, load, params, exclude_keys=excluded or None, rich=rich)
     with db.read() as s:
         info = store.describe_features(s, [c.key for c in cands])
     out = [_candidate_dict(c, info.get(c.key, {}), n, params) for n, c in enumerate(cands, 1)]
@@ -271,6 +283,23 @@ def query_from_file(
     info = {"path": str(path), "sha256": hashlib.sha256(data).hexdigest(),
             "keypoints": len(feats), "masked_boxes": [list(b) for b in boxes]}  # fmt: skip
     return feats, info, pixels
+
+
+def retry_from_pixels(
+    pixels: U8, exclude: list[tuple[int, int, int, int]] | None = None
+) -> Callable[[], SceneFeatures]:
+    """The weak-result retry's richer features of a query image (:data:`RETRY_PARAMS`, the
+    same exclusion boxes as the query's), computed only if a search asks for them."""
+    boxes = list(exclude or [])
+    return lambda: extract(pixels, RETRY_PARAMS, exclude=boxes or None)
+
+
+def retry_from_store(db: Database, feature_id: int, query: SceneFeatures) -> SceneFeatures | None:
+    """The weak-result retry's richer features of an ingested item's query: its stored record
+    (up to 2000 keypoints, the same feature image) when that holds more keypoints than the
+    query; ``None`` otherwise (nothing richer to try)."""
+    stored = _features(db, [feature_id]).get(feature_id)
+    return stored if stored is not None and len(stored) > len(query) else None
 
 
 def _stored_item_features(db: Database, item_id: int) -> list[tuple[int, int, SceneFeatures]]:

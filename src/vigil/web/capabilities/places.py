@@ -155,6 +155,7 @@ def router() -> APIRouter:
                 actor=ctx.user.username,
                 exclude_keys=own,
                 case_name=case.name,
+                rich=service.retry_from_store(st.db, fid, feats),
             )
             for cand in res.candidates:
                 cand = {k: v for k, v in cand.items() if k != "cases"}  # no other case names

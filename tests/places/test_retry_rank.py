@@ -183,3 +183,25 @@ def test_a_retry_never_replaces_a_verified_pair_by_an_unverified_one(
     out = _retry(list(first.values()), todo, check, rich, SearchParams())
     assert out[0] is first[1] and not out[0].retried
     assert out[1].verified and out[1].inliers == 20 and out[1].retried
+
+
+def test_a_retried_pair_is_at_most_unsure() -> None:
+    from dataclasses import replace
+
+    from vigil.places.search import _retried_at_most_unsure
+
+    first = _cand(1, 40, "same_room")
+    retried = replace(_cand(2, 45, "same_room"), retried=True)
+    wall = replace(_cand(3, 30, "shared_object"), retried=True)
+    out = _retried_at_most_unsure([first, retried, wall])
+    verdicts = [c.verification.layout.verdict for c in out if c.verification.layout]
+    assert verdicts == ["same_room", "unsure", "shared_object"]
+    layout = out[1].verification.layout
+    assert layout is not None and "richer query" in layout.reason
+    assert layout.reason.endswith(retried.verification.layout.reason)  # type: ignore[union-attr]
+    # nothing else changes: the count, the flag, the order
+    assert [(c.key, c.inliers, c.retried, c.verified) for c in out] == [
+        (1, 40, False, True),
+        (2, 45, True, True),
+        (3, 30, True, True),
+    ]

@@ -241,12 +241,13 @@ def append_row(
     the same entry and hashes; the very first entry creates the anchor row as :func:`append`
     does. Returns the entry's sequence number."""
     lock_head, insert_entry, move_anchor, create_anchor = _row_statements(chain)
-    head = session.execute(lock_head).first()
-    if head is None:  # the very first entry: the anchor row starts at the genesis hash
+    row = session.execute(lock_head).first()
+    if row is None:  # the very first entry: the anchor row starts at the genesis hash
         session.execute(create_anchor)
-        head = (0, GENESIS)
-    prev_seq = int(head[0])
-    fields = _next_entry(prev_seq, str(head[1]), actor, action, case_id, item_id, details)
+        prev_seq, prev_hash = 0, GENESIS
+    else:
+        prev_seq, prev_hash = int(row[0]), str(row[1])
+    fields = _next_entry(prev_seq, prev_hash, actor, action, case_id, item_id, details)
     session.execute(insert_entry, fields)
     moved = session.execute(
         move_anchor,

@@ -8,6 +8,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -252,13 +253,19 @@ def _sqlite_insert_many(session: Session, table: Table, rows: list[dict[str, Any
     wanted = {c.name for c in table.columns if not (c.primary_key and c.autoincrement)}
     if set(names) != wanted or any(len(row) != len(names) for row in rows):
         return False
-    columns = [table.c[name] for name in names]
-    procs = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    pairs = list(zip(names, procs, strict=True))
-    params = [
-        tuple(row[name] if proc is None else proc(row[name]) for name, proc in pairs)
-        for row in rows
+    procs = [
+        (i, proc)
+        for i, name in enumerate(names)
+        if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None
     ]
+    take = operator.itemgetter(*names)
+    params: list[Any] = [take(row) for row in rows]
+    if procs:  # only the columns whose type converts its value (times, JSON, bytes)
+        for n, values in enumerate(params):
+            converted = list(values)
+            for i, proc in procs:
+                converted[i] = proc(converted[i])
+            params[n] = tuple(converted)
     quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
     marks = ", ".join("?" * len(names))
     sql = (

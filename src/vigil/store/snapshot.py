@@ -59,6 +59,29 @@ def read_store(conn: Connection) -> dict[str, Any]:
     return {"schema": schema, "rows": rows}
 
 
+def canonical_schema(schema: list[list[Any]]) -> list[tuple[str, str, str, str]]:
+    """Schema objects as a sorted list, each table's constraints in sorted order.
+
+    Alembic's batch migrations on SQLite recreate a table from its reflection, and the order of
+    its table constraints then follows Python's (randomised) string hashing: two migrations of
+    the same scripts may write the same table with its foreign keys in another order (the same
+    schema). This is what two stores are compared by; columns keep their order.
+    """
+    out = []
+    for kind, name, table, sql in schema:
+        if kind == "table" and sql.endswith("\n)") and "(\n\t" in sql:
+            head, body = sql[:-2].split("(\n\t", 1)
+            items = body.split(", \n\t")
+            columns = [i for i in items if not i.startswith(_CONSTRAINTS)]
+            constraints = sorted(i for i in items if i.startswith(_CONSTRAINTS))
+            sql = head + "(\n\t" + ", \n\t".join(columns + constraints) + "\n)"
+        out.append((kind, name, table, sql))
+    return sorted(out)
+
+
+_CONSTRAINTS = ("CONSTRAINT ", "FOREIGN KEY", "UNIQUE", "CHECK", "PRIMARY KEY")
+
+
 def take(migrations: Path) -> dict[str, Any]:
     """Migrate a new SQLite store in a temporary folder through Alembic and read it back."""
     from alembic import command

@@ -204,3 +204,40 @@ def test_single_file_gzip_bomb_is_cut_at_the_ratio_limit(tmp_path: Path) -> None
     found = walk(root, tmp_path)
     assert "zip_bomb" in codes(found[b"zeros.bin.gz!/zeros.bin"])
     assert found[b"small.txt.gz!/small.txt"].data == b"hello " * 10
+
+
+def test_a_spooled_member_may_be_deleted_as_soon_as_it_is_handed_out(tmp_path: Path) -> None:
+    """The writer deletes a member's spool file once its entry is recorded, which may happen
+    before the walker resumes (an ingest with workers=0 raced here: the walker then looked at the
+    deleted file and yielded the member a second time, as damaged). The walker must not need a
+    spool file after handing out its entry, even for a spooled archive it still expands."""
+    root = tmp_path / "ev"
+    root.mkdir()
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("deep/a.bin", os.urandom(70_000))
+        zf.writestr("deep/b.txt", b"bee")
+    with zipfile.ZipFile(root / "outer.zip", "w") as zf:
+        zf.writestr("big1.bin", os.urandom(60_000))
+        zf.writestr("nested.zip", inner.getvalue())
+        zf.writestr("big2.bin", os.urandom(60_000))
+    spool = tmp_path / "spool"
+    seen: list[Entry] = []
+    for entry in Walker(root, IngestLimits(spool_in_memory=50_000), spool):
+        seen.append(entry)
+        if entry.spool is not None:
+            entry.spool.unlink()  # as the writer does once the entry is recorded
+    paths = [e.raw_path for e in seen]
+    assert len(paths) == len(set(paths)), paths
+    assert set(paths) == {
+        b"outer.zip",
+        b"outer.zip!/big1.bin",
+        b"outer.zip!/nested.zip",
+        b"outer.zip!/nested.zip!/deep/a.bin",
+        b"outer.zip!/nested.zip!/deep/b.txt",
+        b"outer.zip!/big2.bin",
+    }
+    assert all(e.status == "ok" and not e.warnings for e in seen), seen
+    spooled = [e for e in seen if e.spool is not None]
+    assert len(spooled) == 4  # big1, nested.zip, a.bin, big2: the test did delete them early
+    assert not list(spool.iterdir())  # the walker's own link to nested.zip is gone too

@@ -24,6 +24,7 @@ import io
 import itertools
 import lzma
 import os
+import shutil
 import stat
 import tarfile
 import tempfile
@@ -45,6 +46,8 @@ SEP = b"!/"
 ARCHIVE_TYPES = {"zip", "tar", "gzip", "bzip2", "xz"}
 UNSUPPORTED_ARCHIVES = {"7z", "rar"}
 DISK_TYPES = {"e01", "raw_disk"}
+NESTED_TYPES = ARCHIVE_TYPES | UNSUPPORTED_ARCHIVES | DISK_TYPES
+"""What a member read by the walker may be that the walker looks into (or reports on)."""
 
 
 def display_path(raw: bytes) -> str:
@@ -133,6 +136,17 @@ class _Decompressing:
             self._stream.close()
         finally:
             self._raw.close()
+
+
+@dataclass(frozen=True)
+class _Nested:
+    """A member that is itself a container: its kind, what opens it (None: not expanded),
+    its packed size, and the walker's own link to a spooled one (removed after expanding)."""
+
+    kind: str
+    opener: Callable[[], BinaryIO] | None
+    packed: int
+    own: Path | None = None
 
 
 class _Budget:
@@ -555,9 +569,9 @@ class Walker:
                     yield entry
                     return
                 data, spool, _, problem = self._read_member(fh, size, budget, head, cap)
+            nested = self._nested(data, spool) if problem is None else None
             yield entry
-            if problem is None:
-                yield from self._maybe_nested(raw, data, spool, depth, budget)
+            yield from self._expand_nested(raw, nested, depth, budget)
             return
         problem = self._check_member(budget, size, packed)
         if problem:
@@ -590,35 +604,64 @@ class Walker:
                 warnings=[*warnings, problem],
             )
             return
+        # what the member holds is settled before its entry is handed out: a spooled member's
+        # file belongs to whoever records the entry, who may delete it before the walk resumes
+        nested = self._nested(data, spool)
         yield Entry(
             raw, depth=depth, size=real, mtime=mtime, data=data, spool=spool, warnings=warnings
         )
-        yield from self._maybe_nested(raw, data, spool, depth, budget)
+        yield from self._expand_nested(raw, nested, depth, budget)
 
-    def _maybe_nested(
-        self, raw: bytes, data: bytes | None, spool: Path | None, depth: int, budget: _Budget
-    ) -> Iterator[Entry]:
+    def _nested(self, data: bytes | None, spool: Path | None) -> _Nested | None:
+        """Whether a member read here is itself a container to look into, with what opens it.
+
+        A spooled container is opened through a hard link of the walker's own (removed once it
+        is expanded): the spool file itself is deleted by the writer once the member's entry
+        is recorded, which may happen while the walker still expands it.
+        """
         if data is not None:
-            head = data[:HEAD_SIZE]
-            packed = len(data)
+            kind = sniff(data[:HEAD_SIZE]).name
+            if kind not in NESTED_TYPES:
+                return None
 
-            def opener() -> BinaryIO:
+            def from_memory() -> BinaryIO:
                 return io.BytesIO(data)
 
-        elif spool is not None:
-            with spool.open("rb") as fh:
-                head = fh.read(HEAD_SIZE)
-            packed = spool.stat().st_size
+            return _Nested(kind, from_memory, len(data))
+        if spool is None:
+            return None
+        with spool.open("rb") as fh:
+            kind = sniff(fh.read(HEAD_SIZE)).name
+            packed = os.fstat(fh.fileno()).st_size
+        if kind not in NESTED_TYPES:
+            return None
+        if kind in DISK_TYPES:
+            return _Nested(kind, None, packed)
+        own = spool.with_name(f"{spool.name}-walk")
+        try:
+            os.link(spool, own)
+        except OSError:  # a file system without hard links: a copy of the walker's own
+            shutil.copyfile(spool, own)
 
-            def opener() -> BinaryIO:
-                return spool.open("rb")
+        def from_spool() -> BinaryIO:
+            return own.open("rb")
 
-        else:
+        return _Nested(kind, from_spool, packed, own)
+
+    def _expand_nested(
+        self, raw: bytes, nested: _Nested | None, depth: int, budget: _Budget
+    ) -> Iterator[Entry]:
+        if nested is None:
             return
-        kind = sniff(head).name
-        if kind in ARCHIVE_TYPES or kind in UNSUPPORTED_ARCHIVES:
-            yield from self._expand(opener, kind, raw, depth + 1, budget, packed)
-        elif kind in DISK_TYPES:
+        if nested.opener is not None:
+            try:
+                yield from self._expand(
+                    nested.opener, nested.kind, raw, depth + 1, budget, nested.packed
+                )
+            finally:
+                if nested.own is not None:
+                    nested.own.unlink(missing_ok=True)
+        elif nested.kind in DISK_TYPES:
             yield Entry(
                 raw + SEP,
                 depth=depth + 1,

@@ -51,7 +51,7 @@ from vigil.ingest.worker import (
     process_many,
 )
 from vigil.settings import Settings
-from vigil.store import audit, repo
+from vigil.store import audit, ingest_rows, repo
 from vigil.store.base import utcnow
 from vigil.store.db import Database
 
@@ -225,8 +225,8 @@ class _Producer(threading.Thread):
         self._done(entries, results)
 
     def _done(self, entries: list[Entry], results: list[Result]) -> None:
-        for entry, result in zip(entries, results, strict=True):
-            self.out.put(("result", (entry, result)))
+        # one message a chunk: the writer thread wakes once for its files, not once a file
+        self.out.put(("results", list(zip(entries, results, strict=True))))
         self.slots.release()
 
 
@@ -323,20 +323,21 @@ def ingest(
     chosen = select_analyzers(analyzers)
     kind = source_kind(root)
     started = time.monotonic()
+    # set-up and finish in table statements: no ORM, so no mapper configuration (issue 16)
     with db.write() as s:
-        case = repo.ensure_case(s, case_name, actor)
-        source, _created = repo.ensure_source(s, case, str(root), kind, actor)
-        job = repo.open_job(
+        case_id = ingest_rows.ensure_case(s, case_name, actor)
+        source_id, _created = ingest_rows.ensure_source(s, case_id, str(root), kind, actor)
+        job_id, attempts = ingest_rows.open_job(
             s,
             "ingest",
-            case_id=case.id,
-            source_id=source.id,
+            case_id=case_id,
+            source_id=source_id,
             actor=actor,
             params={"path": str(root), "analyzers": list(chosen), "deep": deep},
         )
-        case_id, source_id, job_id, resumed = case.id, source.id, job.id, job.attempts > 1
+        resumed = attempts > 1
     with db.read() as s:
-        recorded = repo.recorded_paths(s, source_id)
+        recorded = ingest_rows.recorded_paths(s, source_id)
     report = IngestReport(
         case_name, source_id, job_id, str(root), resumed=resumed, analyzers=list(chosen)
     )
@@ -408,20 +409,22 @@ def ingest(
                     break
                 if tag == "error":
                     raise payload
+                arrived: list[tuple[Entry, Result | None]] = []
                 if tag == "entry":
-                    batch.append((payload, None))
-                elif tag == "result":
-                    batch.append(payload)
-                    workers_seen.add(payload[1].worker)
-                    if isinstance(payload[0].member, ArchiveMember):
-                        archive_workers.add(payload[1].worker)
-                    elif payload[0].member is not None:
-                        member_workers.add(payload[1].worker)
-                if bar is not None and task_id is not None and tag in ("entry", "result"):
-                    entry = payload if tag == "entry" else payload[0]
+                    arrived.append((payload, None))
+                elif tag == "results":
+                    arrived = payload
+                    for entry, result in payload:
+                        workers_seen.add(result.worker)
+                        if isinstance(entry.member, ArchiveMember):
+                            archive_workers.add(result.worker)
+                        elif entry.member is not None:
+                            member_workers.add(result.worker)
+                batch += arrived
+                if bar is not None and task_id is not None and arrived:
                     bar.update(
                         task_id,
-                        advance=entry.size or 0,
+                        advance=sum(entry.size or 0 for entry, _r in arrived),
                         total=max(pre_bytes, producer.discovered_bytes),
                         files=report.files + len(batch),
                     )
@@ -455,23 +458,17 @@ def ingest(
         # An interrupted or failed job stays open: re-running the command resumes it.
         job_status = "done" if status == "done" else ("failed" if error else "running")
         with db.write() as s:
-            src = repo.get_source(s, source_id)
-            if src is not None:
-                repo.mark_source(s, src, status="complete" if status == "done" else status)
-            job_row = repo.get_job(s, job_id)
-            if job_row is not None:
-                repo.finish_job(
-                    s,
-                    job_row,
-                    status=job_status,
-                    actor=actor,
-                    error=error,
-                    stats={
-                        k: v
-                        for k, v in report.as_dict().items()
-                        if isinstance(v, int | float | bool)
-                    },
-                )
+            ingest_rows.mark_source(s, source_id, status="complete" if status == "done" else status)
+            ingest_rows.finish_job(
+                s,
+                job_id,
+                status=job_status,
+                actor=actor,
+                error=error,
+                stats={
+                    k: v for k, v in report.as_dict().items() if isinstance(v, int | float | bool)
+                },
+            )
         _cleanup_spool(spool_dir)
     if status == "done":
         _follow_up(settings, db, case_name, actor, chosen, case_id, source_id, report)
@@ -528,7 +525,7 @@ def _write_batch(
     """Record one batch of files in a single transaction (bulk statements)."""
     digests = [r.digests.sha256 for _e, r in batch if r is not None and r.digests is not None]
     with db.write() as s:
-        known = repo.items_by_sha256(s, digests)
+        known = ingest_rows.items_by_sha256(s, digests)
         new_rows: dict[str, dict[str, Any]] = {}
         for _entry, result in batch:
             if result is None or result.digests is None or result.error:
@@ -583,11 +580,7 @@ def _write_batch(
                         report.duplicates += 1
                     report.bytes += d.size
                     if entry.raw_path == top_raw:
-                        src = repo.get_source(s, source_id)
-                        if src is not None:
-                            repo.mark_source(
-                                s, src, status=src.status, size=d.size, sha256=d.sha256
-                            )
+                        ingest_rows.mark_source(s, source_id, size=d.size, sha256=d.sha256)
             if entry.spool is not None:
                 entry.spool.unlink(missing_ok=True)
             if status != "ok":
@@ -631,7 +624,7 @@ def _write_batch(
             report.files += 1
         repo.add_occurrences_bulk(s, occurrences)
         repo.add_source_warnings_bulk(s, warnings_rows)
-        audit.append(
+        audit.append_row(
             s,
             actor,
             "ingest.batch",

@@ -207,22 +207,23 @@ def append(
 
 
 @functools.cache
-def _row_statements(chain: Chain) -> tuple[Any, Any, Any]:
-    """:func:`append_row`'s three statements for ``chain``, built once (bound parameters).
+def _row_statements(chain: Chain) -> tuple[Any, Any, Any, Any]:
+    """:func:`append_row`'s statements for ``chain``, built once (bound parameters).
     Core tables, not the mapped classes: an ORM-enabled INSERT/UPDATE goes through the bulk
-    persistence machinery, which costs more than the rest of the request's guard."""
+    persistence machinery, which costs more than the rest of the request's guard, and the
+    first ORM statement of a process configures every mapper (an ingest without analyzers
+    needs no ORM at all, issue 16)."""
     entries, anchors = chain.entry.__table__, chain.anchor.__table__
     lock_head = (
-        select(chain.anchor.seq, chain.anchor.entry_hash)
-        .where(chain.anchor.id == 1)
-        .with_for_update()
+        select(anchors.c.seq, anchors.c.entry_hash).where(anchors.c.id == 1).with_for_update()
     )
     move_anchor = (
         update(anchors)
         .where(anchors.c.id == 1, anchors.c.seq == bindparam("prev_seq"))
         .values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
     )
-    return lock_head, insert(entries), move_anchor
+    create_anchor = insert(anchors).values(id=1, seq=0, entry_hash=GENESIS)
+    return lock_head, insert(entries), move_anchor, create_anchor
 
 
 def append_row(
@@ -235,25 +236,18 @@ def append_row(
     details: dict[str, Any] | None = None,
     chain: Chain = LOCAL,
 ) -> int:
-    """:func:`append` in three plain statements (no ORM objects: the review app writes one entry
-    per page view). The same lock on the anchor row, the same entry and hashes; returns the
-    entry's sequence number."""
-    lock_head, insert_entry, move_anchor = _row_statements(chain)
-    head = session.execute(lock_head).first()
-    if head is None:  # the very first entry creates the anchor: the ORM path does that
-        return int(
-            append(
-                session,
-                actor,
-                action,
-                case_id=case_id,
-                item_id=item_id,
-                details=details,
-                chain=chain,
-            ).seq
-        )
-    prev_seq = int(head[0])
-    fields = _next_entry(prev_seq, str(head[1]), actor, action, case_id, item_id, details)
+    """:func:`append` in plain statements (no ORM objects: the review app writes one entry
+    per page view, an ingest's set-up and batches one each). The same lock on the anchor row,
+    the same entry and hashes; the very first entry creates the anchor row as :func:`append`
+    does. Returns the entry's sequence number."""
+    lock_head, insert_entry, move_anchor, create_anchor = _row_statements(chain)
+    row = session.execute(lock_head).first()
+    if row is None:  # the very first entry: the anchor row starts at the genesis hash
+        session.execute(create_anchor)
+        prev_seq, prev_hash = 0, GENESIS
+    else:
+        prev_seq, prev_hash = int(row[0]), str(row[1])
+    fields = _next_entry(prev_seq, prev_hash, actor, action, case_id, item_id, details)
     session.execute(insert_entry, fields)
     moved = session.execute(
         move_anchor,

@@ -63,10 +63,17 @@ def migrate(engine: Engine, migrations: Path = MIGRATIONS_DIR) -> None:
     """Bring the schema to the newest revision of every branch (``heads``).
 
     A case store already at the heads is left alone without loading Alembic (its import and the
-    environment cost ~0.4 CPU-s, paid by every command that opens the store; issue 16).
+    environment cost ~0.4 CPU-s, paid by every command that opens the store; issue 16), and a
+    new SQLite store is built from the snapshot of what the migrations build
+    (:mod:`vigil.store.snapshot`) while it matches the migration scripts.
     """
-    if migrations == MIGRATIONS_DIR and _at_heads(engine, migrations):
-        return
+    if migrations == MIGRATIONS_DIR:
+        if _at_heads(engine, migrations):
+            return
+        from vigil.store.snapshot import create_from_snapshot
+
+        if create_from_snapshot(engine, migrations):  # a new SQLite store, without Alembic
+            return
     from alembic import command
 
     try:

@@ -199,11 +199,11 @@ def test_ingest_without_analyzers_never_configures_the_mappers(
 
 
 def _stored(db: Database, table: str) -> list[tuple[Any, ...]]:
-    """Rows exactly as the database holds them; the time of writing only by its shape, and so
-    the access time (a first ingest's video and PNG probes still move it)."""
+    """Rows exactly as the database holds them; the time of writing only by its shape (the
+    access time exactly: ingest reads evidence without moving it, see test_atime.py)."""
     clock = {
         "media_items": {"first_seen_at"},
-        "occurrences": {"seen_at", "atime"},
+        "occurrences": {"seen_at"},
         "warnings": {"created_at"},
     }
     with db.engine.connect() as conn:

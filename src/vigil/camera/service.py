@@ -10,6 +10,7 @@ from typing import Any
 from vigil.camera.prnu import MIN_IMAGES, Fingerprint, FingerprintBuilder, check_image
 from vigil.content.decode import decode
 from vigil.errors import Conflict, InvalidInput, VigilError
+from vigil.evidence.readonly import open_readonly
 from vigil.settings import Settings
 from vigil.store import audit
 from vigil.store import places as store
@@ -50,7 +51,7 @@ def fingerprint_folder(
     sizes: dict[Path, tuple[int, int]] = {}
     for p in files:
         try:
-            with p.open("rb") as fh:
+            with open_readonly(p) as fh:
                 from vigil.content.decode import open_image
 
                 img = open_image(fh)
@@ -69,7 +70,8 @@ def fingerprint_folder(
                 f"{p.name}: {size[1]}x{size[0]} differs from the majority size; skipped"
             )
             continue
-        data = p.read_bytes()
+        with open_readonly(p) as fh:
+            data = fh.read()
         try:
             pixels = _stored_pixels(data)
         except VigilError as exc:
@@ -149,7 +151,8 @@ def check_file(
         fp_path = fingerprint
     fp = Fingerprint.load(fp_path)
     try:
-        data = image.read_bytes()
+        with open_readonly(image) as fh:
+            data = fh.read()
     except OSError as exc:
         raise InvalidInput(f"cannot read {image}: {exc}") from exc
     result = check_image(_stored_pixels(data), fp, search=search)

@@ -9,10 +9,8 @@ harmless trailing bytes. Videos are opened with PyAV and their first frame decod
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from PIL import Image
 
@@ -20,6 +18,7 @@ from vigil.content.exif import ExifInfo, read_exif
 from vigil.content.imageopen import open_image
 from vigil.content.jpeghead import read_jpeg_header
 from vigil.errors import TooLarge, VigilError
+from vigil.evidence.readonly import open_readonly, readonly_stream
 
 VERSION = "probe-1"
 
@@ -43,7 +42,7 @@ class MediaMeta:
 def _tail(src: Path | bytes, n: int = 64) -> bytes:
     if isinstance(src, bytes):
         return src[-n:]
-    with src.open("rb") as fh:
+    with open_readonly(src) as fh:
         fh.seek(0, 2)
         size = fh.tell()
         fh.seek(max(0, size - n))
@@ -122,9 +121,9 @@ def probe_video(src: Path | bytes) -> MediaMeta:
     import av
 
     meta = MediaMeta()
-    target: Any = io.BytesIO(src) if isinstance(src, bytes) else str(src)
     try:
-        with av.open(target, mode="r") as container:
+        # PyAV reads our O_NOATIME handle: given the path, FFmpeg would open it itself
+        with readonly_stream(src) as fh, av.open(fh, mode="r") as container:
             streams = container.streams.video
             if not streams:
                 meta.warnings.append(("no_video_stream", "container has no video stream"))

@@ -6,7 +6,6 @@ Used by the face and scene (places) analyzers. vPDQ hashing has its own sampler
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import DamagedInput, WrongFormat
+from vigil.evidence.readonly import readonly_stream
 
 RGBImage = npt.NDArray[np.uint8]
 
@@ -48,14 +48,19 @@ def sample_frames(
 
     if every_s <= 0:
         raise ValueError("every_s must be positive")
-    fp: str | io.BytesIO = io.BytesIO(src) if isinstance(src, bytes) else str(src)
+    try:
+        fp = readonly_stream(src)  # our O_NOATIME handle: given the path, FFmpeg opens it itself
+    except OSError as exc:
+        raise DamagedInput(f"video could not be opened: {exc}") from exc
     try:
         container = av.open(fp, mode="r")
     except av.error.InvalidDataError as exc:
+        fp.close()
         raise WrongFormat(f"not a decodable video: {exc}") from exc
     except (av.error.FFmpegError, OSError) as exc:
+        fp.close()
         raise DamagedInput(f"video could not be opened: {exc}") from exc
-    with container:
+    with fp, container:
         if not container.streams.video:
             raise WrongFormat("no video stream")
         stream = container.streams.video[0]

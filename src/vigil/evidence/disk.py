@@ -17,11 +17,12 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pytsk3
 
 from vigil.content.types import HEAD_SIZE, sniff
+from vigil.evidence.readonly import open_readonly
 from vigil.evidence.walk import (
     ARCHIVE_TYPES,
     DISK_TYPES,
@@ -41,12 +42,15 @@ CHUNK = 1024 * 1024
 class _EwfImage(pytsk3.Img_Info):  # type: ignore[misc]
     """Adapts a pyewf handle to TSK's image interface."""
 
-    def __init__(self, handle: Any) -> None:
+    def __init__(self, handle: Any, files: list[BinaryIO]) -> None:
         self._handle = handle
+        self._files = files
         super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
     def close(self) -> None:
         self._handle.close()
+        for fh in self._files:
+            fh.close()
 
     def read(self, offset: int, size: int) -> bytes:
         self._handle.seek(offset)
@@ -58,16 +62,42 @@ class _EwfImage(pytsk3.Img_Info):  # type: ignore[misc]
         return size
 
 
+class _RawImage(pytsk3.Img_Info):  # type: ignore[misc]
+    """A raw (dd) image read by TSK from our own read-only handle: ``pytsk3.Img_Info(path)``
+    would have libtsk open the path itself, without ``O_NOATIME``."""
+
+    def __init__(self, path: Path) -> None:
+        self._fh = open_readonly(path)
+        self._size = os.fstat(self._fh.fileno()).st_size
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def read(self, offset: int, size: int) -> bytes:
+        return os.pread(self._fh.fileno(), size, offset)
+
+    def get_size(self) -> int:
+        return self._size
+
+
 def open_image(path: Path, kind: str) -> Any:
-    """Open a disk image read-only as a pytsk3 image object."""
+    """Open a disk image read-only as a pytsk3 image object, every file of it (E01 segments
+    too) through :func:`~vigil.evidence.readonly.open_readonly`."""
     if kind == "e01":
         import pyewf
 
         segments = pyewf.glob(str(path))
+        handles = [open_readonly(segment) for segment in segments]
         handle = pyewf.handle()
-        handle.open(segments, "r")
-        return _EwfImage(handle)
-    return pytsk3.Img_Info(str(path))
+        try:
+            handle.open_file_objects(handles, "r")
+        except BaseException:
+            for fh in handles:
+                fh.close()
+            raise
+        return _EwfImage(handle, handles)
+    return _RawImage(path)
 
 
 def _ts(value: int | None) -> dt.datetime | None:

@@ -37,7 +37,7 @@ from typing import BinaryIO, cast
 
 from vigil.content.types import HEAD_SIZE, sniff
 from vigil.evidence.archive import ArchiveMember, tar_locator, zip_locator
-from vigil.evidence.readonly import open_readonly
+from vigil.evidence.readonly import list_dir_readonly, open_readonly
 from vigil.settings import IngestLimits
 
 SEP = b"!/"
@@ -204,8 +204,7 @@ class Walker:
 
     def _walk_dir(self, folder: Path, prefix: bytes) -> Iterator[Entry]:
         try:
-            with os.scandir(folder) as it:
-                children = sorted(it, key=lambda e: os.fsencode(e.name))
+            children = sorted(list_dir_readonly(folder), key=os.fsencode)
         except OSError as exc:
             yield Entry(
                 raw_path=prefix.rstrip(b"/") or b".",
@@ -214,10 +213,10 @@ class Walker:
             )
             return
         for child in children:
-            raw = prefix + os.fsencode(child.name)
-            path = Path(child.path)
+            raw = prefix + os.fsencode(child)
+            path = folder / child
             try:
-                st = child.stat(follow_symlinks=False)
+                st = os.lstat(path)
             except OSError as exc:
                 yield Entry(
                     raw,
@@ -225,7 +224,7 @@ class Walker:
                     warnings=[("unreadable", f"cannot stat: {exc.strerror or exc}")],
                 )
                 continue
-            name_warn = self._name_warning(child.name)
+            name_warn = self._name_warning(child)
             if stat.S_ISLNK(st.st_mode):
                 yield self._symlink_entry(path, raw, st, name_warn)
             elif stat.S_ISDIR(st.st_mode):

@@ -56,7 +56,9 @@ class Blob:
             return io.BytesIO(self.data)
         if self.path is None:
             raise ValueError("blob has neither path nor data")
-        return self.path.open("rb")
+        from vigil.evidence.readonly import open_readonly
+
+        return open_readonly(self.path)  # evidence: O_NOATIME where allowed
 
     def source(self) -> Path | bytes:
         """What :func:`vigil.content.decode.decode` and PyAV accept directly."""

@@ -21,6 +21,7 @@ import av
 import numpy as np
 import numpy.typing as npt
 
+from vigil.evidence.readonly import open_readonly
 from vigil.index.base import SignalIndex
 from vigil.index.hamming import LinearHammingIndex, hamming, hex_to_words
 from vigil.signals.base import Comparison, Hashed, SignalType, Unhashable
@@ -89,11 +90,10 @@ class VpdqSignal(SignalType):
         ]
 
 
-def _open(src: Path | bytes | BinaryIO) -> av.container.InputContainer:
+def _open(src: bytes | BinaryIO) -> av.container.InputContainer:
     import io
 
-    fp = io.BytesIO(src) if isinstance(src, bytes) else src
-    return av.open(fp if not isinstance(fp, Path) else str(fp), mode="r")
+    return av.open(io.BytesIO(src) if isinstance(src, bytes) else src, mode="r")
 
 
 def sample_frames(
@@ -126,7 +126,13 @@ def sample_frames(
         av.error.FFmpegError: the container or stream cannot be read (callers turn this into
             an :class:`Unhashable`).
     """
-    start = src.tell() if not isinstance(src, (Path, bytes)) else 0
+    if isinstance(src, Path):  # read through our O_NOATIME handle, not opened by FFmpeg
+        with open_readonly(src) as fh:
+            yield from sample_frames(
+                fh, every_s=every_s, max_frames=max_frames, skip_unsampled=skip_unsampled
+            )
+        return
+    start = src.tell() if not isinstance(src, bytes) else 0
     emitted = 0
     if skip_unsampled:
         fallback = _FallBack()
@@ -135,7 +141,7 @@ def sample_frames(
             emitted += 1
         if not fallback.needed:
             return
-        if not isinstance(src, (Path, bytes)):
+        if not isinstance(src, bytes):
             src.seek(start)
     done = emitted
     for n, sample in enumerate(_sample_all(src, every_s, max_frames)):
@@ -150,7 +156,7 @@ class _FallBack:
 
 
 def _sample_skipping(
-    src: Path | bytes | BinaryIO, every_s: float, max_frames: int, fallback: _FallBack
+    src: bytes | BinaryIO, every_s: float, max_frames: int, fallback: _FallBack
 ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
     """The sampler of :func:`_sample_all`, skipping the decode of unsampleable frames.
 
@@ -213,7 +219,7 @@ def _sample_rule(key_frame: bool, t: float, next_t: float, every_s: float) -> tu
 
 
 def _sample_all(
-    src: Path | bytes | BinaryIO, every_s: float, max_frames: int
+    src: bytes | BinaryIO, every_s: float, max_frames: int
 ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
     """The reference sampler: decode every frame, number frames by decode output position."""
     container = _open(src)

@@ -68,7 +68,8 @@ class _RawImage(pytsk3.Img_Info):  # type: ignore[misc]
 
     def __init__(self, path: Path) -> None:
         self._fh = open_readonly(path)
-        self._size = os.fstat(self._fh.fileno()).st_size
+        # the end, not fstat's size: a block device (/dev/sdb) has st_size 0
+        self._size = os.lseek(self._fh.fileno(), 0, os.SEEK_END)
         super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
     def close(self) -> None:

@@ -222,11 +222,12 @@ def add_items_bulk(session: Session, rows: list[dict[str, Any]]) -> dict[str, in
     if _sqlite_insert_many(session, table, rows):
         found: dict[str, int] = {}
         shas = [row["sha256"] for row in rows]
+        stmt = select(table.c.sha256, table.c.id).where(
+            table.c.sha256.in_(bindparam("shas", expanding=True))
+        )
         for start in range(0, len(shas), 500):
-            stmt = select(table.c.sha256, table.c.id).where(
-                table.c.sha256.in_(shas[start : start + 500])
-            )
-            found.update({sha: int(item_id) for sha, item_id in session.execute(stmt).all()})
+            rows = session.execute(stmt, {"shas": shas[start : start + 500]})
+            found.update({sha: int(item_id) for sha, item_id in rows.all()})
         return found
     result = session.execute(insert(table).returning(table.c.sha256, table.c.id), rows)
     return {sha: item_id for sha, item_id in result.all()}

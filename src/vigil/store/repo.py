@@ -226,8 +226,8 @@ def add_items_bulk(session: Session, rows: list[dict[str, Any]]) -> dict[str, in
             table.c.sha256.in_(bindparam("shas", expanding=True))
         )
         for start in range(0, len(shas), 500):
-            rows = session.execute(stmt, {"shas": shas[start : start + 500]})
-            found.update({sha: int(item_id) for sha, item_id in rows.all()})
+            hits = session.execute(stmt, {"shas": shas[start : start + 500]})
+            found.update({sha: int(item_id) for sha, item_id in hits.all()})
         return found
     result = session.execute(insert(table).returning(table.c.sha256, table.c.id), rows)
     return {sha: item_id for sha, item_id in result.all()}

@@ -116,14 +116,14 @@ def test_unreadable_file_becomes_a_warning(tmp_path: Path, monkeypatch: pytest.M
     (root / "open.bin").write_bytes(b"fine")
     import vigil.evidence.walk as walk_mod
 
-    real = walk_mod.open_readonly
+    real = walk_mod.read_head
 
-    def fake(path: Path | str):  # type: ignore[no-untyped-def]
+    def fake(path: Path | str, size: int) -> bytes:
         if str(path).endswith("locked.bin"):
             raise PermissionError(13, "Permission denied")
-        return real(path)
+        return real(path, size)
 
-    monkeypatch.setattr(walk_mod, "open_readonly", fake)
+    monkeypatch.setattr(walk_mod, "read_head", fake)
     found = walk(root, tmp_path)
     assert found[b"locked.bin"].status == "unreadable"
     assert "unreadable" in codes(found[b"locked.bin"])

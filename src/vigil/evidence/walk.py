@@ -37,7 +37,7 @@ from typing import BinaryIO, cast
 
 from vigil.content.types import HEAD_SIZE, sniff
 from vigil.evidence.archive import ArchiveMember, tar_locator, zip_locator
-from vigil.evidence.readonly import list_dir_readonly, open_readonly
+from vigil.evidence.readonly import list_dir_readonly, open_readonly, read_head
 from vigil.settings import IngestLimits
 
 SEP = b"!/"
@@ -289,8 +289,7 @@ class Walker:
     ) -> Iterator[Entry]:
         try:
             st = st or path.stat()
-            with open_readonly(path) as fh:
-                head = fh.read(HEAD_SIZE)
+            head = read_head(path, HEAD_SIZE)
         except OSError as exc:
             yield Entry(
                 raw,

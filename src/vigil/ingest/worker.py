@@ -31,7 +31,7 @@ from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import DamagedInput, TooLarge
 from vigil.evidence.archive import ArchiveMember, close_archives
 from vigil.evidence.hashing import Digests, digest_stream, digest_stream_ends
-from vigil.evidence.readonly import open_readonly
+from vigil.evidence.readonly import open_readonly_raw
 from vigil.evidence.walk import ImageMember
 from vigil.ingest.analyzers import (
     ANALYZERS,
@@ -323,7 +323,7 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
             source: Path | bytes = task.data
         else:
             path = Path(task.fs_path or task.spool or "")
-            with open_readonly(path) as fh:
+            with open_readonly_raw(path) as fh:
                 digests, first, last = digest_stream_ends(
                     fh, keep=max(HEAD_SIZE, FIRST_READ), tail=TAIL_BYTES
                 )

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.store import audit
@@ -213,7 +213,13 @@ def items_by_sha256(session: Session, digests: Sequence[str]) -> dict[str, int]:
     """SHA-256 → item id of those already stored (:func:`vigil.store.repo.items_by_sha256`)."""
     found: dict[str, int] = {}
     for start in range(0, len(digests), 500):
-        chunk = list(digests[start : start + 500])
-        stmt = select(_ITEMS.c.sha256, _ITEMS.c.id).where(_ITEMS.c.sha256.in_(chunk))
-        found.update({sha: int(item_id) for sha, item_id in session.execute(stmt).all()})
+        rows = session.execute(_ITEMS_BY_SHA256, {"shas": list(digests[start : start + 500])})
+        found.update({sha: int(item_id) for sha, item_id in rows.all()})
     return found
+
+
+_ITEMS_BY_SHA256 = select(_ITEMS.c.sha256, _ITEMS.c.id).where(
+    _ITEMS.c.sha256.in_(bindparam("shas", expanding=True))
+)
+"""One statement for every batch: the digests are one expanding parameter, not a literal each
+(SQLAlchemy coerced and named every literal, ~2 per file and batch; issue 16)."""

@@ -4,6 +4,7 @@ configures the ORM mappers (issue 16)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -13,12 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from vigil.ingest.pipeline import ingest
 from vigil.settings import Settings
 from vigil.store import audit, ingest_rows, repo
+from vigil.store.base import utcnow
 from vigil.store.db import Database
+from vigil.store.models import EvidenceSource, Job
 
 TIMES = {"created_at", "added_at", "started_at", "updated_at", "finished_at", "completed_at", "ts"}
 """Columns that hold the time of writing (differ between two runs); compared as set / unset."""
@@ -48,32 +52,32 @@ def _orm_steps(db: Database, kind: str) -> list[Any]:
     with db.write() as s:
         case = repo.ensure_case(s, "op-birch", "alice")
         source, created = repo.ensure_source(s, case, "/ev", kind, "alice")
-        job = repo.open_job(
+        job = _orm_open_job(
             s, "ingest", case_id=case.id, source_id=source.id, params=params, actor="alice"
         )
         got += [case.id, source.id, created, job.id, job.attempts]
     with db.write() as s:  # interrupted: the job stays open
         src = repo.get_source(s, source.id)
         assert src is not None
-        repo.mark_source(s, src, status="interrupted")
+        _orm_mark_source(s, src, status="interrupted")
         job_row = repo.get_job(s, job.id)
         assert job_row is not None
-        repo.finish_job(s, job_row, status="running", stats={"files": 3}, actor="alice")
+        _orm_finish_job(s, job_row, status="running", stats={"files": 3}, actor="alice")
     with db.write() as s:  # the same command again by another user: resumed
         case = repo.ensure_case(s, "op-birch", "bob")
         source, created = repo.ensure_source(s, case, "/ev", kind, "bob")
-        job = repo.open_job(
+        job = _orm_open_job(
             s, "ingest", case_id=case.id, source_id=source.id, params=params, actor="bob"
         )
         got += [case.id, source.id, created, job.id, job.attempts]
-        repo.mark_source(s, source, status=source.status, size=123, sha256="ab" * 32)
+        _orm_mark_source(s, source, status=source.status, size=123, sha256="ab" * 32)
     with db.write() as s:
         src = repo.get_source(s, source.id)
         assert src is not None
-        repo.mark_source(s, src, status="complete")
+        _orm_mark_source(s, src, status="complete")
         job_row = repo.get_job(s, job.id)
         assert job_row is not None
-        repo.finish_job(s, job_row, status="failed", stats={"files": 5}, actor="bob", error="E")
+        _orm_finish_job(s, job_row, status="failed", stats={"files": 5}, actor="bob", error="E")
     with db.read() as s:
         got.append(sorted(repo.recorded_paths(s, source.id)))
         got.append(repo.items_by_sha256(s, ["0" * 64]))
@@ -253,3 +257,88 @@ def test_sqlite_driver_inserts_store_what_sqlalchemy_stores(
     assert len(driver["media_items"]) > 10 and len(driver["occurrences"]) > 10
     assert any(row[-4] is not None for row in driver["media_items"])  # some EXIF JSON
     assert driver == oracle
+
+
+# --- the oracle: the ORM functions ingest used before its set-up and finish went to Core ------
+
+
+def _orm_open_job(
+    session: Session,
+    kind: str,
+    *,
+    case_id: int,
+    source_id: int | None,
+    params: dict[str, Any],
+    actor: str,
+) -> Job:
+    """Resume the unfinished job of this kind on this source, or start a new one."""
+    job = session.execute(
+        select(Job)
+        .where(
+            Job.kind == kind,
+            Job.case_id == case_id,
+            Job.source_id == source_id,
+            Job.status != "done",
+        )
+        .order_by(Job.id.desc())
+    ).scalar_one_or_none()
+    if job is not None:
+        job.attempts += 1
+        job.status = "running"
+        job.updated_at = utcnow()
+        audit.append(
+            session,
+            actor,
+            f"{kind}.resume",
+            case_id=case_id,
+            details={"job_id": job.id, "attempt": job.attempts},
+        )
+        return job
+    user = repo.ensure_user(session, actor)
+    job = Job(kind=kind, case_id=case_id, source_id=source_id, params=params, created_by_id=user.id)
+    session.add(job)
+    session.flush()
+    audit.append(
+        session, actor, f"{kind}.start", case_id=case_id, details={"job_id": job.id, **params}
+    )
+    return job
+
+
+def _orm_finish_job(
+    session: Session,
+    job: Job,
+    *,
+    status: str,
+    stats: dict[str, Any],
+    actor: str,
+    error: str | None = None,
+) -> None:
+    """Close a job with its statistics (audited)."""
+    job = session.merge(job)
+    job.status = status
+    job.stats = stats
+    job.error = error
+    job.updated_at = utcnow()
+    if status != "running":
+        job.finished_at = job.updated_at
+    action = f"{job.kind}.{'interrupted' if status == 'running' else status}"
+    audit.append(session, actor, action, case_id=job.case_id, details={"job_id": job.id, **stats})
+
+
+def _orm_mark_source(
+    session: Session,
+    source: EvidenceSource,
+    *,
+    status: str,
+    size: int | None = None,
+    sha256: str | None = None,
+) -> None:
+    """Update a source's state after (or during) ingest."""
+    source = session.merge(source)
+    source.status = status
+    if size is not None:
+        source.size = size
+    if sha256 is not None:
+        source.sha256 = sha256
+    if status == "complete":
+        source.completed_at = dt.datetime.now(dt.UTC)

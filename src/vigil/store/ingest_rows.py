@@ -2,9 +2,9 @@
 
 An ingest's set-up (case, source, job, the paths already recorded) and finish (job statistics,
 source state) write the same rows and audit entries as :func:`vigil.store.repo.ensure_case`,
-:func:`~vigil.store.repo.ensure_source`, :func:`~vigil.store.repo.open_job`,
-:func:`~vigil.store.repo.finish_job` and :func:`~vigil.store.repo.mark_source`, but through the
-models' tables instead of mapped objects. The first ORM query of a process configures every
+:func:`~vigil.store.repo.ensure_source` and the ORM ``open_job``, ``finish_job`` and
+``mark_source`` that ingest used before (kept in ``tests/ingest/test_ingest_rows.py`` as the
+oracle), but through the models' tables instead of mapped objects. The first ORM query of a process configures every
 mapper of the store (61 with the plug-ins loaded: ~0.05 CPU-s, 60 % of what an ingest costs on
 top of its files, issue 16); an ingest without analyzers then never needs the ORM at all.
 ``tests/ingest/test_ingest_rows.py`` holds both paths to the same rows.
@@ -110,7 +110,7 @@ def open_job(
     actor: str,
 ) -> tuple[int, int]:
     """(id, attempts) of the unfinished job of this kind on this source, resumed, or of a new
-    one (:func:`vigil.store.repo.open_job`)."""
+    one."""
     row = session.execute(
         select(_JOBS.c.id, _JOBS.c.attempts)
         .where(
@@ -165,8 +165,7 @@ def finish_job(
     actor: str,
     error: str | None = None,
 ) -> None:
-    """Close a job with its statistics, audited (:func:`vigil.store.repo.finish_job`); a job
-    that is gone is left alone."""
+    """Close a job with its statistics, audited; a job that is gone is left alone."""
     row = session.execute(select(_JOBS.c.kind, _JOBS.c.case_id).where(_JOBS.c.id == job_id)).first()
     if row is None:
         return
@@ -188,7 +187,7 @@ def mark_source(
     size: int | None = None,
     sha256: str | None = None,
 ) -> None:
-    """Update a source's state (:func:`vigil.store.repo.mark_source`; ``status`` None keeps
+    """Update a source's state (``status`` None keeps
     it); a source that is gone is left alone."""
     values: dict[str, Any] = {}
     if status is not None:

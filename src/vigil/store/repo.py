@@ -409,69 +409,6 @@ def case_warnings(session: Session, case_id: int) -> list[ItemWarning]:
 # --- jobs -----------------------------------------------------------------------------------
 
 
-def open_job(
-    session: Session,
-    kind: str,
-    *,
-    case_id: int,
-    source_id: int | None,
-    params: dict[str, Any],
-    actor: str,
-) -> Job:
-    """Resume the unfinished job of this kind on this source, or start a new one."""
-    job = session.execute(
-        select(Job)
-        .where(
-            Job.kind == kind,
-            Job.case_id == case_id,
-            Job.source_id == source_id,
-            Job.status != "done",
-        )
-        .order_by(Job.id.desc())
-    ).scalar_one_or_none()
-    if job is not None:
-        job.attempts += 1
-        job.status = "running"
-        job.updated_at = utcnow()
-        audit.append(
-            session,
-            actor,
-            f"{kind}.resume",
-            case_id=case_id,
-            details={"job_id": job.id, "attempt": job.attempts},
-        )
-        return job
-    user = ensure_user(session, actor)
-    job = Job(kind=kind, case_id=case_id, source_id=source_id, params=params, created_by_id=user.id)
-    session.add(job)
-    session.flush()
-    audit.append(
-        session, actor, f"{kind}.start", case_id=case_id, details={"job_id": job.id, **params}
-    )
-    return job
-
-
-def finish_job(
-    session: Session,
-    job: Job,
-    *,
-    status: str,
-    stats: dict[str, Any],
-    actor: str,
-    error: str | None = None,
-) -> None:
-    """Close a job with its statistics (audited)."""
-    job = session.merge(job)
-    job.status = status
-    job.stats = stats
-    job.error = error
-    job.updated_at = utcnow()
-    if status != "running":
-        job.finished_at = job.updated_at
-    action = f"{job.kind}.{'interrupted' if status == 'running' else status}"
-    audit.append(session, actor, action, case_id=job.case_id, details={"job_id": job.id, **stats})
-
-
 @dataclass(frozen=True)
 class CaseCounts:
     """Counts used by the summary."""
@@ -537,25 +474,6 @@ def case_counts(session: Session, case_id: int) -> CaseCounts:
         warnings_by_code=dict(sorted(((c, int(n)) for c, n in warn_rows), key=lambda kv: -kv[1])),
         unreadable=int(unreadable),
     )
-
-
-def mark_source(
-    session: Session,
-    source: EvidenceSource,
-    *,
-    status: str,
-    size: int | None = None,
-    sha256: str | None = None,
-) -> None:
-    """Update a source's state after (or during) ingest."""
-    source = session.merge(source)
-    source.status = status
-    if size is not None:
-        source.size = size
-    if sha256 is not None:
-        source.sha256 = sha256
-    if status == "complete":
-        source.completed_at = dt.datetime.now(dt.UTC)
 
 
 # --- analyzer bookkeeping ---------------------------------------------------------------------

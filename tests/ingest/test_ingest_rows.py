@@ -22,7 +22,7 @@ from vigil.settings import Settings
 from vigil.store import audit, ingest_rows, repo
 from vigil.store.base import utcnow
 from vigil.store.db import Database
-from vigil.store.models import EvidenceSource, Job
+from vigil.store.models import EvidenceSource, Job, MediaItem, Occurrence
 
 TIMES = {"created_at", "added_at", "started_at", "updated_at", "finished_at", "completed_at", "ts"}
 """Columns that hold the time of writing (differ between two runs); compared as set / unset."""
@@ -79,8 +79,8 @@ def _orm_steps(db: Database, kind: str) -> list[Any]:
         assert job_row is not None
         _orm_finish_job(s, job_row, status="failed", stats={"files": 5}, actor="bob", error="E")
     with db.read() as s:
-        got.append(sorted(repo.recorded_paths(s, source.id)))
-        got.append(repo.items_by_sha256(s, ["0" * 64]))
+        got.append(sorted(_orm_recorded_paths(s, source.id)))
+        got.append(_orm_items_by_sha256(s, ["0" * 64]))
     return got
 
 
@@ -342,3 +342,19 @@ def _orm_mark_source(
         source.sha256 = sha256
     if status == "complete":
         source.completed_at = dt.datetime.now(dt.UTC)
+
+
+def _orm_recorded_paths(session: Session, source_id: int) -> set[bytes]:
+    """Raw paths already recorded for a source (to resume an interrupted ingest)."""
+    stmt = select(Occurrence.raw_path).where(Occurrence.source_id == source_id)
+    return {bytes(p) for p in session.execute(stmt).scalars()}
+
+
+def _orm_items_by_sha256(session: Session, digests: list[str]) -> dict[str, int]:
+    """Map of SHA-256 → item id for those already stored."""
+    found: dict[str, int] = {}
+    for start in range(0, len(digests), 500):
+        chunk = list(digests[start : start + 500])
+        stmt = select(MediaItem.sha256, MediaItem.id).where(MediaItem.sha256.in_(chunk))
+        found.update({sha: item_id for sha, item_id in session.execute(stmt).all()})
+    return found

@@ -203,13 +203,13 @@ def mark_source(
 
 
 def recorded_paths(session: Session, source_id: int) -> set[bytes]:
-    """Raw paths already recorded for a source (:func:`vigil.store.repo.recorded_paths`)."""
+    """Raw paths already recorded for a source (to resume an interrupted ingest)."""
     stmt = select(_OCCURRENCES.c.raw_path).where(_OCCURRENCES.c.source_id == source_id)
     return {bytes(p) for p in session.execute(stmt).scalars()}
 
 
 def items_by_sha256(session: Session, digests: Sequence[str]) -> dict[str, int]:
-    """SHA-256 → item id of those already stored (:func:`vigil.store.repo.items_by_sha256`)."""
+    """SHA-256 → item id of those already stored."""
     found: dict[str, int] = {}
     for start in range(0, len(digests), 500):
         rows = session.execute(_ITEMS_BY_SHA256, {"shas": list(digests[start : start + 500])})

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.errors import InvalidInput, NotFound
-from vigil.store import audit
+from vigil.store import audit, ingest_rows
 from vigil.store.base import Base, UTCDateTime, utcnow
 from vigil.store.models import (
     Agency,
@@ -184,22 +184,6 @@ def case_sources(session: Session, case_id: int) -> list[EvidenceSource]:
     return list(session.execute(stmt).scalars())
 
 
-def recorded_paths(session: Session, source_id: int) -> set[bytes]:
-    """Raw paths already recorded for a source (to resume an interrupted ingest)."""
-    stmt = select(Occurrence.raw_path).where(Occurrence.source_id == source_id)
-    return {bytes(p) for p in session.execute(stmt).scalars()}
-
-
-def items_by_sha256(session: Session, digests: Sequence[str]) -> dict[str, int]:
-    """Map of SHA-256 → item id for those already stored."""
-    found: dict[str, int] = {}
-    for start in range(0, len(digests), 500):
-        chunk = list(digests[start : start + 500])
-        stmt = select(MediaItem.sha256, MediaItem.id).where(MediaItem.sha256.in_(chunk))
-        found.update({sha: item_id for sha, item_id in session.execute(stmt).all()})
-    return found
-
-
 def add_item(session: Session, **fields: Any) -> MediaItem:
     """Insert a new unique item (caller checked its SHA-256 is new)."""
     item = MediaItem(**fields)
@@ -219,16 +203,8 @@ def add_items_bulk(session: Session, rows: list[dict[str, Any]]) -> dict[str, in
     if not rows:
         return {}
     table = _table(MediaItem)
-    if _sqlite_insert_many(session, table, rows):
-        found: dict[str, int] = {}
-        shas = [row["sha256"] for row in rows]
-        stmt = select(table.c.sha256, table.c.id).where(
-            table.c.sha256.in_(bindparam("shas", expanding=True))
-        )
-        for start in range(0, len(shas), 500):
-            hits = session.execute(stmt, {"shas": shas[start : start + 500]})
-            found.update({sha: int(item_id) for sha, item_id in hits.all()})
-        return found
+    if _sqlite_insert_many(session, table, rows):  # no RETURNING through the driver
+        return ingest_rows.items_by_sha256(session, [row["sha256"] for row in rows])
     result = session.execute(insert(table).returning(table.c.sha256, table.c.id), rows)
     return {sha: item_id for sha, item_id in result.all()}
 

@@ -10,11 +10,20 @@ _LOADED = False
 
 
 def load_defaults() -> None:
-    """Register the built-in content types, signal types and analyzers (idempotent)."""
+    """Register the built-in content types, signal types and analyzers (idempotent; a load that
+    failed is tried again, and reports its failure again, at the next call)."""
     global _LOADED
     if _LOADED:
         return
-    _LOADED = True
+    _LOADED = True  # set first: a registration that calls back here finds it loading
+    try:
+        _register_all()
+    except BaseException:
+        _LOADED = False
+        raise
+
+
+def _register_all() -> None:
     from vigil.content import types as content_types
 
     content_types.register_defaults()

@@ -15,14 +15,15 @@ loads what is missing on first use and reports a failure there, as a spawned wor
 
 from __future__ import annotations
 
+import contextlib
+
 from vigil import plugins
 from vigil.ingest import backfill as _backfill  # noqa: F401 - `vigil analyze` workers
 from vigil.ingest import worker as _worker  # noqa: F401 - loaded for the workers
 
-try:
+# a failure is the worker's to report: its own load_defaults() tries again
+with contextlib.suppress(Exception):
     plugins.load_defaults()
-except Exception:  # noqa: BLE001 - the worker's own load_defaults() runs again and reports it
-    plugins._LOADED = False
 
 try:
     from vigil.content import decode as _decode  # noqa: F401

@@ -222,9 +222,13 @@ def test_the_comparison_counts_both_surfaces_of_a_candidate() -> None:
     assert out[0] is room
     lay = out[1].verification.layout
     assert lay.verdict == "shared_object" and lay.shared_with == 1, lay
-    # without the room's second surface nothing of the sibling's main surface is shared
+    # without the room's second surface nothing of the sibling's main surface is shared: it
+    # is not explained, but the room has more inliers partly on the same points (the floor),
+    # so its "same room" is only "unsure" (the stronger rival, issue 18 point 4)
     bare = cand(1, np.vstack([bed, floor]), np.zeros((0, 2)))
-    assert compare_layouts([bare, sibling])[1] is sibling
+    out = compare_layouts([bare, sibling])
+    lay = out[1].verification.layout
+    assert lay.shared_with is None and lay.verdict == "unsure" and lay.rival == 1, lay
 
 
 def test_a_second_surface_of_its_own_does_not_dilute_a_main_surface_on_another() -> None:

@@ -242,6 +242,10 @@ def search_cmd(
             if c.get("small_region"):
                 flag += (f": the matches span only {100 * c['coverage']:.0f}% of the image, "
                          "probably a shared object (a print, a bedspread), not the room")  # fmt: skip
+            if c.get("by_two_surfaces"):
+                flag += (f": the main surface spans only {100 * c['coverage']:.0f}% of the image, "
+                         f"its two surfaces, moving with one camera, "
+                         f"{100 * c['surfaces_coverage']:.0f}%")  # fmt: skip
             if c.get("guided"):
                 flag += f"; {c['first_fit_inliers']} before guided matching"
             if c.get("retried"):
@@ -252,6 +256,9 @@ def search_cmd(
                          f"{lay['regions']}/9 regions")  # fmt: skip
                 if lay.get("shared_with") is not None:
                     flag += f", on the same objects as feature #{lay['shared_with']}"
+                if lay.get("rival") is not None:
+                    flag += (f", feature #{lay['rival']} has more inliers partly on the same "
+                             "objects")  # fmt: skip
             lines.append(f"  {c['rank']:>2}. {c['inliers']:>4} inliers ({flag}) {what}"
                          + (f"  drawing: {c['drawing']}" if c.get("drawing") else ""))  # fmt: skip
     lines.append(

@@ -102,7 +102,13 @@ def draw_pair(
     caption = (
         f"{label + ': ' if label else ''}{verification.inliers} inliers of "
         f"{verification.matches} matches ({verification.model}), coverage "
-        f"{100 * verification.coverage:.0f}%; candidate lead, confirm by review"
+        f"{100 * verification.coverage:.0f}%"
+        + (
+            f" (two surfaces, one camera motion: {100 * verification.spread:.0f}%)"
+            if verification.by_two_surfaces
+            else ""
+        )
+        + "; candidate lead, confirm by review"
     )
     second = "layout not judged"
     if layout is not None:

@@ -74,8 +74,36 @@ only". On the tuning seed, 0.2 / 0.3 / 0.4 left 0 sibling "same room" verdicts a
 0 / 0 true rooms."""
 CROSS_RADIUS = 2.0
 """Two inliers are on the same query point within this many feature-image pixels."""
+RIVAL_OVERLAP = 0.1
+"""A "same room" verdict becomes "unsure" when another verified candidate of the query, not
+itself "shared object only", has more inliers and at least this share of either candidate's
+inliers lies on the other's query points (:func:`stronger_rivals`): the two rest partly on the
+same decor, and the stronger evidence points to the other room. Issue 18 point 4, on the
+development seeds (docs/places.md): it withdrew 1 of 2 sibling "same room" verdicts (seed 12
+``--style alt``; the sibling, 39 inliers over two surfaces, shared 29 % of its points with the
+true room, 43) and none of 236 true rooms' (0.0 to 0.25 gave the same)."""
+
+MIN_MOTION_REGIONS = 2
+"""Regions (grid cells with MIN_CELL inliers of either surface) two surfaces that agree on one
+camera motion must reach for their joint coverage to count in the verification's coverage rule
+(:func:`one_camera_motion`, :attr:`vigil.places.verify.Verification.spread`)."""
 
 VERDICTS = ("same_room", "shared_object", "unsure")
+
+
+def one_camera_motion(layout: Layout) -> bool:
+    """Whether the layout found a second surface that moves with the same camera as the first
+    (each keeps at least :data:`MIN_F_SHARE` of its inliers under one fundamental matrix) and
+    the two reach :data:`MIN_MOTION_REGIONS` regions: the room's structure, not one object, so
+    the coverage rule may count the hull of both surfaces' inliers. On the development seeds of
+    the generated chains (docs/places.md, issue 18 point 4) this verified 2 more true rooms of
+    the query in 640 queries and 1 more sibling, no unrelated room."""
+    return (
+        len(layout.planes) >= 2
+        and len(layout.f_share) >= 2
+        and min(layout.f_share) >= MIN_F_SHARE
+        and layout.regions >= MIN_MOTION_REGIONS
+    )
 
 
 @dataclass(frozen=True)
@@ -107,6 +135,9 @@ class Layout:
     that has more evidence elsewhere (:func:`shared_with_stronger`); ``None`` when no other
     candidate explains this one (:func:`vigil.places.search.rank` never lists this candidate
     above that one)."""
+    rival: int | None = None
+    """Key of a candidate of the same query with more inliers, partly on the same query points
+    (:func:`stronger_rivals`), that made a "same room" verdict "unsure"; ``None`` otherwise."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (CLI, web, benchmark details)."""
@@ -120,6 +151,7 @@ class Layout:
             "parallax": self.parallax,
             "parallax_regions": self.parallax_regions,
             "shared_with": self.shared_with,
+            "rival": self.rival,
         }
 
 
@@ -239,6 +271,46 @@ def shared_with_stronger(
             if share < CROSS_OVERLAP:
                 continue
             if unique[i] < unique[j] and (best is None or unique[j] > unique[best]):
+                best = j
+        out.append(best)
+    return out
+
+
+def stronger_rivals(
+    points: Sequence[npt.NDArray[np.floating[Any]]],
+    inliers: Sequence[int],
+    eligible: Sequence[bool],
+    radius: float = CROSS_RADIUS,
+    main: Sequence[int] | None = None,
+) -> list[int | None]:
+    """For the inlier query points of each candidate of one query, a rival: the ``eligible``
+    candidate with the most ``inliers`` among those with more inliers than it that share at
+    least :data:`RIVAL_OVERLAP` of either one's points (within ``radius``; like
+    :func:`shared_with_stronger`, the share of the main surface's points counts too when
+    ``main`` is given). ``None`` when there is none."""
+    n = len(points)
+    pts = [np.asarray(p, np.float64).reshape(-1, 2) for p in points]
+    heads = (
+        [len(p) for p in pts]
+        if main is None
+        else [min(int(m), len(p)) for m, p in zip(main, pts, strict=True)]
+    )
+
+    def share(i: int, j: int) -> float:
+        m = _near(pts[i], pts[j], radius)
+        if len(m) == 0:
+            return 0.0
+        return max(float(m.mean()), float(m[: heads[i]].mean()) if heads[i] else 0.0)
+
+    out: list[int | None] = []
+    for i in range(n):
+        best: int | None = None
+        for j in range(n):
+            if j == i or not eligible[j] or inliers[j] <= inliers[i]:
+                continue
+            if best is not None and inliers[j] <= inliers[best]:
+                continue
+            if max(share(i, j), share(j, i)) >= RIVAL_OVERLAP:
                 best = j
         out.append(best)
     return out

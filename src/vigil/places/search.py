@@ -115,6 +115,10 @@ class SearchParams:
     """Shortlisted candidates the weak-result retry verifies again."""
     rank_by_verdict: bool = True
     """Rank verified "shared object only" candidates after the others (:func:`rank`)."""
+    two_surface_coverage: bool = True
+    """With ``layout``: the coverage rule counts the hull of both surfaces' inliers when one
+    camera motion explains them (:attr:`vigil.places.verify.Verification.spread`; issue 18
+    point 4, docs/places.md). ``False``: the main surface's coverage only, as before."""
 
     def __post_init__(self) -> None:
         problems = [
@@ -166,7 +170,7 @@ def search(
         ver = verify(
             q, feats[key], model=params.model, query_unit=q_u, threshold=params.threshold,
             min_seed=params.min_seed, guided=params.guided, min_inliers=params.min_inliers,
-            layout=params.layout,
+            layout=params.layout, two_surfaces=params.two_surface_coverage,
         )  # fmt: skip
         ok = ver.verified(params.min_inliers, params.min_coverage, params.min_seed)
         return Candidate(key, sim, pos, ver, ok)
@@ -309,13 +313,16 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
     one whose inliers (of both its surfaces) lie on the same query points as another's, and that
     has fewer inliers elsewhere, is "shared object only" - a sibling room showing the same
     wallpaper or bedspread as the room that also shows the query's own furniture, which
-    ``shared_with`` names.
-    Ranking and ``verified`` are unchanged; only the verdict, its reason and ``shared_with``."""
+    ``shared_with`` names. A "same room" verdict is "unsure" when another candidate, not
+    explained itself, has more inliers partly on the same query points (``rival``,
+    :func:`vigil.places.layout.stronger_rivals`).
+    Ranking and ``verified`` are unchanged; only the verdict, its reason, ``shared_with`` and
+    ``rival``."""
     import dataclasses
 
     import numpy as np
 
-    from vigil.places.layout import CROSS_RADIUS, shared_with_stronger
+    from vigil.places.layout import CROSS_RADIUS, shared_with_stronger, stronger_rivals
 
     judged = [i for i, c in enumerate(cands) if c.verified and c.verification.layout is not None]
     if len(judged) < 2:
@@ -331,8 +338,33 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
         for i in judged
     ]  # fmt: skip
     main = [len(cands[i].verification.query_points) for i in judged]
-    by = shared_with_stronger(points, CROSS_RADIUS / max(query_scale, 1e-9), main)
+    radius = CROSS_RADIUS / max(query_scale, 1e-9)
+    by = shared_with_stronger(points, radius, main)
     out = list(cands)
+    # a "same room" verdict with a stronger candidate (more inliers, not itself explained or
+    # "shared object only") partly on the same query points is "unsure": the two rest on the
+    # same decor and the stronger evidence points to the other room (issue 18 point 4)
+    eligible = [
+        j is None and cands[i].verification.layout.verdict != "shared_object"
+        for i, j in zip(judged, by, strict=True)
+    ]
+    rivals = stronger_rivals(points, [cands[i].inliers for i in judged], eligible, radius, main)
+    for i, j, r in zip(judged, by, rivals, strict=True):
+        c = cands[i]
+        if j is None and r is not None and c.verification.layout.verdict == "same_room":
+            other = cands[judged[r]]
+            lay = dataclasses.replace(
+                c.verification.layout,
+                verdict="unsure",
+                rival=other.key,
+                reason=f"candidate #{other.key} has more inliers ({other.inliers}) partly on "
+                "the same query points: the same decor may be in two rooms, and the stronger "
+                "evidence points to the other; this pair alone said: "
+                + c.verification.layout.reason,
+            )
+            out[i] = dataclasses.replace(
+                c, verification=dataclasses.replace(c.verification, layout=lay)
+            )
     for i, j in zip(judged, by, strict=True):
         if j is None:
             continue

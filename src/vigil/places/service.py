@@ -206,6 +206,10 @@ def _candidate_dict(
         "verified": c.verified,
         "model": v.model,
         "coverage": round(v.coverage, 3),
+        "surfaces_coverage": (
+            None if v.surfaces_coverage is None else round(v.surfaces_coverage, 3)
+        ),
+        "by_two_surfaces": c.verified and v.coverage < params.min_coverage,
         "small_region": v.small_region(params.min_inliers, params.min_coverage),
         "global_similarity": round(c.global_similarity, 4),
         "shortlist_rank": c.shortlist_rank,

@@ -89,6 +89,26 @@ class Verification:
     layout: Any = None
     """:class:`vigil.places.layout.Layout` (same room / shared object only / unsure) for a pair
     with at least ``min_inliers`` homography inliers when asked for; ``None`` otherwise."""
+    surfaces_coverage: float | None = None
+    """Convex-hull share of the query image of the inliers of *both* surfaces, when the layout
+    found a second surface that moves with the same camera as the first over at least two
+    regions (:func:`vigil.places.layout.one_camera_motion`); ``None`` otherwise (no layout, one
+    surface, or surfaces that disagree)."""
+
+    @property
+    def spread(self) -> float:
+        """The coverage the verification rule counts: the main surface's, or that of both
+        surfaces when they move with one camera (:attr:`surfaces_coverage`). The coverage rule
+        is there against one shared object (a print, a bedspread) giving dozens of packed
+        inliers; two surfaces that one camera motion explains are the room's structure, not one
+        object, even when the main surface alone is packed (a wall seen past an occluder)."""
+        return max(self.coverage, self.surfaces_coverage or 0.0)
+
+    @property
+    def by_two_surfaces(self) -> bool:
+        """Whether only the two surfaces' coverage, not the main surface's, reaches the default
+        coverage rule (for the explanation: CLI, web, drawing)."""
+        return self.coverage < DEFAULT_MIN_COVERAGE <= self.spread
 
     @property
     def first_fit_inliers(self) -> int:
@@ -107,13 +127,14 @@ class Verification:
         min_seed: int = DEFAULT_MIN_SEED,
     ) -> bool:
         """Whether this pair passes the inlier threshold with inliers spread over at least
-        ``min_coverage`` of the query image, and its first fit had ``min_seed`` inliers spread
-        over at least half of ``min_coverage`` (guidance may extend a geometry, not create one:
-        a first fit packed on one shared print must not grow into a room)."""
-        seed_cov = self.coverage if self.seed_coverage is None else self.seed_coverage
+        ``min_coverage`` of the query image (:attr:`spread`: the main surface, or both surfaces
+        when one camera motion explains them), and its first fit had ``min_seed`` inliers
+        spread over at least half of ``min_coverage`` (guidance may extend a geometry, not
+        create one: a first fit packed on one shared print must not grow into a room)."""
+        seed_cov = self.spread if self.seed_coverage is None else self.seed_coverage
         return (
             self.inliers >= min_inliers
-            and self.coverage >= min_coverage
+            and self.spread >= min_coverage
             and self.first_fit_inliers >= seed_needed(min_seed, min_inliers)
             and seed_cov >= min_coverage / 2
         )
@@ -122,7 +143,7 @@ class Verification:
         self, min_inliers: int = DEFAULT_MIN_INLIERS, min_coverage: float = DEFAULT_MIN_COVERAGE
     ) -> bool:
         """Enough inliers but packed into a small region: probably a shared object."""
-        return self.inliers >= min_inliers and self.coverage < min_coverage
+        return self.inliers >= min_inliers and self.spread < min_coverage
 
 
 def seed_needed(min_seed: int, min_inliers: int) -> int:
@@ -383,6 +404,7 @@ def verify(
     guided: bool = False,
     min_inliers: int = DEFAULT_MIN_INLIERS,
     layout: bool = False,
+    two_surfaces: bool = True,
 ) -> Verification:
     """Match ``query`` against ``candidate`` and fit a geometric model with MAGSAC++.
 
@@ -396,7 +418,9 @@ def verify(
     With ``guided`` (homography only), a first fit with at least ``min_seed`` inliers is
     extended by guided matching (see the module's notes); ``seed_inliers`` then records the
     first fit's count. With ``layout`` (homography only), a pair with at least ``min_inliers``
-    inliers also gets a same-room / shared-object / unsure verdict (:mod:`vigil.places.layout`).
+    inliers also gets a same-room / shared-object / unsure verdict (:mod:`vigil.places.layout`),
+    and with ``two_surfaces`` the coverage of both its surfaces when one camera motion explains
+    them (:attr:`Verification.surfaces_coverage`, counted by the coverage rule).
     """
     qa = query.unit_descriptors() if query_unit is None else query_unit
     cb = candidate.unit_descriptors() if candidate_unit is None else candidate_unit
@@ -440,11 +464,15 @@ def verify(
     qpts = src[inl] / np.float32(query.scale)
     cpts = dst[inl] / np.float32(candidate.scale)
     judged = None
+    surfaces_coverage: float | None = None
     if layout and model == "homography" and int(inl.sum()) >= min_inliers:
-        from vigil.places.layout import judge_layout
+        from vigil.places.layout import judge_layout, one_camera_motion
 
         judged = judge_layout(src, dst, inl, query.width, query.height, threshold=threshold,
                               seed=seed)  # fmt: skip
+        if two_surfaces and one_camera_motion(judged):
+            both = np.vstack([src[inl], np.asarray(judged.second_plane_points, np.float32)])
+            surfaces_coverage = _hull_fraction(both, query.width, query.height)
         # the drawing works in original-image pixels, like the other points kept here
         back = [(x / query.scale, y / query.scale) for x, y in judged.second_plane_points]
         judged = dataclasses.replace(judged, second_plane_points=back)
@@ -459,4 +487,5 @@ def verify(
         seed_inliers=seed_inliers,
         seed_coverage=seed_coverage,
         layout=judged,
+        surfaces_coverage=surfaces_coverage,
     )

@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
                          "this many verified inliers (0 = never, as before issue 18 point 4)")  # fmt: skip
     ap.add_argument("--retry-top", type=int, default=SearchParams.retry_top,
                     help="shortlisted candidates the retry verifies again")  # fmt: skip
+    ap.add_argument("--one-surface-coverage", action="store_true",
+                    help="the coverage rule counts the main surface only (before issue 18 point "
+                         "4's two-surface coverage)")  # fmt: skip
+    ap.add_argument("--peer-one-surface", action="store_true",
+                    help="also search every query with --one-surface-coverage first and report "
+                         "it as peer_one_surface_coverage, with the CPU time of each")  # fmt: skip
     ap.add_argument("--rank-by-inliers", action="store_true",
                     help="rank verified candidates by inliers alone (before issue 18 point 4: "
                          "'shared object only' evidence not ranked last)")  # fmt: skip
@@ -273,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                       min_seed=args.min_seed, guided=args.guided,
                       threshold=args.threshold, layout=not args.no_layout,
                       retry_below=args.retry_below, retry_top=args.retry_top,
-                      rank_by_verdict=not args.rank_by_inliers)  # fmt: skip
+                      rank_by_verdict=not args.rank_by_inliers,
+                      two_surface_coverage=not args.one_surface_coverage)  # fmt: skip
     rparams = FeatureParams(
         max_keypoints=RETRY_PARAMS.max_keypoints,
         detect_side=RETRY_PARAMS.detect_side,
@@ -342,24 +350,51 @@ def main(argv: list[str] | None = None) -> int:
     queries_with_sibling_same_room = 0
     queries_with_sibling_verified = 0
     details = args.details.open("w", encoding="utf-8") if args.details else None
+    # the peer "one surface" (main before the two-surface coverage rule), searched in the same
+    # run on the same query features: its recall@1, "same room" verdicts and links, and the CPU
+    # time of both searches
+    one = {"first": 0, "unrelated_links": 0, "sibling_links": 0, "cpu_s": 0.0,
+           "same_room": dict.fromkeys(("true", "sibling", "unrelated"), 0)}  # fmt: skip
+    cpu_search = 0.0
+    by_two_surfaces = dict.fromkeys(("true", "sibling", "unrelated"), 0)
     for q in queries:
         t_start = time.perf_counter()
         pixels = decode(root / q["file"], min_side=params.max_side).pixels
         qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
+        truth = scene_key[int(q["scene"])]
+        if args.peer_one_surface and not args.vlad_only:
+            kept = len(retry_ms)  # the retry spy times the measured search only
+            c0 = time.process_time()
+            pc = search(qf, index, load, replace(sp, two_surface_coverage=False),
+                        rich=lambda px=pixels: extract(px, rparams))  # fmt: skip
+            one["cpu_s"] += time.process_time() - c0  # type: ignore[operator]
+            del retry_ms[kept:]
+            pv1 = [c for c in pc if c.verified]
+            one["first"] += bool(pv1) and pv1[0].key == truth
+            for c in pv1:
+                pk = "true" if c.key == truth else "sibling" if chain_of.get(c.key, -1) == chain_of[
+                    truth] else "unrelated"  # fmt: skip
+                one["unrelated_links"] += pk == "unrelated"
+                one["sibling_links"] += pk == "sibling"
+                if c.verification.layout is not None and c.verification.layout.verdict == (
+                    "same_room"
+                ):
+                    one["same_room"][pk] += 1  # type: ignore[index]
         before.clear()
         first_pass.clear()
+        c0 = time.process_time()
         cands = (
             []
             if args.vlad_only
             else search(qf, index, load, sp, rich=lambda px=pixels: extract(px, rparams))
         )
+        cpu_search += time.process_time() - c0
         retried_queries += any(c.retried for c in cands)
         retried_candidates += sum(c.retried and c.verified for c in cands)
         t_end = time.perf_counter()
         total_ms.append(1000 * (t_end - t_start))
         search_ms.append(1000 * (t_end - t_mid))
-        truth = scene_key[int(q["scene"])]
         t_short = time.perf_counter()
         short = [k for k, _ in index.search(qf, top=max(args.shortlist, 100))]
         shortlist_ms.append(1000 * (time.perf_counter() - t_short))
@@ -383,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             peer["sibling_links"] += pk == "sibling"
             if c.verification.layout is not None:
                 peer["verdicts"][pk][c.verification.layout.verdict] += 1
+        for c in verified:
+            if c.verification.coverage < sp.min_coverage:
+                by_two_surfaces["true" if c.key == truth else "sibling" if chain_of.get(
+                    c.key, -1) == chain_of[truth] else "unrelated"] += 1  # fmt: skip
         rank = next((i for i, c in enumerate(verified) if c.key == truth), -1)
         ranks.append(rank)
         # the other ranking (by verdict / by inliers alone) of the same candidates
@@ -481,6 +520,20 @@ def main(argv: list[str] | None = None) -> int:
             "verified_sibling_links": peer["sibling_links"],
             "verdicts_of_verified": peer["verdicts"],
         },
+        "two_surface_coverage": sp.two_surface_coverage,
+        "verified_by_two_surfaces": by_two_surfaces,
+        "cpu_ms_search_per_query": round(1000 * cpu_search / max(1, n), 1),
+        "peer_one_surface_coverage": None
+        if not args.peer_one_surface
+        else {
+            "recall_at_1": round(one["first"] / max(1, n), 4),  # type: ignore[operator]
+            "first": one["first"],
+            "same_room_verdicts": one["same_room"],
+            "verified_unrelated_links": one["unrelated_links"],
+            "verified_sibling_links": one["sibling_links"],
+            "cpu_ms_search_per_query": round(1000 * one["cpu_s"] / max(1, n), 1),  # type: ignore[operator]
+        },
+        "first": int(np.sum(ranks_a == 0)),
         "queries_with_a_retried_candidate": retried_queries,
         "verified_retried_candidates": retried_candidates,
         "verified_same_chain_links": chain_links,

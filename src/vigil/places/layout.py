@@ -95,9 +95,9 @@ def one_camera_motion(layout: Layout) -> bool:
     """Whether the layout found a second surface that moves with the same camera as the first
     (each keeps at least :data:`MIN_F_SHARE` of its inliers under one fundamental matrix) and
     the two reach :data:`MIN_MOTION_REGIONS` regions: the room's structure, not one object, so
-    the coverage rule may count the hull of both surfaces' inliers. On the development seeds of
-    the generated chains (docs/places.md, issue 18 point 4) this verified 2 more true rooms of
-    the query in 640 queries and 1 more sibling, no unrelated room."""
+    the coverage rule may count the hull of both surfaces' inliers. On the development seeds
+    5-12 of the generated chains (1024 queries; docs/places.md, issue 18 point 4) this verified
+    2 more true rooms, both then first (seeds 6 and 7), 1 more sibling and no unrelated room."""
     return (
         len(layout.planes) >= 2
         and len(layout.f_share) >= 2

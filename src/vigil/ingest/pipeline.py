@@ -131,6 +131,7 @@ def _older_objects_frozen() -> Iterator[None]:
     finally:
         gc.unfreeze()
 
+
 _MAIN_LOCK = threading.Lock()
 _MAIN_KEYS = "__file__", "__spec__"
 

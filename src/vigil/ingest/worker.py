@@ -29,8 +29,8 @@ from vigil.content.probe import MediaMeta, mark_decode, probe
 from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import DamagedInput, TooLarge
 from vigil.evidence.archive import ArchiveMember, close_archives
-from vigil.evidence.hashing import Digests, digest_bytes, digest_stream_ends
-from vigil.evidence.readonly import open_readonly_raw
+from vigil.evidence.hashing import Digests, digest_bytes, digest_fd_ends
+from vigil.evidence.readonly import open_readonly_fd
 from vigil.evidence.walk import ImageMember
 from vigil.ingest.analyzers import (
     ANALYZERS,
@@ -327,10 +327,13 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
             source: Path | bytes = task.data
         else:
             path = Path(task.fs_path or task.spool or "")
-            with open_readonly_raw(path) as fh:
-                digests, first, last = digest_stream_ends(
-                    fh, keep=max(HEAD_SIZE, FIRST_READ), tail=TAIL_BYTES
+            fd = open_readonly_fd(path)
+            try:
+                digests, first, last = digest_fd_ends(
+                    fd, keep=max(HEAD_SIZE, FIRST_READ), tail=TAIL_BYTES
                 )
+            finally:
+                os.close(fd)
             head, ends, source = first[:HEAD_SIZE], (first[:FIRST_READ], last), path
     except OSError as exc:
         result.error = f"file could not be read: {exc.strerror or exc}"

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import random
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from vigil.evidence.hashing import CHUNK, digest_bytes, digest_stream
+from vigil.evidence.hashing import (
+    CHUNK,
+    digest_bytes,
+    digest_fd_ends,
+    digest_stream,
+    digest_stream_ends,
+)
+from vigil.evidence.readonly import open_readonly_fd
 
 
 def _blob(n: int, seed: int) -> bytes:
@@ -56,3 +65,20 @@ def test_a_nested_call_does_not_share_the_buffer() -> None:
     data = _blob(CHUNK * 2 + 11, 7)
     d, _head = digest_stream(_DigestingStream(data))
     assert (d.md5, d.sha1, d.sha256, d.size) == _oracle(data)
+
+
+def test_a_descriptor_gives_what_a_stream_gives(tmp_path: Path) -> None:
+    """``digest_fd_ends`` (the ingest's unbuffered read, no file object) against the stream
+    reader and hashlib, with the kept head and tail, at sizes around the read buffer."""
+    for i, n in enumerate((CHUNK * 2 + 5, CHUNK, CHUNK - 1, CHUNK + 1, 70_000, 64, 63, 1, 0)):
+        data = _blob(n, 100 + i)
+        path = tmp_path / f"f{i}"
+        path.write_bytes(data)
+        fd = open_readonly_fd(path)
+        try:
+            d, head, tail = digest_fd_ends(fd, keep=16_384, tail=64)
+        finally:
+            os.close(fd)
+        assert (d.md5, d.sha1, d.sha256, d.size) == _oracle(data)
+        assert (head, tail) == (data[:16_384], data[-64:] if data else b"")
+        assert (d, head, tail) == digest_stream_ends(io.BytesIO(data), keep=16_384, tail=64)

@@ -56,6 +56,13 @@ def _open_fd(path: Path | str, extra: int = 0) -> int:
         return os.open(path, flags)
 
 
+def open_readonly_fd(path: Path | str) -> int:
+    """A descriptor of ``path`` opened as :func:`open_readonly` opens it (``O_NOATIME`` where
+    allowed), for reading a whole file without a file object (the ingest digests; issue 16).
+    The caller closes it."""
+    return _open_fd(path)
+
+
 def open_readonly_raw(path: Path | str) -> io.FileIO:
     """:func:`open_readonly` without a read buffer: for reading a whole file in large chunks
     with ``readinto`` (a buffered reader only adds an object and a copy per file; issue 16)."""

@@ -9,6 +9,7 @@ finishes with exactly the rows an uninterrupted run writes: no file lost, none r
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import sys
@@ -107,6 +108,29 @@ def source_kind(path: Path) -> str:
 
 
 _END = object()
+
+
+@contextmanager
+def _older_objects_frozen() -> Iterator[None]:
+    """The objects that exist before the ingest are left out of the cyclic garbage collector's
+    passes while it runs (``gc.freeze``), and handed back to it afterwards (``gc.unfreeze``).
+
+    An ingest allocates many short-lived objects; once enough of them survive a young
+    collection, the collector walks every object of the process (a fresh ``vigil`` process:
+    ~100,000 from its imports), ~0.06-0.08 CPU-s at a time, ~10 % of an ingest of 1,000 photos
+    without analyzers (issue 16). Nothing is lost: garbage among the older objects is collected
+    at the first full collection after the ingest. A process that froze objects itself (a
+    pre-forking server) is left as it is.
+    """
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
 
 _MAIN_LOCK = threading.Lock()
 _MAIN_KEYS = "__file__", "__spec__"
@@ -282,6 +306,7 @@ def worker_context(analyzers: Sequence[str]) -> BaseContext:
     return ctx
 
 
+@_older_objects_frozen()
 def ingest(
     settings: Settings,
     db: Database,

@@ -13,7 +13,6 @@ analyzer plug-ins only when analyzers run.
 
 from __future__ import annotations
 
-import io
 import os
 import socket
 import sqlite3
@@ -30,8 +29,8 @@ from vigil.content.probe import MediaMeta, mark_decode, probe
 from vigil.content.types import HEAD_SIZE, ContentType, sniff
 from vigil.errors import DamagedInput, TooLarge
 from vigil.evidence.archive import ArchiveMember, close_archives
-from vigil.evidence.hashing import Digests, digest_stream, digest_stream_ends
-from vigil.evidence.readonly import open_readonly_raw
+from vigil.evidence.hashing import Digests, digest_bytes, digest_fd_ends
+from vigil.evidence.readonly import open_readonly_fd
 from vigil.evidence.walk import ImageMember
 from vigil.ingest.analyzers import (
     ANALYZERS,
@@ -275,19 +274,24 @@ def _fetch_member(task: Task, member: ImageMember | ArchiveMember) -> None:
         from vigil.evidence.disk import read_member
 
         chunks = read_member(member)
-    buf = io.BytesIO()
+    parts: list[bytes] = []  # a member of one chunk is kept as that chunk (no copy)
+    held = 0
     spool: Any = None
     try:
         for chunk in chunks:
-            if spool is None and buf.tell() + len(chunk) > _STATE.spool_in_memory:
+            if spool is None and held + len(chunk) > _STATE.spool_in_memory:
                 folder = _STATE.spool_dir or Path(tempfile.gettempdir())
                 folder.mkdir(parents=True, exist_ok=True)
                 fd, name = tempfile.mkstemp(prefix=f"w{os.getpid()}-", dir=folder)
                 spool = os.fdopen(fd, "wb")
                 task.spool = name
-                spool.write(buf.getvalue())
-                buf = io.BytesIO()
-            (spool or buf).write(chunk)
+                spool.writelines(parts)
+                parts, held = [], 0
+            if spool is not None:
+                spool.write(chunk)
+            else:
+                parts.append(chunk)
+                held += len(chunk)
     except BaseException:
         if spool is not None:
             spool.close()
@@ -297,7 +301,7 @@ def _fetch_member(task: Task, member: ImageMember | ArchiveMember) -> None:
     if spool is not None:
         spool.close()
     else:
-        task.data = buf.getvalue()
+        task.data = parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 _Ends = tuple[bytes, bytes] | None
@@ -319,14 +323,17 @@ def _digest(task: Task) -> tuple[Result, Path | bytes | None, ContentType | None
     ends: _Ends = None
     try:
         if task.data is not None:
-            digests, head = digest_stream(io.BytesIO(task.data), keep=HEAD_SIZE)
+            digests, head = digest_bytes(task.data), task.data[:HEAD_SIZE]
             source: Path | bytes = task.data
         else:
             path = Path(task.fs_path or task.spool or "")
-            with open_readonly_raw(path) as fh:
-                digests, first, last = digest_stream_ends(
-                    fh, keep=max(HEAD_SIZE, FIRST_READ), tail=TAIL_BYTES
+            fd = open_readonly_fd(path)
+            try:
+                digests, first, last = digest_fd_ends(
+                    fd, keep=max(HEAD_SIZE, FIRST_READ), tail=TAIL_BYTES
                 )
+            finally:
+                os.close(fd)
             head, ends, source = first[:HEAD_SIZE], (first[:FIRST_READ], last), path
     except OSError as exc:
         result.error = f"file could not be read: {exc.strerror or exc}"
@@ -355,6 +362,8 @@ def _describe(result: Result, source: Path | bytes, ctype: ContentType, ends: _E
         result.warnings.append(
             ("probe_failed", f"metadata extraction failed: {type(exc).__name__}: {exc}")
         )
+    if not _STATE.analyzers and (result.meta is None or not result.meta.needs_decode):
+        return  # no analyzer and no check decode: nothing below would run (issue 16)
     blob = Blob(
         sha256=digests.sha256,
         size=digests.size,

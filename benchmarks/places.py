@@ -185,6 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-one-surface", action="store_true",
                     help="also search every query with --one-surface-coverage first and report "
                          "it as peer_one_surface_coverage, with the CPU time of each")  # fmt: skip
+    ap.add_argument("--retry-guided", action="store_true",
+                    help="the weak-result retry uses guided matching, also on the first pass's "
+                         "near misses (SearchParams.retry_guided)")  # fmt: skip
+    ap.add_argument("--peer-plain-retry", action="store_true",
+                    help="also search every query without --retry-guided first and report it as "
+                         "peer_plain_retry, with the CPU time of each")  # fmt: skip
     ap.add_argument("--rank-by-inliers", action="store_true",
                     help="rank verified candidates by inliers alone (before issue 18 point 4: "
                          "'shared object only' evidence not ranked last)")  # fmt: skip
@@ -281,7 +287,8 @@ def main(argv: list[str] | None = None) -> int:
                       threshold=args.threshold, layout=not args.no_layout,
                       retry_below=args.retry_below, retry_top=args.retry_top,
                       rank_by_verdict=not args.rank_by_inliers,
-                      two_surface_coverage=not args.one_surface_coverage)  # fmt: skip
+                      two_surface_coverage=not args.one_surface_coverage,
+                      retry_guided=args.retry_guided)  # fmt: skip
     rparams = FeatureParams(
         max_keypoints=RETRY_PARAMS.max_keypoints,
         detect_side=RETRY_PARAMS.detect_side,
@@ -363,10 +370,12 @@ def main(argv: list[str] | None = None) -> int:
         qf = extract(pixels, qparams)
         t_mid = time.perf_counter()
         truth = scene_key[int(q["scene"])]
-        if args.peer_one_surface and not args.vlad_only:
+        if (args.peer_one_surface or args.peer_plain_retry) and not args.vlad_only:
             kept = len(retry_ms)  # the retry spy times the measured search only
             c0 = time.process_time()
-            pc = search(qf, index, load, replace(sp, two_surface_coverage=False),
+            peer_sp = (replace(sp, two_surface_coverage=False) if args.peer_one_surface
+                       else replace(sp, retry_guided=False))  # fmt: skip
+            pc = search(qf, index, load, peer_sp,
                         rich=lambda px=pixels: extract(px, rparams))  # fmt: skip
             one["cpu_s"] += time.process_time() - c0  # type: ignore[operator]
             del retry_ms[kept:]
@@ -523,8 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         "two_surface_coverage": sp.two_surface_coverage,
         "verified_by_two_surfaces": by_two_surfaces,
         "cpu_ms_search_per_query": round(1000 * cpu_search / max(1, n), 1),
-        "peer_one_surface_coverage": None
-        if not args.peer_one_surface
+        "retry_guided": sp.retry_guided,
+        ("peer_plain_retry" if args.peer_plain_retry else "peer_one_surface_coverage"): None
+        if not (args.peer_one_surface or args.peer_plain_retry)
         else {
             "recall_at_1": round(one["first"] / max(1, n), 4),  # type: ignore[operator]
             "first": one["first"],

@@ -113,6 +113,13 @@ class SearchParams:
     unchanged) finds more of them. See docs/places.md (issue 18 point 4)."""
     retry_top: int = 40
     """Shortlisted candidates the weak-result retry verifies again."""
+    retry_guided: bool = False
+    """With the weak-result retry: its verifications use guided matching (:attr:`guided`), and
+    the near misses of the first pass among the first ``retry_top`` (a first fit of
+    ``min_seed`` inliers, not verified) are verified again with guided matching on the first
+    query features. What it finds is a retried pair (at most "unsure"). Guided matching for
+    every pair links many unrelated rooms; here it runs only on weak results (issue 18 point 4,
+    docs/places.md)."""
     rank_by_verdict: bool = True
     """Rank verified "shared object only" candidates after the others (:func:`rank`)."""
     two_surface_coverage: bool = True
@@ -165,11 +172,11 @@ def search(
     todo = [(r, k, s) for r, (k, s) in enumerate(shortlist) if k in feats]
 
     def check(job: tuple[int, int, float], q: SceneFeatures = query,
-              q_u: npt.NDArray[np.float32] = q_unit) -> Candidate:  # fmt: skip
+              q_u: npt.NDArray[np.float32] = q_unit, guided: bool = params.guided) -> Candidate:  # fmt: skip
         pos, key, sim = job
         ver = verify(
             q, feats[key], model=params.model, query_unit=q_u, threshold=params.threshold,
-            min_seed=params.min_seed, guided=params.guided, min_inliers=params.min_inliers,
+            min_seed=params.min_seed, guided=guided, min_inliers=params.min_inliers,
             layout=params.layout, two_surfaces=params.two_surface_coverage,
         )  # fmt: skip
         ok = ver.verified(params.min_inliers, params.min_coverage, params.min_seed)
@@ -217,15 +224,28 @@ def _retry(
     params: SearchParams,
 ) -> list[Candidate]:
     """The weak-result retry: verify the first ``retry_top`` shortlisted candidates again with
-    the richer query features; each keeps the better verification: a verified one, then the
-    one with more inliers."""
+    the richer query features (and with :attr:`SearchParams.retry_guided`, guided matching,
+    also for the first pass's near misses); each keeps the better verification: a verified
+    one, then the one with more inliers."""
     feats = rich() if callable(rich) else rich
-    if len(feats) == 0:
-        return done
-    unit = feats.unit_descriptors()
     by_key = {c.key: i for i, c in enumerate(done)}
     jobs = [job for job in todo[: params.retry_top] if job[1] in by_key]
-    again = _verify_all(jobs, lambda job: check(job, feats, unit), replace(params, early_stop=0))
+    guided = params.guided or params.retry_guided
+    again: list[Candidate] = []
+    if params.retry_guided:
+        near = [
+            job for job in jobs
+            if not done[by_key[job[1]]].verified
+            and done[by_key[job[1]]].verification.first_fit_inliers >= params.min_seed
+        ]  # fmt: skip
+        again += _verify_all(
+            near, lambda job: check(job, guided=True), replace(params, early_stop=0)
+        )
+    if len(feats) > 0:
+        unit = feats.unit_descriptors()
+        again += _verify_all(
+            jobs, lambda job: check(job, feats, unit, guided), replace(params, early_stop=0)
+        )
     out = list(done)
     for c in again:
         i = by_key[c.key]
@@ -240,6 +260,11 @@ RETRIED_REASON = (
     "found only by the retry with a richer query description (the first look found too little): "
     "weaker evidence, so at most 'unsure'; the layout alone said: "
 )
+GUIDED_RETRY_REASON = (
+    "found only by the retry with guided matching (the first look found too little; matches "
+    "searched where a first fit of {seed} inliers puts them): weaker evidence, so at most "
+    "'unsure'; the layout alone said: "
+)
 
 
 def _retried_at_most_unsure(cands: list[Candidate]) -> list[Candidate]:
@@ -252,7 +277,12 @@ def _retried_at_most_unsure(cands: list[Candidate]) -> list[Candidate]:
     for i, c in enumerate(cands):
         lay = c.verification.layout
         if c.retried and lay is not None and lay.verdict == "same_room":
-            lay = replace(lay, verdict="unsure", reason=RETRIED_REASON + lay.reason)
+            why = (
+                GUIDED_RETRY_REASON.format(seed=c.verification.first_fit_inliers)
+                if c.verification.guided
+                else RETRIED_REASON
+            )
+            lay = replace(lay, verdict="unsure", reason=why + lay.reason)
             out[i] = replace(c, verification=replace(c.verification, layout=lay))
     return out
 

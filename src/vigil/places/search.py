@@ -114,12 +114,13 @@ class SearchParams:
     retry_top: int = 40
     """Shortlisted candidates the weak-result retry verifies again."""
     retry_guided: bool = False
-    """With the weak-result retry: its verifications use guided matching (:attr:`guided`), and
-    the near misses of the first pass among the first ``retry_top`` (a first fit of
-    ``min_seed`` inliers, not verified) are verified again with guided matching on the first
-    query features. What it finds is a retried pair (at most "unsure"). Guided matching for
-    every pair links many unrelated rooms; here it runs only on weak results (issue 18 point 4,
-    docs/places.md)."""
+    """With the weak-result retry: when neither the first look nor the retry verified any
+    candidate, the near misses among the first ``retry_top`` (a first fit of ``min_seed``
+    inliers) are verified once more with guided matching (:attr:`guided`), each with the query
+    features that found its first fit. What it finds is a retried pair (at most "unsure").
+    Guided matching for every pair links many unrelated rooms, and on the retry of any weak
+    result it grew siblings past verified true rooms (shared wallpaper); here it can only turn
+    an empty result into a lead (issue 18 point 4, docs/places.md)."""
     rank_by_verdict: bool = True
     """Rank verified "shared object only" candidates after the others (:func:`rank`)."""
     two_surface_coverage: bool = True
@@ -224,28 +225,39 @@ def _retry(
     params: SearchParams,
 ) -> list[Candidate]:
     """The weak-result retry: verify the first ``retry_top`` shortlisted candidates again with
-    the richer query features (and with :attr:`SearchParams.retry_guided`, guided matching,
-    also for the first pass's near misses); each keeps the better verification: a verified
-    one, then the one with more inliers."""
+    the richer query features; each keeps the better verification: a verified one, then the
+    one with more inliers. With :attr:`SearchParams.retry_guided`, when neither look verified
+    any candidate, the near misses are verified once more with guided matching."""
     feats = rich() if callable(rich) else rich
     by_key = {c.key: i for i, c in enumerate(done)}
     jobs = [job for job in todo[: params.retry_top] if job[1] in by_key]
-    guided = params.guided or params.retry_guided
     again: list[Candidate] = []
-    if params.retry_guided:
-        near = [
-            job for job in jobs
-            if not done[by_key[job[1]]].verified
-            and done[by_key[job[1]]].verification.first_fit_inliers >= params.min_seed
-        ]  # fmt: skip
-        again += _verify_all(
-            near, lambda job: check(job, guided=True), replace(params, early_stop=0)
-        )
     if len(feats) > 0:
         unit = feats.unit_descriptors()
-        again += _verify_all(
-            jobs, lambda job: check(job, feats, unit, guided), replace(params, early_stop=0)
+        again = _verify_all(
+            jobs, lambda job: check(job, feats, unit), replace(params, early_stop=0)
         )
+    out = _keep_better(done, again, by_key)
+    if params.retry_guided and not params.guided and not any(c.verified for c in out):
+        # nothing verified by either look: the near misses (a first fit of min_seed inliers)
+        # once more with guided matching, each with the query features that found it
+        near = [job for job in jobs
+                if out[by_key[job[1]]].verification.first_fit_inliers >= params.min_seed]  # fmt: skip
+        guided = _verify_all(
+            near,
+            lambda job: (
+                check(job, feats, unit, True) if out[by_key[job[1]]].retried
+                else check(job, guided=True)
+            ),
+            replace(params, early_stop=0),
+        )  # fmt: skip
+        out = _keep_better(out, guided, by_key)
+    return out
+
+
+def _keep_better(
+    done: list[Candidate], again: list[Candidate], by_key: dict[int, int]
+) -> list[Candidate]:
     out = list(done)
     for c in again:
         i = by_key[c.key]

@@ -185,11 +185,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-one-surface", action="store_true",
                     help="also search every query with --one-surface-coverage first and report "
                          "it as peer_one_surface_coverage, with the CPU time of each")  # fmt: skip
-    ap.add_argument("--retry-guided", action="store_true",
-                    help="the weak-result retry uses guided matching, also on the first pass's "
-                         "near misses (SearchParams.retry_guided)")  # fmt: skip
+    ap.add_argument("--no-retry-guided", action="store_true",
+                    help="no guided matching of the near misses when neither look verified "
+                         "anything (SearchParams.retry_guided off)")  # fmt: skip
     ap.add_argument("--peer-plain-retry", action="store_true",
-                    help="also search every query without --retry-guided first and report it as "
+                    help="also search every query with --no-retry-guided first and report it as "
                          "peer_plain_retry, with the CPU time of each")  # fmt: skip
     ap.add_argument("--rank-by-inliers", action="store_true",
                     help="rank verified candidates by inliers alone (before issue 18 point 4: "
@@ -288,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                       retry_below=args.retry_below, retry_top=args.retry_top,
                       rank_by_verdict=not args.rank_by_inliers,
                       two_surface_coverage=not args.one_surface_coverage,
-                      retry_guided=args.retry_guided)  # fmt: skip
+                      retry_guided=not args.no_retry_guided)  # fmt: skip
     rparams = FeatureParams(
         max_keypoints=RETRY_PARAMS.max_keypoints,
         detect_side=RETRY_PARAMS.detect_side,

@@ -237,7 +237,7 @@ def test_the_guided_retry_verifies_near_misses_when_nothing_is_verified(
             return _cand(key, 20, "unsure")
         return _cand(key, 12 if key == 3 else 3, None, verified=False)
 
-    out = _retry(list(first), todo, check, rich, SearchParams(retry_guided=True))
+    out = _retry(list(first), todo, check, rich, SearchParams())
     assert sorted(calls) == [
         (1, False, True),  # guided, with the first query features that found its 13
         (1, True, False), (2, True, False), (3, True, False),  # the retry, as before
@@ -247,7 +247,7 @@ def test_the_guided_retry_verifies_near_misses_when_nothing_is_verified(
         (1, 24, True, True), (2, 5, False, False), (3, 24, True, True)
     ]  # fmt: skip
     # a result that either look verified is left as it is, and so is one without the setting
-    for params, retry_verifies in ((SearchParams(retry_guided=True), {2}), (SearchParams(), ())):
+    for params, retry_verifies in ((SearchParams(), {2}), (SearchParams(retry_guided=False), ())):
         calls.clear()
         verified_by_retry = set(retry_verifies)
         _retry(list(first), todo, check, rich, params)

@@ -241,12 +241,7 @@ def shared_with_stronger(
     surface of its own must not dilute a main surface that lies on another candidate's
     evidence (one query of seed 3 ``--style alt``)."""
     n = len(points)
-    pts = [np.asarray(p, np.float64).reshape(-1, 2) for p in points]
-    heads = (
-        [len(p) for p in pts]
-        if main is None
-        else [min(int(m), len(p)) for m, p in zip(main, pts, strict=True)]
-    )
+    pts, heads = _points_and_heads(points, main)
     # near[i][j]: which of i's points lie on one of j's
     near = [[_near(pts[i], pts[j], radius) if i != j else None for j in range(n)]
             for i in range(n)]  # fmt: skip
@@ -289,12 +284,7 @@ def stronger_rivals(
     :func:`shared_with_stronger`, the share of the main surface's points counts too when
     ``main`` is given). ``None`` when there is none."""
     n = len(points)
-    pts = [np.asarray(p, np.float64).reshape(-1, 2) for p in points]
-    heads = (
-        [len(p) for p in pts]
-        if main is None
-        else [min(int(m), len(p)) for m, p in zip(main, pts, strict=True)]
-    )
+    pts, heads = _points_and_heads(points, main)
 
     def share(i: int, j: int) -> float:
         m = _near(pts[i], pts[j], radius)
@@ -314,6 +304,17 @@ def stronger_rivals(
                 best = j
         out.append(best)
     return out
+
+
+def _points_and_heads(
+    points: Sequence[npt.NDArray[np.floating[Any]]], main: Sequence[int] | None
+) -> tuple[list[npt.NDArray[np.float64]], list[int]]:
+    """Each candidate's query points as ``(n, 2)`` float arrays, and how many of them lead as
+    its main surface (all of them when ``main`` is not given)."""
+    pts = [np.asarray(p, np.float64).reshape(-1, 2) for p in points]
+    if main is None:
+        return pts, [len(p) for p in pts]
+    return pts, [min(int(m), len(p)) for m, p in zip(main, pts, strict=True)]
 
 
 def _near(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64], radius: float

@@ -173,3 +173,30 @@ def test_a_same_room_verdict_with_a_stronger_rival_on_the_same_decor_is_unsure()
     # nothing shared: no rival
     apart = _judged(1, rng.uniform(0, 150, (43, 2)), "unsure")
     assert compare_layouts([apart, sibling]) == [apart, sibling]  # type: ignore[list-item]
+
+
+def test_a_same_room_verdict_that_explains_comparable_evidence_is_unsure() -> None:
+    """Every sibling called "same room" on generated seeds 13-28 explained the true room (the
+    same decor, fewer points elsewhere) while the true room had 0.6-1.3x its inliers: which of
+    the two rooms the query shows is not decided by the remainder alone."""
+    from vigil.places.layout import CONTESTED_SHARE
+    from vigil.places.search import compare_layouts
+
+    rng = np.random.default_rng(14)
+    decor = rng.uniform(200, 400, (20, 2))
+    sibling = _judged(1, np.vstack([decor, rng.uniform(450, 640, (40, 2))]))  # 60 inliers
+    room = _judged(2, np.vstack([decor + 0.5, rng.uniform(0, 150, (10, 2))]), "unsure")  # 30
+    out = compare_layouts([sibling, room])  # type: ignore[list-item]
+    lay = out[0].verification.layout
+    assert lay.verdict == "unsure" and lay.contested_by == 2 and lay.shared_with is None, lay
+    assert "#2" in lay.reason and "30 inliers against 60" in lay.reason
+    assert lay.reason.endswith("two surfaces") and lay.as_dict()["contested_by"] == 2
+    assert out[1].verification.layout.verdict == "shared_object"  # explained, as before
+    assert out[1].verification.layout.shared_with == 1 and out[0].verified and out[1].verified
+    # explained evidence under CONTESTED_SHARE of its inliers: "same room" stays
+    small = _judged(2, np.vstack([decor + 0.5, rng.uniform(0, 150, (5, 2))]), "unsure")  # 25
+    assert len(small.verification.query_points) < CONTESTED_SHARE * 60  # type: ignore[attr-defined]
+    out = compare_layouts([sibling, small])  # type: ignore[list-item]
+    assert out[0].verification.layout.verdict == "same_room", out[0].verification.layout
+    assert out[0].verification.layout.contested_by is None
+    assert out[1].verification.layout.verdict == "shared_object"

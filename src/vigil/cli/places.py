@@ -256,6 +256,9 @@ def search_cmd(
                          f"{lay['regions']}/9 regions")  # fmt: skip
                 if lay.get("shared_with") is not None:
                     flag += f", on the same objects as feature #{lay['shared_with']}"
+                if lay.get("contested_by") is not None:
+                    flag += (f", feature #{lay['contested_by']} shows the same decor with "
+                             "comparable evidence")  # fmt: skip
                 if lay.get("rival") is not None:
                     flag += (f", feature #{lay['rival']} has more inliers partly on the same "
                              "objects")  # fmt: skip

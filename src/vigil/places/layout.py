@@ -83,6 +83,15 @@ development seeds (docs/places.md): it withdrew 1 of 2 sibling "same room" verdi
 ``--style alt``; the sibling, 39 inliers over two surfaces, shared 29 % of its points with the
 true room, 43) and none of 236 true rooms' (0.0 to 0.25 gave the same)."""
 
+CONTESTED_SHARE = 0.5
+"""A "same room" verdict becomes "unsure" when a candidate it explains (``shared_with``: the
+same decor, less evidence elsewhere) has at least this share of its inliers: two rooms show the
+decor with comparable evidence, and the comparison's preference for one is not decisive. Issue
+18 point 4: every sibling called "same room" on 16 generated sets (seeds 13-28, 7 of 422 "same
+room" verdicts) was such a pair, with the true room the one "explained" (21-87 inliers against
+the sibling's 21-91); at 0.5 all 7 became "unsure" and 88 of 414 true rooms did (0.6: 6 and 58;
+0.8: 6 and 26). Ranking is unchanged (docs/places.md)."""
+
 MIN_MOTION_REGIONS = 2
 """Regions (grid cells with MIN_CELL inliers of either surface) two surfaces that agree on one
 camera motion must reach for their joint coverage to count in the verification's coverage rule
@@ -138,6 +147,10 @@ class Layout:
     rival: int | None = None
     """Key of a candidate of the same query with more inliers, partly on the same query points
     (:func:`stronger_rivals`), that made a "same room" verdict "unsure"; ``None`` otherwise."""
+    contested_by: int | None = None
+    """Key of a candidate this one explains (the same decor) that has at least
+    :data:`CONTESTED_SHARE` of its inliers, which made a "same room" verdict "unsure";
+    ``None`` otherwise."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly form (CLI, web, benchmark details)."""
@@ -152,6 +165,7 @@ class Layout:
             "parallax_regions": self.parallax_regions,
             "shared_with": self.shared_with,
             "rival": self.rival,
+            "contested_by": self.contested_by,
         }
 
 

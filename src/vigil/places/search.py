@@ -366,7 +366,12 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
 
     import numpy as np
 
-    from vigil.places.layout import CROSS_RADIUS, shared_with_stronger, stronger_rivals
+    from vigil.places.layout import (
+        CONTESTED_SHARE,
+        CROSS_RADIUS,
+        shared_with_stronger,
+        stronger_rivals,
+    )
 
     judged = [i for i, c in enumerate(cands) if c.verified and c.verification.layout is not None]
     if len(judged) < 2:
@@ -409,6 +414,30 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
             out[i] = dataclasses.replace(
                 c, verification=dataclasses.replace(c.verification, layout=lay)
             )
+    # a "same room" verdict that explains a candidate with comparable evidence (at least
+    # CONTESTED_SHARE of its inliers) is "unsure": two rooms show the same decor, and which
+    # one the query shows is not decided by the remainder alone (issue 18 point 4)
+    for a, i in enumerate(judged):
+        c = out[i]
+        if by[a] is not None or c.verification.layout.verdict != "same_room":
+            continue
+        contest = [judged[b] for b, j in enumerate(by)
+                   if j == a and cands[judged[b]].inliers >= CONTESTED_SHARE * c.inliers]  # fmt: skip
+        if not contest:
+            continue
+        other = max((cands[k] for k in contest), key=lambda o: o.inliers)
+        lay = dataclasses.replace(
+            c.verification.layout,
+            verdict="unsure",
+            contested_by=other.key,
+            reason=f"candidate #{other.key} shows the same decor with comparable evidence "
+            f"({other.inliers} inliers against {c.inliers}): two rooms may share it, and this "
+            "one is preferred only by what else it matches; this pair alone said: "
+            + c.verification.layout.reason,
+        )
+        out[i] = dataclasses.replace(
+            c, verification=dataclasses.replace(c.verification, layout=lay)
+        )
     for i, j in zip(judged, by, strict=True):
         if j is None:
             continue

@@ -28,8 +28,13 @@ ITEM_FIELDS = (
 )
 
 
-def canonical(db: Database) -> dict[str, Any]:
-    """Everything an ingest recorded, independent of row ids and timing."""
+def canonical(db: Database, warnings_by_item: bool = False) -> dict[str, Any]:
+    """Everything an ingest recorded, independent of row ids and timing.
+
+    ``warnings_by_item``: an item's warnings (e.g. PDQ's low quality) are keyed by the item's
+    SHA-256 instead of the path they were recorded on. The writer records them on the
+    occurrence whose result it took first, so two files with the same bytes give either path
+    depending on the order their tasks finish (Ray, several workers)."""
     with db.read() as s:
         items = sorted(
             tuple(getattr(i, f) for f in ITEM_FIELDS)
@@ -47,9 +52,18 @@ def canonical(db: Database) -> dict[str, Any]:
             )
             for o in s.execute(select(Occurrence)).scalars()
         )
-        warns = sorted(
+        warns: list[tuple[Any, ...]] = sorted(
             (bytes(w.raw_path), w.code, w.message) for w in s.execute(select(ItemWarning)).scalars()
         )
+        if warnings_by_item:
+            warns = sorted(
+                (
+                    f"item {sha[w.item_id]}" if w.item_id else f"path {bytes(w.raw_path)!r}",
+                    w.code,
+                    w.message,
+                )
+                for w in s.execute(select(ItemWarning)).scalars()
+            )
         sources = sorted(
             (src.path, src.kind, src.status, src.sha256)
             for src in s.execute(select(EvidenceSource)).scalars()

@@ -19,7 +19,7 @@ from vigil.plugins import load_defaults
 from vigil.settings import Settings
 from vigil.store.db import Database
 from vigil.store.hashsets import ItemSignal
-from vigil.store.models import ItemAnalysis, ItemWarning, Job, MediaItem
+from vigil.store.models import ItemAnalysis, Job, MediaItem
 
 ray = pytest.importorskip("ray")
 
@@ -58,18 +58,11 @@ ARGS = ("--profile", "fast", "--quiet")
 
 def dump(db: Database) -> dict[str, Any]:
     """Items (digests), occurrences, warnings, sources, signals and analyses, id-independent."""
-    out = _ingest_conftest.canonical(db)
+    # two files with the same bytes (img0001.jpg and copy.jpg of the disk image) reach the
+    # writer in the order their tasks finish: an item's warnings are compared by item
+    out = _ingest_conftest.canonical(db, warnings_by_item=True)
     with db.read() as s:
         sha = {i.id: i.sha256 for i in s.execute(select(MediaItem)).scalars()}
-        # An item's warnings (e.g. PDQ's low quality) are recorded on the occurrence whose result
-        # the writer took first, and two files with the same bytes (img0001.jpg and copy.jpg of
-        # the disk image) reach it in the order their tasks finish: a warning is keyed by its
-        # item where it has one, by its path otherwise.
-        out["warnings"] = sorted(
-            (f"item {sha[w.item_id]}" if w.item_id else f"path {bytes(w.raw_path)!r}", w.code,
-             w.message)
-            for w in s.execute(select(ItemWarning)).scalars()
-        )  # fmt: skip
         out["signals"] = sorted(
             (sha[g.item_id], g.signal_type, g.frame, g.value, g.quality, g.status, g.reason)
             for g in s.execute(select(ItemSignal)).scalars()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from vigil.evidence import readonly
-from vigil.evidence.hashing import CHUNK, digest_stream_ends
-from vigil.evidence.readonly import open_readonly, open_readonly_raw, read_head
+from vigil.evidence.hashing import CHUNK, digest_fd_ends, digest_stream_ends
+from vigil.evidence.readonly import open_readonly, open_readonly_fd, read_head
 
 
 @pytest.mark.parametrize("length", [0, 1, 4095, 4096, 4097, CHUNK - 1, CHUNK, CHUNK + 5, 3 * CHUNK])
@@ -24,8 +24,11 @@ def test_head_and_digests_match_the_buffered_reader(tmp_path: Path, length: int)
             assert read_head(path, size) == fh.read(size) == data[:size]
     with open_readonly(path) as fh:
         buffered = digest_stream_ends(fh, keep=70_000, tail=4096)
-    with open_readonly_raw(path) as raw:
-        unbuffered = digest_stream_ends(raw, keep=70_000, tail=4096)
+    fd = open_readonly_fd(path)
+    try:
+        unbuffered = digest_fd_ends(fd, keep=70_000, tail=4096)
+    finally:
+        os.close(fd)
     assert unbuffered == buffered
     assert unbuffered[1] == data[:70_000] and unbuffered[2] == data[-4096:]
 
@@ -69,6 +72,9 @@ def test_without_noatime_permission_it_falls_back_to_a_plain_open(
 
     monkeypatch.setattr(readonly.os, "open", fake_open)
     assert read_head(path, 4) == b"cont"
-    with open_readonly_raw(path) as raw:
-        assert raw.read() == b"content"
+    fd = open_readonly_fd(path)
+    try:
+        assert os.read(fd, 100) == b"content"
+    finally:
+        os.close(fd)
     assert all(f & os.O_WRONLY == 0 and f & os.O_RDWR == 0 for f in flags_seen)

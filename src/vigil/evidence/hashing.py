@@ -25,12 +25,6 @@ class Digests:
     size: int
 
 
-def digest_stream(stream: BinaryIO, *, keep: int = 0) -> tuple[Digests, bytes]:
-    """Hash ``stream`` to its end; also return up to its first ``keep`` bytes (for sniffing)."""
-    digests, head, _tail = digest_stream_ends(stream, keep=keep)
-    return digests, head
-
-
 def digest_stream_ends(
     stream: BinaryIO, *, keep: int = 0, tail: int = 0
 ) -> tuple[Digests, bytes, bytes]:

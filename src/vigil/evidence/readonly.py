@@ -18,7 +18,7 @@ _NOATIME = getattr(os, "O_NOATIME", 0)
 
 def open_readonly(path: Path | str) -> BinaryIO:
     """Open ``path`` read-only (``O_RDONLY``, plus ``O_NOATIME`` when the OS allows it)."""
-    return os.fdopen(_open_fd(path), "rb")
+    return os.fdopen(open_readonly_fd(path), "rb")
 
 
 def readonly_stream(src: Path | str | bytes | BinaryIO) -> BinaryIO:
@@ -38,7 +38,7 @@ def list_dir_readonly(folder: Path | str) -> list[str]:
     if not _NOATIME or os.scandir not in os.supports_fd:
         with os.scandir(folder) as it:
             return [entry.name for entry in it]
-    fd = _open_fd(folder, getattr(os, "O_DIRECTORY", 0))
+    fd = open_readonly_fd(folder, getattr(os, "O_DIRECTORY", 0))
     try:
         with os.scandir(fd) as it:
             return [entry.name for entry in it]
@@ -46,9 +46,11 @@ def list_dir_readonly(folder: Path | str) -> list[str]:
         os.close(fd)
 
 
-def _open_fd(path: Path | str, extra: int = 0) -> int:
+def open_readonly_fd(path: Path | str, extra: int = 0) -> int:
     """A read-only descriptor of ``path`` (``O_NOATIME`` where allowed: it needs the file's
-    ownership, so a plain read-only open is the fallback)."""
+    ownership, so a plain read-only open is the fallback), with ``extra`` flags (e.g.
+    ``O_DIRECTORY``). For reading a whole file without a file object (the ingest digests;
+    issue 16). The caller closes it."""
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | extra
     try:
         return os.open(path, flags | _NOATIME)
@@ -56,24 +58,11 @@ def _open_fd(path: Path | str, extra: int = 0) -> int:
         return os.open(path, flags)
 
 
-def open_readonly_fd(path: Path | str) -> int:
-    """A descriptor of ``path`` opened as :func:`open_readonly` opens it (``O_NOATIME`` where
-    allowed), for reading a whole file without a file object (the ingest digests; issue 16).
-    The caller closes it."""
-    return _open_fd(path)
-
-
-def open_readonly_raw(path: Path | str) -> io.FileIO:
-    """:func:`open_readonly` without a read buffer: for reading a whole file in large chunks
-    with ``readinto`` (a buffered reader only adds an object and a copy per file; issue 16)."""
-    return io.FileIO(_open_fd(path), "rb", closefd=True)
-
-
 def read_head(path: Path | str, size: int) -> bytes:
     """The first ``size`` bytes of ``path`` (all of it if shorter), opened as
     :func:`open_readonly` does, without a file object (the walker reads every file's head to
     find archives: issue 16)."""
-    fd = _open_fd(path)
+    fd = open_readonly_fd(path)
     try:
         parts: list[bytes] = []
         left = size

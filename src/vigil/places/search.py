@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from vigil.errors import InvalidInput
 from vigil.places.defaults import (
@@ -281,6 +281,13 @@ GUIDED_RETRY_REASON = (
 )
 
 
+def _relabelled(c: Candidate, **layout: Any) -> Candidate:
+    """``c`` with these fields of its layout verdict changed (verdict, reason, the candidate
+    named); its verification, ranking and everything else as they were."""
+    lay = replace(c.verification.layout, **layout)
+    return replace(c, verification=replace(c.verification, layout=lay))
+
+
 def _retried_at_most_unsure(cands: list[Candidate]) -> list[Candidate]:
     """A retried pair (:attr:`Candidate.retried`) is never called "same room": on held-out
     generated hotel chains every "same room" verdict given to an unrelated room came from the
@@ -296,8 +303,7 @@ def _retried_at_most_unsure(cands: list[Candidate]) -> list[Candidate]:
                 if c.verification.guided
                 else RETRIED_REASON
             )
-            lay = replace(lay, verdict="unsure", reason=why + lay.reason)
-            out[i] = replace(c, verification=replace(c.verification, layout=lay))
+            out[i] = _relabelled(c, verdict="unsure", reason=why + lay.reason)
     return out
 
 
@@ -359,11 +365,10 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
     wallpaper or bedspread as the room that also shows the query's own furniture, which
     ``shared_with`` names. A "same room" verdict is "unsure" when another candidate, not
     explained itself, has more inliers partly on the same query points (``rival``,
-    :func:`vigil.places.layout.stronger_rivals`).
-    Ranking and ``verified`` are unchanged; only the verdict, its reason, ``shared_with`` and
-    ``rival``."""
-    import dataclasses
-
+    :func:`vigil.places.layout.stronger_rivals`), and when it explains a candidate with at
+    least :data:`~vigil.places.layout.CONTESTED_SHARE` of its inliers (``contested_by``).
+    Ranking and ``verified`` are unchanged; only the verdict, its reason, ``shared_with``,
+    ``rival`` and ``contested_by``."""
     import numpy as np
 
     from vigil.places.layout import (
@@ -402,17 +407,14 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
         c = cands[i]
         if j is None and r is not None and c.verification.layout.verdict == "same_room":
             other = cands[judged[r]]
-            lay = dataclasses.replace(
-                c.verification.layout,
+            out[i] = _relabelled(
+                c,
                 verdict="unsure",
                 rival=other.key,
                 reason=f"candidate #{other.key} has more inliers ({other.inliers}) partly on "
                 "the same query points: the same decor may be in two rooms, and the stronger "
                 "evidence points to the other; this pair alone said: "
                 + c.verification.layout.reason,
-            )
-            out[i] = dataclasses.replace(
-                c, verification=dataclasses.replace(c.verification, layout=lay)
             )
     # a "same room" verdict that explains a candidate with comparable evidence (at least
     # CONTESTED_SHARE of its inliers) is "unsure": two rooms show the same decor, and which
@@ -426,8 +428,8 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
         if not contest:
             continue
         other = max((cands[k] for k in contest), key=lambda o: o.inliers)
-        lay = dataclasses.replace(
-            c.verification.layout,
+        out[i] = _relabelled(
+            c,
             verdict="unsure",
             contested_by=other.key,
             reason=f"candidate #{other.key} shows the same decor with comparable evidence "
@@ -435,21 +437,15 @@ def compare_layouts(cands: list[Candidate], query_scale: float = 1.0) -> list[Ca
             "one is preferred only by what else it matches; this pair alone said: "
             + c.verification.layout.reason,
         )
-        out[i] = dataclasses.replace(
-            c, verification=dataclasses.replace(c.verification, layout=lay)
-        )
     for i, j in zip(judged, by, strict=True):
         if j is None:
             continue
-        c, other = cands[i], cands[judged[j]]
-        lay = dataclasses.replace(
-            c.verification.layout,
+        other = cands[judged[j]]
+        out[i] = _relabelled(
+            cands[i],
             verdict="shared_object",
             shared_with=other.key,
             reason=f"the same decor as candidate #{other.key}, which also matches the query "
             "elsewhere: the same objects in another room",
-        )
-        out[i] = dataclasses.replace(
-            c, verification=dataclasses.replace(c.verification, layout=lay)
         )
     return out

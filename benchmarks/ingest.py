@@ -209,8 +209,11 @@ def _vm_hwm_mb() -> float:
 def _timed_ingest(
     home: str, root: str, workers: int, analyzers: list[str] | None, executor: str = "local"
 ) -> dict[str, object]:
-    """Runs in a fresh process so its peak RSS is the ingest's alone."""
-    load_defaults()
+    """Runs in a fresh process so its peak RSS is the ingest's alone. Plug-ins are loaded only
+    when analyzers run: ``vigil ingest --no-analyzers`` loads none (no OpenCV, NumPy or PyAV
+    imported before the ingest starts), and neither does this."""
+    if analyzers is None or analyzers:
+        load_defaults()
     settings = Settings.load(home, workers=workers)
     Path(home).mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
@@ -261,9 +264,10 @@ from vigil.plugins import load_defaults
 from vigil.ingest.pipeline import ingest
 from vigil.settings import Settings
 from vigil.store.db import Database
-load_defaults()
 home, root, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
 names = None if sys.argv[4] == "defaults" else [n for n in sys.argv[4].split(",") if n]
+if names is None or names:  # as the command line: no plug-ins without analyzers
+    load_defaults()
 settings = Settings.load(home, workers=workers)
 Path(home).mkdir(parents=True, exist_ok=True)
 db = Database(settings.database_url)

@@ -43,16 +43,12 @@ import tempfile
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 from vigil.demo import jpeg_bytes, synthetic_picture, synthetic_video
-from vigil.ingest.pipeline import ingest
 from vigil.plugins import load_defaults
-from vigil.settings import Settings
-from vigil.store.db import Database
 
 SIZES = {"0.3MP": (640, 480), "2MP": (1632, 1224), "12MP": (4000, 3000)}
 MIX = (("0.3MP", 0.70), ("2MP", 0.25), ("12MP", 0.05))
@@ -198,63 +194,76 @@ def walker_cpu_s(image: Path, spool: Path) -> dict[str, float]:
     return out
 
 
-def _vm_hwm_mb() -> float:
-    """Peak resident set of this process (VmHWM; unlike ru_maxrss it is not inherited over exec)."""
+_INGEST_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from vigil.ingest.pipeline import ingest
+from vigil.settings import Settings
+from vigil.store.db import Database
+
+def vm_hwm_mb():  # peak RSS of this process (VmHWM is not inherited over exec, ru_maxrss is)
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+home, root, workers, executor = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[5]
+analyzers = None if sys.argv[4] == "defaults" else [n for n in sys.argv[4].split(",") if n]
+if analyzers is None or analyzers:  # as the command line: no plug-ins without analyzers
+    from vigil.plugins import load_defaults
+    load_defaults()
+settings = Settings.load(home, workers=workers)
+Path(home).mkdir(parents=True, exist_ok=True)
+db = Database(settings.database_url)
+warm, startup = None, 0.0
+if executor == "ray":  # start Ray first: its start-up (~10 s) is reported on its own
+    from vigil.jobs.ray_executor import RayExecutor
+    t0 = time.perf_counter()
+    warm = RayExecutor(num_cpus=workers)
+    startup = time.perf_counter() - t0
+me0, ch0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+start = time.perf_counter()
+report = ingest(settings, db, root, "bench", "bench", analyzers, executor=executor)
+wall = time.perf_counter() - start
+import multiprocessing.forkserver as fs
+if hasattr(fs._forkserver, "_stop"):  # analyzer workers are the fork server's children:
+    fs._forkserver._stop()            # reap it so that their CPU time reaches RUSAGE_CHILDREN
+me1, ch1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+if warm is not None:
+    warm.shutdown()
+db.dispose()
+print(json.dumps({
+    "startup": startup,
+    "wall": wall,
+    "writer_cpu": me1.ru_utime - me0.ru_utime + me1.ru_stime - me0.ru_stime,
+    # local workers (reaped at the pool's shutdown); not Ray's
+    "workers_cpu": ch1.ru_utime - ch0.ru_utime + ch1.ru_stime - ch0.ru_stime,
+    "files": report.files,
+    "analyzers": report.analyzers,
+    "image_member_workers": getattr(report, "image_member_workers", None),
+    "rss_writer_mb": vm_hwm_mb(),
+    "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+}))
+"""
+
 
 def _timed_ingest(
-    home: str, root: str, workers: int, analyzers: list[str] | None, executor: str = "local"
+    src: str, home: Path, root: Path, workers: int, analyzers: list[str] | None, executor: str
 ) -> dict[str, object]:
-    """Runs in a fresh process so its peak RSS is the ingest's alone. Plug-ins are loaded only
-    when analyzers run: ``vigil ingest --no-analyzers`` loads none (no OpenCV, NumPy or PyAV
-    imported before the ingest starts), and neither does this."""
-    if analyzers is None or analyzers:
-        load_defaults()
-    settings = Settings.load(home, workers=workers)
-    Path(home).mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
-    warm, startup = None, 0.0
-    if executor == "ray":  # start Ray first: its start-up (~10 s) is reported on its own
-        from vigil.jobs.ray_executor import RayExecutor
+    """One ingest in a fresh interpreter running the ``src`` tree, which imports only what
+    ``vigil ingest`` imports (not this script's NumPy, whose thread pool would make the process
+    one that ingest must not fork), so its CPU and peak RSS are the ingest's alone."""
+    import subprocess
+    import sys
 
-        t0 = time.perf_counter()
-        warm = RayExecutor(num_cpus=workers)
-        startup = time.perf_counter() - t0
-    me0, ch0 = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    start = time.perf_counter()
-    report = ingest(settings, db, root, "bench", "bench", analyzers, executor=executor)
-    wall = time.perf_counter() - start
-    import multiprocessing.forkserver as fs
-
-    if hasattr(fs._forkserver, "_stop"):  # analyzer workers are the fork server's children:
-        fs._forkserver._stop()  # reap it so that their CPU time reaches RUSAGE_CHILDREN
-    me1, ch1 = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    writer_cpu = me1.ru_utime - me0.ru_utime + me1.ru_stime - me0.ru_stime
-    workers_cpu = ch1.ru_utime - ch0.ru_utime + ch1.ru_stime - ch0.ru_stime
-    if warm is not None:
-        warm.shutdown()
-    db.dispose()
-    return {
-        "startup": startup,
-        "wall": wall,
-        "writer_cpu": writer_cpu,
-        "workers_cpu": workers_cpu,  # local workers (reaped at the pool's shutdown); not Ray's
-        "files": report.files,
-        "analyzers": report.analyzers,
-        "image_member_workers": report.image_member_workers,
-        "rss_writer_mb": _vm_hwm_mb(),
-        "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-    }
+    names = "defaults" if analyzers is None else ",".join(analyzers)
+    args = [str(home), str(root), str(workers), names, executor]
+    proc = subprocess.run(
+        [sys.executable, "-c", _INGEST_CHILD, *args],
+        capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=src), check=True,
+    )  # fmt: skip
+    r: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return r
 
 
 _PHONE_CHILD = """
@@ -389,36 +398,16 @@ def _run_plan(
     runs: dict[str, dict[str, object]] = {}
     for label, analyzers, executor, workers in plan:
         load_before = os.getloadavg()[0]
-        if executor == "baseline":
-            names = "defaults" if analyzers is None else ",".join(analyzers)
-            b = _phone_ingest(
-                args.baseline_src, tmp / f"home-{label}-{rep}", target, workers, names
-            )
-            ingest_cpu = float(b["worker_cpu"]) + float(b["ingest_writer_cpu"])  # type: ignore[arg-type]
-            runs[label] = {
-                "wall_s": round(float(b["wall"]), 2),  # type: ignore[arg-type]
-                "files": b["files"],
-                "vs_raw_hashing": round(float(b["wall"]) / raw_s, 2),  # type: ignore[arg-type]
-                "cpu_s": round(float(b["worker_cpu"]) + float(b["writer_cpu"]), 1),  # type: ignore[arg-type]
-                # the ingest() call alone (no interpreter, imports, store set-up): the
-                # same measure as this tree's "cpu_s" "total"
-                "ingest_cpu_s": round(ingest_cpu, 2),
-                "ingest_vs_raw_cpu": round(ingest_cpu / raw_cpu, 2),
-                "src": args.baseline_src,
-                "executor": "local",
-                "workers": workers,
-                "load_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-            }
-            continue
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            r = pool.submit(
-                _timed_ingest,
-                str(tmp / f"home-{label}-{rep}"),
-                str(target),
-                workers,
-                analyzers,
-                executor,
-            ).result()
+        here = str(Path(__file__).resolve().parents[1] / "src")
+        src = args.baseline_src if executor == "baseline" else here
+        r = _timed_ingest(
+            src,
+            tmp / f"home-{label}-{rep}",
+            target,
+            workers,
+            analyzers,
+            "local" if executor == "baseline" else executor,
+        )
         wall = float(r["wall"])  # type: ignore[arg-type]
         cpu = float(r["writer_cpu"]) + float(r["workers_cpu"])  # type: ignore[arg-type]
         runs[label] = {
@@ -428,13 +417,14 @@ def _run_plan(
                 "workers": round(float(r["workers_cpu"]), 2),  # type: ignore[arg-type]
                 "total": round(cpu, 2),
             },
-            "vs_raw_cpu": round(cpu / raw_cpu, 2) if executor == "local" else None,
+            "vs_raw_cpu": round(cpu / raw_cpu, 2) if executor != "ray" else None,
             "files": r["files"],
             "items_per_s": round(int(r["files"]) / wall, 1),  # type: ignore[call-overload]
             "mb_per_s": round(total_bytes / wall / 1e6, 1),
             "vs_raw_hashing": round(wall / raw_s, 2),
             "analyzers": r["analyzers"],
             "executor": executor,
+            "src": src,
             "workers": workers,
             "executor_startup_s": round(float(r["startup"]), 2),  # type: ignore[arg-type]
             "peak_rss_mb": {
@@ -460,7 +450,7 @@ def _repeat_summary(repeats: list[dict[str, object]]) -> dict[str, object]:
         for r in repeats:
             run = r["runs"][label]  # type: ignore[index]
             walls.append(run["vs_raw_hashing"])
-            cpus.append(run.get("vs_raw_cpu") or run.get("ingest_vs_raw_cpu"))
+            cpus.append(run["vs_raw_cpu"])
         out[label] = {
             "vs_raw_hashing": walls,
             "vs_raw_cpu": cpus,

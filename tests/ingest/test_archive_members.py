@@ -29,6 +29,7 @@ import pytest
 from vigil.demo import jpeg_bytes, synthetic_picture
 from vigil.evidence.archive import ArchiveMember, close_archives, read_member
 from vigil.evidence.walk import Entry, Walker
+from vigil.ingest import pipeline
 from vigil.ingest.pipeline import ingest
 from vigil.ingest.worker import Task, close_worker, init_worker, process_many
 from vigil.settings import IngestLimits, Settings
@@ -289,9 +290,13 @@ def test_a_killed_ingest_of_one_zip_resumes_to_the_same_store(tmp_path: Path, du
     db.dispose()
 
 
-def test_threads_read_members_of_several_archives_at_once(tmp_path: Path, dump: Dump) -> None:
-    """Without analyzers members are read by threads of the ingest process: each keeps its own
-    open archive (a shared file position would mix members' bytes)."""
+def test_threads_read_members_of_several_archives_at_once(
+    tmp_path: Path, dump: Dump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without analyzers, where workers are not forked, members are read by threads of the
+    ingest process: each keeps its own open archive (a shared file position would mix members'
+    bytes)."""
+    monkeypatch.setattr(pipeline, "_fork_safe", lambda: False)
     evidence = build_damaged(tmp_path / "ev")
     build_zip(evidence / "card.zip", photos(120, (160, 120)))
     build_zip(evidence / "card2.zip", photos(120, (120, 160)))

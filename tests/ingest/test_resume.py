@@ -21,7 +21,7 @@ from vigil.demo import jpeg_bytes, synthetic_picture
 from vigil.settings import Settings
 from vigil.store.db import Database
 
-Dump = Callable[[Database], dict[str, Any]]
+Dump = Callable[..., dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -147,28 +147,31 @@ def test_sigkill_then_resume_equals_uninterrupted(
 
 
 @pytest.mark.slow
-def test_sigkill_then_resume_without_analyzers_threads(
+def test_sigkill_then_resume_without_analyzers_forked(
     big_evidence: Path, tmp_path: Path, dump: Dump
 ) -> None:
-    """Without analyzers the per-file work runs in threads of the ingest process (no worker
-    processes): a kill takes everything down at once and the re-run still completes the job
-    exactly."""
+    """Without analyzers the command forks its workers from the ingest process: after a kill
+    they exit instead of lingering as orphans, and the re-run still completes the job exactly."""
     args = ("ingest", str(big_evidence), "--case", "kill", "--workers", "2", "--deep", "--quiet",
             "--no-analyzers")  # fmt: skip
     ref_home = tmp_path / "ref"
     _run(ref_home, *args)
     ref_db = Database(Settings.load(ref_home).database_url)
-    expected = dump(ref_db)
+    expected = dump(ref_db, warnings_by_item=True)
     total = len(expected["occurrences"])
     assert total > 600
 
     home = tmp_path / "killed"
-    children, at_kill = _start_and_kill(home, args, 1)
-    assert not children, "no worker process expected"
+    workers, at_kill = _start_and_kill(home, args, 1)
+    assert len(workers) == 2, "the command forks one worker per --workers"
+    deadline = time.monotonic() + 15
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)], "orphaned ingest workers survived the kill"
     assert 0 < at_kill < total, f"the kill must land mid-ingest (recorded {at_kill} of {total})"
 
     _run(home, *args)
     db = Database(Settings.load(home).database_url)
-    assert dump(db) == expected
+    assert dump(db, warnings_by_item=True) == expected
     ref_db.dispose()
     db.dispose()

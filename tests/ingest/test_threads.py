@@ -1,6 +1,7 @@
-"""Without analyzers the per-file work runs in threads of the writer process (issue 16): the same
-rows as in-process and worker-process ingest, no worker process started for plain files, and a
-disk image's files still read by worker processes (started on the first such chunk)."""
+"""Without analyzers, where workers cannot be forked (:mod:`test_forked`), the per-file work runs
+in threads of the writer process (issue 16): the same rows as in-process and worker-process
+ingest, no worker process started for plain files, and a disk image's files still read by worker
+processes (started on the first such chunk)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ def test_threads_give_what_processes_and_inline_give(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "_WorkerPool", counted)
+    monkeypatch.setattr(pipeline, "_fork_safe", lambda: False)  # threads, even in a fresh process
     stores = {}
     for label, workers in (("inline", 0), ("threads", 2)):
         s = Settings.load(tmp_path / label, workers=workers)

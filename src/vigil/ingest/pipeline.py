@@ -1,6 +1,10 @@
 """Ingest orchestration: one producer thread walks the source, worker processes digest and analyse,
 and this process is the single writer.
 
+Workers: with analyzers, forks of a fork server that preloaded them; without, forks of this
+process when it runs a single thread (the command line), else threads of this process
+(:mod:`vigil.ingest.threads`); Ray tasks with ``executor="ray"``.
+
 Resumability: every file's occurrence, its item (if new), its warnings and its analyzer results
 are written in one transaction, in batches. A rerun of the same command on the same case and path
 skips every path already recorded for that source, so an interrupted ingest (even by SIGKILL)
@@ -306,6 +310,39 @@ def worker_context(analyzers: Sequence[str]) -> BaseContext:
     return ctx
 
 
+def _fork_safe() -> bool:
+    """Whether worker processes may be forked from this process now (Linux, and this process
+    runs a single thread: a fork copies every lock, and one held by another thread would stay
+    held in the child forever)."""
+    if not sys.platform.startswith("linux") or "fork" not in get_all_start_methods():
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _forked_workers(n: int, initargs: tuple[Any, ...]) -> Executor:
+    """``n`` worker processes forked from this one, for an ingest without analyzers (issue 16).
+
+    A fork starts with everything this process has imported, so it costs none of a spawned
+    worker's start-up (~0.17 CPU-s each), and each worker runs its files' Python (header
+    probe, EXIF, lookups) under its own GIL: in threads of this process that work, the walker
+    and the writer take turns on one GIL between the digests (docs/ingest.md has the figures).
+    The workers are forked here, before the walker or the writer start a thread (the caller
+    checked :func:`_fork_safe`); each opens its own read-only lookup connection and never uses
+    this process's. A disk image's files go to them too.
+    """
+    pool = _WorkerPool(
+        max_workers=n,
+        mp_context=get_context("fork"),
+        initializer=init_worker,
+        initargs=initargs,
+    )
+    pool.submit(os.getpid).result()  # a "fork" pool starts all its workers on its first task
+    return pool
+
+
 @_older_objects_frozen()
 def ingest(
     settings: Settings,
@@ -407,7 +444,9 @@ def ingest(
         )
         if chosen:
             pool = processes()
-        else:  # digests and headers only: threads of this process (issue 16)
+        elif _fork_safe():  # digests and headers only: forks of this process (issue 16)
+            pool = _forked_workers(n_workers, (db.url, chosen, deep, os.getpid(), *spool, None))
+        else:  # the same in threads of this process
             init_worker(db.url, chosen, deep, None, *spool)
             pool = ThreadedWork(n_workers, processes)
     else:

@@ -111,3 +111,28 @@ def test_a_fresh_ingest_process_forks_its_workers(tmp_path: Path) -> None:
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["forked"] == [2] and got["files"] == 60 and got["workers"] >= 1
     assert got["numpy"] is False
+
+
+@pytest.mark.postgres
+def test_forked_workers_on_postgresql(
+    tmp_path: Path, evidence_copy: Path, dump: Dump, monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    """A server store: the forks get none of this process's pooled connections (the pool is
+    emptied before the fork) and look items up through their own; this process's connection
+    still works afterwards (the job is closed and the audit chain verifies)."""
+    from vigil.store import audit
+
+    inline, _r = _ingest(dump, tmp_path / "inline", evidence_copy, 0)
+    monkeypatch.setattr(pipeline, "_fork_safe", lambda: True)
+    s = Settings.load(tmp_path / "pg", database_url=pg_url, workers=2)
+    s.data_dir.mkdir(parents=True)
+    pg = Database(pg_url)
+    try:
+        report = pipeline.ingest(s, pg, evidence_copy, "c", "tester", [], workers=2)
+        assert report.files > 5
+        assert dump(pg, warnings_by_item=True) == inline
+        assert pipeline.ingest(s, pg, evidence_copy, "c", "tester", [], workers=2).files == 0
+        with pg.read() as session:
+            assert audit.verify(session).entries >= 4
+    finally:
+        pg.dispose()

@@ -445,6 +445,7 @@ def ingest(
         if chosen:
             pool = processes()
         elif _fork_safe():  # digests and headers only: forks of this process (issue 16)
+            db.dispose()  # no pooled connection (a server's socket) is copied into the forks
             pool = _forked_workers(n_workers, (db.url, chosen, deep, os.getpid(), *spool, None))
         else:  # the same in threads of this process
             init_worker(db.url, chosen, deep, None, *spool)

@@ -1,4 +1,6 @@
-"""Per-file work in threads of the writer process, for an ingest without analyzers (issue 16).
+"""Per-file work in threads of the writer process, for an ingest without analyzers (issue 16)
+where its workers cannot be forked (another thread runs in the process, or not Linux: see
+``pipeline._fork_safe``; a single-threaded process, as the command line is, forks them).
 
 Without analyzers a file costs reading, three digests, a sniff and a header probe. Reading and
 hashing release the GIL (``hashlib`` does for buffers over 2 KiB), so threads of the writer

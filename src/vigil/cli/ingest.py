@@ -58,7 +58,11 @@ def ingest(
         ),
     ] = None,
     deep: Annotated[
-        bool, typer.Option("--deep", help="Fully decode every photo to find damage (slower).")
+        bool,
+        typer.Option(
+            "--deep",
+            help="Fully decode every photo and each video's first frame to find damage (slower).",
+        ),
     ] = False,
     executor: Annotated[
         str,

@@ -4,7 +4,9 @@ Ingest must run near the speed of hashing, so photos are *not* fully decoded her
 gives the dimensions and EXIF, and a structural check catches truncation (a JPEG without its end
 marker, a PNG without IEND, a GIF without its trailer). Only when that check fails, or with
 ``deep=True``, is the image actually decoded (JPEG at reduced scale) to tell real damage from
-harmless trailing bytes. Videos are opened with PyAV and their first frame decoded.
+harmless trailing bytes. A sound MP4/MOV video is read from its boxes
+(:mod:`vigil.content.mp4head`); any other video, or with ``deep=True``, is opened with PyAV and
+its first frame decoded.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PIL import Image
 from vigil.content.exif import ExifInfo, read_exif
 from vigil.content.imageopen import open_image
 from vigil.content.jpeghead import read_jpeg_header
+from vigil.content.mp4head import read_mp4_header
 from vigil.errors import TooLarge, VigilError
 from vigil.evidence.readonly import open_readonly, readonly_stream
 
@@ -116,8 +119,33 @@ def mark_decode(meta: MediaMeta, exc: Exception) -> None:
     meta.warnings.append(("corrupt_image", str(exc)))
 
 
-def probe_video(src: Path | bytes) -> MediaMeta:
-    """Dimensions, duration and frame rate for one video; decodes the first frame."""
+_MP4_TYPES = frozenset({"mp4", "mov"})
+
+
+def probe_video(
+    src: Path | bytes, *, deep: bool = False, content_type: str | None = None
+) -> MediaMeta:
+    """Dimensions, duration and frame rate for one video.
+
+    A sound MP4/MOV (``content_type`` "mp4" or "mov", or not given) is read from its boxes
+    without PyAV and without decoding (:func:`~vigil.content.mp4head.read_mp4_header`, which
+    gives PyAV's values); anything it gives up on, and every video with ``deep``, is opened
+    with PyAV and its first frame decoded.
+    """
+    if not deep and (content_type is None or content_type in _MP4_TYPES):
+        header = read_mp4_header(src)
+        if header is not None:
+            return MediaMeta(
+                width=header.width,
+                height=header.height,
+                duration_s=header.duration_s,
+                frame_rate=header.frame_rate,
+            )
+    return _probe_video_pyav(src)
+
+
+def _probe_video_pyav(src: Path | bytes) -> MediaMeta:
+    """Today's path: PyAV opens the container and decodes the first frame."""
     import av
 
     meta = MediaMeta()
@@ -161,7 +189,7 @@ def probe(
     if kind == "photo":
         return probe_photo(src, content_type, deep=deep, decode_check=decode_check, ends=ends)
     if kind == "video":
-        return probe_video(src)
+        return probe_video(src, deep=deep, content_type=content_type)
     return None
 
 

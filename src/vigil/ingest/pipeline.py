@@ -339,7 +339,7 @@ def _forked_workers(n: int, initargs: tuple[Any, ...]) -> Executor:
         initializer=init_worker,
         initargs=initargs,
     )
-    pool.submit(os.getpid).result()  # a "fork" pool starts all its workers on its first task
+    pool.submit(os.getpid)  # a "fork" pool forks all its workers in its first submit()
     return pool
 
 

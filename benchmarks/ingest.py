@@ -243,6 +243,9 @@ print(json.dumps({
     "image_member_workers": getattr(report, "image_member_workers", None),
     "rss_writer_mb": vm_hwm_mb(),
     "rss_worker_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    # the whole process (interpreter, imports, store) and every child it reaped (--phone)
+    "process_cpu": me1.ru_utime + me1.ru_stime,
+    "children_cpu": ch1.ru_utime + ch1.ru_stime,
 }))
 """
 
@@ -266,53 +269,26 @@ def _timed_ingest(
     return r
 
 
-_PHONE_CHILD = """
-import json, resource, sys, time
-from pathlib import Path
-from vigil.plugins import load_defaults
-from vigil.ingest.pipeline import ingest
-from vigil.settings import Settings
-from vigil.store.db import Database
-home, root, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-names = None if sys.argv[4] == "defaults" else [n for n in sys.argv[4].split(",") if n]
-if names is None or names:  # as the command line: no plug-ins without analyzers
-    load_defaults()
-settings = Settings.load(home, workers=workers)
-Path(home).mkdir(parents=True, exist_ok=True)
-db = Database(settings.database_url)
-me0 = resource.getrusage(resource.RUSAGE_SELF)
-t0 = time.perf_counter()
-report = ingest(settings, db, root, "bench", "bench", names)
-wall = time.perf_counter() - t0
-import multiprocessing.forkserver as fs
-if hasattr(fs._forkserver, "_stop"):  # workers are the fork server's children: reap it so
-    fs._forkserver._stop()            # their CPU time reaches RUSAGE_CHILDREN
-ch = resource.getrusage(resource.RUSAGE_CHILDREN)
-me = resource.getrusage(resource.RUSAGE_SELF)
-ingest_writer = me.ru_utime - me0.ru_utime + me.ru_stime - me0.ru_stime
-print(json.dumps({"wall": wall, "files": report.files, "analyzers": report.analyzers,
-                  "worker_cpu": ch.ru_utime + ch.ru_stime, "writer_cpu": me.ru_utime + me.ru_stime,
-                  "ingest_writer_cpu": ingest_writer}))
-"""
-
-
 def _phone_ingest(
     src: str, home: Path, root: Path, workers: int, analyzers: str
 ) -> dict[str, object]:
-    import subprocess
-    import sys
-
-    env = dict(os.environ, PYTHONPATH=src)
-    proc = subprocess.run(
-        [sys.executable, "-c", _PHONE_CHILD, str(home), str(root), str(workers), analyzers],
-        capture_output=True, text=True, env=env, check=True,
-    )  # fmt: skip
-    r: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    """``--phone``: one ingest (:func:`_timed_ingest`), rated per CPU-second of the whole
+    process and its workers (interpreter and imports included, as in earlier sessions)."""
+    names = None if analyzers == "defaults" else [n for n in analyzers.split(",") if n]
+    r = _timed_ingest(src, home, root, workers, names, "local")
+    out: dict[str, object] = {
+        "wall": r["wall"],
+        "files": r["files"],
+        "analyzers": r["analyzers"],
+        "worker_cpu": r["children_cpu"],
+        "writer_cpu": r["process_cpu"],
+        "ingest_writer_cpu": r["writer_cpu"],
+    }
     n = int(r["files"])  # type: ignore[call-overload]
-    cpu = float(r["worker_cpu"]) + float(r["writer_cpu"])  # type: ignore[arg-type]
-    r["photos_per_cpu_s"] = round(n / cpu, 2)
-    r["photos_per_s_wall"] = round(n / float(r["wall"]), 2)  # type: ignore[arg-type]
-    return r
+    cpu = float(r["children_cpu"]) + float(r["process_cpu"])  # type: ignore[arg-type]
+    out["photos_per_cpu_s"] = round(n / cpu, 2)
+    out["photos_per_s_wall"] = round(n / float(r["wall"]), 2)  # type: ignore[arg-type]
+    return out
 
 
 def _cpu_rate(fn: object, files: list[Path]) -> float:

@@ -145,7 +145,7 @@ def probe_video(
 
 
 def _probe_video_pyav(src: Path | bytes) -> MediaMeta:
-    """Today's path: PyAV opens the container and decodes the first frame."""
+    """PyAV opens the container and decodes the first frame (every video before the box reader)."""
     import av
 
     meta = MediaMeta()

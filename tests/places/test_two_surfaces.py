@@ -200,3 +200,14 @@ def test_a_same_room_verdict_that_explains_comparable_evidence_is_unsure() -> No
     assert out[0].verification.layout.verdict == "same_room", out[0].verification.layout
     assert out[0].verification.layout.contested_by is None
     assert out[1].verification.layout.verdict == "shared_object"
+
+
+def test_the_drawing_says_two_surfaces_where_the_search_does() -> None:
+    """The caption reads the search's coverage threshold, not the default one."""
+    from vigil.places.draw import first_caption
+
+    v = _packed(0.03, 0.05)
+    assert "two surfaces, one camera motion: 5%" in first_caption(v)  # default 4 %
+    assert "two surfaces" not in first_caption(v, min_coverage=0.02)  # the surface alone
+    assert "two surfaces" not in first_caption(v, min_coverage=0.06)  # neither reaches it
+    assert first_caption(v, label="rank 1").startswith("rank 1: 30 inliers of 300 matches")

@@ -204,7 +204,8 @@ def search_cmd(
                     cname = (f"item #{row['item_id']} {what}" if row.get("item_id")
                              else f"reference {what}")  # fmt: skip
                     png.write_bytes(service.draw_candidate(qpix, cpix, cand, f"rank {row['rank']}",
-                                                           names=(qname, cname)))  # fmt: skip
+                                                           names=(qname, cname),
+                                                           min_coverage=params.min_coverage))  # fmt: skip
                     row["drawing"] = str(png)
             results.append({"query": res.query, "index": res.index.__dict__,
                             "candidates": res.candidates})  # fmt: skip

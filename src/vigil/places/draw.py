@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vigil.errors import InvalidInput
+from vigil.places.defaults import DEFAULT_MIN_COVERAGE
 from vigil.places.verify import Verification
 
 U8 = npt.NDArray[np.uint8]
@@ -32,6 +33,24 @@ def _fit(img: U8, height: int) -> tuple[U8, float]:
     return np.asarray(out, np.uint8), s
 
 
+def first_caption(
+    verification: Verification, *, label: str = "", min_coverage: float = DEFAULT_MIN_COVERAGE
+) -> str:
+    """The drawing's first caption line: inliers, coverage, and whether only two surfaces moving
+    with one camera reach ``min_coverage`` (the search's: as its result says)."""
+    return (
+        f"{label + ': ' if label else ''}{verification.inliers} inliers of "
+        f"{verification.matches} matches ({verification.model}), coverage "
+        f"{100 * verification.coverage:.0f}%"
+        + (
+            f" (two surfaces, one camera motion: {100 * verification.spread:.0f}%)"
+            if verification.coverage < min_coverage <= verification.spread
+            else ""
+        )
+        + "; candidate lead, confirm by review"
+    )
+
+
 def draw_pair(
     query: U8,
     candidate: U8,
@@ -41,6 +60,7 @@ def draw_pair(
     max_lines: int = 200,
     label: str = "",
     names: tuple[str, str] | None = None,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> U8:
     """Return an RGB image: ``query`` left, ``candidate`` right, inliers drawn between them.
 
@@ -99,17 +119,7 @@ def draw_pair(
         cv2.line(canvas, p, q, _LINE, 1, cv2.LINE_AA)
         cv2.circle(canvas, p, 3, _LINE, 1, cv2.LINE_AA)
         cv2.circle(canvas, q, 3, _LINE, 1, cv2.LINE_AA)
-    caption = (
-        f"{label + ': ' if label else ''}{verification.inliers} inliers of "
-        f"{verification.matches} matches ({verification.model}), coverage "
-        f"{100 * verification.coverage:.0f}%"
-        + (
-            f" (two surfaces, one camera motion: {100 * verification.spread:.0f}%)"
-            if verification.by_two_surfaces
-            else ""
-        )
-        + "; candidate lead, confirm by review"
-    )
+    caption = first_caption(verification, label=label, min_coverage=min_coverage)
     second = "layout not judged"
     if layout is not None:
         verdict = layout.verdict.replace("_", " ")

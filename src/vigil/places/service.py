@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from vigil.content.decode import decode
 from vigil.errors import InvalidInput, NotFound, NotReady, VigilError, WrongFormat
 from vigil.places.analyzer import EXTRACTOR
+from vigil.places.defaults import DEFAULT_MIN_COVERAGE
 from vigil.places.draw import draw_pair, encode_png
 from vigil.places.features import (
     DEFAULT_PARAMS,
@@ -392,10 +393,20 @@ def draw_candidate(
     cand: Candidate,
     label: str,
     names: tuple[str, str] | None = None,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> bytes:
-    """PNG of one candidate's verification (``names``: what to write above each image)."""
+    """PNG of one candidate's verification (``names``: what to write above each image;
+    ``min_coverage``: the search's, so the caption says "two surfaces" exactly where the
+    search's result does)."""
     return encode_png(
-        draw_pair(query_pixels, candidate_pixels, cand.verification, label=label, names=names)
+        draw_pair(
+            query_pixels,
+            candidate_pixels,
+            cand.verification,
+            label=label,
+            names=names,
+            min_coverage=min_coverage,
+        )
     )
 
 

@@ -136,3 +136,47 @@ def test_forked_workers_on_postgresql(
             assert audit.verify(session).entries >= 4
     finally:
         pg.dispose()
+
+
+def test_a_refused_fork_falls_back_to_threads(
+    tmp_path: Path, evidence_copy: Path, dump: Dump, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The system refuses the second fork (a process limit): the worker forked before it is
+    stopped and reaped, and the same ingest runs in threads, with the same rows."""
+    inline, _r = _ingest(dump, tmp_path / "inline", evidence_copy, 0)
+    real_fork, real_workers = os.fork, pipeline._forked_workers
+    forked: list[int] = []
+    limiting: list[bool] = []
+
+    def limited() -> int:  # only while the pool forks (a disk image's probe forks too)
+        if limiting and forked:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        pid = real_fork()
+        if pid and limiting:
+            forked.append(pid)
+        return pid
+
+    def workers(n: int, initargs: tuple[Any, ...]) -> Executor | None:
+        limiting.append(True)
+        try:
+            return real_workers(n, initargs)
+        finally:
+            limiting.clear()
+
+    monkeypatch.setattr(pipeline, "_fork_safe", lambda: True)
+    monkeypatch.setattr(pipeline, "_forked_workers", workers)
+    monkeypatch.setattr(os, "fork", limited)
+    threaded: list[int] = []
+    real_threads = pipeline.ThreadedWork
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        threaded.append(1)
+        return real_threads(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "ThreadedWork", counted)
+    got, report = _ingest(dump, tmp_path / "refused", evidence_copy, 2)
+    assert len(forked) == 1 and threaded == [1]
+    assert got == inline and report.files > 5
+    with pytest.raises(ChildProcessError):  # already reaped
+        os.waitpid(forked[0], os.WNOHANG)
+    assert not Path(f"/proc/{forked[0]}").exists()

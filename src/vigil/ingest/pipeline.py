@@ -322,7 +322,7 @@ def _fork_safe() -> bool:
         return False
 
 
-def _forked_workers(n: int, initargs: tuple[Any, ...]) -> Executor:
+def _forked_workers(n: int, initargs: tuple[Any, ...]) -> Executor | None:
     """``n`` worker processes forked from this one, for an ingest without analyzers (issue 16).
 
     A fork starts with everything this process has imported, so it costs none of a spawned
@@ -332,6 +332,9 @@ def _forked_workers(n: int, initargs: tuple[Any, ...]) -> Executor:
     The workers are forked here, before the walker or the writer start a thread (the caller
     checked :func:`_fork_safe`); each opens its own read-only lookup connection and never uses
     this process's. A disk image's files go to them too.
+
+    None when the system refuses a fork (a process or memory limit): the workers forked before
+    it are stopped, and the caller uses threads instead.
     """
     pool = _WorkerPool(
         max_workers=n,
@@ -339,7 +342,16 @@ def _forked_workers(n: int, initargs: tuple[Any, ...]) -> Executor:
         initializer=init_worker,
         initargs=initargs,
     )
-    pool.submit(os.getpid)  # a "fork" pool forks all its workers in its first submit()
+    try:
+        pool.submit(os.getpid)  # a "fork" pool forks all its workers in its first submit()
+    except OSError:
+        forked = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in forked:  # waiting for tasks that will never come
+            proc.kill()
+        for proc in forked:
+            proc.join()
+        pool.shutdown(wait=False, cancel_futures=True)
+        return None
     return pool
 
 
@@ -447,7 +459,7 @@ def ingest(
         elif _fork_safe():  # digests and headers only: forks of this process (issue 16)
             db.dispose()  # no pooled connection (a server's socket) is copied into the forks
             pool = _forked_workers(n_workers, (db.url, chosen, deep, os.getpid(), *spool, None))
-        else:  # the same in threads of this process
+        if pool is None and not chosen:  # the same in threads of this process
             init_worker(db.url, chosen, deep, None, *spool)
             pool = ThreadedWork(n_workers, processes)
     else:

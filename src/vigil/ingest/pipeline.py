@@ -456,12 +456,13 @@ def ingest(
         )
         if chosen:
             pool = processes()
-        elif _fork_safe():  # digests and headers only: forks of this process (issue 16)
-            db.dispose()  # no pooled connection (a server's socket) is copied into the forks
-            pool = _forked_workers(n_workers, (db.url, chosen, deep, os.getpid(), *spool, None))
-        if pool is None and not chosen:  # the same in threads of this process
-            init_worker(db.url, chosen, deep, None, *spool)
-            pool = ThreadedWork(n_workers, processes)
+        else:  # digests and headers only: forks of this process (issue 16), else its threads
+            if _fork_safe():
+                db.dispose()  # no pooled connection (a server's socket) is copied into the forks
+                pool = _forked_workers(n_workers, (db.url, chosen, deep, os.getpid(), *spool, None))
+            if pool is None:  # not safe to fork, or the system refused a fork
+                init_worker(db.url, chosen, deep, None, *spool)
+                pool = ThreadedWork(n_workers, processes)
     else:
         init_worker(db.url, chosen, deep, None, *spool)
     producer = _Producer(walker, pool, inflight=max(2, n_workers * 2))

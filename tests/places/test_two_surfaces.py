@@ -32,12 +32,12 @@ def test_two_surfaces_moving_with_one_camera_count_for_the_coverage_rule() -> No
     alone = _packed(0.02, None)
     assert not alone.verified() and alone.small_region() and alone.spread == 0.02
     both = _packed(0.02, 0.30)
-    assert both.spread == 0.30 and both.by_two_surfaces
+    assert both.spread == 0.30 and both.by_two_surfaces()
     assert both.verified() and not both.small_region()
     # the first-fit rule (half the coverage) is read from the same spread when no guidance ran
     assert both.verified(min_coverage=0.5) is False
     wide = _packed(0.2, 0.3)
-    assert wide.verified() and not wide.by_two_surfaces
+    assert wide.verified() and not wide.by_two_surfaces()
 
 
 def _wall_patch(rng: np.random.Generator, n: int) -> npt.NDArray[np.float64]:
@@ -107,7 +107,7 @@ def test_verify_counts_the_hull_of_both_surfaces_when_they_agree(
     monkeypatch.setattr(layout_mod, "judge_layout", agreeing)
     v = verify(qa, qb, layout=True)  # type: ignore[arg-type]
     assert v.coverage < 0.04 and v.surfaces_coverage is not None and v.surfaces_coverage > 0.5
-    assert v.verified() and v.by_two_surfaces and not v.small_region()
+    assert v.verified() and v.by_two_surfaces() and not v.small_region()
     assert len(v.layout.second_plane_points) == 12
     off = verify(qa, qb, layout=True, two_surfaces=False)  # type: ignore[arg-type]
     assert off.surfaces_coverage is None and not off.verified() and off.small_region()

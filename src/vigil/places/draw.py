@@ -44,7 +44,7 @@ def first_caption(
         f"{100 * verification.coverage:.0f}%"
         + (
             f" (two surfaces, one camera motion: {100 * verification.spread:.0f}%)"
-            if verification.coverage < min_coverage <= verification.spread
+            if verification.by_two_surfaces(min_coverage)
             else ""
         )
         + "; candidate lead, confirm by review"

@@ -104,11 +104,10 @@ class Verification:
         object, even when the main surface alone is packed (a wall seen past an occluder)."""
         return max(self.coverage, self.surfaces_coverage or 0.0)
 
-    @property
-    def by_two_surfaces(self) -> bool:
-        """Whether only the two surfaces' coverage, not the main surface's, reaches the default
-        coverage rule (for the explanation: CLI, web, drawing)."""
-        return self.coverage < DEFAULT_MIN_COVERAGE <= self.spread
+    def by_two_surfaces(self, min_coverage: float = DEFAULT_MIN_COVERAGE) -> bool:
+        """Whether only the two surfaces' coverage, not the main surface's, reaches the coverage
+        rule at ``min_coverage`` (the search's; for the explanation: CLI, web, drawing)."""
+        return self.coverage < min_coverage <= self.spread
 
     @property
     def first_fit_inliers(self) -> int:

@@ -35,24 +35,30 @@ def _ingest(dump: Dump, home: Path, evidence: Path, workers: int) -> tuple[dict[
         d.dispose()
 
 
+def _calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
+    """The positional arguments of every call of ``pipeline.<name>``, which still runs."""
+    calls: list[tuple[Any, ...]] = []
+    real = getattr(pipeline, name)
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, name, spy)
+    return calls
+
+
 def test_forked_workers_give_what_threads_and_inline_give(
     tmp_path: Path, evidence_copy: Path, dump: Dump, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    forked: list[int] = []
-    real = pipeline._forked_workers
-
-    def counted(n: int, initargs: tuple[Any, ...]) -> Executor:
-        forked.append(n)
-        return real(n, initargs)
-
-    monkeypatch.setattr(pipeline, "_forked_workers", counted)
+    forked = _calls(monkeypatch, "_forked_workers")
     monkeypatch.setattr(pipeline, "_fork_safe", lambda: False)
     threaded, _r = _ingest(dump, tmp_path / "threads", evidence_copy, 2)
     inline, _r = _ingest(dump, tmp_path / "inline", evidence_copy, 0)
     assert forked == []
     monkeypatch.setattr(pipeline, "_fork_safe", lambda: True)
     forks, report = _ingest(dump, tmp_path / "forks", evidence_copy, 2)
-    assert forked == [2]
+    assert [args[0] for args in forked] == [2]  # two workers
     assert forks == threaded == inline
     # every file, the disk image's included, was read by a forked worker, none by this process
     assert report.files > 5 and report.image_member_workers >= 1
@@ -166,16 +172,9 @@ def test_a_refused_fork_falls_back_to_threads(
     monkeypatch.setattr(pipeline, "_fork_safe", lambda: True)
     monkeypatch.setattr(pipeline, "_forked_workers", workers)
     monkeypatch.setattr(os, "fork", limited)
-    threaded: list[int] = []
-    real_threads = pipeline.ThreadedWork
-
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        threaded.append(1)
-        return real_threads(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "ThreadedWork", counted)
+    threaded = _calls(monkeypatch, "ThreadedWork")
     got, report = _ingest(dump, tmp_path / "refused", evidence_copy, 2)
-    assert len(forked) == 1 and threaded == [1]
+    assert len(forked) == 1 and len(threaded) == 1
     assert got == inline and report.files > 5
     with pytest.raises(ChildProcessError):  # already reaped
         os.waitpid(forked[0], os.WNOHANG)

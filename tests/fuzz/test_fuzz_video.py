@@ -1,5 +1,7 @@
-"""Fuzzing videos read from a file path: the probe and the frame sampler open the evidence file
-through Vigil's read-only handle and hand it to PyAV (not the path), so a damaged file must still
+"""Fuzzing videos read from a file path: the probe (first the MP4/MOV box reader,
+``vigil.content.mp4head``, which must give up on what it does not understand) and the frame
+sampler open the evidence file through Vigil's read-only handle and hand it to PyAV (not the
+path), so a damaged file must still
 end in a Vigil error or a warning, within the time bound, with the handle closed (a leaked file
 is a ``ResourceWarning``, a finding). Generated frames only."""
 
